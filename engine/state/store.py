@@ -1,0 +1,403 @@
+"""The state store interface: everything a flow run or the webhook server remembers.
+
+Callers depend on :class:`StateStore` only; a backend (SQLite now, PostgreSQL later) implements
+it. The contract every backend must keep:
+
+- Every method is safe to call from several threads at once, and from several processes sharing
+  the same store. Read-modify-write operations (idempotency ledger, leases, dead-letter upsert,
+  event claims) are atomic across both.
+- Timestamps returned are RFC 3339 strings in UTC with microseconds and a ``Z`` suffix, so they
+  sort as text.
+- JSON values come back as plain ``dict``/``list``; a ``Decimal`` passed in comes back as its
+  string, never as a float, so money keeps its exact digits.
+- Secrets are stored only through ``kv_set`` (connector tokens). Nothing else redacts for the
+  caller: payloads and errors handed to dead letters must already be redacted.
+
+A PostgreSQL backend keeps the same semantics with its own means: ``SELECT ... FOR UPDATE`` or
+``INSERT ... ON CONFLICT`` inside a transaction where SQLite uses ``BEGIN IMMEDIATE``,
+``FOR UPDATE SKIP LOCKED`` for event claims, the database clock (``now()``) for leases so workers
+on several machines agree on expiry, and a pool instead of a connection per thread.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from engine.errors import ConnectorError
+
+# Per-record outcome of a run. Kept closed because run_counts() puts action and status names in
+# one dict, and a dashboard must be able to tell them apart.
+RESULT_STATUSES = ("ok", "failed", "skipped", "dead_letter")
+
+# Terminal states a consumer may give an inbound event; "retry" puts it back in the queue.
+EVENT_FINISH_STATUSES = ("done", "failed", "retry")
+
+DEAD_LETTER_STATUSES = ("open", "resolved", "replayed")
+
+
+class StateError(ConnectorError):
+    """The store could not do what was asked (bad argument, closed store, storage failure)."""
+
+
+class StateBusyError(StateError):
+    """Another writer held the database longer than the busy timeout. Safe to retry."""
+
+
+class LockTimeout(StateError, TimeoutError):
+    """``StateStore.lock`` did not get the lease within ``wait_seconds``."""
+
+
+class BackendNotAvailable(StateError, NotImplementedError):
+    """The URL names a backend that this version does not ship."""
+
+
+@dataclass(frozen=True)
+class OnceTicket:
+    """Answer of :meth:`StateStore.begin_once`.
+
+    status:
+        "new": the caller now holds the entry and must do the work, then call ``complete_once``
+        (or ``fail_once``). "done": already done; ``result`` is what was stored.
+        "in_progress": another worker holds it and its lease has not expired; do not do the work.
+    recovered:
+        True with "new" when the previous holder's lease expired without an answer (a crashed
+        run). The side effect may or may not have happened: look the remote side up before
+        creating again.
+    request_changed:
+        True when ``request_hash`` was given and differs from the one stored by the first
+        attempt. With "done" it means the work was done for a different request (e.g. the order
+        changed since it was created): the caller may need an update rather than a create.
+    token:
+        Identifies this hold; pass it to ``fail_once``/``renew_once`` so a worker whose lease was
+        taken over cannot release the new holder's entry.
+    """
+
+    scope: str
+    key: str
+    status: str
+    result: dict | None = None
+    recovered: bool = False
+    request_changed: bool = False
+    attempts: int = 0
+    token: str | None = None
+    last_error: str | None = None
+    lease_expires_at: str | None = None
+
+    @property
+    def is_new(self) -> bool:
+        return self.status == "new"
+
+
+def utc_rfc3339(epoch_seconds: float) -> str:
+    """Fixed-width UTC timestamp; fixed width is what makes text comparison equal time order."""
+    return datetime.fromtimestamp(epoch_seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, Decimal):
+        return str(obj)
+    if isinstance(obj, datetime):
+        if obj.tzinfo is None:
+            raise TypeError("naive datetime in a stored value; times must be UTC-aware")
+        return obj.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(obj, (set, frozenset)):
+        raise TypeError("sets have no order; store a sorted list instead")
+    raise TypeError(f"cannot store a value of type {type(obj).__name__} as JSON")
+
+
+def dump_json(value: Any) -> str:
+    """JSON text for a stored column: Decimal as string so no digit is ever lost to a float."""
+    return json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"),
+                      allow_nan=False)
+
+
+def load_json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def normalize_error(error: dict | BaseException | str) -> dict:
+    """Shape a dead-letter error as ``{message, type, chain, field_errors}``.
+
+    Accepts an exception too, so a flow can hand over what it caught; the chain follows
+    ``__cause__``/``__context__`` to the root, which is what people need to fix a record.
+    """
+    if isinstance(error, BaseException):
+        chain: list[str] = []
+        seen: set[int] = set()
+        cur: BaseException | None = error.__cause__ or error.__context__
+        while cur is not None and id(cur) not in seen:
+            seen.add(id(cur))
+            chain.append(f"{type(cur).__name__}: {cur}")
+            cur = cur.__cause__ or cur.__context__
+        return {
+            "message": str(error),
+            "type": type(error).__name__,
+            "chain": chain,
+            "field_errors": list(getattr(error, "field_errors", []) or []),
+        }
+    if isinstance(error, str):
+        return {"message": error, "type": "", "chain": [], "field_errors": []}
+    if not isinstance(error, dict) or "message" not in error:
+        raise StateError("a dead-letter error must be a dict with at least 'message'")
+    out = dict(error)
+    out.setdefault("type", "")
+    out["chain"] = list(out.get("chain") or [])
+    out["field_errors"] = list(out.get("field_errors") or [])
+    return out
+
+
+class StateStore(ABC):
+    """Durable state of one merchant. Use as a context manager or call :meth:`close`."""
+
+    # ---- ID map ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def map_id(self, entity: str, connection: str, key: str, remote_id: str,
+               extra: dict | None = None) -> None:
+        """Remember that ``key`` (the cross-channel key, e.g. master SKU) is ``remote_id`` on
+        ``connection``. Replaces an existing mapping for the same (entity, connection, key)."""
+
+    @abstractmethod
+    def get_remote_id(self, entity: str, connection: str, key: str) -> str | None:
+        """The remote id mapped to ``key``, or None."""
+
+    @abstractmethod
+    def get_mapping(self, entity: str, connection: str, key: str) -> dict | None:
+        """``{"remote_id", "extra", "updated_at"}`` for ``key``, or None."""
+
+    @abstractmethod
+    def find_key_by_remote_id(self, entity: str, connection: str, remote_id: str) -> str | None:
+        """Reverse look-up (webhooks carry remote ids). If several keys map to the same remote
+        id, the most recently mapped one wins."""
+
+    @abstractmethod
+    def list_mappings(self, entity: str, connection: str) -> list[dict]:
+        """All mappings of an entity on a connection, ordered by key:
+        ``[{"key", "remote_id", "extra", "updated_at"}]``."""
+
+    @abstractmethod
+    def delete_mapping(self, entity: str, connection: str, key: str) -> bool:
+        """Forget a mapping (the remote object was deleted). True if one existed."""
+
+    # ---- content hashes -------------------------------------------------------------------
+
+    @abstractmethod
+    def get_hash(self, entity: str, connection: str, key: str) -> str | None:
+        """Digest stored after the last successful push of ``key`` to ``connection``."""
+
+    @abstractmethod
+    def set_hash(self, entity: str, connection: str, key: str, digest: str) -> None:
+        """Store the digest of what was just pushed (see :func:`engine.state.content_hash`)."""
+
+    # ---- cursors --------------------------------------------------------------------------
+
+    @abstractmethod
+    def get_cursor(self, flow: str, connection: str, name: str) -> str | None:
+        """Where an incremental pull of ``flow`` on ``connection`` stopped last time."""
+
+    @abstractmethod
+    def set_cursor(self, flow: str, connection: str, name: str, value: str) -> None:
+        """Move the cursor. Call only after the records before it are recorded."""
+
+    # ---- idempotency ledger ---------------------------------------------------------------
+
+    @abstractmethod
+    def begin_once(self, scope: str, key: str, request_hash: str | None = None, *,
+                   lease_seconds: float | None = None) -> OnceTicket:
+        """Claim the side effect ``(scope, key)``, e.g. ("shopify.order.create", tiktok_order_id).
+
+        Atomic across threads and processes: of any number of concurrent callers exactly one
+        gets "new". ``lease_seconds`` (default: the store's, 300 s) is how long this hold stays
+        valid without ``complete_once``/``fail_once``/``renew_once``; after that another caller
+        takes over with ``recovered=True``. A "failed" entry is handed out again as "new".
+        """
+
+    @abstractmethod
+    def complete_once(self, scope: str, key: str, result: dict) -> bool:
+        """Record the side effect as done with ``result`` (e.g. the created remote id).
+
+        Recorded whoever calls it, even a holder whose lease was taken over: the work did happen,
+        and "done" is what stops a duplicate. An entry already done keeps its first result and
+        this returns False.
+        """
+
+    @abstractmethod
+    def fail_once(self, scope: str, key: str, error: str, *, token: str | None = None) -> bool:
+        """Release an in-progress entry so a retry may try again; never undoes "done".
+        With ``token``, only the hold that token belongs to is released. True if released."""
+
+    @abstractmethod
+    def renew_once(self, scope: str, key: str, token: str, *,
+                   lease_seconds: float | None = None) -> bool:
+        """Extend a hold during long work. False if the hold was lost (taken over or finished)."""
+
+    @abstractmethod
+    def get_once(self, scope: str, key: str) -> dict | None:
+        """Inspect a ledger entry: status (in_progress/done/failed), result, error, attempts..."""
+
+    # ---- runs -----------------------------------------------------------------------------
+
+    @abstractmethod
+    def start_run(self, merchant: str, flow: str, dry_run: bool, options: dict) -> str:
+        """Open a run in status "running"; return its id. Ids sort by start time."""
+
+    @abstractmethod
+    def finish_run(self, run_id: str, status: str, summary: dict) -> None:
+        """Close a run with a final status (e.g. ok, partial, failed) and a summary."""
+
+    @abstractmethod
+    def record_result(self, run_id: str, entity: str, key: str, action: str, status: str,
+                      detail: dict | None = None) -> None:
+        """One record's outcome. ``action``: create/update/skip/price_update/...;
+        ``status``: one of ok, failed, skipped, dead_letter."""
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> dict | None:
+        """``{"run_id", "merchant", "flow", "dry_run", "options", "status", "summary",
+        "started_at", "finished_at"}`` or None."""
+
+    @abstractmethod
+    def list_runs(self, merchant: str | None = None, flow: str | None = None,
+                  limit: int = 20) -> list[dict]:
+        """Most recent first."""
+
+    @abstractmethod
+    def run_results(self, run_id: str, status: str | None = None) -> list[dict]:
+        """Per-record results in recording order, optionally only one status."""
+
+    @abstractmethod
+    def run_counts(self, run_id: str) -> dict[str, int]:
+        """Counts by action and by status in one dict, plus "total". Every status in
+        RESULT_STATUSES is present (0 if none); actions appear only when used."""
+
+    # ---- dead letters ---------------------------------------------------------------------
+
+    @abstractmethod
+    def add_dead_letter(self, run_id: str | None, merchant: str, flow: str, step: str, entity: str,
+                        key: str, payload: dict, error: dict | BaseException) -> int:
+        """File a failed record. If an open dead letter exists for the same
+        (merchant, flow, entity, key), it is updated (attempts + 1, latest run, step, payload and
+        error) and its id returned, so a record failing every run is one entry, not hundreds.
+        ``error``: ``{message, type, chain, field_errors}`` (an exception is converted)."""
+
+    @abstractmethod
+    def list_dead_letters(self, merchant: str | None = None, flow: str | None = None,
+                          status: str | None = "open") -> list[dict]:
+        """Oldest first. ``status=None`` lists every status."""
+
+    @abstractmethod
+    def get_dead_letter(self, dlq_id: int) -> dict | None:
+        """The full record, or None."""
+
+    @abstractmethod
+    def update_dead_letter_payload(self, dlq_id: int, payload: dict) -> None:
+        """Replace the payload (a person fixed the record before replaying it)."""
+
+    @abstractmethod
+    def resolve_dead_letter(self, dlq_id: int, note: str = "") -> None:
+        """Close by hand (fixed elsewhere, or not worth replaying)."""
+
+    @abstractmethod
+    def mark_replayed(self, dlq_id: int, run_id: str, ok: bool) -> None:
+        """Record a replay. ``ok`` closes the entry as "replayed"; a failed replay leaves it
+        open (the replay run's own add_dead_letter counts the attempt)."""
+
+    # ---- leases and locks -----------------------------------------------------------------
+
+    @abstractmethod
+    def acquire_lease(self, name: str, owner: str, ttl_seconds: float) -> bool:
+        """Take ``name`` for ``owner`` if free, expired, or already ``owner``'s (then extended)."""
+
+    @abstractmethod
+    def renew_lease(self, name: str, owner: str, ttl_seconds: float) -> bool:
+        """Extend ``owner``'s lease. False if someone else holds it now."""
+
+    @abstractmethod
+    def release_lease(self, name: str, owner: str) -> bool:
+        """Give the lease back. False if ``owner`` did not hold it."""
+
+    @abstractmethod
+    def get_lease(self, name: str) -> dict | None:
+        """``{"name", "owner", "expires_at", "acquired_at"}`` (possibly expired) or None."""
+
+    @contextmanager
+    def lock(self, name: str, owner: str, ttl: float = 30.0, wait_seconds: float = 10.0,
+             poll_seconds: float = 0.05) -> Iterator[None]:
+        """Serialize work on ``name`` (e.g. one SKU's inventory) across threads and processes.
+
+        Polls :meth:`acquire_lease` with backoff up to ``wait_seconds`` (wall time, not the
+        store's clock, so a test clock cannot make it spin forever) and raises
+        :class:`LockTimeout` if it never gets it. ``ttl`` bounds how long a crashed holder blocks
+        others; work longer than ``ttl`` must call :meth:`renew_lease`. ``owner`` must be unique
+        per holder: the same owner re-acquires its own lease, so two threads sharing an owner
+        would both get in.
+        """
+        deadline = time.monotonic() + wait_seconds
+        delay = poll_seconds
+        while not self.acquire_lease(name, owner, ttl):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise LockTimeout(f"lock {name!r} not acquired by {owner!r} within {wait_seconds}s")
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 1.0)
+        try:
+            yield
+        finally:
+            self.release_lease(name, owner)
+
+    # ---- key/value (connector tokens) -----------------------------------------------------
+
+    @abstractmethod
+    def kv_get(self, namespace: str, key: str) -> dict | None:
+        """A stored value, e.g. kv_get("auth", "tiktok-us") -> {"access_token": ..., ...}."""
+
+    @abstractmethod
+    def kv_set(self, namespace: str, key: str, value: dict) -> None:
+        """Store a value durably. Rotating refresh tokens: refresh under
+        ``lock("auth:<connection>", ...)`` so two processes never spend the same refresh token."""
+
+    @abstractmethod
+    def kv_delete(self, namespace: str, key: str) -> bool:
+        """Remove a value. True if it existed."""
+
+    # ---- inbound events -------------------------------------------------------------------
+
+    @abstractmethod
+    def store_event(self, source: str, event_id: str, topic: str, payload_raw: bytes,
+                    headers: dict) -> bool:
+        """Durably store a verified inbound event before it is acknowledged. False if
+        (source, event_id) is already stored (a redelivery): acknowledge it and do nothing."""
+
+    @abstractmethod
+    def claim_events(self, limit: int, owner: str, lease_seconds: float) -> list[dict]:
+        """Take up to ``limit`` pending events, oldest first, for ``lease_seconds``. Events whose
+        claim expired (a crashed worker) are claimable again. Each: ``{"source", "event_id",
+        "topic", "payload_raw", "headers", "attempts", "received_at"}``."""
+
+    @abstractmethod
+    def finish_event(self, source: str, event_id: str, status: str, error: str | None = None) -> bool:
+        """``status``: "done", "failed" (terminal), or "retry" (back to pending)."""
+
+    @abstractmethod
+    def get_event(self, source: str, event_id: str) -> dict | None:
+        """Inspect one stored event, including its status and last error."""
+
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections. Call when no other thread is still using the store."""
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
