@@ -1,0 +1,385 @@
+"""Custom functions, declared once and usable from both JMESPath and Jinja.
+
+JMESPath calls them by name (`money_mul(price, '1.2')`); Jinja gets each one as a filter and as a
+global (`{{ price | money_mul('1.2') }}` or `{{ money_mul(price, '1.2') }}`). Money stays Decimal
+inside and comes out as a decimal string; nothing here ever produces a float.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
+from html.parser import HTMLParser
+from typing import Any
+
+from jmespath import exceptions as jp_exceptions
+from jmespath import functions as jp_functions
+
+from .registry import Registry
+
+FUNCTIONS = Registry("function")
+
+# The record being mapped and the caller's context, for root()/parent()/var(). Set by the
+# mapping runtime around each evaluation; a context variable keeps threads independent.
+CURRENT_SCOPE: contextvars.ContextVar[Any] = contextvars.ContextVar("mapping_scope", default=None)
+
+
+@dataclass(frozen=True)
+class Signature:
+    """JMESPath argument types: required ones, then optional trailing ones."""
+
+    types: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    rest: bool = False  # any number of further arguments of the last type (money_add)
+
+
+def function(name: str, *types: str, optional: tuple[str, ...] = (), rest: bool = False, doc: str = "") -> Callable:
+    def decorate(fn: Callable) -> Callable:
+        signature = Signature(tuple(types), tuple(optional), rest)
+        FUNCTIONS.register(
+            name, options_schema={"args": list(types), "optional": list(optional)}, doc=doc or (fn.__doc__ or "")
+        )(_Declared(fn, signature))
+        return fn
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class _Declared:
+    fn: Callable
+    signature: Signature
+
+
+# ---------------------------------------------------------------- numbers and money
+
+
+def to_decimal(value: Any) -> Decimal:
+    """Strict decimal conversion; floats go through their shortest repr, never binary noise."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"not a number: {value!r}")
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        result = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"not a decimal number: {value!r}") from None
+    if not result.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return result
+
+
+def decimal_text(value: Decimal) -> str:
+    """Plain notation (never 1E+2), keeping the scale the value has."""
+    return format(value, "f")
+
+
+def quantize(value: Decimal, places: int, rounding: str = ROUND_HALF_UP) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-places), rounding=rounding)
+
+
+@function("decimal", "string|number", optional=("number",))
+def _decimal(value: Any, places: Any = None) -> str:
+    """Normalize a number or numeric string to a decimal string, optionally to N places."""
+    number = to_decimal(value)
+    return decimal_text(quantize(number, int(places)) if places is not None else number)
+
+
+@function("money_add", "string|number", "string|number", rest=True)
+def _money_add(*values: Any) -> str:
+    """Exact sum of decimal amounts."""
+    return decimal_text(sum((to_decimal(v) for v in values), Decimal(0)))
+
+
+@function("money_sub", "string|number", "string|number")
+def _money_sub(a: Any, b: Any) -> str:
+    return decimal_text(to_decimal(a) - to_decimal(b))
+
+
+@function("money_mul", "string|number", "string|number", optional=("number",))
+def _money_mul(amount: Any, factor: Any, places: Any = 2) -> str:
+    """amount x factor, rounded half-up to `places` (default 2)."""
+    return decimal_text(quantize(to_decimal(amount) * to_decimal(factor), int(places)))
+
+
+@function("money_round", "string|number", optional=("number",))
+def _money_round(amount: Any, places: Any = 2) -> str:
+    """Banker's rounding is wrong for shelf prices; this rounds half-up."""
+    return decimal_text(quantize(to_decimal(amount), int(places)))
+
+
+@function("money_round_even", "string|number", optional=("number",))
+def _money_round_even(amount: Any, places: Any = 2) -> str:
+    return decimal_text(quantize(to_decimal(amount), int(places), ROUND_HALF_EVEN))
+
+
+@function("money_cmp", "string|number", "string|number")
+def _money_cmp(a: Any, b: Any) -> int:
+    """-1, 0 or 1: compare decimal strings without turning them into floats."""
+    x, y = to_decimal(a), to_decimal(b)
+    return (x > y) - (x < y)
+
+
+# ---------------------------------------------------------------- units
+
+_WEIGHT_IN_GRAMS = {
+    "g": Decimal(1), "gram": Decimal(1), "grams": Decimal(1),
+    "kg": Decimal(1000), "kilogram": Decimal(1000),
+    "lb": Decimal("453.59237"), "pound": Decimal("453.59237"),
+    "oz": Decimal("28.349523125"), "ounce": Decimal("28.349523125"),
+}  # fmt: skip
+_LENGTH_IN_MM = {
+    "mm": Decimal(1), "cm": Decimal(10), "m": Decimal(1000),
+    "in": Decimal("25.4"), "inch": Decimal("25.4"), "ft": Decimal("304.8"),
+    "centimeter": Decimal(10), "millimeter": Decimal(1),
+}  # fmt: skip
+
+
+def _unit(table: dict[str, Decimal], unit: str, what: str) -> Decimal:
+    try:
+        return table[str(unit).strip().lower()]
+    except KeyError:
+        raise ValueError(f"unknown {what} unit {unit!r}; known: {', '.join(sorted(table))}") from None
+
+
+@function("convert_weight", "string|number", "string", "string", optional=("number",))
+def _convert_weight(value: Any, from_unit: str, to_unit: str, places: Any = 3) -> str:
+    """Convert a weight between g, kg, lb and oz (and their long names), rounded to `places`."""
+    grams = to_decimal(value) * _unit(_WEIGHT_IN_GRAMS, from_unit, "weight")
+    return decimal_text(quantize(grams / _unit(_WEIGHT_IN_GRAMS, to_unit, "weight"), int(places)))
+
+
+@function("convert_length", "string|number", "string", "string", optional=("number",))
+def _convert_length(value: Any, from_unit: str, to_unit: str, places: Any = 2) -> str:
+    """Convert a length between mm, cm, m, in and ft, rounded to `places`."""
+    mm = to_decimal(value) * _unit(_LENGTH_IN_MM, from_unit, "length")
+    return decimal_text(quantize(mm / _unit(_LENGTH_IN_MM, to_unit, "length"), int(places)))
+
+
+# ---------------------------------------------------------------- text
+
+
+class _TextExtractor(HTMLParser):
+    _BLOCKS = frozenset({"p", "br", "li", "div", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "ul", "ol"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+        elif tag in ("td", "th"):
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+@function("html_to_text", "string|null")
+def _html_to_text(value: str | None) -> str | None:
+    """Visible text of an HTML fragment: tags dropped, entities decoded, blank lines collapsed."""
+    if value is None:
+        return None
+    parser = _TextExtractor()
+    parser.feed(value)
+    parser.close()
+    lines = (re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in "".join(parser.parts).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+@function("escape_html", "string|null")
+def _escape_html(value: str | None) -> str | None:
+    return None if value is None else html.escape(value)
+
+
+@function("split", "string|null", "string")
+def _split(value: str | None, separator: str) -> list[str]:
+    """Split and trim; empty pieces dropped (Shopify tags are 'a, b, c')."""
+    if not value:
+        return []
+    return [piece.strip() for piece in value.split(separator) if piece.strip()]
+
+
+@function("upper", "string|null")
+def _upper(value: str | None) -> str | None:
+    return None if value is None else value.upper()
+
+
+@function("lower", "string|null")
+def _lower(value: str | None) -> str | None:
+    return None if value is None else value.lower()
+
+
+@function("title_case", "string|null")
+def _title_case(value: str | None) -> str | None:
+    return None if value is None else value.title()
+
+
+@function("truncate", "string|null", "number")
+def _truncate(value: str | None, length: Any) -> str | None:
+    return None if value is None else value[: int(length)]
+
+
+@function("replace", "string|null", "string", "string")
+def _replace(value: str | None, old: str, new: str) -> str | None:
+    return None if value is None else value.replace(old, new)
+
+
+@function("format_number", "string|number", "number")
+def _format_number(value: Any, places: Any) -> str:
+    return decimal_text(quantize(to_decimal(value), int(places)))
+
+
+# ---------------------------------------------------------------- objects and lists
+
+
+@function("object_from", "array", "array")
+def _object_from(keys: list, values: list) -> dict:
+    """Pair keys with values ({Size: M, Color: Black}); pairs with a null key or value are dropped."""
+    return {str(k): v for k, v in zip(keys, values, strict=False) if k is not None and v is not None}
+
+
+@function("find_by", "array|null", "string", "any")
+def _find_by(items: list | None, key: str, value: Any) -> Any:
+    """The first object in `items` whose `key` equals `value` (ids compare as text), or null."""
+    wanted = str(value) if value is not None else None
+    for item in items or []:
+        if isinstance(item, dict) and item.get(key) is not None and str(item.get(key)) == wanted:
+            return item
+    return None
+
+
+@function("to_entries", "object|null")
+def _to_entries(value: dict | None) -> list[dict]:
+    """{a: 1} -> [{key: a, value: 1}], for `each` over an object."""
+    return [{"key": k, "value": v} for k, v in (value or {}).items()]
+
+
+# ---------------------------------------------------------------- dates
+
+
+def parse_datetime(value: Any) -> datetime:
+    """ISO 8601 / RFC 3339 text (offset or Z) or Unix seconds -> aware UTC datetime."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a date: {value!r}")
+    if isinstance(value, int | float | Decimal) or (isinstance(value, str) and value.strip().isdigit()):
+        return datetime.fromtimestamp(int(value), tz=UTC)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"not a date: {value!r}")
+    text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 date: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"date without a time zone: {value!r} (add Z or an offset)")
+    return parsed.astimezone(UTC)
+
+
+def rfc3339(moment: datetime) -> str:
+    text = moment.astimezone(UTC).isoformat()
+    return text.replace("+00:00", "Z")
+
+
+@function("to_rfc3339", "string|number|null")
+def _to_rfc3339(value: Any) -> str | None:
+    """Any supported date form -> RFC 3339 in UTC ('2026-01-01T10:00:00Z')."""
+    return None if value is None else rfc3339(parse_datetime(value))
+
+
+@function("to_unix", "string|number|null")
+def _to_unix(value: Any) -> int | None:
+    return None if value is None else int(parse_datetime(value).timestamp())
+
+
+# ---------------------------------------------------------------- scope access
+
+
+@function("var", "string")
+def _var(name: str) -> Any:
+    """A value from the caller's context (merchant options, settings), by dotted name."""
+    scope = CURRENT_SCOPE.get()
+    value: Any = scope.context if scope else None
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+@function("root")
+def _root() -> Any:
+    """The whole input record, from inside an `each`."""
+    scope = CURRENT_SCOPE.get()
+    return scope.root if scope else None
+
+
+@function("parent")
+def _parent() -> Any:
+    """The item one `each` level up."""
+    scope = CURRENT_SCOPE.get()
+    return scope.parent if scope else None
+
+
+# ---------------------------------------------------------------- bindings
+
+
+def _jmespath_method(name: str, declared: _Declared) -> Callable:
+    """Adapt a declared function to jmespath's signature format.
+
+    jmespath knows only "at least N" (variadic last argument), so optional trailing arguments
+    become a variadic last argument whose types cover them, and the upper bound is checked here.
+    """
+    fn, sig = declared.fn, declared.signature
+    specs: list[dict[str, Any]] = [{"types": _types(t)} for t in sig.types]
+    if sig.optional or sig.rest:
+        merged = {t for spec in sig.types[-1:] + sig.optional for t in spec.split("|")}
+        specs[-1] = {"types": [] if "any" in merged else sorted(merged), "variadic": True}
+    most = None if sig.rest else len(sig.types) + len(sig.optional)
+
+    def method(self: Any, *args: Any) -> Any:
+        if most is not None and len(args) > most:
+            raise jp_exceptions.ArityError(most, len(args), name)
+        return fn(*args)
+
+    method.signature = specs  # type: ignore[attr-defined]  # read by jmespath's function registry
+    return method
+
+
+def _types(declared: str) -> list[str]:
+    """jmespath spells "any type" as an empty list."""
+    return [] if declared == "any" else declared.split("|")
+
+
+def _build_jmespath_functions() -> type[jp_functions.Functions]:
+    attrs = {f"_func_{e.name}": _jmespath_method(e.name, e.impl) for e in FUNCTIONS.entries()}
+    return type("EngineFunctions", (jp_functions.Functions,), attrs)
+
+
+ENGINE_FUNCTIONS_CLASS = _build_jmespath_functions()
+JMESPATH_BUILTINS = frozenset(
+    name for name in jp_functions.Functions.FUNCTION_TABLE  # type: ignore[attr-defined]
+)
+
+
+def known_function_names() -> frozenset[str]:
+    return JMESPATH_BUILTINS | frozenset(FUNCTIONS.names())
+
+
+def jinja_callables() -> dict[str, Callable]:
+    return {entry.name: entry.impl.fn for entry in FUNCTIONS.entries()}

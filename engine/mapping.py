@@ -1,0 +1,528 @@
+"""Mappings: compile a mapping document once into a plan of small nodes, then apply it per record.
+
+A field's value is one of these forms:
+
+    title: title                          # JMESPath (a plain string)
+    description: {template: "{{ body_html }}"}
+    currency: {const: USD}
+    status: {lookup: product_status, from: status}
+    variants: {each: variants, fields: {sku: sku, price: {path: price, cast: decimal}}}
+    package: {fields: {weight: ...}}       # a nested object
+    title_or_handle: {coalesce: [title, handle]}
+    note: {if: "tags != ''", then: tags, else: {const: none}}
+
+and may carry `cast`, `scale`, `default` and `required`. Target keys may be dotted
+(`package.weight.value`). A null result leaves the key out of the output.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .casts import CASTS
+from .errors import Location, Problem, SpecError
+from .expr import ExprCompileError, ExpressionCompiler, ExprEvalError, FieldPath, Scope
+from .yamlpos import YDict, YList, format_path, locate
+
+VALUE_FORMS = ("path", "template", "const", "lookup", "each", "fields", "if", "coalesce")
+MODIFIERS = ("cast", "scale", "default", "required", "from", "filter", "limit", "value", "then", "else", "description")
+_MISSING = object()
+_UNKNOWN = object()  # inside an `each` over a computed list: the item shape is not known
+_SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+@dataclass
+class FieldError:
+    """One failed field of one record: where in the output, why, and which mapping line did it."""
+
+    path: str
+    message: str
+    location: Location | None = None
+
+    def as_dict(self) -> dict:
+        return {"field": self.path, "message": self.message, "mapping": str(self.location) if self.location else None}
+
+
+@dataclass
+class MapResult:
+    output: dict
+    errors: list[FieldError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+# ------------------------------------------------------------------------------ runtime nodes
+
+
+class _Node:
+    loc: Location | None = None
+
+    def value(self, scope: Scope, errors: list[FieldError], path: str) -> Any:
+        raise NotImplementedError
+
+
+class _Expr(_Node):
+    __slots__ = ("expr", "loc")
+
+    def __init__(self, expr: Any, loc: Location | None) -> None:
+        self.expr, self.loc = expr, loc
+
+    def value(self, scope: Scope, errors: list[FieldError], path: str) -> Any:
+        try:
+            return self.expr.evaluate(scope)
+        except ExprEvalError as exc:
+            errors.append(FieldError(path, str(exc), self.loc))
+            return _MISSING
+
+
+class _Const(_Node):
+    __slots__ = ("const", "loc")
+
+    def __init__(self, const: Any, loc: Location | None) -> None:
+        self.const, self.loc = const, loc
+
+    def value(self, scope: Scope, errors: list[FieldError], path: str) -> Any:
+        return self.const
+
+
+@dataclass
+class LookupTable:
+    name: str
+    values: dict
+    has_default: bool
+    default: Any
+    context_key: str | None  # merchant options may supply or extend the table at run time
+
+    def get(self, key: Any, scope: Scope) -> Any:
+        if self.context_key:
+            supplied = scope.context.get(self.context_key)
+            if isinstance(supplied, dict) and _key(key) in supplied:
+                return supplied[_key(key)]
+        if _key(key) in self.values:
+            return self.values[_key(key)]
+        if self.has_default:
+            return self.default
+        known = sorted(map(str, self.values))
+        if self.context_key:
+            known = sorted(set(known) | set(map(str, scope.context.get(self.context_key) or {})))
+        raise KeyError(f"no entry for {key!r} in lookup table {self.name!r} (known: {', '.join(known) or 'none'})")
+
+
+def _key(value: Any) -> Any:
+    return value if isinstance(value, str) else str(value) if value is not None else None
+
+
+class _Lookup(_Node):
+    __slots__ = ("table", "source", "loc")
+
+    def __init__(self, table: LookupTable, source: _Node, loc: Location | None) -> None:
+        self.table, self.source, self.loc = table, source, loc
+
+    def value(self, scope: Scope, errors: list[FieldError], path: str) -> Any:
+        key = self.source.value(scope, errors, path)
+        if key is _MISSING:
+            return _MISSING
+        try:
+            return self.table.get(key, scope)
+        except KeyError as exc:
+            errors.append(FieldError(path, exc.args[0], self.loc))
+            return _MISSING
+
+
+class _If(_Node):
+    __slots__ = ("cond", "then", "other", "loc")
+
+    def __init__(self, cond: _Node, then: _Node | None, other: _Node | None, loc: Location | None) -> None:
+        self.cond, self.then, self.other, self.loc = cond, then, other, loc
+
+    def value(self, scope: Scope, errors: list[FieldError], path: str) -> Any:
+        test = self.cond.value(scope, errors, path)
+        if test is _MISSING:
+            return _MISSING
+        branch = self.then if _truthy(test) else self.other
+        return None if branch is None else branch.value(scope, errors, path)
+
+
+def _truthy(value: Any) -> bool:
+    """JMESPath truthiness: empty strings, lists and objects are false."""
+    return value not in (None, False, "", [], {})
+
+
+class _Coalesce(_Node):
+    __slots__ = ("options", "loc")
+
+    def __init__(self, options: list[_Node], loc: Location | None) -> None:
+        self.options, self.loc = options, loc
+
+    def value(self, scope: Scope, errors: list[FieldError], path: str) -> Any:
+        for option in self.options:
+            result = option.value(scope, errors, path)
+            if result is not _MISSING and result not in (None, "", []):
+                return result
+        return None
+
+
+class _Object(_Node):
+    __slots__ = ("fields", "loc")
+
+    def __init__(self, fields: list[_Field], loc: Location | None) -> None:
+        self.fields, self.loc = fields, loc
+
+    def value(self, scope: Scope, errors: list[FieldError], path: str) -> Any:
+        out: dict = {}
+        for item in self.fields:
+            item.apply(scope, out, errors, path)
+        return out
+
+
+class _Each(_Node):
+    __slots__ = ("source", "item", "keep", "limit", "loc")
+
+    def __init__(self, source: _Node, item: _Node, keep: _Node | None, limit: int | None, loc: Location | None):
+        self.source, self.item, self.keep, self.limit, self.loc = source, item, keep, limit, loc
+
+    def value(self, scope: Scope, errors: list[FieldError], path: str) -> Any:
+        items = self.source.value(scope, errors, path)
+        if items is _MISSING or items is None:
+            return items
+        if not isinstance(items, list):
+            errors.append(FieldError(path, f"`each` needs a list, got {type(items).__name__}", self.loc))
+            return _MISSING
+        out = []
+        for index, entry in enumerate(items):
+            inner = Scope(entry, scope.root, scope.current, scope.context)
+            item_path = f"{path}[{index}]"
+            if self.keep is not None and not _truthy(self.keep.value(inner, errors, item_path)):
+                continue
+            result = self.item.value(inner, errors, item_path)
+            if result is not _MISSING and result is not None:
+                out.append(result)
+            if self.limit is not None and len(out) >= self.limit:
+                break
+        return out
+
+
+class _Field:
+    """One target key: a value node, then cast, default and the required check."""
+
+    __slots__ = ("target", "name", "node", "cast", "scale", "default", "required", "loc")
+
+    def __init__(self, target: tuple[str, ...], node: _Node, loc: Location | None, *, cast: Callable | None = None,
+                 scale: int | None = None, default: Any = _MISSING, required: bool = False) -> None:
+        self.target, self.name, self.node, self.loc = target, ".".join(target), node, loc
+        self.cast, self.scale, self.default, self.required = cast, scale, default, required
+
+    def apply(self, scope: Scope, out: dict, errors: list[FieldError], prefix: str) -> None:
+        path = f"{prefix}.{self.name}" if prefix else self.name
+        value = self.node.value(scope, errors, path)
+        if value is _MISSING:
+            return
+        if value is None and self.default is not _MISSING:
+            value = self.default
+        if value is not None and self.cast is not None:
+            try:
+                value = self.cast(value, self.scale)
+            except (ValueError, ArithmeticError) as exc:
+                errors.append(FieldError(path, str(exc), self.loc))
+                return
+        if value is None or (isinstance(value, str | list | dict) and not value):
+            if self.required:
+                errors.append(FieldError(path, "required value is missing or empty", self.loc))
+                return
+            if value is None:
+                return
+        target = out
+        for key in self.target[:-1]:
+            target = target.setdefault(key, {})
+        target[self.target[-1]] = value
+
+
+# ------------------------------------------------------------------------------ the plan
+
+
+class MappingPlan:
+    """A compiled mapping. Immutable after compile; safe to share between threads."""
+
+    def __init__(self, name: str, root: _Object, doc: YDict, required: list[str]) -> None:
+        self.name = name
+        self._root = root
+        self.doc = doc
+        self.source = doc.get("source") or {}
+        self.target = doc.get("target") or {}
+        self.context_defaults = {
+            key: spec.get("default") for key, spec in (doc.get("context") or {}).items()
+            if isinstance(spec, dict) and "default" in spec
+        }
+        self.required = required
+
+    def apply(self, record: Any, context: dict | None = None) -> MapResult:
+        ctx = {**self.context_defaults, **(context or {})}
+        errors: list[FieldError] = []
+        output = self._root.value(Scope(record, record, None, ctx), errors, "")
+        return MapResult(output, errors)
+
+
+# ------------------------------------------------------------------------------ compiler
+
+
+class _Compiler:
+    def __init__(self, doc: YDict, exprs: ExpressionCompiler, schema_lookup: Any | None) -> None:
+        self.doc = doc
+        self.exprs = exprs
+        self.problems: list[Problem] = []
+        self.tables = self._tables(doc.get("lookups") or {})
+        self.schema_lookup = schema_lookup  # engine.schemas.CanonicalSchemas or None
+
+    # -- errors
+
+    def problem(self, container: Any, key: Any, message: str, hint: str = "", *, at_key: bool = False,
+                offset: int = 0, line_offset: int = 0) -> None:
+        loc = None
+        if isinstance(container, YDict):
+            loc = (container.key_locs if at_key else container.value_locs).get(key, container.loc)
+        elif isinstance(container, YList) and isinstance(key, int):
+            loc = container.item_locs[key]
+        if loc is not None and (offset or line_offset):
+            loc = Location(loc.file, loc.line + line_offset, loc.col + (offset if not line_offset else 0))
+        self.problems.append(Problem(message, loc, _path_of(container, key), hint))
+
+    # -- lookups
+
+    def _tables(self, specs: Any) -> dict[str, LookupTable]:
+        tables = {}
+        for name, spec in specs.items():
+            spec = spec if isinstance(spec, dict) else {}
+            values = {_key(k): v for k, v in (spec.get("values") or {}).items()}
+            tables[name] = LookupTable(name, values, "default" in spec, spec.get("default"), spec.get("context"))
+        return tables
+
+    # -- expressions
+
+    def jmespath(self, container: Any, key: Any, text: Any) -> Any:
+        try:
+            return self.exprs.jmespath(text)
+        except ExprCompileError as exc:
+            self.problem(container, key, str(exc), exc.hint, offset=exc.offset)
+            return None
+
+    def template(self, container: Any, key: Any, text: Any) -> Any:
+        try:
+            return self.exprs.template(text)
+        except ExprCompileError as exc:
+            self.problem(container, key, str(exc), exc.hint, line_offset=exc.line_offset)
+            return None
+
+    # -- fields
+
+    def object(self, fields: Any, container: Any, key: Any, schema: Any) -> _Object:
+        if not isinstance(fields, dict):
+            self.problem(container, key, "`fields` must be a mapping of target field -> value")
+            return _Object([], None)
+        compiled = []
+        for target, spec in fields.items():
+            parts = tuple(str(target).split("."))
+            sub_schema = self.check_target(fields, target, parts, schema)
+            compiled_field = self.field(fields, target, parts, spec, sub_schema)
+            if compiled_field is not None:
+                compiled.append(compiled_field)
+        self.check_required(fields, container, key, schema)
+        return _Object(compiled, getattr(fields, "loc", None))
+
+    def field(self, container: Any, key: Any, parts: tuple[str, ...], spec: Any, schema: Any) -> _Field | None:
+        loc = container.value_locs.get(key) if isinstance(container, YDict) else None
+        node = self.node(container, key, spec, schema)
+        if node is None:
+            return None
+        if not isinstance(spec, dict):
+            return _Field(parts, node, loc)
+        cast = None
+        if "cast" in spec:
+            if spec["cast"] in CASTS:
+                cast = CASTS.get(spec["cast"]).impl
+            else:
+                self.problem(spec, "cast", f"unknown cast {spec['cast']!r}", "known casts: " + ", ".join(CASTS.names()))
+        return _Field(parts, node, loc, cast=cast, scale=spec.get("scale"),
+                      default=spec.get("default", _MISSING), required=bool(spec.get("required", False)))
+
+    def node(self, container: Any, key: Any, spec: Any, schema: Any) -> _Node | None:
+        loc = container.value_locs.get(key) if isinstance(container, YDict) else (
+            container.item_locs[key] if isinstance(container, YList) else None)
+        if isinstance(spec, str):
+            expr = self.jmespath(container, key, spec)
+            if isinstance(expr, FieldPath):
+                self.check_source(container, key, expr)
+            return _Expr(expr, loc) if expr else None
+        if not isinstance(spec, dict):
+            if spec is None or isinstance(spec, bool | int | float):
+                self.problem(container, key, f"a field value must be an expression string or a mapping, got {spec!r}",
+                             "write constants as {const: VALUE}")
+            else:
+                self.problem(container, key, "a field value must be an expression string or a mapping")
+            return None
+        forms = [form for form in VALUE_FORMS if form in spec and not (form == "fields" and "each" in spec)]
+        if len(forms) != 1:
+            if not forms:
+                self.problem(container, key, "no value form given", "use one of: " + ", ".join(VALUE_FORMS))
+            else:
+                self.problem(container, key, f"more than one value form: {', '.join(forms)}", "keep exactly one")
+            return None
+        form = forms[0]
+        if form == "path":
+            expr = self.jmespath(spec, "path", spec["path"])
+            return _Expr(expr, loc) if expr else None
+        if form == "template":
+            expr = self.template(spec, "template", spec["template"])
+            return _Expr(expr, loc) if expr else None
+        if form == "const":
+            return _Const(spec["const"], loc)
+        if form == "lookup":
+            return self.lookup(spec, loc)
+        if form == "fields":
+            return self.object(spec["fields"], spec, "fields", schema)
+        if form == "each":
+            return self.each(spec, loc, schema)
+        if form == "if":
+            cond = self.node(spec, "if", spec["if"], None)
+            then = self.node(spec, "then", spec["then"], schema) if "then" in spec else None
+            other = self.node(spec, "else", spec["else"], schema) if "else" in spec else None
+            return _If(cond, then, other, loc) if cond else None
+        options = spec["coalesce"]
+        if not isinstance(options, list) or not options:
+            self.problem(spec, "coalesce", "`coalesce` needs a list of values to try in order")
+            return None
+        nodes = [self.node(options, i, option, schema) for i, option in enumerate(options)]
+        return _Coalesce([n for n in nodes if n], loc) if all(nodes) else None
+
+    def lookup(self, spec: YDict, loc: Location | None) -> _Node | None:
+        name = spec["lookup"]
+        table = self.tables.get(name)
+        if table is None:
+            close = difflib.get_close_matches(str(name), list(self.tables), n=1)
+            self.problem(spec, "lookup", f"unknown lookup table {name!r}",
+                         f"did you mean {close[0]!r}?" if close else "declare it under `lookups:`")
+            return None
+        if "from" not in spec:
+            self.problem(spec, "lookup", "a lookup needs `from`: the expression whose value is looked up")
+            return None
+        source = self.node(spec, "from", spec["from"], None)
+        return _Lookup(table, source, loc) if source else None
+
+    def each(self, spec: YDict, loc: Location | None, schema: Any) -> _Node | None:
+        source = self.node(spec, "each", spec["each"], None)
+        item_schema = self.schema_lookup.items(schema) if self.schema_lookup and schema else None
+        if "fields" in spec and "value" in spec:
+            self.problem(spec, "value", "`each` takes `fields` (objects) or `value` (anything), not both")
+            return None
+        saved = self.source_items
+        self.source_items = self._source_item_schema(spec)
+        try:
+            if "fields" in spec:
+                item = self.object(spec["fields"], spec, "fields", item_schema)
+            elif "value" in spec:
+                item = self.node(spec, "value", spec["value"], item_schema)
+            else:
+                item = _Expr(self.exprs.jmespath("@"), loc)
+        finally:
+            self.source_items = saved
+        keep = self.node(spec, "filter", spec["filter"], None) if "filter" in spec else None
+        limit = spec.get("limit")
+        if not (source and item):
+            return None
+        return _Each(source, item, keep, limit, loc)
+
+    # -- canonical checks (only when the mapping names a canonical source or target)
+
+    source_items: Any = None
+
+    def _source_item_schema(self, spec: YDict) -> Any:
+        """The schema of the items `each` walks, or _UNKNOWN when the list is computed."""
+        base = self.source_items if self.source_items is not None else self.source_schema
+        if not self.schema_lookup or base is None or base is _UNKNOWN:
+            return _UNKNOWN
+        text = spec.get("each")
+        if not (isinstance(text, str) and _SIMPLE.match(text.strip())):
+            return _UNKNOWN
+        node = base
+        for part in text.strip().split("."):
+            node = self.schema_lookup.property(node, part)
+            if node is None:
+                return _UNKNOWN
+        return self.schema_lookup.items(node) or _UNKNOWN
+
+    source_schema: Any = None
+
+    def check_source(self, container: Any, key: Any, expr: FieldPath) -> None:
+        base = self.source_items if self.source_items is not None else self.source_schema
+        if not self.schema_lookup or base is None or base is _UNKNOWN:
+            return
+        first = expr.keys[0]
+        if self.schema_lookup.property(base, first) is None:
+            names = self.schema_lookup.property_names(base)
+            close = difflib.get_close_matches(first, names, n=1)
+            self.problem(container, key, f"unknown canonical field {first!r} in the source",
+                         f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(names))
+
+    def check_target(self, fields: Any, target: Any, parts: tuple[str, ...], schema: Any) -> Any:
+        if not (self.schema_lookup and schema is not None):
+            return None
+        node = schema
+        for i, part in enumerate(parts):
+            child = self.schema_lookup.property(node, part)
+            if child is None:
+                names = self.schema_lookup.property_names(node)
+                if not names and self.schema_lookup.is_open(node):
+                    return None
+                close = difflib.get_close_matches(part, names, n=1)
+                where = ".".join(parts[:i]) or "the top level"
+                self.problem(fields, target, f"unknown canonical field {part!r} at {where}",
+                             f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(names), at_key=True)
+                return None
+            node = child
+        return node
+
+    def check_required(self, fields: Any, container: Any, key: Any, schema: Any) -> None:
+        if not (self.schema_lookup and schema is not None) or not isinstance(fields, dict):
+            return
+        produced = {str(target).split(".")[0] for target in fields}
+        for name in self.schema_lookup.required(schema):
+            if name not in produced:
+                self.problem(container, key, f"required target field {name!r} is not mapped",
+                             f"add `{name}:` under these fields", at_key=True)
+
+
+def _path_of(container: Any, key: Any) -> str:
+    return format_path((*getattr(container, "path", ()), *(() if key is None else (key,))))
+
+
+def compile_mapping(doc: YDict, exprs: ExpressionCompiler | None = None, schemas: Any | None = None) -> MappingPlan:
+    """Compile a loaded mapping document. Raises SpecError listing every problem found."""
+    compiler = _Compiler(doc, exprs or ExpressionCompiler(), schemas)
+    target_schema = None
+    if schemas is not None:
+        source = doc.get("source") or {}
+        target = doc.get("target") or {}
+        if isinstance(source, dict) and source.get("canonical"):
+            compiler.source_schema = schemas.entity(source["canonical"])
+            if compiler.source_schema is None:
+                compiler.problem(source, "canonical", f"unknown canonical entity {source['canonical']!r}",
+                                 "known: " + ", ".join(schemas.entity_names()))
+        if isinstance(target, dict) and target.get("canonical"):
+            target_schema = schemas.entity(target["canonical"])
+            if target_schema is None:
+                compiler.problem(target, "canonical", f"unknown canonical entity {target['canonical']!r}",
+                                 "known: " + ", ".join(schemas.entity_names()))
+    root = compiler.object(doc.get("fields") or YDict(), doc, "fields", target_schema)
+    if compiler.problems:
+        raise SpecError(compiler.problems)
+    required = sorted(schemas.required(target_schema)) if schemas and target_schema else []
+    return MappingPlan(str(doc.get("name", "")), root, doc, required)
+
+
+def locate_field(doc: YDict, dotted: str) -> Location | None:
+    return locate(doc, ["fields", *dotted.split(".")])

@@ -1,0 +1,148 @@
+"""A project: every file of a consultant's checkout plus the shipped connectors, mappings and flows,
+grouped by kind and name, with merchant overrides merged in (keeping each value's own position).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import Location, Problem, SpecError
+from .resources import shipped
+from .schemas import FILE_KINDS
+from .yamlpos import YDict, YList, load_file
+
+YAML_SUFFIXES = (".yaml", ".yml")
+SKIPPED_DIRS = {"fixtures", ".venv", "node_modules", ".git", "__pycache__", ".state"}
+
+
+@dataclass
+class Document:
+    kind: str
+    name: str
+    path: Path
+    doc: YDict
+    shipped: bool = False
+
+
+@dataclass
+class Project:
+    documents: dict[str, dict[str, Document]] = field(default_factory=lambda: {k: {} for k in FILE_KINDS})
+    problems: list[Problem] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, paths: Iterable[str | Path] = (), *, include_shipped: bool = True) -> Project:
+        project = cls()
+        seen: set[Path] = set()
+        user_files = [f for p in paths for f in _yaml_files(Path(p), project)]
+        if include_shipped:
+            for folder in ("connectors", "mappings", "flows"):
+                for path in _yaml_files(shipped(folder), project):
+                    project._add(path, seen, is_shipped=True)
+        for path in user_files:
+            project._add(path, seen, is_shipped=False)
+        return project
+
+    def _add(self, path: Path, seen: set[Path], *, is_shipped: bool) -> None:
+        resolved = path.resolve()
+        if resolved in seen:
+            return
+        seen.add(resolved)
+        self.files.append(path)
+        try:
+            doc = load_file(path)
+        except SpecError as exc:
+            self.problems.extend(exc.problems)
+            return
+        if not isinstance(doc, YDict):
+            self.problems.append(Problem("the file must be a YAML mapping with a `kind:` key", Location(str(path), 1, 1)))
+            return
+        kind = doc.get("kind")
+        if kind not in FILE_KINDS:
+            loc = doc.value_locs.get("kind", doc.loc) if "kind" in doc else Location(str(path), 1, 1)
+            message = "missing `kind:`" if kind is None else f"unknown kind {kind!r}"
+            self.problems.append(Problem(message, loc, "kind", "kind is one of: " + ", ".join(FILE_KINDS)))
+            return
+        name = doc.get("name") or path.stem.removesuffix(".test")
+        if not isinstance(name, str):
+            name = str(name)
+        previous = self.documents[kind].get(name)
+        if previous is not None and not (previous.shipped and not is_shipped and kind != "merchant"):
+            self.problems.append(Problem(
+                f"{kind} {name!r} is defined twice (also in {previous.path})",
+                doc.value_locs.get("name", doc.loc), "name",
+                "names are unique per kind; use a merchant `overrides:` block to change a shared file"))
+            return
+        self.documents[kind][name] = Document(kind, name, path, doc, is_shipped)
+
+    def get(self, kind: str, name: str) -> Document | None:
+        return self.documents[kind].get(name)
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.documents[kind])
+
+    def user_documents(self) -> list[Document]:
+        return [d for kind in FILE_KINDS for d in self.documents[kind].values() if not d.shipped]
+
+
+def _yaml_files(path: Path, project: Project) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.exists():
+        project.problems.append(Problem(f"no such file or folder: {path}", None))
+        return []
+    found = []
+    for candidate in sorted(path.rglob("*")):
+        if candidate.suffix in YAML_SUFFIXES and candidate.is_file():
+            if not SKIPPED_DIRS.intersection(candidate.relative_to(path).parts[:-1]):
+                found.append(candidate)
+    return found
+
+
+# ------------------------------------------------------------------------------ overrides
+
+
+def merge(base: Any, override: Any) -> Any:
+    """Deep-merge `override` onto `base`. Mappings merge key by key, anything else replaces,
+    and a null override value removes the key. Each merged value keeps the position (and field
+    path) of the file it came from, so an error in an override points at the merchant file.
+    """
+    if not (isinstance(base, dict) and isinstance(override, dict)):
+        return override
+    out = YDict(loc=getattr(base, "loc", None), path=getattr(base, "path", ()))
+    for key, value in base.items():
+        out[key] = value
+        _copy_locs(out, base, key)
+    for key, value in override.items():
+        if value is None:
+            out.pop(key, None)
+            continue
+        out[key] = merge(base[key], value) if key in base and isinstance(base[key], dict) else value
+        _copy_locs(out, override, key)
+    return out
+
+
+def _copy_locs(target: YDict, source: Any, key: Any) -> None:
+    if isinstance(source, YDict):
+        if key in source.key_locs:
+            target.key_locs[key] = source.key_locs[key]
+        if key in source.value_locs:
+            target.value_locs[key] = source.value_locs[key]
+
+
+def effective(project: Project, merchant: Document | None, kind: str, name: str) -> YDict | None:
+    """The document `name` of `kind` as a merchant sees it (shared file + the merchant's override)."""
+    base = project.get(kind, name)
+    if base is None:
+        return None
+    overrides = ((merchant.doc.get("overrides") or {}).get(kind + "s") or {}) if merchant else {}
+    if name in overrides and isinstance(overrides[name], dict):
+        return merge(base.doc, overrides[name])
+    return base.doc
+
+
+def is_list(value: Any) -> bool:
+    return isinstance(value, list | YList)

@@ -1,0 +1,188 @@
+"""JSON Schemas: validating files against their kind's schema with file:line:col, and reading the
+canonical entity schemas (for mapping checks and the validate step).
+
+The schemas in schemas/ are the one definition of every file format; nothing else restates them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+from referencing import Registry, Resource
+
+from .errors import Problem
+from .resources import schemas_dir
+from .yamlpos import format_path, locate
+
+FILE_KINDS = ("connector", "mapping", "flow", "merchant", "test")
+
+
+class SchemaSet:
+    """All schemas of one schemas/ folder, loaded once, with a shared $ref registry."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder or schemas_dir()
+        resources = []
+        self.by_file: dict[str, dict] = {}
+        for path in sorted(self.folder.rglob("*.schema.json")):
+            contents = json.loads(path.read_text(encoding="utf-8"))
+            self.by_file[str(path.relative_to(self.folder))] = contents
+            if "$id" in contents:
+                resources.append((contents["$id"], Resource.from_contents(contents)))
+        self.registry: Registry = Registry().with_resources(resources)
+        self._validators: dict[str, Draft202012Validator] = {}
+
+    def file_schema(self, kind: str) -> dict | None:
+        return self.by_file.get(f"{kind}.schema.json")
+
+    def validator(self, key: str, schema: dict) -> Draft202012Validator:
+        if key not in self._validators:
+            self._validators[key] = Draft202012Validator(schema, registry=self.registry)
+        return self._validators[key]
+
+    # ------------------------------------------------------------------ file documents
+
+    def check_document(self, doc: Any, kind: str) -> list[Problem]:
+        schema = self.file_schema(kind)
+        if schema is None:
+            return [Problem(f"no schema for kind {kind!r}", getattr(doc, "loc", None))]
+        validator = self.validator(f"file:{kind}", schema)
+        problems = [_problem(doc, error) for error in validator.iter_errors(doc)]
+        problems.sort(key=lambda p: (p.location.line, p.location.col) if p.location else (0, 0))
+        return problems
+
+    # ------------------------------------------------------------------ canonical entities
+
+    @cached_property
+    def canonical(self) -> CanonicalSchemas:
+        return CanonicalSchemas(self)
+
+
+def _problem(doc: Any, error: ValidationError) -> Problem:
+    if error.context:  # oneOf/anyOf: report the branch that came closest
+        error = best_match(error.context) or error
+    path = list(error.absolute_path)
+    where = format_path(path) or "(top level)"
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted((error.schema.get("properties") or {}).keys())
+        extras = [k for k in error.instance if k not in allowed]
+        key = extras[0] if extras else None
+        close = difflib.get_close_matches(str(key), allowed, n=1) if key is not None else []
+        hint = f"did you mean {close[0]!r}?" if close else ("allowed keys: " + ", ".join(allowed) if allowed else "")
+        return Problem(f"unknown key {key!r}", locate(doc, [*path, key], key=True),
+                       format_path([*path, key]), hint)
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return Problem(f"missing required key {missing!r}", locate(doc, path), where,
+                       f"add `{missing}:` here")
+    if error.validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return Problem(f"expected {expected}, got {_type_name(error.instance)}", locate(doc, path), where,
+                       _type_hint(expected, error.instance))
+    if error.validator == "enum":
+        options = ", ".join(map(str, error.validator_value))
+        return Problem(f"{error.instance!r} is not one of the allowed values", locate(doc, path), where,
+                       f"use one of: {options}")
+    if error.validator == "pattern":
+        hint = error.schema.get("description", "") or f"must match {error.validator_value}"
+        return Problem(f"{error.instance!r} has the wrong form", locate(doc, path), where, hint)
+    return Problem(error.message, locate(doc, path), where, error.schema.get("description", ""))
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "text", bool: "a boolean", int: "an integer",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _type_hint(expected: str, value: Any) -> str:
+    if "string" in expected and isinstance(value, int | float | bool):
+        return "quote the value to make it text"
+    if expected == "object" and isinstance(value, str):
+        return "this key takes nested keys, indented on the following lines"
+    if expected == "array" and not isinstance(value, list):
+        return "write a list: [a, b] or one '- item' per line"
+    return ""
+
+
+class CanonicalSchemas:
+    """Navigate canonical entity schemas (following $ref) for mapping checks."""
+
+    def __init__(self, schemas: SchemaSet) -> None:
+        self.schemas = schemas
+        self._entities: dict[str, dict] = {}
+        for name, contents in schemas.by_file.items():
+            if name.startswith("canonical/") and not name.endswith("common.schema.json"):
+                self._entities[Path(name).name.removesuffix(".schema.json")] = contents
+
+    def entity_names(self) -> list[str]:
+        return sorted(self._entities)
+
+    def entity(self, name: str) -> Any:
+        contents = self._entities.get(name)
+        if contents is None:
+            return None
+        return (contents, self.schemas.registry.resolver(base_uri=contents.get("$id", "")))
+
+    def validator(self, name: str) -> Draft202012Validator:
+        return self.schemas.validator(f"canonical:{name}", self._entities[name])
+
+    # nodes are (schema contents, resolver) pairs so relative $refs keep resolving
+
+    def _deref(self, node: Any) -> list[Any]:
+        contents, resolver = node
+        seen = 0
+        while isinstance(contents, dict) and "$ref" in contents and seen < 20:
+            resolved = resolver.lookup(contents["$ref"])
+            contents, resolver = resolved.contents, resolved.resolver
+            seen += 1
+        branches = [(contents, resolver)]
+        if isinstance(contents, dict):
+            for combinator in ("allOf", "anyOf", "oneOf"):
+                for sub in contents.get(combinator, []):
+                    branches.extend(self._deref((sub, resolver)))
+        return branches
+
+    def property(self, node: Any, name: str) -> Any:
+        for contents, resolver in self._deref(node):
+            props = contents.get("properties") if isinstance(contents, dict) else None
+            if props and name in props:
+                return (props[name], resolver)
+        return None
+
+    def property_names(self, node: Any) -> list[str]:
+        names: set[str] = set()
+        for contents, _ in self._deref(node):
+            if isinstance(contents, dict):
+                names.update((contents.get("properties") or {}).keys())
+        return sorted(names)
+
+    def is_open(self, node: Any) -> bool:
+        """True when any key is allowed (free-form objects such as attributes or external ids)."""
+        for contents, _ in self._deref(node):
+            if isinstance(contents, dict) and (contents.get("properties") or contents.get("additionalProperties") is False):
+                return False
+        return True
+
+    def items(self, node: Any) -> Any:
+        if node is None:
+            return None
+        for contents, resolver in self._deref(node):
+            if isinstance(contents, dict) and isinstance(contents.get("items"), dict):
+                return (contents["items"], resolver)
+        return None
+
+    def required(self, node: Any) -> list[str]:
+        if node is None:
+            return []
+        names: list[str] = []
+        for contents, _ in self._deref(node):
+            if isinstance(contents, dict):
+                names.extend(contents.get("required", []))
+        return names

@@ -1,0 +1,100 @@
+"""Secret references (${env:NAME}, ${file:PATH}), resolved only at run time and never printed.
+
+Every resolved value is remembered by the process-wide Redactor so logs, errors, dead letters and
+reports can scrub it, whichever code path they took.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import SecretError
+
+REF = re.compile(r"^\$\{(?P<scheme>env|file):(?P<name>[^}]+)\}$")
+MASK = "***"
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    scheme: str
+    name: str
+    base_dir: Path | None = None
+
+    @classmethod
+    def parse(cls, text: str, base_dir: Path | None = None) -> SecretRef:
+        match = REF.match(text.strip()) if isinstance(text, str) else None
+        if not match:
+            raise SecretError(f"not a secret reference: use ${{env:NAME}} or ${{file:PATH}} (got {_shape(text)})")
+        if match["scheme"] == "env" and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", match["name"]):
+            raise SecretError(f"invalid environment variable name {match['name']!r}")
+        return cls(match["scheme"], match["name"], base_dir)
+
+    def resolve(self, environ: dict[str, str] | None = None) -> str:
+        environ = os.environ if environ is None else environ
+        if self.scheme == "env":
+            if self.name not in environ:
+                raise SecretError(f"environment variable {self.name} is not set")
+            value = environ[self.name]
+        else:
+            path = Path(self.name)
+            if not path.is_absolute() and self.base_dir is not None:
+                path = self.base_dir / path
+            try:
+                value = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise SecretError(f"cannot read secret file {path}: {exc.strerror}") from None
+        REDACTOR.remember(value)
+        return value
+
+    def __str__(self) -> str:
+        return f"${{{self.scheme}:{self.name}}}"
+
+
+def _shape(text: Any) -> str:
+    """Describe a refused value without echoing it: it may be a pasted secret."""
+    if not isinstance(text, str):
+        return type(text).__name__
+    return f"text of {len(text)} characters" if not text.startswith("${") else repr(text[:40])
+
+
+class Redactor:
+    """Replaces every secret value this process has resolved with ***."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._lock = threading.Lock()
+        self._pattern: re.Pattern[str] | None = None
+
+    def remember(self, value: str) -> None:
+        if len(value) < 4:  # masking "1" or "ab" everywhere would mangle output, not protect it
+            return
+        with self._lock:
+            if value not in self._values:
+                self._values.add(value)
+                ordered = sorted(self._values, key=len, reverse=True)
+                self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+
+    def text(self, text: str) -> str:
+        pattern = self._pattern
+        return pattern.sub(MASK, text) if pattern and text else text
+
+    def data(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {k: self.data(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.data(v) for v in value]
+        return value
+
+
+REDACTOR = Redactor()
+
+
+def resolve_credentials(refs: dict[str, str], base_dir: Path | None, environ: dict[str, str] | None = None) -> dict:
+    return {name: SecretRef.parse(ref, base_dir).resolve(environ) for name, ref in (refs or {}).items()}

@@ -1,0 +1,250 @@
+"""`connector validate`: every file of a project checked against its schema, every expression
+compiled, every reference resolved. Each finding points at file:line:col with the field path.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from .errors import Problem, SpecError
+from .expr import ExpressionCompiler
+from .mapping import MappingPlan, compile_mapping
+from .project import Document, Project, effective
+from .schemas import SchemaSet, _problem
+from .secrets import SecretRef
+from .yamlpos import YDict, locate, plain
+
+
+def _did_you_mean(name: Any, known: list[str]) -> str:
+    close = difflib.get_close_matches(str(name), known, n=1)
+    return f"did you mean {close[0]!r}?" if close else ("known: " + ", ".join(known) if known else "none defined")
+
+
+def _at(doc: Any, path: list, message: str, hint: str = "", *, key: bool = False) -> Problem:
+    from .yamlpos import format_path
+
+    base = list(getattr(doc, "path", ()))
+    return Problem(message, locate(doc, path, key=key), format_path(base + path), hint)
+
+
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def relocate(problems: list[Problem], doc: Any) -> list[Problem]:
+    """Give position-less problems (from code that saw plain dicts) the location of their path."""
+    for problem in problems:
+        if problem.location is None and problem.path:
+            parts = [int(i) if i else n for n, i in _PATH_PART.findall(problem.path)]
+            problem.location = locate(doc, parts)
+        elif problem.location is None:
+            problem.location = getattr(doc, "loc", None)
+    return problems
+
+
+class Validator:
+    def __init__(self, project: Project, schemas: SchemaSet | None = None) -> None:
+        self.project = project
+        self.schemas = schemas or SchemaSet()
+        self.exprs = ExpressionCompiler()
+        self.problems: list[Problem] = list(project.problems)
+        self._schema_ok: dict[tuple[str, str], bool] = {}
+
+    def run(self) -> list[Problem]:
+        for kind in ("connector", "mapping", "flow", "merchant", "test"):
+            for document in list(self.project.documents[kind].values()):
+                if self.schema_ok(document):
+                    getattr(self, f"check_{kind}")(document)
+        unique = {(str(p.location), p.message): p for p in self.problems}
+        return sorted(unique.values(), key=lambda p: (str(p.location.file) if p.location else "",
+                                                      p.location.line if p.location else 0,
+                                                      p.location.col if p.location else 0))
+
+    def schema_ok(self, document: Document) -> bool:
+        key = (document.kind, document.name)
+        if key not in self._schema_ok:
+            found = self.schemas.check_document(document.doc, document.kind)
+            self.problems.extend(found)
+            self._schema_ok[key] = not found
+        return self._schema_ok[key]
+
+    # ------------------------------------------------------------------ kinds
+
+    def check_connector(self, document: Document) -> None:
+        try:
+            from .http.compile import compile_connector
+        except ImportError:  # the HTTP runtime is optional for schema-only checks
+            return
+        try:
+            compile_connector(plain(document.doc))
+        except SpecError as exc:
+            self.problems.extend(relocate(exc.problems, document.doc))
+
+    def compile_mapping(self, doc: YDict) -> MappingPlan | None:
+        try:
+            return compile_mapping(doc, self.exprs, self.schemas.canonical)
+        except SpecError as exc:
+            self.problems.extend(exc.problems)
+            return None
+
+    def check_mapping(self, document: Document) -> None:
+        self.compile_mapping(document.doc)
+
+    def check_flow(self, document: Document, merchant: Document | None = None, doc: YDict | None = None,
+                   bindings: dict | None = None) -> None:
+        from .flow import steps as _steps  # noqa: F401  (registers the step kinds)
+        from .flow.registry import STEPS
+
+        doc = doc if doc is not None else document.doc
+        roles = list((doc.get("roles") or {}).keys())
+        for index, step in enumerate(doc.get("steps") or []):
+            kind, options = next(iter(step.items()))
+            if kind not in STEPS:
+                self.problems.append(_at(doc, ["steps", index, kind], f"unknown step kind {kind!r}",
+                                         _did_you_mean(kind, STEPS.names()), key=True))
+                continue
+            entry = STEPS.get(kind)
+            options = options if options is not None else YDict()
+            validator = self.schemas.validator(f"step:{kind}", entry.options_schema)
+            errors = list(validator.iter_errors(options))
+            for error in errors:
+                self.problems.append(_problem(options, error))
+            if errors:
+                continue
+            check = getattr(entry.impl, "check_references", None)
+            if check is not None:
+                for problem in check(options, self._context(doc, roles, merchant, bindings)):
+                    self.problems.append(problem)
+
+    def _context(self, flow_doc: YDict, roles: list[str], merchant: Document | None, bindings: dict | None) -> dict:
+        return {"validator": self, "flow": flow_doc, "roles": roles, "merchant": merchant, "bindings": bindings or {}}
+
+    def check_merchant(self, document: Document) -> None:
+        doc = document.doc
+        connections = doc.get("connections") or {}
+        base_dir = document.path.parent
+        for name, conn in connections.items():
+            connector = self.project.get("connector", conn["connector"])
+            if connector is None:
+                self.problems.append(_at(doc, ["connections", name, "connector"],
+                                         f"unknown connector {conn['connector']!r}",
+                                         _did_you_mean(conn["connector"], self.project.names("connector"))))
+                continue
+            self._check_settings(doc, name, conn, connector)
+            for cred, ref in (conn.get("credentials") or {}).items():
+                try:
+                    SecretRef.parse(ref, base_dir)
+                except Exception as exc:  # noqa: BLE001  (SecretError carries the reason)
+                    self.problems.append(_at(doc, ["connections", name, "credentials", cred], str(exc)))
+            needed = [c for c in (connector.doc.get("credentials") or []) if c not in (conn.get("credentials") or {})]
+            if needed:
+                self.problems.append(_at(doc, ["connections", name], f"missing credentials: {', '.join(needed)}",
+                                         "add them under credentials: as ${env:NAME} or ${file:PATH}"))
+        primary = doc.get("primary_catalog")
+        if primary is not None and primary not in connections:
+            self.problems.append(_at(doc, ["primary_catalog"], f"unknown connection {primary!r}",
+                                     _did_you_mean(primary, list(connections))))
+        overrides = doc.get("overrides") or {}
+        for kind_plural, entries in overrides.items():
+            kind = kind_plural[:-1]
+            for name in entries:
+                if self.project.get(kind, name) is None:
+                    self.problems.append(_at(doc, ["overrides", kind_plural, name],
+                                             f"override of an unknown {kind} {name!r}",
+                                             _did_you_mean(name, self.project.names(kind)), key=True))
+        for name in (overrides.get("mappings") or {}):
+            merged = effective(self.project, document, "mapping", name)
+            if merged is None:
+                continue
+            found = self.schemas.check_document(merged, "mapping")
+            self.problems.extend(found)
+            if not found:
+                self.compile_mapping(merged)
+        for local, binding in (doc.get("flows") or {}).items():
+            self._check_flow_binding(document, local, binding, connections)
+
+    def _check_settings(self, doc: YDict, name: str, conn: dict, connector: Document) -> None:
+        schema = plain(connector.doc.get("settings") or {})
+        if not schema:
+            return
+        settings = conn.get("settings") or YDict()
+        for error in Draft202012Validator(schema).iter_errors(settings):
+            problem = _problem(settings, error)
+            if problem.location is None:
+                problem.location = locate(doc, ["connections", name])
+            self.problems.append(problem)
+
+    def _check_flow_binding(self, merchant: Document, local: str, binding: dict, connections: dict) -> None:
+        doc = merchant.doc
+        flow = self.project.get("flow", binding["flow"])
+        if flow is None:
+            self.problems.append(_at(doc, ["flows", local, "flow"], f"unknown flow {binding['flow']!r}",
+                                     _did_you_mean(binding["flow"], self.project.names("flow"))))
+            return
+        flow_doc = effective(self.project, merchant, "flow", flow.name)
+        roles = flow_doc.get("roles") or {}
+        bound = binding.get("connections") or {}
+        for role in roles:
+            if role not in bound:
+                self.problems.append(_at(doc, ["flows", local], f"flow role {role!r} is not bound to a connection",
+                                         f"add connections: {{{role}: <connection>}}"))
+        for role, conn_name in bound.items():
+            if role not in roles:
+                self.problems.append(_at(doc, ["flows", local, "connections", role], f"flow has no role {role!r}",
+                                         _did_you_mean(role, list(roles)), key=True))
+            elif conn_name not in connections:
+                self.problems.append(_at(doc, ["flows", local, "connections", role], f"unknown connection {conn_name!r}",
+                                         _did_you_mean(conn_name, list(connections))))
+            else:
+                self._check_capabilities(doc, local, role, roles[role], connections[conn_name])
+        option_schema = {"type": "object", "properties": plain(flow_doc.get("options") or {}), "additionalProperties": False}
+        options = binding.get("options") or YDict()
+        for error in Draft202012Validator(option_schema).iter_errors(options):
+            problem = _problem(options, error)
+            if problem.location is None:
+                problem.location = locate(doc, ["flows", local])
+            self.problems.append(problem)
+        self.check_flow(flow, merchant, flow_doc, {r: connections.get(c) for r, c in bound.items()})
+
+    def _check_capabilities(self, doc: YDict, local: str, role: str, needs: dict, connection: dict) -> None:
+        connector = self.project.get("connector", connection["connector"])
+        if connector is None:
+            return
+        caps = connector.doc.get("capabilities") or {}
+        for direction in ("pull", "push"):
+            missing = [e for e in needs.get(direction, []) if e not in (caps.get(direction) or [])]
+            if missing:
+                self.problems.append(_at(doc, ["flows", local, "connections", role],
+                                         f"connector {connector.name!r} cannot {direction} {', '.join(missing)}",
+                                         f"role {role!r} needs it; pick another connection"))
+
+    def check_test(self, document: Document) -> None:
+        doc = document.doc
+        merchant = None
+        if doc.get("merchant"):
+            path = (document.path.parent / doc["merchant"]).resolve()
+            merchant = next((m for m in self.project.documents["merchant"].values() if m.path.resolve() == path), None)
+            if merchant is None:
+                self.problems.append(_at(doc, ["merchant"], f"merchant file {doc['merchant']!r} not found or not loaded",
+                                         "pass its folder to validate too"))
+        for index, case in enumerate(doc.get("cases") or []):
+            name = case.get("mapping") or doc.get("mapping")
+            if not name:
+                self.problems.append(_at(doc, ["cases", index], "no mapping named for this case",
+                                         "set `mapping:` on the file or the case"))
+            elif self.project.get("mapping", name) is None:
+                where = ["cases", index, "mapping"] if case.get("mapping") else ["mapping"]
+                self.problems.append(_at(doc, where, f"unknown mapping {name!r}",
+                                         _did_you_mean(name, self.project.names("mapping"))))
+            if case.get("input_file") and not (document.path.parent / case["input_file"]).is_file():
+                self.problems.append(_at(doc, ["cases", index, "input_file"],
+                                         f"input file {case['input_file']!r} not found",
+                                         f"paths are relative to {document.path.parent}"))
+
+
+def validate_paths(paths: list[str | Path], *, include_shipped: bool = True) -> list[Problem]:
+    return Validator(Project.load(paths, include_shipped=include_shipped)).run()

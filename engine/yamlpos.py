@@ -1,0 +1,164 @@
+"""Safe YAML loading that remembers where every key and value came from.
+
+Mappings load as `YDict` and sequences as `YList`: ordinary dict/list subclasses that also carry
+the Location of each child. Scalars stay plain Python values; their position lives in the parent.
+Because positions travel with the containers, a value merged from a merchant's override keeps
+pointing at the merchant's file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Location, Problem, SpecError
+
+
+class YDict(dict):
+    """A mapping with the location of itself, of each key, and of each value."""
+
+    __slots__ = ("loc", "key_locs", "value_locs", "path")
+
+    def __init__(self, *args: Any, loc: Location | None = None, path: tuple = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.loc = loc
+        self.path = path  # keys from the document root, for field paths in errors
+        self.key_locs: dict[Any, Location] = {}
+        self.value_locs: dict[Any, Location] = {}
+
+
+class YList(list):
+    """A sequence with the location of itself and of each item."""
+
+    __slots__ = ("loc", "item_locs", "path")
+
+    def __init__(self, *args: Any, loc: Location | None = None, path: tuple = ()) -> None:
+        super().__init__(*args)
+        self.loc = loc
+        self.path = path
+        self.item_locs: list[Location] = []
+
+
+def _loc(file: str, mark: yaml.Mark) -> Location:
+    return Location(file, mark.line + 1, mark.column + 1)
+
+
+class _Constructor(yaml.SafeLoader):
+    """Only the safe scalar resolver is used: no tags that build Python objects."""
+
+
+def _build(node: yaml.Node, file: str, loader: _Constructor, path: tuple = ()) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)  # resolves YAML merge keys (<<) the safe way
+        out = YDict(loc=_loc(file, node.start_mark), path=path)
+        for key_node, value_node in node.value:
+            key = _build(key_node, file, loader)
+            if not isinstance(key, str | int | bool) and key is not None:
+                raise SpecError(Problem("a mapping key must be a plain scalar", _loc(file, key_node.start_mark)))
+            if key in out:
+                first = out.key_locs[key]
+                raise SpecError(
+                    Problem(
+                        f"duplicate key {key!r} (first defined at line {first.line})",
+                        _loc(file, key_node.start_mark),
+                        hint="YAML keeps only the last value of a repeated key; remove one of them",
+                    )
+                )
+            out[key] = _build(value_node, file, loader, path + (key,))
+            out.key_locs[key] = _loc(file, key_node.start_mark)
+            out.value_locs[key] = _loc(file, value_node.start_mark)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        seq = YList(loc=_loc(file, node.start_mark), path=path)
+        for index, item in enumerate(node.value):
+            seq.append(_build(item, file, loader, path + (index,)))
+            seq.item_locs.append(_loc(file, item.start_mark))
+        return seq
+    return loader.construct_object(node, deep=True)
+
+
+def loads(text: str, file: str = "<string>") -> Any:
+    """Parse one YAML document, keeping positions. Raises SpecError with file:line:col."""
+    loader = _Constructor(text)
+    try:
+        if not loader.check_node():
+            return None
+        node = loader.get_node()
+        if loader.check_node():
+            extra = loader.get_node()
+            raise SpecError(
+                Problem(
+                    "a second YAML document ('---') in one file",
+                    _loc(file, extra.start_mark),
+                    hint="put each connector, mapping, flow or merchant in its own file",
+                )
+            )
+        return _build(node, file, loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = _loc(file, mark) if mark else Location(file, 1, 1)
+        message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        raise SpecError(Problem(f"invalid YAML: {message}", where, hint=_yaml_hint(message))) from None
+    finally:
+        loader.dispose()
+
+
+def _yaml_hint(message: str) -> str:
+    if "'\\t'" in message or "tab" in message:
+        return "YAML indentation must use spaces, not tabs"
+    if "mapping values are not allowed" in message:
+        return "a value containing ': ' must be quoted"
+    if "could not find expected ':'" in message or "expected <block end>" in message:
+        return "check the indentation of this line against the one before"
+    if "found character '`'" in message or "found undefined alias" in message:
+        return "quote values that start with ` or * (for example JMESPath literals)"
+    return "check quoting and indentation near this position"
+
+
+def load_file(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(Problem(f"not UTF-8 text: {exc}", Location(str(path), 1, 1))) from None
+    return loads(text, str(path))
+
+
+def locate(root: Any, path: Iterable[Any], *, key: bool = False) -> Location | None:
+    """The location of the value at `path` (a sequence of keys and indexes), or of its key.
+
+    Falls back to the deepest ancestor whose position is known, so an error about a missing
+    field points at the object that lacks it.
+    """
+    node, best = root, getattr(root, "loc", None)
+    parts = list(path)
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, YDict) and part in node:
+            best = (node.key_locs if key and last else node.value_locs).get(part, best)
+            node = node[part]
+        elif isinstance(node, YList) and isinstance(part, int) and 0 <= part < len(node):
+            best = node.item_locs[part]
+            node = node[part]
+        else:
+            break
+    return best
+
+
+def plain(value: Any) -> Any:
+    """A copy without positions (plain dicts and lists), for runtime use and JSON output."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def format_path(parts: Iterable[Any]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
