@@ -1,0 +1,165 @@
+"""Order bookkeeping shared by orders, fulfillments and refunds: rendering and derived statuses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .errors import bad_param, not_found
+from .http import id_list
+from .paging import ListQuery, time_filter
+from .state import ShopState
+from .values import ZERO, dec, epoch, money, money_set
+
+
+def public(record: dict) -> dict:
+    """Drop the simulator's private `_` keys, one level into lists of dicts."""
+    out = {}
+    for key, value in record.items():
+        if key.startswith("_"):
+            continue
+        if isinstance(value, list):
+            value = [public(v) if isinstance(v, dict) else v for v in value]
+        out[key] = value
+    return out
+
+
+def get_order(state: ShopState, ident: int) -> dict:
+    order = state.db.orders.get(ident)
+    if order is None:
+        raise not_found()
+    return order
+
+
+def order_transactions(state: ShopState, order_id: int) -> list[dict]:
+    return [t for t in state.db.transactions.values() if t["order_id"] == order_id]
+
+
+def render_order(state: ShopState, order: dict) -> dict:
+    out = public(order)
+    out["fulfillments"] = [public(f) for f in state.db.fulfillments.values() if f["order_id"] == order["id"]]
+    out["refunds"] = [public(r) for r in state.db.refunds.values() if r["order_id"] == order["id"]]
+    customer = state.db.customers.get(order.get("_customer_id") or 0)
+    out["customer"] = public(customer) if customer else None
+    return out
+
+
+def line_status(line: dict) -> str | None:
+    if line["_fulfilled"] and line["fulfillable_quantity"] == 0:
+        return "fulfilled"
+    return "partial" if line["_fulfilled"] else None
+
+
+def refresh_fulfillment_status(order: dict) -> None:
+    for line in order["line_items"]:
+        line["fulfillment_status"] = line_status(line)
+    fulfilled = any(line["_fulfilled"] for line in order["line_items"])
+    open_qty = sum(line["fulfillable_quantity"] for line in order["line_items"])
+    if fulfilled and open_qty == 0:
+        order["fulfillment_status"] = "fulfilled"
+    elif fulfilled:
+        order["fulfillment_status"] = "partial"
+    else:
+        order["fulfillment_status"] = None
+
+
+def money_totals(state: ShopState, order: dict) -> dict[str, object]:
+    """Successful sale/capture, authorization, refund sums and whether a void happened."""
+    sums = {"paid": ZERO, "authorized": ZERO, "refunded": ZERO, "voided": False}
+    for txn in order_transactions(state, order["id"]):
+        if txn["status"] != "success":
+            continue
+        amount = dec(txn["amount"])
+        if txn["kind"] in ("sale", "capture"):
+            sums["paid"] += amount
+        elif txn["kind"] == "authorization":
+            sums["authorized"] += amount
+        elif txn["kind"] == "refund":
+            sums["refunded"] += amount
+        elif txn["kind"] == "void":
+            sums["voided"] = True
+    return sums
+
+
+def refresh_financial_status(state: ShopState, order: dict) -> bool:
+    """Derive financial_status from the transactions; True when the order just became paid."""
+    if not order_transactions(state, order["id"]):
+        return False
+    sums = money_totals(state, order)
+    paid, refunded, authorized = sums["paid"], sums["refunded"], sums["authorized"]
+    total = dec(order["total_price"])
+    before = order["financial_status"]
+    if refunded > 0:
+        status = "refunded" if refunded >= paid else "partially_refunded"
+    elif paid > 0:
+        status = "paid" if paid >= total else "partially_paid"
+    elif authorized > 0:
+        status = "voided" if sums["voided"] else "authorized"
+    else:
+        status = "pending"
+    order["financial_status"] = status
+    outstanding = max(ZERO, dec(order["current_total_price"]) - (paid - refunded))
+    if status in ("refunded", "partially_refunded", "voided"):
+        outstanding = ZERO
+    order["total_outstanding"] = money(outstanding)
+    return status == "paid" and before != "paid"
+
+
+def set_money(order: dict, field: str, value, currency: str) -> None:  # noqa: ANN001
+    order[field] = money(value)
+    order[f"{field}_set"] = money_set(value, currency)
+
+
+def filter_orders(state: ShopState, q: ListQuery) -> list[dict]:
+    """The order list filters of 2.2; `status` defaults to open as in production."""
+    orders = list(state.db.orders.values())
+    ids = id_list(q.get("ids"))
+    if ids is not None:
+        orders = [o for o in orders if o["id"] in ids]
+    if q.get("since_id"):
+        orders = [o for o in orders if o["id"] > int(q.get("since_id") or 0)]
+    if q.get("name"):
+        wanted = {n.strip().lstrip("#") for n in (q.get("name") or "").split(",")}
+        orders = [o for o in orders if o["name"].lstrip("#") in wanted]
+    status = q.get("status") or "open"
+    if status == "open":
+        orders = [o for o in orders if not o["closed_at"] and not o["cancelled_at"]]
+    elif status == "closed":
+        orders = [o for o in orders if o["closed_at"]]
+    elif status == "cancelled":
+        orders = [o for o in orders if o["cancelled_at"]]
+    financial = q.get("financial_status") or "any"
+    if financial == "unpaid":
+        orders = [o for o in orders if o["financial_status"] in ("authorized", "partially_paid", "pending")]
+    elif financial != "any":
+        orders = [o for o in orders if o["financial_status"] == financial]
+    fulfillment = q.get("fulfillment_status") or "any"
+    if fulfillment in FULFILLMENT_FILTERS:
+        orders = [o for o in orders if o["fulfillment_status"] in FULFILLMENT_FILTERS[fulfillment]]
+    if q.get("attribution_app_id"):
+        orders = [o for o in orders if str(o.get("app_id")) == q.get("attribution_app_id")]
+    return time_filter(orders, q, ("created_at", "updated_at", "processed_at"))
+
+
+# Filter values of the order list's fulfillment_status (UNCONFIRMED, 2.3).
+FULFILLMENT_FILTERS = {
+    "shipped": {"fulfilled"},
+    "partial": {"partial"},
+    "unshipped": {None},
+    "unfulfilled": {None, "partial"},
+}
+SORTABLE = ("id", "created_at", "updated_at", "processed_at")
+
+
+def order_sort(q: ListQuery) -> tuple[Callable[[dict], list], bool]:
+    """Sort for order lists: `order=<field> asc|desc`.
+
+    Without it, newest first by created_at, or id ascending when `since_id` is given. The
+    default order of REST order lists is UNCONFIRMED.
+    """
+    raw = q.get("order") or ("id asc" if q.get("since_id") else "created_at desc")
+    field, _, direction = raw.strip().partition(" ")
+    if field not in SORTABLE:
+        raise bad_param("order")
+    if field == "id":
+        return (lambda o: [o["id"]]), direction.strip().lower() == "desc"
+    return (lambda o: [epoch(o[field]), o["id"]]), direction.strip().lower() != "asc"

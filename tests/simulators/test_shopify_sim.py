@@ -1,0 +1,286 @@
+"""Shopify Admin REST simulator: envelope, auth, bucket, paging, catalog, orders, webhooks."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from starlette.testclient import TestClient
+
+from simulators.shopify import DEFAULT_CREDENTIALS, create_app
+
+BASE = "/admin/api/2025-01"
+AUTH = {"X-Shopify-Access-Token": DEFAULT_CREDENTIALS["access_token"]}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def client(clock: FakeClock):
+    with TestClient(create_app(clock=clock)) as c:
+        c.headers.update(AUTH)
+        yield c
+
+
+def seed(client: TestClient, **body) -> dict:
+    response = client.post("/_admin/seed", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def locations(client: TestClient) -> list[dict]:
+    return client.get(f"{BASE}/locations.json").json()["locations"]
+
+
+def tee(sku: str = "TEE", stock: int = 10, **variant) -> dict:
+    return {
+        "title": f"Tee {sku}",
+        "variants": [{"sku": sku, "price": "25.00", "inventory_quantity": stock} | variant],
+    }
+
+
+def level(client: TestClient, item_id: int, location_id: int) -> int:
+    query = {"inventory_item_ids": item_id, "location_ids": location_id}
+    levels = client.get(f"{BASE}/inventory_levels.json", params=query).json()["inventory_levels"]
+    return levels[0]["available"] if levels else 0
+
+
+def links(response) -> dict[str, str]:
+    return {
+        rel: url for url, rel in re.findall(r'<([^<]+)>; rel="([^"]+)"', response.headers.get("Link", ""))
+    }
+
+
+# auth, envelope, bucket -------------------------------------------------------------------
+
+
+def test_default_shop_has_two_locations_and_no_products(client):
+    names = [loc["name"] for loc in locations(client)]
+    assert names == ["Main warehouse", "East DC"]
+    assert client.get(f"{BASE}/products/count.json").json() == {"count": 0}
+    assert (
+        locations(client)[0]["admin_graphql_api_id"] == f"gid://shopify/Location/{locations(client)[0]['id']}"
+    )
+
+
+def test_missing_or_wrong_token_is_rejected(client):
+    for headers in ({"X-Shopify-Access-Token": ""}, {"X-Shopify-Access-Token": "shpat_wrong"}):
+        response = client.get(f"{BASE}/products.json", headers=headers)
+        assert response.status_code == 401
+        assert response.json() == {
+            "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"
+        }
+
+
+def test_unknown_version_and_unknown_resource_are_404(client):
+    assert client.get("/admin/api/2019-04/products.json").status_code == 404
+    response = client.get(f"{BASE}/products/123.json")
+    assert response.status_code == 404 and response.json() == {"errors": "Not Found"}
+
+
+def test_missing_resource_key_is_400(client):
+    response = client.post(f"{BASE}/products.json", json={"title": "no envelope"})
+    assert response.status_code == 400
+    assert response.json() == {"errors": {"product": "Required parameter missing or invalid"}}
+
+
+def test_bucket_overflows_to_429_and_leaks_with_the_clock(client, clock):
+    client.post("/_admin/bucket", json={"size": 5, "leak_per_second": 2})
+    limits = [client.get(f"{BASE}/locations.json").headers["X-Shopify-Shop-Api-Call-Limit"] for _ in range(5)]
+    assert limits == ["1/5", "2/5", "3/5", "4/5", "5/5"]
+    throttled = client.get(f"{BASE}/locations.json")
+    assert throttled.status_code == 429
+    assert throttled.headers["Retry-After"] == "2.0"
+    assert throttled.headers["X-Shopify-Shop-Api-Call-Limit"] == "5/5"
+    assert throttled.json()["errors"].startswith("Exceeded 2 calls per second for api client.")
+    clock.now += 1.0  # two calls leak out
+    assert client.get(f"{BASE}/locations.json").headers["X-Shopify-Shop-Api-Call-Limit"] == "4/5"
+    assert client.get("/_admin/stats").json() == {"throttled": 1, "requests": 7}
+    statuses = [r["status"] for r in client.get("/_admin/requests").json()["requests"]]
+    assert statuses == [200] * 5 + [429, 200]
+
+
+def test_retry_after_can_be_computed_instead_of_fixed(client):
+    client.post("/_admin/bucket", json={"size": 1, "leak_per_second": 4, "retry_after": None})
+    client.get(f"{BASE}/locations.json")
+    response = client.get(f"{BASE}/locations.json")
+    assert response.status_code == 429 and response.headers["Retry-After"] == "0.2"
+
+
+def test_admin_calls_are_not_limited_or_logged(client):
+    client.post("/_admin/bucket", json={"size": 1})
+    for _ in range(5):
+        assert client.get("/_admin/stats").status_code == 200
+    assert client.get("/_admin/requests").json() == {"requests": []}
+
+
+# pagination ------------------------------------------------------------------------------
+
+
+def test_link_pagination_over_120_products(client):
+    seed(client, products=[{"title": f"P{i:03}", "variants": [{"sku": f"S{i}"}]} for i in range(120)])
+    first = client.get(f"{BASE}/products.json", params={"limit": 50, "status": "active"})
+    assert len(first.json()["products"]) == 50 and set(links(first)) == {"next"}
+    second = client.get(links(first)["next"])
+    assert set(links(second)) == {"next", "previous"}
+    third = client.get(links(second)["next"])
+    assert set(links(third)) == {"previous"}
+    titles = [p["title"] for r in (first, second, third) for p in r.json()["products"]]
+    assert titles == [f"P{i:03}" for i in range(120)]
+    back = client.get(links(third)["previous"])
+    assert [p["id"] for p in back.json()["products"]] == [p["id"] for p in second.json()["products"]]
+    # only limit and fields may accompany page_info
+    token = re.search(r"page_info=([^&>]+)", links(first)["next"]).group(1)
+    rejected = client.get(f"{BASE}/products.json", params={"page_info": token, "status": "active"})
+    assert rejected.status_code == 400
+    narrowed = client.get(
+        f"{BASE}/products.json", params={"page_info": token, "limit": 10, "fields": "id,title"}
+    )
+    assert narrowed.status_code == 200 and set(narrowed.json()["products"][0]) == {"id", "title"}
+    assert client.get(f"{BASE}/products.json", params={"page_info": "garbage!"}).status_code == 400
+
+
+def test_product_filters(client):
+    out = seed(
+        client,
+        products=[
+            {"title": "A", "status": "draft", "updated_at": "2024-01-01T00:00:00-05:00"},
+            {"title": "B", "vendor": "Acme"},
+            {"title": "C"},
+        ],
+    )
+    ids = [p["id"] for p in out["products"]]
+    get = lambda **q: [p["title"] for p in client.get(f"{BASE}/products.json", params=q).json()["products"]]  # noqa: E731
+    assert get(status="draft") == ["A"]
+    assert get(vendor="Acme") == ["B"]
+    assert get(since_id=ids[0]) == ["B", "C"]
+    assert get(ids=f"{ids[0]},{ids[2]}") == ["A", "C"]
+    assert get(updated_at_min="2025-01-01T00:00:00Z") == ["B", "C"]
+    assert client.get(f"{BASE}/products.json", params={"limit": 1000}).status_code == 200
+
+
+# catalog ---------------------------------------------------------------------------------
+
+
+def test_product_and_variant_crud(client):
+    created = client.post(
+        f"{BASE}/products.json",
+        json={
+            "product": {
+                "title": "Rain Jacket",
+                "options": [{"name": "Size"}],
+                "variants": [
+                    {"option1": "S", "price": 59.9, "sku": "RJ-S"},
+                    {"option1": "M", "price": "59.90"},
+                ],
+                "images": [{"src": "https://example.com/rj.png"}],
+                "tags": "outer, rain",
+            }
+        },
+    )
+    assert created.status_code == 201
+    product = created.json()["product"]
+    assert product["handle"] == "rain-jacket" and product["status"] == "active"
+    assert product["admin_graphql_api_id"] == f"gid://shopify/Product/{product['id']}"
+    assert [v["price"] for v in product["variants"]] == ["59.90", "59.90"]
+    assert product["options"][0]["values"] == ["S", "M"] and product["image"]["src"].endswith("rj.png")
+    pid = product["id"]
+
+    added = client.post(
+        f"{BASE}/products/{pid}/variants.json", json={"variant": {"option1": "L", "price": "64"}}
+    )
+    assert added.status_code == 201 and added.json()["variant"]["title"] == "L"
+    duplicate = client.post(f"{BASE}/products/{pid}/variants.json", json={"variant": {"option1": "L"}})
+    assert duplicate.status_code == 422 and "already exists" in duplicate.json()["errors"]["base"][0]
+    vid = added.json()["variant"]["id"]
+    updated = client.put(f"{BASE}/variants/{vid}.json", json={"variant": {"price": "70.5", "sku": "RJ-L"}})
+    assert updated.json()["variant"]["price"] == "70.50"
+    item = client.get(f"{BASE}/inventory_items/{updated.json()['variant']['inventory_item_id']}.json")
+    assert item.json()["inventory_item"]["sku"] == "RJ-L"
+    assert client.get(f"{BASE}/products/{pid}/variants/count.json").json() == {"count": 3}
+
+    renamed = client.put(
+        f"{BASE}/products/{pid}.json", json={"product": {"title": "Storm Jacket", "status": "archived"}}
+    )
+    assert renamed.json()["product"]["title"] == "Storm Jacket"
+    assert renamed.json()["product"]["status"] == "archived"
+    bad = client.put(f"{BASE}/products/{pid}.json", json={"product": {"status": "gone"}})
+    assert bad.status_code == 422 and bad.json() == {"errors": {"status": ["is not included in the list"]}}
+    assert client.delete(f"{BASE}/products/{pid}/variants/{vid}.json").status_code == 200
+    assert client.get(f"{BASE}/variants/{vid}.json").status_code == 404
+    assert client.delete(f"{BASE}/products/{pid}.json").status_code == 200
+    assert client.get(f"{BASE}/products/{pid}.json").status_code == 404
+
+
+def test_blank_title_is_422(client):
+    response = client.post(f"{BASE}/products.json", json={"product": {"title": ""}})
+    assert response.status_code == 422 and response.json() == {"errors": {"title": ["can't be blank"]}}
+
+
+def test_inventory_set_adjust_connect(client):
+    out = seed(client, products=[tee("INV", 7)])
+    variant = out["products"][0]["variants"][0]
+    item_id = variant["inventory_item_id"]
+    main, east = (loc["id"] for loc in locations(client))
+    assert variant["inventory_quantity"] == 7 and level(client, item_id, main) == 7
+
+    body = {"location_id": main, "inventory_item_id": item_id, "available": 42}
+    response = client.post(f"{BASE}/inventory_levels/set.json", json=body)
+    assert response.status_code == 200
+    assert response.json()["inventory_level"]["admin_graphql_api_id"] == (
+        f"gid://shopify/InventoryLevel/{main}?inventory_item_id={item_id}"
+    )
+    adjust = {"location_id": main, "inventory_item_id": item_id, "available_adjustment": -2}
+    assert (
+        client.post(f"{BASE}/inventory_levels/adjust.json", json=adjust).json()["inventory_level"][
+            "available"
+        ]
+        == 40
+    )
+
+    # not connected to East DC yet: set is refused until connect (or disconnect_if_necessary)
+    east_set = {"location_id": east, "inventory_item_id": item_id, "available": 5}
+    assert client.post(f"{BASE}/inventory_levels/set.json", json=east_set).status_code == 422
+    connect = client.post(
+        f"{BASE}/inventory_levels/connect.json", json={"location_id": east, "inventory_item_id": item_id}
+    )
+    assert connect.status_code == 201 and connect.json()["inventory_level"]["available"] == 0
+    assert client.post(f"{BASE}/inventory_levels/set.json", json=east_set).status_code == 200
+    assert client.get(f"{BASE}/variants/{variant['id']}.json").json()["variant"]["inventory_quantity"] == 45
+
+    listed = client.get(f"{BASE}/locations/{east}/inventory_levels.json").json()["inventory_levels"]
+    assert [(lv["inventory_item_id"], lv["available"]) for lv in listed] == [(item_id, 5)]
+    gone = client.delete(
+        f"{BASE}/inventory_levels.json", params={"inventory_item_id": item_id, "location_id": east}
+    )
+    assert gone.status_code == 204
+    last = client.delete(
+        f"{BASE}/inventory_levels.json", params={"inventory_item_id": item_id, "location_id": main}
+    )
+    assert last.status_code == 422
+
+
+def test_untracked_items_refuse_set_until_tracked(client):
+    out = seed(client, products=[tee("UNT", 0, inventory_management=None)])
+    item_id = out["products"][0]["variants"][0]["inventory_item_id"]
+    main = locations(client)[0]["id"]
+    body = {"location_id": main, "inventory_item_id": item_id, "available": 3}
+    refused = client.post(f"{BASE}/inventory_levels/set.json", json=body)
+    assert refused.status_code == 422
+    assert refused.json() == {"errors": ["Inventory item does not have inventory tracking enabled"]}
+    tracked = client.put(f"{BASE}/inventory_items/{item_id}.json", json={"inventory_item": {"tracked": True}})
+    assert tracked.json()["inventory_item"]["tracked"] is True
+    assert client.post(f"{BASE}/inventory_levels/set.json", json=body).status_code == 200
+    items = client.get(f"{BASE}/inventory_items.json", params={"ids": item_id}).json()["inventory_items"]
+    assert [i["id"] for i in items] == [item_id]
