@@ -284,3 +284,230 @@ def test_untracked_items_refuse_set_until_tracked(client):
     assert client.post(f"{BASE}/inventory_levels/set.json", json=body).status_code == 200
     items = client.get(f"{BASE}/inventory_items.json", params={"ids": item_id}).json()["inventory_items"]
     assert [i["id"] for i in items] == [item_id]
+
+
+# orders, fulfillment, refunds -------------------------------------------------------------
+
+
+def order_body(variant_id: int, quantity: int = 2, **extra) -> dict:
+    return {
+        "order": {
+            "line_items": [{"variant_id": variant_id, "quantity": quantity}],
+            "email": "buyer@example.com",
+            "source_name": "tiktok",
+            "tags": "tiktok, marketplace",
+            "note_attributes": [{"name": "tiktok_order_id", "value": "5770000000001"}],
+            "shipping_lines": [{"title": "Standard", "price": "4.99"}],
+            "shipping_address": {
+                "first_name": "Ada",
+                "last_name": "L",
+                "address1": "1 Main",
+                "city": "Austin",
+            },
+        }
+        | extra
+    }
+
+
+@pytest.fixture
+def stocked(client):
+    out = seed(client, products=[tee("ORD", 10)])
+    variant = out["products"][0]["variants"][0]
+    return {"variant": variant, "item": variant["inventory_item_id"], "main": locations(client)[0]["id"]}
+
+
+def test_order_decrement_changes_stock_and_bypass_does_not(client, stocked):
+    bypass = client.post(f"{BASE}/orders.json", json=order_body(stocked["variant"]["id"]))
+    assert bypass.status_code == 201
+    order = bypass.json()["order"]
+    assert level(client, stocked["item"], stocked["main"]) == 10
+    assert order["name"] == "#1001" and order["order_number"] == 1001
+    assert order["total_line_items_price"] == "50.00" and order["total_price"] == "54.99"
+    assert order["total_price_set"]["shop_money"] == {"amount": "54.99", "currency_code": "USD"}
+    assert order["financial_status"] == "paid" and order["fulfillment_status"] is None
+    assert order["tags"] == "tiktok, marketplace" and order["source_name"] == "tiktok"
+    assert order["note_attributes"] == [{"name": "tiktok_order_id", "value": "5770000000001"}]
+    assert order["customer"]["email"] == "buyer@example.com"
+    assert order["line_items"][0]["sku"] == "ORD" and order["line_items"][0]["fulfillable_quantity"] == 2
+
+    decrement = order_body(stocked["variant"]["id"], 3, inventory_behaviour="decrement_obeying_policy")
+    assert client.post(f"{BASE}/orders.json", json=decrement).status_code == 201
+    assert level(client, stocked["item"], stocked["main"]) == 7
+    too_many = order_body(stocked["variant"]["id"], 8, inventory_behaviour="decrement_obeying_policy")
+    assert client.post(f"{BASE}/orders.json", json=too_many).status_code == 422
+    ignoring = order_body(stocked["variant"]["id"], 8, inventory_behaviour="decrement_ignoring_policy")
+    assert client.post(f"{BASE}/orders.json", json=ignoring).status_code == 201
+    assert level(client, stocked["item"], stocked["main"]) == -1
+    assert client.get(f"{BASE}/orders/count.json").json() == {"count": 3}
+
+
+def test_custom_line_and_pending_order(client):
+    body = {
+        "order": {
+            "line_items": [{"title": "Gift wrap", "price": "3.50", "quantity": 1}],
+            "financial_status": "pending",
+        }
+    }
+    order = client.post(f"{BASE}/orders.json", json=body).json()["order"]
+    assert order["line_items"][0]["variant_id"] is None and order["financial_status"] == "pending"
+    assert client.get(f"{BASE}/orders/{order['id']}/transactions.json").json() == {"transactions": []}
+    sale = {"transaction": {"kind": "sale", "amount": "3.50", "gateway": "tiktok"}}
+    assert client.post(f"{BASE}/orders/{order['id']}/transactions.json", json=sale).status_code == 201
+    assert client.get(f"{BASE}/orders/{order['id']}.json").json()["order"]["financial_status"] == "paid"
+
+
+def test_fulfillment_marks_order_fulfilled(client, stocked):
+    order = client.post(f"{BASE}/orders.json", json=order_body(stocked["variant"]["id"], 2)).json()["order"]
+    fos = client.get(f"{BASE}/orders/{order['id']}/fulfillment_orders.json").json()["fulfillment_orders"]
+    assert len(fos) == 1 and fos[0]["assigned_location_id"] == stocked["main"] and fos[0]["status"] == "open"
+    fo_line = fos[0]["line_items"][0]
+    body = {
+        "fulfillment": {
+            "line_items_by_fulfillment_order": [
+                {
+                    "fulfillment_order_id": fos[0]["id"],
+                    "fulfillment_order_line_items": [{"id": fo_line["id"], "quantity": 1}],
+                }
+            ],
+            "tracking_info": {"number": "1Z001985YW99744790", "company": "UPS"},
+        }
+    }
+    first = client.post(f"{BASE}/fulfillments.json", json=body)
+    assert first.status_code == 201
+    assert first.json()["fulfillment"]["tracking_url"].endswith("1Z001985YW99744790")
+    partial = client.get(f"{BASE}/orders/{order['id']}.json").json()["order"]
+    assert (
+        partial["fulfillment_status"] == "partial" and partial["line_items"][0]["fulfillable_quantity"] == 1
+    )
+    assert (
+        client.get(f"{BASE}/fulfillment_orders/{fos[0]['id']}.json").json()["fulfillment_order"]["status"]
+        == "in_progress"
+    )
+
+    rest = {"fulfillment": {"line_items_by_fulfillment_order": [{"fulfillment_order_id": fos[0]["id"]}]}}
+    second = client.post(f"{BASE}/fulfillments.json", json=rest).json()["fulfillment"]
+    done = client.get(f"{BASE}/orders/{order['id']}.json").json()["order"]
+    assert done["fulfillment_status"] == "fulfilled" and len(done["fulfillments"]) == 2
+    assert (
+        client.get(f"{BASE}/orders.json", params={"fulfillment_status": "shipped"}).json()["orders"][0]["id"]
+        == order["id"]
+    )
+    tracking = {"fulfillment": {"tracking_info": {"company": "USPS", "number": "9400"}}}
+    updated = client.post(f"{BASE}/fulfillments/{second['id']}/update_tracking.json", json=tracking)
+    assert updated.json()["fulfillment"]["tracking_company"] == "USPS"
+    cancelled = client.post(f"{BASE}/fulfillments/{second['id']}/cancel.json")
+    assert cancelled.json()["fulfillment"]["status"] == "cancelled"
+    assert client.get(f"{BASE}/orders/{order['id']}.json").json()["order"]["fulfillment_status"] == "partial"
+
+
+def test_refund_with_restock_returns_stock(client, stocked):
+    body = order_body(stocked["variant"]["id"], 3, inventory_behaviour="decrement_ignoring_policy")
+    order = client.post(f"{BASE}/orders.json", json=body).json()["order"]
+    line_id = order["line_items"][0]["id"]
+    assert level(client, stocked["item"], stocked["main"]) == 7
+    refund_lines = [
+        {"line_item_id": line_id, "quantity": 1, "restock_type": "cancel", "location_id": stocked["main"]}
+    ]
+    calc = client.post(
+        f"{BASE}/orders/{order['id']}/refunds/calculate.json",
+        json={"refund": {"refund_line_items": refund_lines}},
+    )
+    suggestion = calc.json()["refund"]["transactions"][0]
+    assert suggestion["kind"] == "suggested_refund" and suggestion["amount"] == "25.00"
+    refund = client.post(
+        f"{BASE}/orders/{order['id']}/refunds.json",
+        json={
+            "refund": {"refund_line_items": refund_lines, "transactions": [suggestion | {"kind": "refund"}]}
+        },
+    )
+    assert refund.status_code == 201
+    assert refund.json()["refund"]["transactions"][0]["amount"] == "25.00"
+    assert level(client, stocked["item"], stocked["main"]) == 8
+    after = client.get(f"{BASE}/orders/{order['id']}.json").json()["order"]
+    assert after["financial_status"] == "partially_refunded"
+    assert (
+        after["line_items"][0]["fulfillable_quantity"] == 2
+        and after["line_items"][0]["current_quantity"] == 2
+    )
+
+    # return needs a fulfilment first; then the rest comes back and the order is refunded
+    fo = client.get(f"{BASE}/orders/{order['id']}/fulfillment_orders.json").json()["fulfillment_orders"][0]
+    client.post(
+        f"{BASE}/fulfillments.json",
+        json={"fulfillment": {"line_items_by_fulfillment_order": [{"fulfillment_order_id": fo["id"]}]}},
+    )
+    returned = [
+        {"line_item_id": line_id, "quantity": 2, "restock_type": "return", "location_id": stocked["main"]}
+    ]
+    parent = suggestion["parent_id"]
+    money = [{"parent_id": parent, "amount": "29.99", "kind": "refund", "gateway": "manual"}]
+    body = {
+        "refund": {"refund_line_items": returned, "shipping": {"full_refund": True}, "transactions": money}
+    }
+    assert client.post(f"{BASE}/orders/{order['id']}/refunds.json", json=body).status_code == 201
+    assert level(client, stocked["item"], stocked["main"]) == 10
+    final = client.get(f"{BASE}/orders/{order['id']}.json").json()["order"]
+    assert final["financial_status"] == "partially_refunded"  # 25 + 29.99 of 79.99 back
+    over = {"refund": {"transactions": [{"parent_id": parent, "amount": "100.00", "kind": "refund"}]}}
+    assert client.post(f"{BASE}/orders/{order['id']}/refunds.json", json=over).status_code == 422
+
+
+def test_cancel_close_open(client, stocked):
+    body = order_body(stocked["variant"]["id"], 4, inventory_behaviour="decrement_ignoring_policy")
+    order = client.post(f"{BASE}/orders.json", json=body).json()["order"]
+    assert level(client, stocked["item"], stocked["main"]) == 6
+    cancelled = client.post(
+        f"{BASE}/orders/{order['id']}/cancel.json", json={"reason": "customer", "restock": True}
+    )
+    assert (
+        cancelled.json()["order"]["cancel_reason"] == "customer" and cancelled.json()["order"]["cancelled_at"]
+    )
+    assert level(client, stocked["item"], stocked["main"]) == 10
+    assert client.post(f"{BASE}/orders/{order['id']}/cancel.json").status_code == 422
+    assert client.get(f"{BASE}/orders.json").json()["orders"] == []
+    assert len(client.get(f"{BASE}/orders.json", params={"status": "cancelled"}).json()["orders"]) == 1
+    fo = client.get(f"{BASE}/orders/{order['id']}/fulfillment_orders.json").json()["fulfillment_orders"][0]
+    assert fo["status"] == "cancelled"
+
+    other = client.post(f"{BASE}/orders.json", json=order_body(stocked["variant"]["id"], 1)).json()["order"]
+    assert client.post(f"{BASE}/orders/{other['id']}/close.json").json()["order"]["closed_at"]
+    assert (
+        client.get(f"{BASE}/orders.json", params={"status": "closed"}).json()["orders"][0]["id"]
+        == other["id"]
+    )
+    assert client.post(f"{BASE}/orders/{other['id']}/open.json").json()["order"]["closed_at"] is None
+    tagged = client.put(f"{BASE}/orders/{other['id']}.json", json={"order": {"tags": "a, b", "note": "hi"}})
+    assert tagged.json()["order"]["tags"] == "a, b" and tagged.json()["order"]["note"] == "hi"
+
+
+def test_fulfillment_order_hold_and_move(client, stocked):
+    order = client.post(f"{BASE}/orders.json", json=order_body(stocked["variant"]["id"], 1)).json()["order"]
+    fo = client.get(f"{BASE}/orders/{order['id']}/fulfillment_orders.json").json()["fulfillment_orders"][0]
+    held = client.post(
+        f"{BASE}/fulfillment_orders/{fo['id']}/hold.json", json={"fulfillment_hold": {"reason": "other"}}
+    )
+    assert held.json()["fulfillment_order"]["status"] == "on_hold"
+    blocked = {"fulfillment": {"line_items_by_fulfillment_order": [{"fulfillment_order_id": fo["id"]}]}}
+    assert client.post(f"{BASE}/fulfillments.json", json=blocked).status_code == 422
+    released = client.post(f"{BASE}/fulfillment_orders/{fo['id']}/release_hold.json")
+    assert released.json()["fulfillment_order"]["status"] == "open"
+    east = locations(client)[1]["id"]
+    moved = client.post(
+        f"{BASE}/fulfillment_orders/{fo['id']}/move.json",
+        json={"fulfillment_order": {"new_location_id": east}},
+    )
+    assert moved.json()["moved_fulfillment_order"]["assigned_location_id"] == east
+
+
+def test_order_paging_and_since_id(client, stocked):
+    ids = [
+        client.post(f"{BASE}/orders.json", json=order_body(stocked["variant"]["id"], 1)).json()["order"]["id"]
+        for _ in range(5)
+    ]
+    page = client.get(f"{BASE}/orders.json", params={"limit": 2, "since_id": ids[0]})
+    assert [o["id"] for o in page.json()["orders"]] == ids[1:3]
+    after = client.get(links(page)["next"])
+    assert [o["id"] for o in after.json()["orders"]] == ids[3:5]
+    assert [
+        o["name"] for o in client.get(f"{BASE}/orders.json", params={"name": "1003"}).json()["orders"]
+    ] == ["#1003"]
