@@ -1,0 +1,555 @@
+"""Connection: one configured, authenticated, rate-limited HTTP client per merchant connection.
+
+A call goes: fill the path, merge query/body defaults, serialize the body ONCE to bytes, then per
+attempt: wait for the limiter, let the auth kind add/sign (fresh timestamp each time), send,
+let the limiter read the answer's headers, classify the answer with the spec's `errors` rules and
+either return, back off and resend, refresh the credential once and resend, or raise a typed error.
+
+Thread-safe: the limiter and auth lock their own state, httpx.Client is shared, and a call keeps
+its per-attempt state in locals.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
+
+import httpx
+from jsonschema import Draft202012Validator
+
+from engine.errors import ConnectorError, Problem, SpecError
+from engine.http.auth import AuthContext, MemoryTokenStore, OutboundRequest, TokenStore, build_auth
+from engine.http.classify import classify, context
+from engine.http.compile import CompiledConnector, CompiledOperation, compile_connector
+from engine.http.errors import (
+    AuthError,
+    HttpCallError,
+    PaginationError,
+    RateLimitedError,
+    Redactor,
+    TransportError,
+    redact_url,
+)
+from engine.http.paginate import PageRequest, PageState
+from engine.http.ratelimit import build_limiter
+from engine.http.retry import parse_retry_after
+
+log = logging.getLogger("engine.http")
+
+
+@dataclass(frozen=True)
+class ItemError:
+    key: str | None
+    code: str | None
+    message: str
+    raw: Any = None
+
+
+@dataclass
+class Response:
+    op: str
+    status: int
+    headers: httpx.Headers
+    body: Any
+    item_errors: list[ItemError] = field(default_factory=list)
+    request_id: str | None = None
+    attempts: int = 1
+    url: str = ""  # redacted
+    _op: CompiledOperation | None = field(default=None, repr=False)
+
+    @property
+    def records(self) -> list:
+        """The operation's `records` selection (empty when absent)."""
+        if self._op is None or self._op.records is None or self.body is None:
+            return []
+        found = self._op.records.search(self.body)
+        return found if isinstance(found, list) else ([] if found is None else [found])
+
+    @property
+    def record(self) -> Any:
+        """The operation's `record` selection, or the whole body when the op declares none."""
+        if self._op is None or self._op.record is None:
+            return self.body
+        return self._op.record.search(self.body) if self.body is not None else None
+
+
+@dataclass
+class Page:
+    number: int  # 1-based
+    response: Response
+    records: list
+    stopped_by: str = ""  # the stop rule that made this the last page, "" otherwise
+
+
+@dataclass
+class ItemResult:
+    item: Any
+    ok: bool
+    errors: list[ItemError] = field(default_factory=list)
+    error: HttpCallError | None = None  # the whole request failed
+    response: Response | None = None
+
+
+@dataclass
+class _Prepared:
+    method: str
+    url: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    content: bytes | None
+    content_type: str | None
+
+
+def _json_default(value: Any) -> Any:
+    # Money is Decimal in the engine and a decimal string on the wire (both platforms' convention).
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} as JSON")
+
+
+def encode_json(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode("utf-8")
+
+
+def _query_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        # TikTok signs and Shopify reads list parameters as one comma-joined value.
+        return ",".join(_query_value(v) for v in value)
+    return str(value)
+
+
+def _merge_query(*parts: Mapping[str, Any] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in parts:
+        for key, value in (part or {}).items():
+            if value is None:
+                out.pop(key, None)
+            else:
+                out[key] = _query_value(value)
+    return out
+
+
+def _parse_body(response: httpx.Response) -> Any:
+    if not response.content or not response.content.strip():
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+class Connection:
+    """One connection to one platform account (one region, one shop)."""
+
+    def __init__(
+        self,
+        spec: Mapping[str, Any] | CompiledConnector,
+        *,
+        settings: Mapping[str, Any],
+        credentials: Mapping[str, str],
+        token_store: TokenStore | None = None,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.spec = spec if isinstance(spec, CompiledConnector) else compile_connector(spec)
+        self.name = name or self.spec.name
+        self.clock, self.sleep = clock, sleep
+        # With an injected wall clock (tests, benchmarks), the limiter follows it too.
+        self.monotonic = monotonic or (time.monotonic if clock is time.time else clock)
+        self.rng = rng or random.Random()
+        self.settings = self._settings(settings)
+        self._check_credentials(credentials)
+        self.redactor = Redactor(v for v in credentials.values() if isinstance(v, str))
+        self.base_url = self._base_url()
+        timeout = self.spec.timeout
+        self._client = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(connect=timeout["connect"], read=timeout["read"], write=timeout["read"],
+                                  pool=timeout["connect"]),
+            follow_redirects=False,
+        )
+        self.limiter = build_limiter(dict(self.spec.rate_limit), clock=self.monotonic, sleep=sleep)
+        self.token_store = token_store if token_store is not None else MemoryTokenStore()
+        self.auth = build_auth(
+            dict(self.spec.auth),
+            AuthContext(
+                credentials=dict(credentials),
+                settings=self.settings,
+                token_store=self.token_store,
+                store_key=f"{self.spec.name}:{self.name}",
+                send=self._send_token_request,
+                clock=clock,
+                redactor=self.redactor,
+            ),
+        )
+
+    # -- setup -----------------------------------------------------------------------------------
+    def _settings(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        schema = dict(self.spec.settings_schema)
+        values = {k: v["default"] for k, v in schema.get("properties", {}).items() if "default" in v}
+        values.update(given)
+        problems = [
+            Problem(err.message, path=".".join(["settings", *(str(p) for p in err.absolute_path)]))
+            for err in Draft202012Validator(schema).iter_errors(values)
+        ]
+        if problems:
+            raise SpecError(problems)
+        return values
+
+    def _check_credentials(self, credentials: Mapping[str, str]) -> None:
+        missing = [n for n in self.spec.credentials if not credentials.get(n)]
+        if missing:
+            raise ConnectorError(f"connection {self.name!r} lacks credentials: {', '.join(missing)}")
+
+    def _base_url(self) -> str:
+        template = self.settings.get("base_url") or self.spec.base_url
+        try:
+            return str(template).format_map(self.settings).rstrip("/")
+        except KeyError as exc:
+            raise ConnectorError(f"base_url needs setting {exc.args[0]!r}") from None
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send_token_request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._client.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            raise AuthError(f"token endpoint unreachable: {type(exc).__name__}", op="auth.refresh",
+                            url=redact_url(url), retryable=True) from None
+
+    # -- requests --------------------------------------------------------------------------------
+    def operation(self, op: str) -> CompiledOperation:
+        try:
+            return self.spec.operations[op]
+        except KeyError:
+            raise ConnectorError(
+                f"connector {self.spec.name!r} has no operation {op!r}; known: {', '.join(sorted(self.spec.operations))}"
+            ) from None
+
+    def _path(self, op: CompiledOperation, path_params: Mapping[str, Any] | None) -> str:
+        params = path_params or {}
+        missing = [p for p in op.path_params if params.get(p) in (None, "")]
+        if missing:
+            raise ConnectorError(f"{op.name}: missing path parameter(s) {', '.join(missing)}")
+        return op.path.format_map({k: quote(str(v), safe="") for k, v in params.items()})
+
+    def _prepare(
+        self,
+        op: CompiledOperation,
+        *,
+        path_params: Mapping[str, Any] | None,
+        query: Mapping[str, Any] | None,
+        body: Any,
+        headers: Mapping[str, str] | None,
+        files: Mapping[str, Any] | None,
+        idempotency_key: str | None,
+    ) -> _Prepared:
+        path = self._path(op, path_params)
+        url = self.base_url + path
+        merged_query = _merge_query(op.query, query)
+        merged_headers = {**self.spec.headers, **op.headers, **(headers or {})}
+        if isinstance(op.body, dict) and (body is None or isinstance(body, dict)):
+            body = {**op.body, **(body or {})}
+        elif body is None:
+            body = op.body
+        if op.idempotency:
+            key = idempotency_key or uuid.uuid4().hex  # generated once: every retry reuses it
+            where, fld = op.idempotency["in"], op.idempotency["field"]
+            if where == "body":
+                body = dict(body or {})
+                body.setdefault(fld, key)
+            elif where == "query":
+                merged_query.setdefault(fld, key)
+            else:
+                merged_headers.setdefault(fld, key)
+        content, content_type = self._encode(op, body, files)
+        if content_type:
+            merged_headers = {k: v for k, v in merged_headers.items() if k.lower() != "content-type"}
+            merged_headers["Content-Type"] = content_type
+        return _Prepared(op.method, url, urlsplit(url).path, merged_query, merged_headers, content,
+                         content_type or _header(merged_headers, "content-type"))
+
+    def _encode(self, op: CompiledOperation, body: Any, files: Mapping[str, Any] | None) -> tuple[bytes | None, str | None]:
+        if op.body_format == "none":
+            return None, None
+        if files or op.body_format == "multipart":
+            data = {k: _query_value(v) for k, v in (body or {}).items()}
+            built = httpx.Request("POST", "http://multipart.invalid/", data=data, files=files or {})
+            return built.read(), built.headers["content-type"]
+        if body is None:
+            return None, None
+        return encode_json(body), "application/json"
+
+    def call(
+        self,
+        op: str,
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        files: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Response:
+        """One operation, with retries. Raises HttpCallError (or a subclass) when it fails."""
+        compiled = self.operation(op)
+        prepared = self._prepare(compiled, path_params=path_params, query=query, body=body, headers=headers,
+                                 files=files, idempotency_key=idempotency_key)
+        return self._execute(compiled, prepared)
+
+    def _execute(self, op: CompiledOperation, prepared: _Prepared) -> Response:
+        policy = self.spec.retry
+        attempt = 0
+        refreshed = False
+        while True:
+            attempt += 1
+            self.limiter.acquire()
+            request = OutboundRequest(prepared.method, prepared.url, prepared.path, dict(prepared.query),
+                                      dict(prepared.headers), prepared.content, prepared.content_type)
+            try:
+                self.auth.apply(request)
+            except BaseException:
+                self.limiter.observe(0, {})
+                raise
+            used_token = self.auth.access_token
+            safe_url = redact_url(str(httpx.URL(request.url, params=request.query)))
+            try:
+                raw = self._client.request(request.method, request.url, params=request.query,
+                                           headers=request.headers, content=request.content)
+            except httpx.HTTPError as exc:
+                self.limiter.observe(0, {})
+                # A refused connection never reached the server, so even a create may be resent.
+                never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                if policy.retry_on_timeout and (op.idempotent or never_sent) and attempt < policy.max_attempts:
+                    wait = policy.backoff(attempt, self.rng)
+                    log.info("%s: %s, retry %d in %.2fs [%s]", op.name, type(exc).__name__, attempt, wait, safe_url)
+                    self.sleep(wait)
+                    continue
+                raise TransportError(f"{type(exc).__name__}: no answer", op=op.name, url=safe_url) from None
+            self.limiter.observe(raw.status_code, raw.headers)
+            body = _parse_body(raw)
+            ctx = context(raw.status_code, raw.headers, body)
+            verdict = classify(self.spec.error_rules, policy.on_status, ctx)
+            request_id = self._request_id(ctx)
+            if verdict.action == "ok":
+                return Response(op.name, raw.status_code, raw.headers, body, self._item_errors(op, body),
+                                request_id, attempt, safe_url, op)
+
+            def failure(cls: type[HttpCallError] = verdict.error_class, retryable: bool | None = None,
+                        _v=verdict, _raw=raw, _rid=request_id, _url=safe_url, _body=body) -> HttpCallError:
+                return cls(self.redactor(_v.message), op=op.name, status=_raw.status_code, code=_v.code,
+                           request_id=_rid, url=_url, retryable=retryable, body=_body)
+
+            if verdict.action == "refresh_auth":
+                if refreshed or not self.auth.can_refresh():
+                    raise failure(AuthError)
+                log.info("%s: credential rejected, refreshing [%s]", op.name, safe_url)
+                self.auth.refresh(used_token)
+                refreshed = True
+                attempt -= 1  # the rejected attempt never ran; it does not use up the budget
+                continue
+            retry_after = (parse_retry_after(raw.headers.get("retry-after"), self.clock())
+                           if policy.respect_retry_after else None)
+            if verdict.action == "rate_limited":
+                wait = max(retry_after or 0.0, policy.backoff(attempt, self.rng))
+                # The server refused the request, so resending is safe even for a create.
+                if attempt >= policy.max_attempts:
+                    cls = verdict.error_class if issubclass(verdict.error_class, RateLimitedError) else RateLimitedError
+                    raise failure(cls, retryable=True)
+                self.limiter.penalize(wait)
+                log.info("%s: rate limited, retry %d in %.2fs [%s]", op.name, attempt, wait, safe_url)
+                self.sleep(wait)
+                continue
+            if verdict.action == "retry":
+                if not op.idempotent or attempt >= policy.max_attempts:
+                    raise failure(retryable=True)
+                wait = retry_after if retry_after is not None else policy.backoff(attempt, self.rng)
+                log.info("%s: HTTP %s, retry %d in %.2fs [%s]", op.name, raw.status_code, attempt, wait, safe_url)
+                self.sleep(wait)
+                continue
+            raise failure()
+
+    def _request_id(self, ctx: dict) -> str | None:
+        if self.spec.request_id is None:
+            return None
+        value = self.spec.request_id.search(ctx)
+        return None if value in (None, "") else str(value)
+
+    def _item_errors(self, op: CompiledOperation, body: Any) -> list[ItemError]:
+        spec = op.item_errors
+        if spec is None or body is None:
+            return []
+        found = spec.path.search(body) or []
+        out = []
+        for raw in found if isinstance(found, list) else [found]:
+            key = spec.key.search(raw) if spec.key is not None else None
+            code = spec.code.search(raw)
+            message = spec.message.search(raw)
+            out.append(ItemError(None if key is None else str(key), None if code is None else str(code),
+                                 self.redactor("" if message is None else str(message)), raw))
+        return out
+
+    # -- pagination ------------------------------------------------------------------------------
+    def paginate(
+        self,
+        op: str,
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        max_pages: int | None = None,
+    ) -> Iterator[Page]:
+        """Pages of a paginated operation, following its stop rules. An operation without
+        `paginate` yields one page. Raises PaginationError when a loop guard fires."""
+        compiled = self.operation(op)
+        paginator = compiled.paginator
+        prepared = self._prepare(compiled, path_params=path_params, query=None, body=body, headers=headers,
+                                 files=None, idempotency_key=None)
+        if paginator is None:
+            response = self._execute(compiled, self._with_query(prepared, _merge_query(compiled.query, query)))
+            yield Page(1, response, response.records, "single_page")
+            return
+        limit = max_pages or paginator.max_pages
+        page_body = json.loads(prepared.content) if prepared.content and compiled.body_format == "json" else None
+        request = paginator.first(_merge_query(compiled.query, query), page_body)
+        state = PageState()
+        while True:
+            response = self._execute(compiled, self._page_request(compiled, prepared, request))
+            records = response.records
+            state.pages += 1
+            nxt = paginator.next(request, response.body, response.headers, records, state)
+            yield Page(state.pages, response, records, state.stopped_by if nxt is None else "")
+            if nxt is None:
+                return
+            if nxt.marker in state.seen:
+                raise PaginationError(
+                    f"loop guard: page {state.pages} returned a token/URL already followed "
+                    f"({_short(redact_url(nxt.marker))}); stopping instead of looping",
+                    op=op, url=response.url)
+            if state.pages >= limit:
+                raise PaginationError(
+                    f"loop guard: more than max_pages={limit} pages; raise max_pages or narrow the query",
+                    op=op, url=response.url)
+            state.seen.add(nxt.marker)
+            request = nxt
+
+    def records(self, op: str, **kwargs: Any) -> Iterator[Any]:
+        """Every record of every page."""
+        for page in self.paginate(op, **kwargs):
+            yield from page.records
+
+    def _with_query(self, prepared: _Prepared, query: dict[str, str]) -> _Prepared:
+        return _Prepared(prepared.method, prepared.url, prepared.path, query, prepared.headers,
+                         prepared.content, prepared.content_type)
+
+    def _page_request(self, op: CompiledOperation, prepared: _Prepared, request: PageRequest) -> _Prepared:
+        if request.url is None:
+            content = prepared.content
+            if request.body is not None and op.body_format == "json":
+                content = encode_json(request.body)
+            return _Prepared(prepared.method, prepared.url, prepared.path, _merge_query(request.query),
+                             prepared.headers, content, prepared.content_type)
+        url = request.url
+        if url.startswith("/"):
+            scheme, netloc = _origin(self.base_url)
+            url = f"{scheme}://{netloc}{url}"
+        if _origin(url) != _origin(self.base_url):
+            # Never send credentials to a host the connection was not configured for.
+            raise PaginationError(f"next-page URL points to another host ({_origin(url)[1]})", op=op.name,
+                                  url=redact_url(url))
+        parts = urlsplit(url)
+        headers = {k: v for k, v in prepared.headers.items() if k.lower() != "content-type"}
+        return _Prepared("GET", f"{parts.scheme}://{parts.netloc}{parts.path}", parts.path,
+                         dict(parse_qsl(parts.query, keep_blank_values=True)), headers, None,
+                         _header(headers, "content-type"))
+
+    # -- batches ---------------------------------------------------------------------------------
+    def call_batched(
+        self,
+        op: str,
+        items: list[Any],
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        query: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> list[ItemResult]:
+        """Send `items` in batches of the op's `batch.size`; one result per item, in order.
+        Item errors inside a success fail only their items; a failed request fails its batch's
+        items (with the error attached) and the other batches still run."""
+        compiled = self.operation(op)
+        if compiled.batch is None:
+            raise ConnectorError(f"{op} has no `batch:` section")
+        spec = compiled.batch
+        results: list[ItemResult] = []
+        for index, start in enumerate(range(0, len(items), spec.size)):
+            chunk = items[start:start + spec.size]
+            key = f"{idempotency_key}:{index}" if idempotency_key else None
+            if spec.where == "query":
+                call_query, call_body = {**(query or {}), spec.field: chunk}, body
+            else:
+                call_query, call_body = query, {**(body or {}), spec.field: chunk}
+            try:
+                response = self.call(op, path_params=path_params, query=call_query, body=call_body,
+                                     headers=headers, idempotency_key=key)
+            except HttpCallError as exc:
+                results.extend(ItemResult(item, False, error=exc) for item in chunk)
+                continue
+            keys = [_key(spec.key.search(item)) for item in chunk]
+            by_key: dict[str | None, list[ItemError]] = {}
+            for err in response.item_errors:
+                by_key.setdefault(err.key if err.key in keys else None, []).append(err)
+            # An error naming no item of this batch cannot be pinned down: every item carries it,
+            # so nothing is recorded as done that may not be.
+            unplaced = by_key.get(None, [])
+            for item, item_key in zip(chunk, keys, strict=True):
+                errs = by_key.get(item_key, []) + unplaced if item_key is not None else list(unplaced)
+                results.append(ItemResult(item, not errs, errs, None, response))
+        return results
+
+
+def _key(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    for k, v in headers.items():
+        if k.lower() == name:
+            return v
+    return None
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

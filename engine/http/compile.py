@@ -1,0 +1,296 @@
+"""Compile a connector spec once: validate it, compile every JMESPath, build its paginators.
+
+`compile_connector(spec)` needs no network and no credentials, so `connector validate` uses it to
+check a file; a Connection uses the result. The result is immutable and can be shared by every
+connection of the same connector (keep it on the plan; there is deliberately no global cache).
+Every problem is reported with its field path, e.g. `operations.search_orders.paginate.token_path`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any
+
+import jmespath
+from jmespath import exceptions as jp_exceptions
+from jsonschema import Draft202012Validator
+
+from engine.errors import Problem, SpecError
+from engine.http.auth import AUTH_KINDS
+from engine.http.classify import ErrorRule
+from engine.http.errors import ERROR_CLASSES
+from engine.http.paginate import PAGINATORS, Paginator
+from engine.http.ratelimit import RATE_LIMITS
+from engine.http.retry import RetryPolicy
+from engine.resources import schemas_dir
+
+SCHEMA_FILE = "connector.schema.json"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+
+
+@lru_cache(maxsize=1)
+def connector_schema() -> dict:
+    return json.loads((schemas_dir() / SCHEMA_FILE).read_text())
+
+
+@lru_cache(maxsize=1)
+def _file_validator() -> Draft202012Validator:
+    return Draft202012Validator(connector_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+@dataclass(frozen=True)
+class ItemErrorsSpec:
+    path: Any
+    key: Any | None
+    code: Any
+    message: Any
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    field: str
+    size: int
+    key: Any  # JMESPath applied to each item to match it with item_errors' key
+    where: str = "body"  # body | query
+
+
+@dataclass(frozen=True)
+class CompiledOperation:
+    name: str
+    method: str
+    path: str
+    path_params: tuple[str, ...]
+    query: Mapping[str, Any]
+    headers: Mapping[str, str]
+    body: Any
+    body_format: str  # json | multipart | none
+    records: Any | None
+    record: Any | None
+    paginator: Paginator | None
+    item_errors: ItemErrorsSpec | None
+    idempotency: Mapping[str, str] | None
+    batch: BatchSpec | None
+    idempotent: bool  # resending after an unknown outcome is harmless
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CompiledConnector:
+    name: str
+    title: str
+    base_url: str
+    base_url_params: tuple[str, ...]
+    settings_schema: Mapping[str, Any]
+    credentials: tuple[str, ...]
+    auth: Mapping[str, Any]
+    rate_limit: Mapping[str, Any]
+    retry: RetryPolicy
+    timeout: Mapping[str, float]
+    error_rules: tuple[ErrorRule, ...]
+    request_id: Any | None
+    headers: Mapping[str, str]
+    operations: Mapping[str, CompiledOperation]
+    capabilities: Mapping[str, Any]
+    spec: Mapping[str, Any] = field(repr=False, default_factory=dict)
+
+
+def _placeholders(template: str) -> tuple[str, ...]:
+    try:
+        return tuple(name for _, name, _, _ in string.Formatter().parse(template) if name)
+    except ValueError as exc:
+        raise ValueError(f"bad placeholder in {template!r}: {exc}") from None
+
+
+class _Compiler:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def problem(self, path: str, message: str, hint: str = "") -> None:
+        self.problems.append(Problem(message, path=path, hint=hint))
+
+    def jmespath(self, text: Any, path: str) -> Any | None:
+        if not isinstance(text, str):
+            self.problem(path, f"expected a JMESPath expression (string), got {type(text).__name__}")
+            return None
+        try:
+            return jmespath.compile(text)
+        except jp_exceptions.ParseError as exc:
+            col = getattr(exc, "lex_position", None)
+            where = f" at column {col + 1}" if isinstance(col, int) else ""
+            self.problem(path, f"bad JMESPath {text!r}{where}: {exc.msg if hasattr(exc, 'msg') else exc}",
+                         hint="literals need backticks, e.g. body.code == `0`")
+        except jp_exceptions.JMESPathError as exc:
+            self.problem(path, f"bad JMESPath {text!r}: {exc}")
+        return None
+
+    def options(self, registry: Any, options: Any, path: str) -> Any | None:
+        """Validate a `{kind: ..., ...}` block against its kind's registered options schema."""
+        if not isinstance(options, dict) or "kind" not in options:
+            self.problem(path, "expected a mapping with `kind`")
+            return None
+        kind = options["kind"]
+        if kind not in registry:
+            self.problem(f"{path}.kind", f"unknown {registry.kind} kind {kind!r}",
+                         hint=f"known: {', '.join(registry.names())}")
+            return None
+        entry = registry.get(kind)
+        validator = Draft202012Validator(entry.options_schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        ok = True
+        for err in sorted(validator.iter_errors(options), key=lambda e: list(e.absolute_path)):
+            where = ".".join([path, *(str(p) for p in err.absolute_path)])
+            self.problem(where, err.message)
+            ok = False
+        return entry if ok else None
+
+    # -- sections --------------------------------------------------------------------------------
+    def file_schema(self, spec: dict) -> bool:
+        errors = sorted(_file_validator().iter_errors(spec), key=lambda e: list(e.absolute_path))
+        for err in errors:
+            self.problem(".".join(str(p) for p in err.absolute_path), err.message)
+        return not errors
+
+    def error_rules(self, rules: list) -> tuple[ErrorRule, ...]:
+        out = []
+        for i, rule in enumerate(rules):
+            path = f"errors.{i}"
+            when = self.jmespath(rule["when"], f"{path}.when")
+            message = self.jmespath(rule["message"], f"{path}.message") if "message" in rule else None
+            code = self.jmespath(rule["code"], f"{path}.code") if "code" in rule else None
+            if rule.get("error") and rule["error"] not in ERROR_CLASSES:
+                self.problem(f"{path}.error", f"unknown error type {rule['error']!r}")
+            if when is not None:
+                out.append(ErrorRule(when, rule["action"], message, code, rule.get("error"), rule["when"]))
+        return tuple(out)
+
+    def paginator(self, options: dict, path: str) -> Paginator | None:
+        entry = self.options(PAGINATORS, options, path)
+        if entry is None:
+            return None
+        try:
+            return entry.impl(options)
+        except jp_exceptions.JMESPathError as exc:
+            self.problem(path, f"bad JMESPath in paginator options: {exc}")
+            return None
+
+    def operation(self, name: str, op: dict) -> CompiledOperation | None:
+        path = f"operations.{name}"
+        method = op["method"].upper()
+        try:
+            params = _placeholders(op["path"])
+        except ValueError as exc:
+            self.problem(f"{path}.path", str(exc))
+            params = ()
+        records = self.jmespath(op["records"], f"{path}.records") if "records" in op else None
+        record = self.jmespath(op["record"], f"{path}.record") if "record" in op else None
+        paginator = self.paginator(op["paginate"], f"{path}.paginate") if "paginate" in op else None
+        if paginator is not None and records is None:
+            self.problem(f"{path}.records", "a paginated operation needs `records` (stop rules count them)")
+        item_errors = None
+        if "item_errors" in op:
+            ie = op["item_errors"]
+            item_errors = ItemErrorsSpec(
+                self.jmespath(ie["path"], f"{path}.item_errors.path"),
+                self.jmespath(ie["key"], f"{path}.item_errors.key") if "key" in ie else None,
+                self.jmespath(ie.get("code", "code"), f"{path}.item_errors.code"),
+                self.jmespath(ie.get("message", "message"), f"{path}.item_errors.message"),
+            )
+        batch = None
+        if "batch" in op:
+            b = op["batch"]
+            where = b.get("in", "body")
+            batch = BatchSpec(b["field"], int(b["size"]), self.jmespath(b.get("key", "@"), f"{path}.batch.key"), where)
+            if where == "body" and op.get("body_format", "json") != "json":
+                self.problem(f"{path}.batch", "a batch in the body needs body_format json")
+        idempotency = op.get("idempotency")
+        default_idempotent = method in SAFE_METHODS or idempotency is not None
+        return CompiledOperation(
+            name=name,
+            method=method,
+            path=op["path"],
+            path_params=params,
+            query=MappingProxyType(dict(op.get("query", {}))),
+            headers=MappingProxyType({k: str(v) for k, v in op.get("headers", {}).items()}),
+            body=op.get("body"),
+            body_format=op.get("body_format", "json"),
+            records=records,
+            record=record,
+            paginator=paginator,
+            item_errors=item_errors,
+            idempotency=MappingProxyType(dict(idempotency)) if idempotency else None,
+            batch=batch,
+            idempotent=bool(op.get("idempotent", default_idempotent)),
+            description=op.get("description", ""),
+        )
+
+
+def compile_connector(spec: Mapping[str, Any]) -> CompiledConnector:
+    """Validate and compile a connector spec (a plain dict). Raises SpecError listing every problem."""
+    c = _Compiler()
+    spec = dict(spec)
+    if not c.file_schema(spec):
+        raise SpecError(c.problems)
+
+    settings_schema = spec.get("settings", {"type": "object", "properties": {}})
+    known_settings = set(settings_schema.get("properties", {}))
+    try:
+        base_params = _placeholders(spec["base_url"])
+    except ValueError as exc:
+        c.problem("base_url", str(exc))
+        base_params = ()
+    for name in base_params:
+        if name not in known_settings:
+            c.problem("base_url", f"placeholder {{{name}}} is not a declared setting",
+                      hint="add it under settings.properties")
+
+    credentials = tuple(spec.get("credentials", ()))
+    auth_entry = c.options(AUTH_KINDS, spec["auth"], "auth")
+    if auth_entry is not None:
+        missing = [n for n in getattr(auth_entry.impl, "credential_names", ()) if n not in credentials]
+        if missing:
+            c.problem("credentials", f"auth kind {spec['auth']['kind']!r} reads {', '.join(missing)}, "
+                      "which `credentials` does not list")
+        for i, pattern in enumerate(spec["auth"].get("shop_cipher_excluded_paths", [])):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                c.problem(f"auth.shop_cipher_excluded_paths.{i}", f"bad regex: {exc}")
+
+    rate_limit = spec.get("rate_limit", {"kind": "none"})
+    c.options(RATE_LIMITS, rate_limit, "rate_limit")
+
+    rules = c.error_rules(spec.get("errors", []))
+    request_id = c.jmespath(spec["request_id"], "request_id") if "request_id" in spec else None
+
+    operations: dict[str, CompiledOperation] = {}
+    for name, op in spec["operations"].items():
+        compiled = c.operation(name, op)
+        if compiled is not None:
+            operations[name] = compiled
+
+    if c.problems:
+        raise SpecError(c.problems)
+    timeout = spec.get("timeout", {})
+    return CompiledConnector(
+        name=spec["name"],
+        title=spec.get("title", spec["name"]),
+        base_url=spec["base_url"],
+        base_url_params=base_params,
+        settings_schema=MappingProxyType(dict(settings_schema)),
+        credentials=credentials,
+        auth=MappingProxyType(dict(spec["auth"])),
+        rate_limit=MappingProxyType(dict(rate_limit)),
+        retry=RetryPolicy.from_spec(spec.get("retry")),
+        timeout=MappingProxyType({"connect": float(timeout.get("connect", 10)), "read": float(timeout.get("read", 30))}),
+        error_rules=rules,
+        request_id=request_id,
+        headers=MappingProxyType({k: str(v) for k, v in spec.get("headers", {}).items()}),
+        operations=MappingProxyType(operations),
+        capabilities=MappingProxyType(dict(spec.get("capabilities", {}))),
+        spec=MappingProxyType(spec),
+    )

@@ -1,0 +1,199 @@
+"""Proactive per-connection rate limiters: a call waits before it is sent instead of earning a 429.
+
+Each Connection owns its limiter, so one region's quota or outage never slows another. Both kinds
+are thread-safe: the wait is computed and the slot reserved under a lock, then slept outside it,
+so concurrent callers queue fairly without holding the lock while sleeping.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from engine.registry import Registry
+
+RATE_LIMITS = Registry("rate_limit")
+
+
+class Limiter:
+    """Interface: `acquire()` before each attempt, `observe()` after each answer, `penalize()`
+    when the server refused a request as over the limit."""
+
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    _blocked_until = 0.0
+
+    def acquire(self) -> float:  # returns the seconds waited, for stats
+        return 0.0
+
+    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        pass
+
+    def penalize(self, seconds: float) -> None:
+        """Hold every caller of this connection back for `seconds` (the caller that got the 429
+        sleeps the same time itself, so it does not wait twice)."""
+        self._blocked_until = max(self._blocked_until, self.clock() + seconds)
+
+    def _wait_block(self) -> float:
+        wait = self._blocked_until - self.clock()
+        if wait > 0:
+            self.sleep(wait)
+            return wait
+        return 0.0
+
+
+@RATE_LIMITS.register(
+    "none",
+    options_schema={"type": "object", "properties": {"kind": {"const": "none"}}, "additionalProperties": False},
+    doc="No client-side limit.",
+)
+class NoLimit(Limiter):
+    def __init__(self, options: dict, *, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self.clock, self.sleep = clock, sleep
+
+    def acquire(self) -> float:
+        return self._wait_block()
+
+
+@RATE_LIMITS.register(
+    "token_bucket",
+    options_schema={
+        "type": "object",
+        "properties": {
+            "kind": {"const": "token_bucket"},
+            "rate": {"type": "number", "exclusiveMinimum": 0, "description": "Requests allowed per `per_seconds`."},
+            "per_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 1},
+            "burst": {"type": "integer", "minimum": 1, "description": "Bucket capacity; default = rate."},
+        },
+        "required": ["kind", "rate"],
+        "additionalProperties": False,
+    },
+    doc="Classic token bucket: `rate` tokens per `per_seconds`, at most `burst` saved up.",
+)
+class TokenBucket(Limiter):
+    def __init__(self, options: dict, *, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self.rate = float(options["rate"]) / float(options.get("per_seconds", 1))
+        self.capacity = float(options.get("burst", options["rate"]))
+        self.clock, self.sleep = clock, sleep
+        self._tokens = self.capacity
+        self._stamp = clock()
+        self._lock = threading.Lock()
+
+    def _refill(self, now: float) -> None:
+        self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    def acquire(self) -> float:
+        blocked = self._wait_block()
+        with self._lock:
+            self._refill(self.clock())
+            # Tokens may go negative: that is a reservation, and the caller sleeps it off.
+            self._tokens -= 1
+            wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+        if wait > 0:
+            self.sleep(wait)
+        return blocked + wait
+
+
+_CALL_LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+@RATE_LIMITS.register(
+    "leaky_bucket_header",
+    options_schema={
+        "type": "object",
+        "properties": {
+            "kind": {"const": "leaky_bucket_header"},
+            "bucket_size": {"type": "integer", "minimum": 1, "description": "Bucket capacity (Shopify Standard: 40)."},
+            "leak_per_second": {"type": "number", "exclusiveMinimum": 0, "description": "Drain rate (Standard: 2)."},
+            "header": {
+                "type": "string",
+                "default": "X-Shopify-Shop-Api-Call-Limit",
+                "description": "Response header carrying `used/size`; corrects the local model.",
+            },
+            "headroom": {
+                "type": "integer",
+                "minimum": 0,
+                "default": 2,
+                "description": "Slots kept free for clock drift and other clients of the same app.",
+            },
+        },
+        "required": ["kind", "bucket_size", "leak_per_second"],
+        "additionalProperties": False,
+    },
+    doc="Leaky bucket modelled locally and corrected from a `used/size` response header (Shopify REST).",
+)
+class LeakyBucketHeader(Limiter):
+    def __init__(self, options: dict, *, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self.size = int(options["bucket_size"])
+        self.leak = float(options["leak_per_second"])
+        self.header = str(options.get("header", "X-Shopify-Shop-Api-Call-Limit"))
+        self.headroom = int(options.get("headroom", 2))
+        self.clock, self.sleep = clock, sleep
+        self._level = 0.0
+        self._stamp = clock()
+        self._in_flight = 0
+        self._lock = threading.Lock()
+
+    @property
+    def level(self) -> float:
+        with self._lock:
+            self._drain(self.clock())
+            return self._level
+
+    def _drain(self, now: float) -> None:
+        self._level = max(0.0, self._level - (now - self._stamp) * self.leak)
+        self._stamp = now
+
+    def acquire(self) -> float:
+        blocked = self._wait_block()
+        with self._lock:
+            now = self.clock()
+            self._drain(now)
+            limit = max(1, self.size - self.headroom)
+            # Reserve the slot now (the level may exceed the limit: later callers queue behind).
+            self._level += 1
+            self._in_flight += 1
+            wait = max(0.0, (self._level - limit) / self.leak)
+        if wait > 0:
+            self.sleep(wait)
+        return blocked + wait
+
+    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        value = _header(headers, self.header)
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
+            match = _CALL_LIMIT.match(value) if value else None
+            if not match:
+                return
+            used, size = int(match.group(1)), int(match.group(2))
+            self._drain(self.clock())
+            self.size = size  # the plan may differ from the spec (Plus stores have larger buckets)
+            # The server's count is the truth at answer time. Requests still in flight (sent or
+            # reserved by a caller that is still sleeping) may not be in it yet, so they are added
+            # on top: this over-counts a little under concurrency, which only costs a short wait.
+            self._level = float(used + self._in_flight)
+
+    def penalize(self, seconds: float) -> None:
+        with self._lock:
+            self._drain(self.clock())
+            self._level = max(self._level, float(self.size))  # a 429 means the bucket is full
+        super().penalize(seconds)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    get: Any = getattr(headers, "get", None)
+    value = get(name) if get else None
+    if value is None:
+        lower = name.lower()
+        for k, v in headers.items():
+            if k.lower() == lower:
+                return v
+    return value
+
+
+def build_limiter(options: dict | None, *, clock: Callable[[], float], sleep: Callable[[float], None]) -> Limiter:
+    options = options or {"kind": "none"}
+    return RATE_LIMITS.get(options["kind"]).impl(options, clock=clock, sleep=sleep)
