@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
 
+import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
 from starlette.testclient import TestClient
 
+from engine.signatures import verify_shopify_webhook
+from simulators.common import LoopbackServer
 from simulators.shopify import DEFAULT_CREDENTIALS, create_app
 
 BASE = "/admin/api/2025-01"
@@ -511,3 +519,195 @@ def test_order_paging_and_since_id(client, stocked):
     assert [
         o["name"] for o in client.get(f"{BASE}/orders.json", params={"name": "1003"}).json()["orders"]
     ] == ["#1003"]
+
+
+# customers -------------------------------------------------------------------------------
+
+
+def test_customer_crud_and_search(client):
+    made = client.post(
+        f"{BASE}/customers.json",
+        json={"customer": {"email": "Ann@Example.com", "first_name": "Ann", "tags": "vip"}},
+    )
+    assert made.status_code == 201
+    ann = made.json()["customer"]
+    client.post(
+        f"{BASE}/customers.json", json={"customer": {"email": "bob@example.com", "first_name": "Bob"}}
+    )
+    dup = client.post(f"{BASE}/customers.json", json={"customer": {"email": "ann@example.com"}})
+    assert dup.status_code == 422 and dup.json() == {"errors": {"email": ["has already been taken"]}}
+    found = client.get(f"{BASE}/customers/search.json", params={"query": "email:ann@example.com"}).json()[
+        "customers"
+    ]
+    assert [c["id"] for c in found] == [ann["id"]]
+    assert [
+        c["first_name"]
+        for c in client.get(f"{BASE}/customers/search.json", params={"query": "tag:vip"}).json()["customers"]
+    ] == ["Ann"]
+    assert (
+        len(client.get(f"{BASE}/customers/search.json", params={"query": "example.com"}).json()["customers"])
+        == 2
+    )
+    renamed = client.put(f"{BASE}/customers/{ann['id']}.json", json={"customer": {"last_name": "Lee"}})
+    assert renamed.json()["customer"]["last_name"] == "Lee"
+    assert client.get(f"{BASE}/customers/count.json").json() == {"count": 2}
+
+
+def test_order_links_customer_and_lists_their_orders(client, stocked):
+    order = client.post(f"{BASE}/orders.json", json=order_body(stocked["variant"]["id"], 1)).json()["order"]
+    customer = order["customer"]
+    assert customer["orders_count"] == 1 and customer["total_spent"] == "29.99"
+    orders = client.get(f"{BASE}/customers/{customer['id']}/orders.json").json()["orders"]
+    assert [o["id"] for o in orders] == [order["id"]]
+    again = client.post(f"{BASE}/orders.json", json=order_body(stocked["variant"]["id"], 1)).json()["order"]
+    assert again["customer"]["id"] == customer["id"]
+    assert client.delete(f"{BASE}/customers/{customer['id']}.json").status_code == 422
+
+
+# webhooks --------------------------------------------------------------------------------
+
+
+class Receiver:
+    """A loopback webhook endpoint that records deliveries and can be told to fail."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict, bytes]] = []
+        self.fail = False
+
+        async def hook(request):
+            if self.fail:
+                return Response(status_code=500)
+            self.received.append((dict(request.headers), await request.body()))
+            return Response(status_code=200)
+
+        self.app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+
+
+@pytest.fixture
+def receiver():
+    target = Receiver()
+    with LoopbackServer(target.app) as server:
+        target.url = f"{server.url}/hook"
+        yield target
+
+
+def test_webhook_delivered_with_valid_hmac(client, receiver):
+    sub = client.post(
+        f"{BASE}/webhooks.json",
+        json={"webhook": {"topic": "products/create", "address": receiver.url, "format": "json"}},
+    )
+    assert sub.status_code == 201 and sub.json()["webhook"]["api_version"] == "2025-01"
+    again = client.post(
+        f"{BASE}/webhooks.json", json={"webhook": {"topic": "products/create", "address": receiver.url}}
+    )
+    assert again.status_code == 422
+    bad = client.post(
+        f"{BASE}/webhooks.json", json={"webhook": {"topic": "nope/never", "address": receiver.url}}
+    )
+    assert bad.status_code == 422
+    product = client.post(f"{BASE}/products.json", json={"product": {"title": "Hooked"}}).json()["product"]
+
+    assert client.post("/_admin/webhooks/deliver").json() == {"delivered": 1, "failed": 0, "pending": 0}
+    ((headers, body),) = receiver.received
+    assert verify_shopify_webhook(
+        DEFAULT_CREDENTIALS["webhook_secret"], body, headers["x-shopify-hmac-sha256"]
+    )
+    assert headers["x-shopify-topic"] == "products/create"
+    assert headers["x-shopify-shop-domain"] == "sandbox-shop.myshopify.com"
+    assert headers["x-shopify-api-version"] == "2025-01"
+    assert (
+        headers["x-shopify-webhook-id"]
+        and headers["x-shopify-event-id"]
+        and headers["x-shopify-triggered-at"]
+    )
+    assert json.loads(body)["id"] == product["id"]
+    log = client.get("/_admin/state").json()["webhook_deliveries"]
+    assert [(d["topic"], d["status"]) for d in log] == [("products/create", "delivered")]
+
+
+def test_failed_delivery_is_retried_next_time(client, receiver):
+    client.post(
+        f"{BASE}/webhooks.json", json={"webhook": {"topic": "customers/create", "address": receiver.url}}
+    )
+    receiver.fail = True
+    client.post(f"{BASE}/customers.json", json={"customer": {"email": "x@example.com"}})
+    assert client.post("/_admin/webhooks/deliver").json() == {"delivered": 0, "failed": 1, "pending": 1}
+    receiver.fail = False
+    assert client.post("/_admin/webhooks/deliver").json() == {"delivered": 1, "failed": 0, "pending": 0}
+    delivery = client.get("/_admin/state").json()["webhook_deliveries"][0]
+    assert [a["status_code"] for a in delivery["attempts"]] == [500, 200]
+
+
+def test_seeding_fires_no_webhooks_and_orders_fire_theirs(client, receiver):
+    for topic in ("orders/create", "orders/paid", "inventory_levels/update", "orders/fulfilled"):
+        client.post(f"{BASE}/webhooks.json", json={"webhook": {"topic": topic, "address": receiver.url}})
+    out = seed(client, products=[tee("HOOK", 5)])
+    body = order_body(
+        out["products"][0]["variants"][0]["id"], 1, inventory_behaviour="decrement_ignoring_policy"
+    )
+    order = client.post(f"{BASE}/orders.json", json=body).json()["order"]
+    fo = client.get(f"{BASE}/orders/{order['id']}/fulfillment_orders.json").json()["fulfillment_orders"][0]
+    client.post(
+        f"{BASE}/fulfillments.json",
+        json={"fulfillment": {"line_items_by_fulfillment_order": [{"fulfillment_order_id": fo["id"]}]}},
+    )
+    client.post("/_admin/webhooks/deliver")
+    topics = [h["x-shopify-topic"] for h, _ in receiver.received]
+    assert topics == ["inventory_levels/update", "orders/create", "orders/paid", "orders/fulfilled"]
+
+
+def test_auto_delivery_in_the_background(receiver):
+    with LoopbackServer(create_app(auto_deliver_webhooks=True)) as server:
+        with httpx.Client(base_url=f"{server.url}{BASE}", headers=AUTH) as http:
+            http.post(
+                "/webhooks.json", json={"webhook": {"topic": "products/create", "address": receiver.url}}
+            )
+            http.post("/products.json", json={"product": {"title": "Auto"}})
+            deadline = time.monotonic() + 5
+            while not receiver.received and time.monotonic() < deadline:
+                time.sleep(0.02)
+    assert [h["x-shopify-topic"] for h, _ in receiver.received] == ["products/create"]
+
+
+# faults and admin ------------------------------------------------------------------------
+
+
+def fault_statuses(seed_value: int) -> list[int]:
+    with TestClient(create_app(seed=seed_value, bucket_size=1000)) as c:
+        c.headers.update(AUTH)
+        c.post("/_admin/faults", json={"error_rate": 0.3})
+        statuses = [c.get(f"{BASE}/locations.json").status_code for _ in range(40)]
+    return statuses
+
+
+def test_faults_are_deterministic_under_a_seed():
+    first, second = fault_statuses(7), fault_statuses(7)
+    assert first == second and set(first) == {200, 503}
+    assert fault_statuses(8) != first
+
+
+def test_fault_shapes_and_burst(client):
+    client.post("/_admin/faults", json={"error_rate": 1.0})
+    failed = client.get(f"{BASE}/locations.json")
+    assert failed.status_code == 503 and failed.json() == {"errors": "Service Unavailable"}
+    assert "X-Shopify-Shop-Api-Call-Limit" in failed.headers
+    client.post("/_admin/faults", json={"error_rate": 0.0, "burst_429": 2})
+    burst = [client.get(f"{BASE}/locations.json") for _ in range(3)]
+    assert [r.status_code for r in burst] == [429, 429, 200]
+    assert burst[0].headers["Retry-After"] == "1.0"
+    assert client.get("/_admin/stats").json()["throttled"] == 2
+    assert client.post("/_admin/faults", json={"bogus": 1}).status_code == 400
+
+
+def test_reset_and_requests_clear(client):
+    seed(client, products=[tee("R", 1)])
+    client.get(f"{BASE}/products.json")
+    assert client.get("/_admin/requests").json()["requests"][0]["path"] == f"{BASE}/products.json"
+    client.post("/_admin/requests/clear")
+    assert client.get("/_admin/requests").json() == {"requests": []}
+    before = [loc["id"] for loc in locations(client)]
+    client.post("/_admin/reset")
+    assert client.get(f"{BASE}/products/count.json").json() == {"count": 0}
+    assert [loc["id"] for loc in locations(client)] == before  # same seed, same ids
+    state = client.get("/_admin/state").json()
+    assert state["stats"]["requests"] == 2 and state["bucket"]["size"] == 40
