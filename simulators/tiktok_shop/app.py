@@ -1,0 +1,149 @@
+"""create_app: wires state, the endpoint table, the request checks and the envelope together."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from simulators.common import FaultConfig, FaultInjector
+
+from . import (
+    admin,
+    aftersales,
+    catalog,
+    fulfillment,
+    gateway,
+    inventory,
+    media,
+    orders,
+    products,
+    shops,
+    tokens,
+)
+from . import webhooks as webhook_api
+from .errors import (
+    BAD_CONTENT_TYPE,
+    INTERNAL,
+    INVALID_PARAM,
+    RATE_LIMITED,
+    ApiError,
+    envelope,
+    error_response,
+)
+from .requestlog import RequestLog
+from .routing import Ctx, Router
+from .state import Credentials, SimState
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CREDENTIALS = {
+    "app_key": "sandbox-app-key",
+    "app_secret": "sandbox-app-secret",
+    "access_token": "sandbox-access-token",
+    "refresh_token": "sandbox-refresh-token",
+    "shop_cipher": "ROW_sandboxcipher",
+    "shop_id": "7495540735365777507",
+    "region": "US",
+}
+
+# Each module declares its own endpoints; patterns are anchored, so the order does not matter.
+ROUTES = (shops.ROUTES + products.ROUTES + inventory.ROUTES + catalog.ROUTES + media.ROUTES + orders.ROUTES
+          + fulfillment.ROUTES + aftersales.ROUTES + webhook_api.ROUTES)
+ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _parse_body(raw: bytes, content_type: str) -> object:
+    media_type = _media_type(content_type)
+    if not raw.strip() or media_type == "multipart/form-data":
+        return None
+    if media_type not in ("application/json", ""):
+        raise ApiError(BAD_CONTENT_TYPE, "Content-Type must be application/json or multipart/form-data")
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise ApiError(INVALID_PARAM, f"Invalid params: the body is not valid JSON ({exc})") from exc
+
+
+class TikTokShopApp(Starlette):
+    """Starlette app whose request log and fault injector sit outside Starlette's own error
+    middleware, so a simulated dropped connection reaches the server as a closed socket instead
+    of being turned into a 500 page."""
+
+    sim: SimState
+    faults: FaultConfig
+
+    def build_middleware_stack(self):
+        inner = super().build_middleware_stack()
+        sim = self.state.sim
+
+        def server_error() -> Response:
+            return envelope(INTERNAL, "Internal error, please retry", sim.ids.request_id(sim.clock()), status=503)
+
+        def throttled(retry_after: float) -> Response:
+            return envelope(RATE_LIMITED, "Too many requests", sim.ids.request_id(sim.clock()), status=429,
+                            headers={"Retry-After": str(max(1, math.ceil(retry_after)))})
+
+        return RequestLog(FaultInjector(inner, self.state.faults, server_error, throttled), sim)
+
+
+def create_app(
+    *,
+    seed: int = 0,
+    app_key: str = DEFAULT_CREDENTIALS["app_key"],
+    app_secret: str = DEFAULT_CREDENTIALS["app_secret"],
+    access_token: str = DEFAULT_CREDENTIALS["access_token"],
+    refresh_token: str = DEFAULT_CREDENTIALS["refresh_token"],
+    shop_cipher: str = DEFAULT_CREDENTIALS["shop_cipher"],
+    shop_id: str = DEFAULT_CREDENTIALS["shop_id"],
+    region: str = DEFAULT_CREDENTIALS["region"],
+    rate_limit_per_second: float = 50.0,
+    audit_delay_seconds: float = 0.0,
+    clock: Callable[[], float] = time.time,
+    auto_deliver_webhooks: bool = False,
+) -> Starlette:
+    creds = Credentials(app_key, app_secret, access_token, refresh_token, shop_cipher, shop_id, region)
+    sim = SimState(seed=seed, creds=creds, clock=clock, audit_delay_seconds=audit_delay_seconds,
+                   rate_limit_per_second=rate_limit_per_second)
+    faults = FaultConfig(seed=seed)
+    dispatcher = webhook_api.WebhookDispatcher(sim, auto_deliver_webhooks)
+    router = Router(ROUTES)
+
+    async def api(request: Request) -> Response:
+        request_id = sim.ids.request_id(sim.clock())
+        path = request.url.path
+        if path in tokens.TOKEN_PATHS:
+            return tokens.handle(sim, request, request_id)
+        try:
+            endpoint, params = router.resolve(request.method, path)
+            raw = await request.body()
+            content_type = request.headers.get("content-type", "")
+            query = dict(request.query_params)
+            gateway.check(sim, endpoint, path, query, raw, content_type, request.headers.get("x-tts-access-token"))
+            products.settle_audits(sim)  # audits finish lazily, on the first request after they are due
+            ctx = Ctx(sim, request, params, query, raw, _parse_body(raw, content_type), content_type)
+            data = endpoint.handler(ctx)
+        except ApiError as err:
+            return error_response(err, request_id)
+        except Exception as exc:  # a simulator bug must still answer in the platform's shape
+            log.exception("tiktok simulator handler failed")
+            return envelope(INTERNAL, f"Internal error: {type(exc).__name__}: {exc}", request_id, status=500)
+        return envelope(0, "Success", request_id, data)
+
+    routes = admin.routes(sim, faults, dispatcher) + [Route("/{path:path}", api, methods=ALL_METHODS)]
+    app = TikTokShopApp(routes=routes)
+    app.state.sim = sim
+    app.state.faults = faults
+    app.state.webhooks = dispatcher
+    return app

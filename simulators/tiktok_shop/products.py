@@ -1,0 +1,437 @@
+"""Product endpoints: search, get, create, edit, status changes, prices; the listing audit."""
+
+from __future__ import annotations
+
+import copy
+
+from . import errors as E
+from . import product_rules
+from .catalog import attributes_for, category_chain
+from .errors import ApiError
+from .money import dec, fmt
+from .pagination import paginate
+from .routing import Ctx
+from .state import SimState
+
+# Body fields kept as sent and returned by get (1.10).
+CONTENT_FIELDS = (
+    "title", "description", "category_id", "category_version", "brand_id", "main_images", "video",
+    "package_weight", "package_dimensions", "product_attributes", "certifications", "size_chart",
+    "is_cod_allowed", "delivery_option_ids", "external_product_id", "is_not_for_sale",
+    "minimum_order_quantity", "is_pre_owned", "listing_platforms", "manufacturer_ids",
+    "responsible_person_ids", "shipping_insurance_requirement", "primary_combined_product_id",
+)
+SKU_FIELDS = ("identifier_code", "external_sku_id", "combined_skus", "sku_unit_count", "pre_sale",
+              "list_price", "external_list_prices")
+MAX_BATCH = 20  # activate / deactivate / delete / recover take at most 20 product ids
+HIDDEN_STATUSES = {"DELETED", "FREEZE"}  # get-product does not return these (1.9)
+DRAFT_MODES = {"AS_DRAFT", "DRAFT"}  # the reference says AS_DRAFT; one SDK types it DRAFT
+
+
+# -- lookups --------------------------------------------------------------------------------
+def find_product(sim: SimState, product_id: str, *, include_hidden: bool = False) -> dict:
+    product = sim.products.get(product_id)
+    if product is None or (not include_hidden and product["status"] in HIDDEN_STATUSES):
+        raise ApiError(E.PRODUCT_NOT_FOUND, f"Product {product_id} does not exist in this shop")
+    return product
+
+
+def find_sku(sim: SimState, sku_id: str) -> tuple[dict, dict] | None:
+    product = sim.products.get(sim.sku_index.get(sku_id, ""))
+    if product is None:
+        return None
+    return product, next(s for s in product["skus"] if s["id"] == sku_id)
+
+
+# -- building ---------------------------------------------------------------------------------
+def _sales_attribute(sim: SimState, category_id: str, attr: dict) -> dict:
+    known = {a["id"]: a for a in attributes_for(sim, category_id) if a["type"] == "SALES_PROPERTY"}
+    by_name = {a["name"].lower(): a for a in known.values()}
+    spec = known.get(str(attr.get("id"))) or by_name.get(str(attr.get("name") or "").lower())
+    name = spec["name"] if spec else str(attr.get("name") or "")
+    attr_id = spec["id"] if spec else attr.get("id") or sim.custom_attr_ids.setdefault(
+        ("attr", name.lower()), sim.ids.new("sku"))
+    values = {v["id"]: v for v in (spec or {}).get("values", [])}
+    value = values.get(str(attr.get("value_id"))) or next(
+        (v for v in values.values() if v["name"].lower() == str(attr.get("value_name") or "").lower()), None)
+    value_name = value["name"] if value else str(attr.get("value_name") or "")
+    value_id = value["id"] if value else attr.get("value_id") or sim.custom_attr_ids.setdefault(
+        ("value", attr_id, value_name.lower()), sim.ids.new("sku"))
+    out = {"id": attr_id, "name": name, "value_id": value_id, "value_name": value_name}
+    if attr.get("sku_img"):
+        out["sku_img"] = attr["sku_img"]
+    return out
+
+
+def _build_skus(sim: SimState, category_id: str, skus: list[dict], existing: dict[str, dict]) -> list[dict]:
+    built = []
+    for sku in skus:
+        sku_id = str(sku.get("id") or sim.ids.new("sku"))
+        old = existing.get(sku_id)
+        committed = {r["warehouse_id"]: r["committed"] for r in old["inventory"]} if old else {}
+        price = sku.get("price") or (old or {}).get("price") or {}
+        row = {
+            "id": sku_id,
+            "seller_sku": str(sku.get("seller_sku") or ""),
+            "price": {"amount": fmt(dec(price.get("amount")), sim.currency) if price.get("amount") else "0",
+                      "currency": price.get("currency", sim.currency)},
+            "inventory": [{"warehouse_id": str(r["warehouse_id"]), "quantity": int(r["quantity"]),
+                           "committed": committed.get(str(r["warehouse_id"]), 0)}
+                          for r in sku.get("inventory") or []],
+            "sales_attributes": [_sales_attribute(sim, category_id, a) for a in sku.get("sales_attributes") or []],
+        }
+        row.update({k: copy.deepcopy(sku[k]) for k in SKU_FIELDS if k in sku})
+        built.append(row)
+    return built
+
+
+def _apply_content(sim: SimState, product: dict, body: dict, warnings: list[dict]) -> None:
+    for key in CONTENT_FIELDS:
+        if key in body:
+            product[key] = copy.deepcopy(body[key])
+    brand_id = product.get("brand_id")
+    if brand_id and brand_id not in sim.brands:
+        # 1.5: an invalid brand_id is cleared with a warning rather than failing the call.
+        warnings.append({"message": f"brand_id {brand_id} is invalid and was ignored"})
+        product["brand_id"] = None
+    old_skus = {s["id"]: s for s in product.get("skus", [])}
+    if "skus" in body:
+        product["skus"] = _build_skus(sim, str(product.get("category_id") or ""), body["skus"], old_skus)
+        for sku_id in set(old_skus) - {s["id"] for s in product["skus"]}:
+            sim.sku_index.pop(sku_id, None)  # omitted SKUs are deleted (1.9)
+        for sku in product["skus"]:
+            sim.sku_index[sku["id"]] = product["id"]
+
+
+def _write_result(product: dict, warnings: list[dict]) -> dict:
+    return {
+        "product_id": product["id"],
+        "skus": [{"id": s["id"], "seller_sku": s["seller_sku"],
+                  "sales_attributes": [{"id": a["id"], "value_id": a["value_id"]} for a in s["sales_attributes"]],
+                  "external_sku_id": s.get("external_sku_id", "")} for s in product["skus"]],
+        "warnings": warnings,
+    }
+
+
+def _check(sim: SimState, body: dict, draft: bool, known_skus: set[str] | None = None) -> None:
+    found = product_rules.problems(sim, body, draft=draft, known_skus=known_skus)
+    if found:
+        raise ApiError(*found[0])
+
+
+# -- audit ----------------------------------------------------------------------------------
+def start_audit(sim: SimState, product: dict) -> None:
+    product["status"] = "PENDING"
+    product["audit"] = {"status": "AUDITING", "pre_approved_reasons": []}
+    product["audit_failed_reasons"] = []
+    product["audit_due"] = sim.clock() + sim.audit_delay_seconds
+
+
+def _finish_audit(sim: SimState, product: dict) -> None:
+    title = str(product.get("title") or "").lower()
+    bad = [w for w in sim.forbidden_words if w in title]
+    product["audit_due"] = None
+    product["update_time"] = sim.later_than(product["update_time"])
+    if bad:
+        product["status"], product["audit"]["status"] = "FAILED", "REJECTED"
+        product["audit_failed_reasons"] = [{
+            "position": "title",
+            "reasons": [f"The title contains a prohibited word: {bad[0]}"],
+            "suggestions": ["Remove words that suggest counterfeit goods and resubmit"],
+        }]
+        change = "PRODUCT_AUDIT_FAILURE"
+    else:
+        product["status"], product["audit"]["status"] = "ACTIVATE", "PASSED"
+        change = "PRODUCT_STATUS_CHANGED" if product["passed_once"] else "PRODUCT_FIRST_PASS_REVIEW"
+        product["passed_once"] = True
+    sim.emit("PRODUCT_STATUS_CHANGE", {"product_id": product["id"], "status": change,
+                                       "suspended_reason": "", "update_time": product["update_time"]})
+    sim.emit("PRODUCT_AUDIT_STATUS_CHANGE", {"product_id": product["id"],
+                                             "audit": {"status": product["audit"]["status"]},
+                                             "update_time": product["update_time"]})
+
+
+def settle_audits(sim: SimState, *, force: bool = False) -> int:
+    """Finish every audit that is due (or all of them); returns how many finished."""
+    now, done = sim.clock(), 0
+    for product in sim.products.values():
+        due = product.get("audit_due")
+        if due is not None and (force or now >= due):
+            _finish_audit(sim, product)
+            done += 1
+    return done
+
+
+def _status_event(sim: SimState, product: dict) -> None:
+    sim.emit("PRODUCT_STATUS_CHANGE", {"product_id": product["id"], "status": "PRODUCT_STATUS_CHANGED",
+                                       "suspended_reason": "", "update_time": product["update_time"]})
+
+
+# -- views ----------------------------------------------------------------------------------
+def _price_view(sku: dict) -> dict:
+    amount = sku["price"]["amount"]
+    # Prices are pre-tax (1.10), so the sale and tax-exclusive prices are the same number.
+    return {"currency": sku["price"]["currency"], "sale_price": amount, "tax_exclusive_price": amount}
+
+
+def _inventory_view(sku: dict) -> list[dict]:
+    return [{"warehouse_id": r["warehouse_id"], "quantity": r["quantity"]} for r in sku["inventory"]]
+
+
+def _image_view(sim: SimState, image: dict) -> dict:
+    known = sim.images.get(image.get("uri"), {})
+    url = known.get("url", "")
+    return {"uri": image.get("uri"), "urls": [url], "thumb_urls": [url],
+            "width": known.get("width", 0), "height": known.get("height", 0)}
+
+
+def product_view(sim: SimState, product: dict) -> dict:
+    view = {k: copy.deepcopy(product[k]) for k in CONTENT_FIELDS if k in product and k != "brand_id"}
+    brand = sim.brands.get(product.get("brand_id") or "")
+    if brand:
+        view["brand"] = {"id": brand["id"], "name": brand["name"]}
+    view.pop("category_id", None)
+    attrs = {a["id"]: a for a in attributes_for(sim, str(product.get("category_id") or ""))}
+    view.update({
+        "id": product["id"],
+        "status": product["status"],
+        "category_chains": category_chain(sim, str(product.get("category_id") or "")),
+        "main_images": [_image_view(sim, i) for i in product.get("main_images") or []],
+        "product_attributes": [{"id": a.get("id"), "name": attrs.get(str(a.get("id")), {}).get("name", ""),
+                                "values": a.get("values", [])} for a in product.get("product_attributes") or []],
+        "skus": [dict({k: copy.deepcopy(s[k]) for k in SKU_FIELDS if k in s}, id=s["id"],
+                      seller_sku=s["seller_sku"], price=_price_view(s), inventory=_inventory_view(s),
+                      sales_attributes=copy.deepcopy(s["sales_attributes"])) for s in product["skus"]],
+        "audit": copy.deepcopy(product["audit"]),
+        "audit_failed_reasons": copy.deepcopy(product["audit_failed_reasons"]),
+        "delivery_options": [{"id": d, "name": sim.delivery_options.get(d, {}).get("name", ""),
+                              "is_available": True} for d in product.get("delivery_option_ids") or []],
+        "create_time": product["create_time"],
+        "update_time": product["update_time"],
+        "listing_quality_tier": "GOOD" if len(product.get("main_images") or []) >= 5 else "FAIR",
+        "is_not_for_sale": bool(product.get("is_not_for_sale", False)),
+    })
+    return view
+
+
+def summary_view(sim: SimState, product: dict) -> dict:
+    return {
+        "id": product["id"], "title": product.get("title", ""), "status": product["status"],
+        "skus": [{"id": s["id"], "seller_sku": s["seller_sku"], "price": _price_view(s),
+                  "inventory": _inventory_view(s)} for s in product["skus"]],
+        "sales_regions": [sim.creds.region], "create_time": product["create_time"],
+        "update_time": product["update_time"], "is_not_for_sale": bool(product.get("is_not_for_sale", False)),
+        "listing_quality_tier": "GOOD" if len(product.get("main_images") or []) >= 5 else "FAIR",
+        "audit": {"status": product["audit"]["status"]},
+    }
+
+
+# -- endpoints ------------------------------------------------------------------------------
+def new_product(sim: SimState, body: dict, *, draft: bool, product_id: str | None = None) -> tuple[dict, list]:
+    now = sim.now()
+    product = {"id": product_id or sim.ids.new("product"), "skus": [], "create_time": now, "update_time": now,
+               "status": "DRAFT", "audit": {"status": "", "pre_approved_reasons": []},
+               "audit_failed_reasons": [], "audit_due": None, "passed_once": False}
+    warnings: list[dict] = []
+    _apply_content(sim, product, body, warnings)
+    sim.products[product["id"]] = product
+    return product, warnings
+
+
+def create_product(ctx: Ctx) -> dict:
+    sim, body = ctx.sim, ctx.body or {}
+    key = body.get("idempotency_key")
+    if key and ("create_product", key) in sim.idempotency:
+        return copy.deepcopy(sim.idempotency[("create_product", key)])
+    draft = body.get("save_mode") in DRAFT_MODES
+    _check(sim, body, draft)
+    product, warnings = new_product(sim, body, draft=draft)
+    if not draft:
+        start_audit(sim, product)
+    sim.emit("PRODUCT_CREATION", {"product_id": product["id"], "product_type": ["NORMAL"],
+                                  "update_time": product["update_time"]})
+    result = _write_result(product, warnings)
+    if key:
+        sim.idempotency[("create_product", key)] = copy.deepcopy(result)
+    return result
+
+
+def _edit(ctx: Ctx, merged: dict, body: dict) -> dict:
+    sim = ctx.sim
+    product = find_product(sim, ctx.params["product_id"])
+    draft = body.get("save_mode") in DRAFT_MODES or (product["status"] == "DRAFT" and "save_mode" not in body)
+    _check(sim, merged, draft, known_skus={s["id"] for s in product["skus"]})
+    before = {k: copy.deepcopy(product.get(k)) for k in (*CONTENT_FIELDS, "skus")}
+    warnings: list[dict] = []
+    _apply_content(sim, product, body, warnings)
+    product["update_time"] = sim.later_than(product["update_time"])
+    if not draft:
+        start_audit(sim, product)  # every content write is re-audited (1.10)
+    changed = [k for k in (*CONTENT_FIELDS, "skus") if product.get(k) != before[k]]
+    sim.emit("PRODUCT_INFORMATION_CHANGE", {"product_id": product["id"], "changed_fields": changed,
+                                            "update_time": product["update_time"]})
+    return _write_result(product, warnings)
+
+
+def edit_product(ctx: Ctx) -> dict:
+    body = ctx.body or {}
+    return _edit(ctx, body, body)
+
+
+def partial_edit_product(ctx: Ctx) -> dict:
+    body = ctx.body or {}
+    product = find_product(ctx.sim, ctx.params["product_id"])
+    merged = {k: product[k] for k in CONTENT_FIELDS if k in product}
+    merged["skus"] = [dict(s, inventory=[{"warehouse_id": r["warehouse_id"], "quantity": r["quantity"]}
+                                         for r in s["inventory"]]) for s in product["skus"]]
+    merged.update(body)
+    return _edit(ctx, merged, body)
+
+
+def get_product(ctx: Ctx) -> dict:
+    return product_view(ctx.sim, find_product(ctx.sim, ctx.params["product_id"]))
+
+
+def search_products(ctx: Ctx) -> dict:
+    sim, body = ctx.sim, ctx.body or {}
+    status = body.get("status") or "ALL"
+    seller_skus, sku_ids = body.get("seller_skus") or [], body.get("sku_ids") or []
+    if len(seller_skus) > 10 or len(sku_ids) > 10:
+        raise ApiError(E.INVALID_PARAM, "Invalid params: at most 10 seller_skus and 10 sku_ids")
+    audit_statuses = body.get("audit_status") or []
+
+    def keep(p: dict) -> bool:
+        if status == "ALL" and p["status"] == "DELETED" or status != "ALL" and p["status"] != status:
+            return False
+        if seller_skus and not any(s["seller_sku"] in seller_skus for s in p["skus"]):
+            return False
+        if sku_ids and not any(s["id"] in sku_ids for s in p["skus"]):
+            return False
+        if audit_statuses and p["audit"]["status"] not in audit_statuses:
+            return False
+        for field, op in (("create_time_ge", "ge"), ("create_time_le", "le"), ("update_time_ge", "ge"),
+                          ("update_time_le", "le")):
+            bound = body.get(field)
+            value = p[field.rsplit("_", 1)[0]]
+            if bound is not None and (value < bound if op == "ge" else value > bound):
+                return False
+        return True
+
+    matches = [p for p in sim.products.values() if keep(p)]
+    page, meta = paginate("products", matches, ctx.query, body)
+    return {"products": [summary_view(sim, p) for p in page], **meta}
+
+
+def _batch(ctx: Ctx, action) -> dict:
+    ids = [str(i) for i in (ctx.body or {}).get("product_ids") or []]
+    if not ids or len(ids) > MAX_BATCH:
+        raise ApiError(E.INVALID_PARAM, f"Invalid params: product_ids must hold 1 to {MAX_BATCH} ids")
+    errors = []
+    for product_id in ids:
+        product = ctx.sim.products.get(product_id)
+        problem = (E.PRODUCT_NOT_FOUND, "Product does not exist in this shop") if product is None \
+            else action(ctx.sim, product)
+        if problem:
+            errors.append({"code": problem[0], "message": problem[1],
+                           "detail": {"product_id": product_id, "extra_errors": []}})
+    return {"errors": errors}
+
+
+def _activate(sim: SimState, product: dict):
+    if product["status"] in ("ACTIVATE", "PENDING"):
+        return None
+    if product["status"] not in ("SELLER_DEACTIVATED", "DRAFT", "FAILED"):
+        return E.INVALID_STATUS_CHANGE, f"A {product['status']} product cannot be activated"
+    found = product_rules.problems(sim, {**product, "skus": [
+        dict(s, inventory=[{"warehouse_id": r["warehouse_id"], "quantity": r["quantity"]} for r in s["inventory"]])
+        for s in product["skus"]]}, known_skus={s["id"] for s in product["skus"]})
+    if found:
+        return found[0]
+    product["update_time"] = sim.later_than(product["update_time"])
+    start_audit(sim, product)  # activation is re-audited (1.9)
+    return None
+
+
+def _deactivate(sim: SimState, product: dict):
+    if product["status"] not in ("ACTIVATE", "PENDING", "FAILED"):
+        return E.INVALID_STATUS_CHANGE, f"A {product['status']} product cannot be deactivated"
+    product.update(status="SELLER_DEACTIVATED", audit_due=None, update_time=sim.later_than(product["update_time"]))
+    _status_event(sim, product)
+    return None
+
+
+def _delete(sim: SimState, product: dict):
+    if product["status"] == "DELETED":
+        return E.INVALID_STATUS_CHANGE, "The product is already deleted"
+    product.update(status="DELETED", audit_due=None, update_time=sim.later_than(product["update_time"]))
+    _status_event(sim, product)
+    return None
+
+
+def _recover(sim: SimState, product: dict):
+    if product["status"] != "DELETED":
+        return E.INVALID_STATUS_CHANGE, "Only deleted products can be recovered"
+    # UNCONFIRMED: a recovered product comes back deactivated, so nothing sells until re-activated.
+    product.update(status="SELLER_DEACTIVATED", update_time=sim.later_than(product["update_time"]))
+    _status_event(sim, product)
+    return None
+
+
+def listing_check(ctx: Ctx) -> dict:
+    found = product_rules.problems(ctx.sim, ctx.body or {})
+    return {"check_result": "FAILED" if found else "PASS",
+            "fail_reasons": [{"code": code, "reasons": [message]} for code, message in found],
+            "listing_quality": {"current_tier": "FAIR"}}
+
+
+def prerequisites(ctx: Ctx) -> dict:
+    sim = ctx.sim
+    has_return = any(w["type"] == "RETURN_WAREHOUSE" for w in sim.warehouses.values())
+    has_sales = bool(sim.sales_warehouses())
+    checks = [("RETURN_WAREHOUSE", has_return, "Add a return warehouse"),
+              ("SALES_WAREHOUSE", has_sales, "Add a sales warehouse"),
+              ("SHIPPING_TEMPLATE", True, ""), ("TAX_INFO", True, "")]
+    return {"check_results": [{"check_item": item, "is_failed": not ok, "fail_reasons": [] if ok else [why]}
+                              for item, ok, why in checks]}
+
+
+def update_prices(ctx: Ctx) -> dict:
+    sim = ctx.sim
+    product = find_product(sim, ctx.params["product_id"])
+    skus = {s["id"]: s for s in product["skus"]}
+    updates = (ctx.body or {}).get("skus") or []
+    if not updates:
+        raise ApiError(E.INVALID_PARAM, "Invalid params: skus is required")
+    for row in updates:  # validate all first: the call is all-or-nothing
+        if str(row.get("id")) not in skus:
+            raise ApiError(E.SKU_NOT_FOUND, f"SKU {row.get('id')} does not belong to this product")
+        price = row.get("price") or {}
+        try:
+            ok = dec(price.get("amount")) > 0
+        except ValueError:
+            ok = False
+        if not ok or price.get("currency", sim.currency) != sim.currency:
+            raise ApiError(E.INVALID_PRICE, f"Invalid price for SKU {row.get('id')}")
+    for row in updates:  # skips audit and leaves the status alone (1.10)
+        sku = skus[str(row["id"])]
+        sku["price"] = {"amount": fmt(dec(row["price"]["amount"]), sim.currency), "currency": sim.currency}
+        if "list_price" in row:
+            sku["list_price"] = row["list_price"]
+    product["update_time"] = sim.later_than(product["update_time"])
+    return {}
+
+
+ROUTES = [
+    ("POST", "/product/{v}/products/search", search_products, ("202309", "202312", "202502")),
+    ("GET", "/product/{v}/products/{product_id}", get_product),
+    ("POST", "/product/{v}/products", create_product),
+    ("PUT", "/product/{v}/products/{product_id}", edit_product, ("202309", "202509")),
+    ("POST", "/product/{v}/products/{product_id}/partial_edit", partial_edit_product, ("202309", "202509")),
+    ("POST", "/product/{v}/products/activate", lambda ctx: _batch(ctx, _activate)),
+    ("POST", "/product/{v}/products/deactivate", lambda ctx: _batch(ctx, _deactivate)),
+    ("DELETE", "/product/{v}/products", lambda ctx: _batch(ctx, _delete)),
+    ("POST", "/product/{v}/products/recover", lambda ctx: _batch(ctx, _recover)),
+    ("POST", "/product/{v}/products/{product_id}/prices/update", update_prices),
+    ("POST", "/product/{v}/products/listing_check", listing_check),
+    ("GET", "/product/{v}/prerequisites", prerequisites, ("202309", "202312")),
+]
