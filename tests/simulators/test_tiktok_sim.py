@@ -521,3 +521,109 @@ def test_fault_knobs_are_deterministic_under_a_seed():
         assert response.headers["Retry-After"] == "1"
         assert Api(client).call("GET", "/logistics/202309/warehouses").json()["code"] == 0
         assert [r["status"] for r in client.get("/_admin/requests").json()["requests"]] == [503, 429, 200]
+
+
+# -- the rest of the surface ------------------------------------------------------------------
+def test_partial_edit_draft_listing_check_and_status_batches(api, client):
+    created = create_active_product(api, client)
+    pid = created["product_id"]
+    api.ok("POST", f"/product/202309/products/{pid}/partial_edit", body={"title": "Classic Cotton Tee v2"})
+    client.post("/_admin/audit/run")
+    product = api.ok("GET", f"/product/202309/products/{pid}")
+    assert product["title"] == "Classic Cotton Tee v2" and len(product["skus"]) == 2
+    assert product["status"] == "ACTIVATE"
+
+    assert api.ok("POST", "/product/202309/products/deactivate", body={"product_ids": [pid]})["errors"] == []
+    assert api.ok("GET", f"/product/202309/products/{pid}")["status"] == "SELLER_DEACTIVATED"
+    api.ok("POST", "/product/202309/products/activate", body={"product_ids": [pid]})
+    assert api.ok("GET", f"/product/202309/products/{pid}")["status"] == "ACTIVATE"  # audit delay 0
+    api.ok("DELETE", "/product/202309/products", body={"product_ids": [pid]})
+    assert api.call("GET", f"/product/202309/products/{pid}").json()["code"] == 12052048
+    api.ok("POST", "/product/202309/products/recover", body={"product_ids": [pid]})
+    assert api.ok("GET", f"/product/202309/products/{pid}")["status"] == "SELLER_DEACTIVATED"
+
+    draft = api.ok("POST", "/product/202309/products", body={"title": "Half done", "save_mode": "AS_DRAFT"})
+    assert api.ok("GET", f"/product/202309/products/{draft['product_id']}")["status"] == "DRAFT"
+
+    check = api.ok("POST", "/product/202309/products/listing_check", body={"title": "x", "category_id": "601265"})
+    assert check["check_result"] == "FAILED" and {r["code"] for r in check["fail_reasons"]} >= {12052024}
+    prereq = api.ok("GET", "/product/202312/prerequisites")["check_results"]
+    assert not any(c["is_failed"] for c in prereq)
+
+
+def test_brand_create_file_upload_and_logistics(api):
+    brand = api.ok("POST", "/product/202309/brands", cipher=False, body={"name": "Sandbox Label"})
+    names = [b["name"] for b in api.ok("GET", "/product/202309/brands",
+                                         query={"page_size": "50", "brand_name": "sandbox"})["brands"]]
+    assert names == ["Sandbox Label"] and brand["id"].isdigit()
+    file = api.ok("POST", "/product/202309/files/upload", cipher=False,
+                  files={"data": ("manual.pdf", b"%PDF-1.4", "application/pdf")}, data={"name": "manual.pdf"})
+    assert file["format"] == "PDF"
+    options = api.ok("GET", f"/logistics/202309/warehouses/{WAREHOUSE}/delivery_options")["delivery_options"]
+    providers = api.ok("GET", f"/logistics/202309/delivery_options/{options[0]['id']}/shipping_providers")
+    assert {"id": "7117858858072016686", "name": "USPS"} in providers["shipping_providers"]
+    response = api.call("POST", "/product/202309/products/search", query={"page_size": "5"}, body={})
+    assert response.json()["data"]["next_page_token"] == ""
+
+
+def test_tiktok_logistics_package_flow_and_seller_cancel(api, client):
+    created = create_active_product(api, client)
+    sku_id = created["skus"][1]["id"]
+    order = client.post("/_admin/orders", json={"line_items": [{"sku_id": sku_id, "quantity": 2}],
+                                                "status": "AWAITING_SHIPMENT"}).json()
+    package_id = order["packages"][0]["id"]
+    api.ok("POST", f"/fulfillment/202309/packages/{package_id}/ship", body={"handover_method": "PICKUP"})
+    detail = api.ok("GET", "/order/202309/orders", query={"ids": order["id"]})["orders"][0]
+    assert detail["status"] == "AWAITING_COLLECTION" and detail["tracking_number"]
+    pkg = api.ok("GET", f"/fulfillment/202309/packages/{package_id}")
+    assert pkg["package_status"] == "PROCESSING" and len(pkg["orders"][0]["skus"]) == 2
+    client.post(f"/_admin/orders/{order['id']}/advance", json={"to": "IN_TRANSIT"})
+    found = api.ok("POST", "/fulfillment/202309/packages/search", query={"page_size": "10"},
+                   body={"package_status": "FULFILLING"})
+    assert [p["id"] for p in found["packages"]] == [package_id]
+    api.ok("POST", f"/fulfillment/202309/packages/{package_id}/shipping_info/update",
+           body={"tracking_number": "NEW123", "shipping_provider_id": "7117859084333745966"})
+    assert api.ok("GET", f"/fulfillment/202309/packages/{package_id}")["shipping_provider_name"] == "UPS"
+
+    other = client.post("/_admin/orders", json={"line_items": [{"sku_id": sku_id, "quantity": 2}],
+                                                "status": "AWAITING_SHIPMENT"}).json()
+    one_line = other["line_items"][0]["id"]
+    data = api.ok("POST", "/return_refund/202309/cancellations",
+                  body={"order_id": other["id"], "order_line_item_ids": [one_line], "cancel_reason": "Out of stock"})
+    assert data["cancel_status"] == "CANCELLATION_REQUEST_COMPLETE"
+    detail = api.ok("GET", "/order/202309/orders", query={"ids": other["id"]})["orders"][0]
+    assert detail["status"] == "AWAITING_SHIPMENT"
+    assert [li["display_status"] for li in detail["line_items"]] == ["CANCELLED", "AWAITING_SHIPMENT"]
+    api.ok("POST", "/return_refund/202309/cancellations",
+           body={"order_id": other["id"], "cancel_reason": "Out of stock"})
+    assert api.ok("GET", "/order/202309/orders", query={"ids": other["id"]})["orders"][0]["status"] == "CANCELLED"
+
+
+def test_buyer_cannot_overbuy_and_return_reject(api, client):
+    created = create_active_product(api, client)
+    sku_id = created["skus"][1]["id"]  # 5 units
+    assert client.post("/_admin/orders", json={"line_items": [{"sku_id": sku_id, "quantity": 6}]}).status_code == 400
+    order = client.post("/_admin/orders", json={"line_items": [{"sku_id": sku_id}], "status": "DELIVERED"}).json()
+    ret = client.post("/_admin/returns", json={"order_id": order["id"], "return_type": "REFUND"}).json()
+    response = api.call("POST", f"/return_refund/202309/returns/{ret['return_id']}/approve",
+                        body={"decision": "APPROVE_RETURN"})
+    assert response.json()["code"] != 0  # a refund-only request cannot be approved as a return
+    api.ok("POST", f"/return_refund/202309/returns/{ret['return_id']}/reject",
+           body={"decision": "REJECT_REFUND", "reject_reason": "Item was delivered intact"})
+    found = api.ok("POST", "/return_refund/202309/returns/search", body={"return_ids": [ret["return_id"]]})
+    assert found["return_orders"][0]["return_status"] == "REFUND_OR_RETURN_REQUEST_REJECT"
+    seller = api.ok("POST", "/return_refund/202309/returns", query={"idempotency_key": "r-1"},
+                    body={"order_id": order["id"], "return_type": "REFUND", "return_reason": "Goodwill"})
+    again = api.ok("POST", "/return_refund/202309/returns", query={"idempotency_key": "r-1"},
+                   body={"order_id": order["id"], "return_type": "REFUND", "return_reason": "Goodwill"})
+    assert seller == again and seller["return_status"] == "RETURN_OR_REFUND_REQUEST_COMPLETE"
+
+
+def test_reset_and_state_dump(api, client):
+    create_active_product(api, client)
+    state = client.get("/_admin/state").json()
+    assert {"products", "orders", "packages", "cancellations", "returns", "webhooks", "warehouses",
+            "images"} <= set(state)
+    assert state["products"][0]["skus"][0]["inventory"][0]["quantity"] == 10
+    client.post("/_admin/reset")
+    assert client.get("/_admin/state").json()["products"] == []
