@@ -8,6 +8,7 @@ pointing at the merchant's file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from .errors import Location, Problem, SpecError
 class YDict(dict):
     """A mapping with the location of itself, of each key, and of each value."""
 
-    __slots__ = ("loc", "key_locs", "value_locs", "path")
+    __slots__ = ("loc", "key_locs", "value_locs", "path", "spans")
 
     def __init__(self, *args: Any, loc: Location | None = None, path: tuple = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -28,18 +29,71 @@ class YDict(dict):
         self.path = path  # keys from the document root, for field paths in errors
         self.key_locs: dict[Any, Location] = {}
         self.value_locs: dict[Any, Location] = {}
+        self.spans: dict[Any, Spans] = {}  # text values: where each source line of the text starts
 
 
 class YList(list):
     """A sequence with the location of itself and of each item."""
 
-    __slots__ = ("loc", "item_locs", "path")
+    __slots__ = ("loc", "item_locs", "path", "spans")
 
     def __init__(self, *args: Any, loc: Location | None = None, path: tuple = ()) -> None:
         super().__init__(*args)
         self.loc = loc
         self.path = path
         self.item_locs: list[Location] = []
+        self.spans: dict[int, Spans] = {}
+
+
+# (line, col, length) of each source line holding a text scalar's characters, 1-based; lets an
+# error found at character N of an expression point at the exact column, inside quotes or blocks.
+Spans = tuple[tuple[int, int, int], ...]
+
+
+def _spans(node: yaml.ScalarNode, buffer: str | None) -> Spans | None:
+    start, end = node.start_mark, node.end_mark
+    if not buffer or start.index >= end.index or not isinstance(node.value, str):
+        return None
+    raw = buffer[start.index:end.index]
+    if node.style in ("|", ">"):
+        lines = raw.split("\n")[1:]  # the first line holds the indicator
+        indents = [len(line) - len(line.lstrip(" ")) for line in lines if line.strip()]
+        if not indents:
+            return None
+        indent = min(indents)
+        out = [(start.line + 2 + i, indent + 1, len(line[indent:].rstrip()))
+               for i, line in enumerate(lines) if line.strip() or i < len(lines) - 1]
+        return tuple(out)
+    col = start.column + 1
+    if node.style in ('"', "'"):
+        raw, col = raw[1:-1], col + 1
+    out = []
+    for i, line in enumerate(raw.split("\n")):
+        stripped = line.lstrip(" \t") if i else line
+        out.append((start.line + 1 + i, (col if not i else len(line) - len(stripped) + 1), len(stripped.rstrip())))
+    return tuple(out)
+
+
+def text_location(container: Any, key: Any, offset: int = 0, line_offset: int = 0) -> Location | None:
+    """The location of character `offset` (or of line `line_offset`) of the text value at `key`."""
+    if isinstance(container, YDict):
+        base = container.value_locs.get(key, container.loc)
+    elif isinstance(container, YList) and isinstance(key, int) and 0 <= key < len(container.item_locs):
+        base = container.item_locs[key]
+    else:
+        return None
+    spans = getattr(container, "spans", {}).get(key)
+    if base is None or not spans:
+        return base
+    if line_offset:
+        line, col, _ = spans[min(line_offset, len(spans) - 1)]
+        return Location(base.file, line, col)
+    for line, col, length in spans:
+        if offset <= length:
+            return Location(base.file, line, col + offset)
+        offset -= length + 1
+    line, col, length = spans[-1]
+    return Location(base.file, line, col + length)
 
 
 def _loc(file: str, mark: yaml.Mark) -> Location:
@@ -50,7 +104,19 @@ class _Constructor(yaml.SafeLoader):
     """Only the safe scalar resolver is used: no tags that build Python objects."""
 
 
+# YAML 1.2 booleans: only true/false. Under YAML 1.1 rules `on:`, `yes` and `no` become booleans,
+# which silently breaks keys such as a step's `on:` and country codes such as NO.
+_Constructor.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+for _first in "tTfF":
+    _Constructor.yaml_implicit_resolvers.setdefault(_first, []).append(("tag:yaml.org,2002:bool", _BOOL))
+
+
 def _build(node: yaml.Node, file: str, loader: _Constructor, path: tuple = ()) -> Any:
+    buffer = getattr(loader, "buffer", None)
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # resolves YAML merge keys (<<) the safe way
         out = YDict(loc=_loc(file, node.start_mark), path=path)
@@ -64,18 +130,23 @@ def _build(node: yaml.Node, file: str, loader: _Constructor, path: tuple = ()) -
                     Problem(
                         f"duplicate key {key!r} (first defined at line {first.line})",
                         _loc(file, key_node.start_mark),
+                        format_path(path + (key,)),
                         hint="YAML keeps only the last value of a repeated key; remove one of them",
                     )
                 )
             out[key] = _build(value_node, file, loader, path + (key,))
             out.key_locs[key] = _loc(file, key_node.start_mark)
             out.value_locs[key] = _loc(file, value_node.start_mark)
+            if isinstance(value_node, yaml.ScalarNode) and (spans := _spans(value_node, buffer)):
+                out.spans[key] = spans
         return out
     if isinstance(node, yaml.SequenceNode):
         seq = YList(loc=_loc(file, node.start_mark), path=path)
         for index, item in enumerate(node.value):
             seq.append(_build(item, file, loader, path + (index,)))
             seq.item_locs.append(_loc(file, item.start_mark))
+            if isinstance(item, yaml.ScalarNode) and (spans := _spans(item, buffer)):
+                seq.spans[index] = spans
         return seq
     return loader.construct_object(node, deep=True)
 
@@ -98,12 +169,30 @@ def loads(text: str, file: str = "<string>") -> Any:
             )
         return _build(node, file, loader)
     except yaml.MarkedYAMLError as exc:
+        opener = _unclosed(exc, text)
+        if opener is not None:
+            where = _loc(file, exc.context_mark)
+            closer = _CLOSERS[opener]
+            raise SpecError(Problem(f"invalid YAML: the {opener!r} opened here is never closed ({exc.problem})",
+                                    where, hint=f"add the closing {closer!r}, or quote the whole value")) from None
         mark = exc.problem_mark or exc.context_mark
         where = _loc(file, mark) if mark else Location(file, 1, 1)
-        message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        message = ": ".join(str(p) for p in (exc.context, exc.problem) if p)
         raise SpecError(Problem(f"invalid YAML: {message}", where, hint=_yaml_hint(message))) from None
     finally:
         loader.dispose()
+
+
+_CLOSERS = {"[": "]", "{": "}", '"': '"', "'": "'"}
+
+
+def _unclosed(exc: yaml.MarkedYAMLError, text: str) -> str | None:
+    """The bracket or quote a parse error ran past the end of the file looking for a close of."""
+    mark, problem = exc.context_mark, str(exc.problem or "")
+    if mark is None or not ("stream end" in problem or "end of stream" in problem):
+        return None
+    opener = text[mark.index] if 0 <= mark.index < len(text) else ""
+    return opener if opener in _CLOSERS else None
 
 
 def _yaml_hint(message: str) -> str:
