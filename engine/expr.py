@@ -6,6 +6,7 @@ errors carry the column inside the expression so callers can point at file:line:
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -119,26 +120,34 @@ class ExpressionCompiler:
         if not isinstance(source, str) or not source.strip():
             raise ExprCompileError("an expression must be a non-empty string")
         text = source.strip()
+        lead = len(source) - len(source.lstrip())  # offsets below are into `text`; errors use `source`
         if _FIELD_PATH.match(text):
             return FieldPath(text)
         try:
             parsed = jmespath.compile(text).parsed
+        except jp_exceptions.LexerError as exc:  # a ParseError subclass: catch it first
+            raise ExprCompileError(
+                f"invalid JMESPath: {exc.message}", offset=lead + (exc.lexer_position or 0),
+                hint="check quotes and brackets",
+            ) from None
+        except jp_exceptions.IncompleteExpressionError as exc:
+            raise ExprCompileError(
+                "invalid JMESPath: the expression ends too early", offset=lead + (exc.lex_position or len(text)),
+                hint="an operator, bracket or function call is not finished",
+            ) from None
         except jp_exceptions.ParseError as exc:
             raise ExprCompileError(
                 f"invalid JMESPath: {exc.msg} (token {exc.token_value!r})",
-                offset=exc.lex_position or 0,
+                offset=lead + (exc.lex_position or 0),
                 hint="literals need backticks (`0`) or single quotes ('text'); see jmespath.org",
-            ) from None
-        except jp_exceptions.LexerError as exc:
-            raise ExprCompileError(
-                f"invalid JMESPath: {exc.message}", offset=exc.lexer_position or 0,
-                hint="check quotes and brackets",
             ) from None
         for name in _function_names(parsed):
             if name not in self._functions:
+                close = difflib.get_close_matches(name, sorted(self._functions), n=1)
                 raise ExprCompileError(
-                    f"unknown function {name}()", offset=max(text.find(name + "("), 0),
-                    hint="registered functions: " + ", ".join(sorted(self._functions - _BUILTIN_HIDE)),
+                    f"unknown function {name}()", offset=lead + max(text.find(name + "("), 0),
+                    hint=(f"did you mean {close[0]}()? " if close else "") + "registered functions: "
+                    + ", ".join(sorted(self._functions - _BUILTIN_HIDE)),
                 )
         return JMESPathExpr(text, parsed, self.interpreter)
 
@@ -148,16 +157,21 @@ class ExpressionCompiler:
         try:
             ast = self.jinja.parse(source)
         except TemplateSyntaxError as exc:
+            line = max((exc.lineno or 1) - 1, 0)
             raise ExprCompileError(
-                f"invalid Jinja template: {exc.message}", line_offset=max((exc.lineno or 1) - 1, 0),
+                f"invalid Jinja template: {exc.message}", line_offset=line,
+                offset=sum(len(text) + 1 for text in source.split("\n")[:line]),
                 hint="expressions go inside {{ }}, statements inside {% %}",
             ) from None
         for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
             attr = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
             if isinstance(attr, str) and attr.startswith("_"):
+                line = max(node.lineno - 1, 0)
+                lines = source.split("\n")
+                column = max(lines[line].find(attr), 0) if line < len(lines) else 0
                 raise ExprCompileError(
                     f"template refused: access to the private attribute {attr!r}",
-                    line_offset=max(node.lineno - 1, 0),
+                    offset=sum(len(text) + 1 for text in lines[:line]) + column,
                     hint="templates may only read record fields, context values and registered functions",
                 )
         return TemplateExpr(source, self.jinja.from_string(ast))

@@ -26,7 +26,7 @@ from typing import Any
 from .casts import CASTS
 from .errors import Location, Problem, SpecError
 from .expr import ExprCompileError, ExpressionCompiler, ExprEvalError, FieldPath, Scope
-from .yamlpos import YDict, YList, format_path, locate
+from .yamlpos import YDict, YList, format_path, locate, text_location
 
 VALUE_FORMS = ("path", "template", "const", "lookup", "each", "fields", "if", "coalesce")
 MODIFIERS = ("cast", "scale", "default", "required", "from", "filter", "limit", "value", "then", "else", "description")
@@ -282,14 +282,15 @@ class _Compiler:
     # -- errors
 
     def problem(self, container: Any, key: Any, message: str, hint: str = "", *, at_key: bool = False,
-                offset: int = 0, line_offset: int = 0) -> None:
+                offset: int | None = None, line_offset: int = 0) -> None:
+        """Record a problem at `key` of `container`; `offset`/`line_offset` point inside its text."""
         loc = None
-        if isinstance(container, YDict):
+        if offset is not None:
+            loc = text_location(container, key, offset, line_offset)
+        elif isinstance(container, YDict):
             loc = (container.key_locs if at_key else container.value_locs).get(key, container.loc)
         elif isinstance(container, YList) and isinstance(key, int):
             loc = container.item_locs[key]
-        if loc is not None and (offset or line_offset):
-            loc = Location(loc.file, loc.line + line_offset, loc.col + (offset if not line_offset else 0))
         self.problems.append(Problem(message, loc, _path_of(container, key), hint))
 
     # -- lookups
@@ -315,7 +316,7 @@ class _Compiler:
         try:
             return self.exprs.template(text)
         except ExprCompileError as exc:
-            self.problem(container, key, str(exc), exc.hint, line_offset=exc.line_offset)
+            self.problem(container, key, str(exc), exc.hint, offset=exc.offset, line_offset=exc.line_offset)
             return None
 
     # -- fields

@@ -131,6 +131,10 @@ def _copy_locs(target: YDict, source: Any, key: Any) -> None:
             target.key_locs[key] = source.key_locs[key]
         if key in source.value_locs:
             target.value_locs[key] = source.value_locs[key]
+        if key in source.spans:
+            target.spans[key] = source.spans[key]
+        else:
+            target.spans.pop(key, None)
 
 
 def effective(project: Project, merchant: Document | None, kind: str, name: str) -> YDict | None:
