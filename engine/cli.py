@@ -141,6 +141,15 @@ def test(paths: tuple[Path, ...], verbose: bool) -> None:
     sys.exit(1 if failed or not results else 0)
 
 
+def _register_run_commands() -> None:
+    from . import cli_run
+
+    cli_run.register(main)
+
+
+_register_run_commands()
+
+
 def run() -> None:
     try:
         main()

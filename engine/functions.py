@@ -266,6 +266,12 @@ def _find_by(items: list | None, key: str, value: Any) -> Any:
     return None
 
 
+@function("get", "object|null", "string|number|null")
+def _get(value: dict | None, key: Any) -> Any:
+    """value[key] for a key computed at run time (JMESPath only has literal keys)."""
+    return None if value is None or key is None else value.get(str(key))
+
+
 @function("to_entries", "object|null")
 def _to_entries(value: dict | None) -> list[dict]:
     """{a: 1} -> [{key: a, value: 1}], for `each` over an object."""

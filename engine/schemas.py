@@ -68,7 +68,7 @@ def _problem(doc: Any, error: ValidationError) -> Problem:
     if error.context:  # oneOf/anyOf: report the branch that came closest
         error = best_match(error.context) or error
     path = list(error.absolute_path)
-    where = format_path(path) or "(top level)"
+    where = format_path([*getattr(doc, "path", ()), *path]) or "(top level)"
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = sorted((error.schema.get("properties") or {}).keys())
         extras = [k for k in error.instance if k not in allowed]
@@ -76,7 +76,7 @@ def _problem(doc: Any, error: ValidationError) -> Problem:
         close = difflib.get_close_matches(str(key), allowed, n=1) if key is not None else []
         hint = f"did you mean {close[0]!r}?" if close else ("allowed keys: " + ", ".join(allowed) if allowed else "")
         return Problem(f"unknown key {key!r}", locate(doc, [*path, key], key=True),
-                       format_path([*path, key]), hint)
+                       format_path([*getattr(doc, "path", ()), *path, key]), hint)
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         return Problem(f"missing required key {missing!r}", locate(doc, path), where,

@@ -98,3 +98,32 @@ REDACTOR = Redactor()
 
 def resolve_credentials(refs: dict[str, str], base_dir: Path | None, environ: dict[str, str] | None = None) -> dict:
     return {name: SecretRef.parse(ref, base_dir).resolve(environ) for name, ref in (refs or {}).items()}
+
+
+_SETTING_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_settings(settings: dict, environ: dict[str, str] | None = None) -> dict:
+    """Fill ${env:NAME} / ${env:NAME:-default} in connection settings (URLs, shop ids).
+
+    Settings are not secrets, so nothing is redacted; a value that expands to "" is dropped so
+    the connector's own default applies.
+    """
+    environ = os.environ if environ is None else environ
+
+    def one(text: str) -> str:
+        def sub(match: re.Match[str]) -> str:
+            if match[1] in environ:
+                return environ[match[1]]
+            if match[2] is not None:
+                return match[2]
+            raise SecretError(f"environment variable {match[1]} is not set (used in connection settings)")
+
+        return _SETTING_REF.sub(sub, text)
+
+    out = {}
+    for key, value in settings.items():
+        value = one(value) if isinstance(value, str) else value
+        if value != "":
+            out[key] = value
+    return out

@@ -1,0 +1,47 @@
+"""Everything a running flow needs: its options, connections by role, the state store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..expr import ExpressionCompiler
+from ..mapping import MappingPlan
+from ..schemas import SchemaSet
+
+
+@dataclass
+class RunContext:
+    merchant: str
+    flow: str  # the merchant's local name for the flow
+    flow_name: str  # the shared flow file's name
+    options: dict
+    connections: dict[str, Any]  # role -> engine.http.Connection
+    connection_names: dict[str, str]  # role -> merchant connection name
+    connection_meta: dict[str, dict]  # role -> {region, currency, connector}
+    store: Any  # engine.state.StateStore
+    dry_run: bool = False
+    run_id: str = ""
+    limit: int | None = None
+    plans: dict[str, MappingPlan] = field(default_factory=dict)
+    schemas: SchemaSet | None = None
+    exprs: ExpressionCompiler = field(default_factory=ExpressionCompiler)
+    now: Callable[[], float] | None = None
+    planned: list[dict] = field(default_factory=list)  # dry run: what would be written
+
+    def connection(self, role: str) -> Any:
+        return self.connections[role]
+
+    def conn_name(self, role: str) -> str:
+        return self.connection_names[role]
+
+    def mapping_context(self, role: str | None = None) -> dict:
+        """Context handed to mappings: flow options plus the role's market."""
+        ctx = dict(self.options)
+        if role and role in self.connection_meta:
+            meta = self.connection_meta[role]
+            ctx.setdefault("region", meta.get("region"))
+            if meta.get("currency"):
+                ctx.setdefault("currency", meta["currency"])
+        return ctx

@@ -1,0 +1,243 @@
+"""Build a merchant's flow (connections, compiled mappings, steps) and run it record by record.
+
+One bad record never stops a run: its error, step and payload go to the dead-letter queue and
+the next record is processed. Connection-level failures (auth, outage) end the run early with
+the records so far recorded, because every further record would fail the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConnectorError, Problem, RecordError, SpecError
+from ..http import Connection, HttpCallError
+from ..http.errors import AuthError
+from ..project import Document, Project, effective
+from ..schemas import SchemaSet
+from ..secrets import REDACTOR, expand_settings, resolve_credentials
+from ..state import open_store
+from ..validate import Validator
+from ..yamlpos import plain
+from .context import RunContext
+from .record import Record
+from .registry import STEPS
+from .steps import Pull, Step
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    merchant: str
+    flow: str
+    dry_run: bool
+    counts: dict[str, int] = field(default_factory=dict)
+    results: list[dict] = field(default_factory=list)
+    planned: list[dict] = field(default_factory=list)
+    status: str = "ok"
+    error: str = ""
+    seconds: float = 0.0
+
+    def add(self, action: str) -> None:
+        self.counts[action] = self.counts.get(action, 0) + 1
+
+
+class StoreTokenStore:
+    """Connector tokens (rotating refresh tokens) persisted in the merchant's state store."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def get(self, key: str) -> dict | None:
+        return self.store.kv_get("tokens", key)
+
+    def set(self, key: str, value: dict) -> None:
+        self.store.kv_set("tokens", key, value)
+
+
+class Merchant:
+    """A loaded merchant project: its file, the project around it, its state store, its connections."""
+
+    def __init__(self, merchant_file: str | Path, *, extra_paths: list[Path] | None = None,
+                 environ: dict | None = None, transports: dict[str, Any] | None = None,
+                 state_url: str | None = None) -> None:
+        path = Path(merchant_file)
+        self.project = Project.load([path, *(extra_paths or [])])
+        self.document = next((d for d in self.project.documents["merchant"].values()
+                              if d.path.resolve() == path.resolve()), None)
+        if self.document is None:
+            raise SpecError(self.project.problems or [Problem(f"{path} is not a merchant file", None)])
+        problems = Validator(self.project).run()
+        if problems:
+            raise SpecError(problems)
+        self.doc = self.document.doc
+        self.name = self.doc["name"]
+        self.base_dir = path.parent
+        self.environ = environ
+        self.transports = transports or {}
+        self.schemas = SchemaSet()
+        url = state_url or (self.doc.get("state") or {}).get("url")
+        if url is None:
+            (self.base_dir / ".state").mkdir(exist_ok=True)
+            url = str(self.base_dir / ".state" / f"{self.name}.db")
+        self.store = open_store(url)
+        self._connections: dict[str, Connection] = {}
+
+    def connection(self, name: str) -> Connection:
+        if name not in self._connections:
+            conn = self.doc["connections"][name]
+            spec = self.project.get("connector", conn["connector"])
+            credentials = resolve_credentials(plain(conn.get("credentials") or {}), self.base_dir, self.environ)
+            self._connections[name] = Connection(
+                plain(spec.doc), settings=expand_settings(plain(conn.get("settings") or {}), self.environ),
+                credentials=credentials,
+                token_store=StoreTokenStore(self.store), transport=self.transports.get(name), name=name)
+        return self._connections[name]
+
+    def flow_names(self) -> list[str]:
+        return list((self.doc.get("flows") or {}).keys())
+
+    def close(self) -> None:
+        for conn in self._connections.values():
+            conn.close()
+        self.store.close()
+
+
+class FlowRun:
+    """One run of one merchant flow."""
+
+    def __init__(self, merchant: Merchant, flow: str, *, dry_run: bool = False, limit: int | None = None) -> None:
+        binding = (merchant.doc.get("flows") or {}).get(flow)
+        if binding is None:
+            raise ConnectorError(f"merchant {merchant.name} has no flow {flow!r}; "
+                                 f"enabled: {', '.join(merchant.flow_names()) or 'none'}")
+        self.merchant = merchant
+        flow_doc = effective(merchant.project, merchant.document, "flow", binding["flow"])
+        roles = plain(binding.get("connections") or {})
+        defaults = {k: v.get("default") for k, v in plain(flow_doc.get("options") or {}).items() if "default" in v}
+        self.ctx = RunContext(
+            merchant=merchant.name, flow=flow, flow_name=binding["flow"],
+            options={**defaults, **plain(binding.get("options") or {})},
+            connections={role: merchant.connection(name) for role, name in roles.items()},
+            connection_names=roles,
+            connection_meta={role: {"region": merchant.doc["connections"][name].get("region"),
+                                    "currency": merchant.doc["connections"][name].get("currency"),
+                                    "connector": merchant.doc["connections"][name]["connector"]}
+                             for role, name in roles.items()},
+            store=merchant.store, dry_run=dry_run, limit=limit, schemas=merchant.schemas,
+        )
+        self.ctx.plans = self._compile_mappings(flow_doc)
+        self.steps: list[Step] = []
+        for raw in flow_doc["steps"]:
+            kind, options = next(iter(raw.items()))
+            self.steps.append(STEPS.get(kind).impl(options or {}, self.ctx))
+        if not isinstance(self.steps[0], Pull):
+            raise SpecError(Problem("a flow run by `connector run` starts with a pull step", flow_doc.loc))
+
+    def _compile_mappings(self, flow_doc: Any) -> dict:
+        names = set()
+        for raw in flow_doc["steps"]:
+            options = next(iter(raw.values())) or {}
+            if isinstance(options, dict):
+                if options.get("mapping"):
+                    names.add(options["mapping"])
+                for write in ("create", "update", "price_update", "inventory_update"):
+                    if isinstance(options.get(write), dict) and options[write].get("mapping"):
+                        names.add(options[write]["mapping"])
+        validator = Validator(self.merchant.project)
+        plans = {}
+        for name in names:
+            plan = validator.compile_mapping(effective(self.merchant.project, self.merchant.document, "mapping", name))
+            if plan is None:
+                raise SpecError(validator.problems)
+            plans[name] = plan
+        return plans
+
+    # ------------------------------------------------------------------ running
+
+    def run(self, records: Iterator[Record] | None = None,
+            progress: Callable[[Record, str], None] | None = None) -> RunReport:
+        ctx, store = self.ctx, self.merchant.store
+        started = time.monotonic()
+        ctx.run_id = "dry-run" if ctx.dry_run else store.start_run(ctx.merchant, ctx.flow, False, ctx.options)
+        report = RunReport(ctx.run_id, ctx.merchant, ctx.flow, ctx.dry_run)
+        source = records if records is not None else self.steps[0].records(ctx)
+        try:
+            for record in source:
+                outcome = self.process(record)
+                report.add(outcome["action"])
+                report.results.append(outcome)
+                if progress:
+                    progress(record, outcome["action"])
+        except AuthError as exc:
+            report.status, report.error = "failed", REDACTOR.text(str(exc))
+        except HttpCallError as exc:
+            report.status, report.error = "failed", REDACTOR.text(str(exc))
+        report.planned = ctx.planned
+        report.seconds = time.monotonic() - started
+        if not ctx.dry_run:
+            store.finish_run(ctx.run_id, report.status, {"counts": report.counts, "error": report.error})
+        return report
+
+    def process(self, record: Record) -> dict:
+        ctx, store = self.ctx, self.merchant.store
+        step_name = "pull"
+        try:
+            for step in self.steps[1:]:
+                step_name = step.kind
+                if not step.applies(record):
+                    continue
+                record = step.process(record, ctx)
+                if record.action in ("skip", "queued"):
+                    break
+        except (RecordError, HttpCallError) as exc:
+            return self._dead_letter(record, step_name, exc)
+        action = record.action or "processed"
+        outcome = {"key": record.key, "action": action, "status": "ok", "remote_id": record.remote_id,
+                   "detail": record.detail, "previous": record.previous, "canonical": record.canonical}
+        if not ctx.dry_run:
+            status = "skipped" if action in ("skip", "queued", "untracked") else "ok"
+            store.record_result(ctx.run_id, ctx.flow_name, record.key, action.replace("+", ","), status,
+                                {"remote_id": record.remote_id, **record.detail})
+            if status == "ok":
+                for letter in store.list_dead_letters(merchant=ctx.merchant, flow=ctx.flow):
+                    if letter["key"] == record.key:
+                        store.mark_replayed(letter["id"], ctx.run_id, True)
+        return outcome
+
+    def _dead_letter(self, record: Record, step: str, exc: Exception) -> dict:
+        ctx, store = self.ctx, self.merchant.store
+        chain, cause = [], exc
+        while cause is not None and len(chain) < 5:
+            chain.append(f"{type(cause).__name__}: {cause}")
+            cause = cause.__cause__ or cause.__context__
+        error = REDACTOR.data({
+            "message": str(exc), "type": type(exc).__name__, "chain": chain,
+            "field_errors": getattr(exc, "field_errors", []),
+            "retryable": bool(getattr(exc, "retryable", False)),
+        })
+        outcome = {"key": record.key, "action": "dead_letter", "status": "failed", "step": step, "error": error}
+        if not ctx.dry_run:
+            store.add_dead_letter(ctx.run_id, ctx.merchant, ctx.flow, step, ctx.flow_name, record.key,
+                                  REDACTOR.data(record.native), error)
+            store.record_result(ctx.run_id, ctx.flow_name, record.key, (record.action or "sync").replace("+", ","),
+                                "dead_letter", {"step": step, "message": error["message"]})
+        return outcome
+
+
+def replay_records(store: Any, merchant: str, flow: str, ids: list[int] | None = None) -> Iterator[Record]:
+    """Open dead letters of a flow as records, with their (possibly edited) payloads."""
+    for letter in store.list_dead_letters(merchant=merchant, flow=flow):
+        if ids and letter["id"] not in ids:
+            continue
+        yield Record(key=letter["key"], native=letter["payload"], data=letter["payload"])
+
+
+def load_merchant(path: str | Path, **kwargs: Any) -> Merchant:
+    return Merchant(path, **kwargs)
+
+
+__all__ = ["FlowRun", "Merchant", "RunReport", "load_merchant", "replay_records", "Document"]

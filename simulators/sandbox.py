@@ -1,0 +1,109 @@
+"""The sandbox: both platform simulators and an image CDN on loopback, seeded with a demo catalog.
+
+`connector sandbox` runs this and prints one JSON line with the URLs and credentials; tests and
+the demo call `start_sandbox()` in-process.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from . import cdn, shopify, tiktok_shop
+from .catalog import generate_shopify_products
+from .common import LoopbackServer
+
+
+@dataclass
+class Sandbox:
+    servers: dict[str, LoopbackServer] = field(default_factory=dict)
+    products: list[dict] = field(default_factory=list)
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: server.url for name, server in self.servers.items()}
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **self.urls,
+            "shopify_api": f"{self.urls['shopify']}/admin/api/2025-01",
+            "credentials": {"tiktok_shop": dict(tiktok_shop.DEFAULT_CREDENTIALS),
+                            "shopify": dict(shopify.DEFAULT_CREDENTIALS)},
+        }
+
+    def environ(self) -> dict[str, str]:
+        """The environment the example merchant project reads (URLs and secret references)."""
+        tts, shop = tiktok_shop.DEFAULT_CREDENTIALS, shopify.DEFAULT_CREDENTIALS
+        return {
+            "ACME_SHOPIFY_URL": f"{self.urls['shopify']}/admin/api/2025-01",
+            "ACME_SHOPIFY_TOKEN": shop["access_token"],
+            "ACME_TIKTOK_URL": self.urls["tiktok_shop"],
+            "ACME_TIKTOK_TOKEN_URL": f"{self.urls['tiktok_shop']}/api/v2/token/refresh",
+            "ACME_TIKTOK_SHOP_CIPHER": tts["shop_cipher"],
+            "ACME_TIKTOK_APP_KEY": tts["app_key"],
+            "ACME_TIKTOK_APP_SECRET": tts["app_secret"],
+            "ACME_TIKTOK_ACCESS_TOKEN": tts["access_token"],
+            "ACME_TIKTOK_REFRESH_TOKEN": tts["refresh_token"],
+        }
+
+    def admin(self, name: str, method: str, path: str, **kwargs: Any) -> Any:
+        response = httpx.request(method, f"{self.urls[name]}/_admin/{path}", timeout=30, **kwargs)
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _point_images_at(products: list[dict], cdn_url: str) -> list[dict]:
+    for product in products:
+        for image in product.get("images", []):
+            parts = urlsplit(image["src"])
+            image["src"] = f"{cdn_url}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+    return products
+
+
+def start_sandbox(*, seed: int = 7, products: int = 60, invalid_share: float = 0.1, max_variants: int = 8,
+                  tiktok_options: dict | None = None, shopify_options: dict | None = None) -> Sandbox:
+    sandbox = Sandbox()
+    try:
+        sandbox.servers["cdn"] = LoopbackServer(cdn.create_app()).start()
+        sandbox.servers["tiktok_shop"] = LoopbackServer(
+            tiktok_shop.create_app(seed=seed, **(tiktok_options or {}))).start()
+        sandbox.servers["shopify"] = LoopbackServer(shopify.create_app(seed=seed, **(shopify_options or {}))).start()
+        if products:
+            catalog = generate_shopify_products(products, seed=seed, invalid_share=invalid_share,
+                                                max_variants=max_variants)
+            sandbox.products = _point_images_at(catalog, sandbox.urls["cdn"])
+            sandbox.admin("shopify", "POST", "seed", json={"products": sandbox.products})
+    except Exception:
+        sandbox.stop()
+        raise
+    return sandbox
+
+
+def main(seed: int = 7, products: int = 60) -> None:  # pragma: no cover - interactive
+    import signal
+    import threading
+
+    sandbox = start_sandbox(seed=seed, products=products)
+    print(json.dumps(sandbox.describe()), flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
