@@ -76,6 +76,33 @@ def _parse_body(raw: bytes, content_type: str) -> object:
         raise ApiError(INVALID_PARAM, f"Invalid params: the body is not valid JSON ({exc})") from exc
 
 
+class _HardDrop:
+    """Turns the fault injector's ConnectionAbortedError into a cut connection.
+
+    Raised before any response bytes, uvicorn would answer a plain 500; starting the response
+    first makes it close the socket mid-reply, which is what a client sees on a real drop.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        started = False
+
+        async def watch(message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except ConnectionAbortedError:
+            if not started:
+                await send({"type": "http.response.start", "status": 200,
+                            "headers": [(b"content-type", b"application/json"), (b"content-length", b"1024")]})
+            raise
+
+
 class TikTokShopApp(Starlette):
     """Starlette app whose request log and fault injector sit outside Starlette's own error
     middleware, so a simulated dropped connection reaches the server as a closed socket instead
@@ -95,7 +122,7 @@ class TikTokShopApp(Starlette):
             return envelope(RATE_LIMITED, "Too many requests", sim.ids.request_id(sim.clock()), status=429,
                             headers={"Retry-After": str(max(1, math.ceil(retry_after)))})
 
-        return RequestLog(FaultInjector(inner, self.state.faults, server_error, throttled), sim)
+        return _HardDrop(RequestLog(FaultInjector(inner, self.state.faults, server_error, throttled), sim))
 
 
 def create_app(

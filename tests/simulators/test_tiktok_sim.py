@@ -627,3 +627,12 @@ def test_reset_and_state_dump(api, client):
     assert state["products"][0]["skus"][0]["inventory"][0]["quantity"] == 10
     client.post("/_admin/reset")
     assert client.get("/_admin/state").json()["products"] == []
+
+
+def test_dropped_connection_cuts_the_socket_and_is_logged():
+    app = create_app()
+    with LoopbackServer(app) as server, httpx.Client(base_url=server.url) as http:
+        http.post("/_admin/faults", json={"drop_rate": 1.0})
+        with pytest.raises(httpx.RemoteProtocolError):
+            Api(http).call("GET", "/logistics/202309/warehouses")
+        assert http.get("/_admin/requests").json()["requests"][0]["status"] == 0
