@@ -29,7 +29,7 @@ from jsonschema import Draft202012Validator
 from engine.errors import ConnectorError, Problem, SpecError
 from engine.http.auth import AuthContext, MemoryTokenStore, OutboundRequest, TokenStore, build_auth
 from engine.http.classify import classify, context
-from engine.http.compile import CompiledConnector, CompiledOperation, compile_connector
+from engine.http.compile import CompiledConnector, CompiledOperation, compile_connector, field_path
 from engine.http.errors import (
     AuthError,
     HttpCallError,
@@ -212,7 +212,7 @@ class Connection:
         values = {k: v["default"] for k, v in schema.get("properties", {}).items() if "default" in v}
         values.update(given)
         problems = [
-            Problem(err.message, path=".".join(["settings", *(str(p) for p in err.absolute_path)]))
+            Problem(err.message, path=field_path("settings", *err.absolute_path))
             for err in Draft202012Validator(schema).iter_errors(values)
         ]
         if problems:

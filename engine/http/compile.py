@@ -100,6 +100,17 @@ class CompiledConnector:
     spec: Mapping[str, Any] = field(repr=False, default_factory=dict)
 
 
+def field_path(*parts: Any) -> str:
+    """`a.b[0].c`: the path notation every Problem in the engine uses (ints are list indexes)."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part != "":
+            out += f".{part}" if out else str(part)
+    return out
+
+
 def _placeholders(template: str) -> tuple[str, ...]:
     try:
         return tuple(name for _, name, _, _ in string.Formatter().parse(template) if name)
@@ -123,8 +134,9 @@ class _Compiler:
         except jp_exceptions.ParseError as exc:
             col = getattr(exc, "lex_position", None)
             where = f" at column {col + 1}" if isinstance(col, int) else ""
-            self.problem(path, f"bad JMESPath {text!r}{where}: {exc.msg if hasattr(exc, 'msg') else exc}",
-                         hint="literals need backticks, e.g. body.code == `0`")
+            reason = str(exc).splitlines()[0].removeprefix("Invalid jmespath expression: ").rstrip(":")
+            self.problem(path, f"bad JMESPath {text!r}{where}: {reason}",
+                         hint="JSON literals need backticks, e.g. body.code == `0`")
         except jp_exceptions.JMESPathError as exc:
             self.problem(path, f"bad JMESPath {text!r}: {exc}")
         return None
@@ -143,7 +155,7 @@ class _Compiler:
         validator = Draft202012Validator(entry.options_schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
         ok = True
         for err in sorted(validator.iter_errors(options), key=lambda e: list(e.absolute_path)):
-            where = ".".join([path, *(str(p) for p in err.absolute_path)])
+            where = field_path(path, *err.absolute_path)
             self.problem(where, err.message)
             ok = False
         return entry if ok else None
@@ -152,13 +164,13 @@ class _Compiler:
     def file_schema(self, spec: dict) -> bool:
         errors = sorted(_file_validator().iter_errors(spec), key=lambda e: list(e.absolute_path))
         for err in errors:
-            self.problem(".".join(str(p) for p in err.absolute_path), err.message)
+            self.problem(field_path(*err.absolute_path), err.message)
         return not errors
 
     def error_rules(self, rules: list) -> tuple[ErrorRule, ...]:
         out = []
         for i, rule in enumerate(rules):
-            path = f"errors.{i}"
+            path = f"errors[{i}]"
             when = self.jmespath(rule["when"], f"{path}.when")
             message = self.jmespath(rule["message"], f"{path}.message") if "message" in rule else None
             code = self.jmespath(rule["code"], f"{path}.code") if "code" in rule else None
@@ -171,6 +183,10 @@ class _Compiler:
     def paginator(self, options: dict, path: str) -> Paginator | None:
         entry = self.options(PAGINATORS, options, path)
         if entry is None:
+            return None
+        # Paginator options named *_path are JMESPath: check them here so the error names the key.
+        bad = [k for k, v in options.items() if k.endswith("_path") and self.jmespath(v, f"{path}.{k}") is None]
+        if bad:
             return None
         try:
             return entry.impl(options)
@@ -259,7 +275,7 @@ def compile_connector(spec: Mapping[str, Any]) -> CompiledConnector:
             try:
                 re.compile(pattern)
             except re.error as exc:
-                c.problem(f"auth.shop_cipher_excluded_paths.{i}", f"bad regex: {exc}")
+                c.problem(f"auth.shop_cipher_excluded_paths[{i}]", f"bad regex: {exc}")
 
     rate_limit = spec.get("rate_limit", {"kind": "none"})
     c.options(RATE_LIMITS, rate_limit, "rate_limit")
