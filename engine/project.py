@@ -112,7 +112,8 @@ def merge(base: Any, override: Any) -> Any:
     """
     if not (isinstance(base, dict) and isinstance(override, dict)):
         return override
-    out = YDict(loc=getattr(base, "loc", None), path=getattr(base, "path", ()))
+    # the merged mapping exists because the override names it: field paths follow the override
+    out = YDict(loc=getattr(base, "loc", None), path=getattr(override, "path", None) or getattr(base, "path", ()))
     for key, value in base.items():
         out[key] = value
         _copy_locs(out, base, key)

@@ -246,6 +246,24 @@ def plain(value: Any) -> Any:
     return value
 
 
+def field_path(root: Any, parts: Iterable[Any]) -> str:
+    """The field path of `parts` below `root`, as written in the file the value came from.
+
+    Containers know their own path, so a value merged in from a merchant's override reports the
+    override's path (overrides.mappings.NAME.fields...), not the shared file's.
+    """
+    node, base, rest = root, tuple(getattr(root, "path", ())), []
+    for part in parts:
+        rest.append(part)
+        try:
+            node = node[part] if isinstance(node, dict | list) else None
+        except (KeyError, IndexError, TypeError):
+            node = None
+        if isinstance(node, YDict | YList):
+            base, rest = tuple(node.path), []
+    return format_path((*base, *rest))
+
+
 def format_path(parts: Iterable[Any]) -> str:
     out = ""
     for part in parts:
