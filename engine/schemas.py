@@ -18,7 +18,8 @@ from referencing import Registry, Resource
 
 from .errors import Problem
 from .resources import schemas_dir
-from .yamlpos import format_path, locate
+from .secrets import shape_of_secret
+from .yamlpos import field_path, locate
 
 FILE_KINDS = ("connector", "mapping", "flow", "merchant", "test")
 
@@ -64,11 +65,36 @@ class SchemaSet:
         return CanonicalSchemas(self)
 
 
+def _narrow(error: ValidationError) -> tuple[ValidationError, list[str]]:
+    """For anyOf/oneOf, the error of the branch that fits the value's type.
+
+    A mapping given where "a string or a form" is allowed is judged against the form, so a bad
+    `cast:` says so instead of "expected string". When no branch fits the value's type, the
+    types the branches accept are returned for one "expected X or Y" message.
+    """
+    while error.validator in ("anyOf", "oneOf") and error.context:
+        branches: dict[Any, list[ValidationError]] = {}
+        for sub in error.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        fitting = [subs for subs in branches.values()
+                   if not any(s.validator == "type" and not s.relative_path for s in subs)]
+        if not fitting:
+            types = [t for subs in branches.values() for s in subs if s.validator == "type" and not s.relative_path
+                     for t in (s.validator_value if isinstance(s.validator_value, list) else [s.validator_value])]
+            return error, list(dict.fromkeys(types))
+        error = best_match(fitting[0] if len(fitting) == 1 else error.context) or error
+    return error, []
+
+
 def _problem(doc: Any, error: ValidationError) -> Problem:
-    if error.context:  # oneOf/anyOf: report the branch that came closest
-        error = best_match(error.context) or error
+    outer = error
+    error, types = _narrow(error)
     path = list(error.absolute_path)
-    where = format_path([*getattr(doc, "path", ()), *path]) or "(top level)"
+    where = field_path(doc, path) or "(top level)"
+    if types:
+        hint = ("the value is empty; " if error.instance is None else "") + outer.schema.get("description", "")
+        return Problem(f"expected {' or '.join(types)}, got {_type_name(error.instance)}", locate(doc, path),
+                       where, hint.strip())
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = sorted((error.schema.get("properties") or {}).keys())
         extras = [k for k in error.instance if k not in allowed]
@@ -76,7 +102,7 @@ def _problem(doc: Any, error: ValidationError) -> Problem:
         close = difflib.get_close_matches(str(key), allowed, n=1) if key is not None else []
         hint = f"did you mean {close[0]!r}?" if close else ("allowed keys: " + ", ".join(allowed) if allowed else "")
         return Problem(f"unknown key {key!r}", locate(doc, [*path, key], key=True),
-                       format_path([*getattr(doc, "path", ()), *path, key]), hint)
+                       field_path(doc, [*path, key]), hint)
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         return Problem(f"missing required key {missing!r}", locate(doc, path), where,
@@ -92,20 +118,30 @@ def _problem(doc: Any, error: ValidationError) -> Problem:
                        f"use one of: {options}")
     if error.validator == "pattern":
         hint = error.schema.get("description", "") or f"must match {error.validator_value}"
+        if error.schema.get("writeOnly"):  # a secret's slot: whatever was typed there may be a secret
+            return Problem(f"not a secret reference (got {shape_of_secret(error.instance)})", locate(doc, path),
+                           where, hint + "; literal secrets are refused")
         return Problem(f"{error.instance!r} has the wrong form", locate(doc, path), where, hint)
+    if error.validator == "not" and isinstance(error.validator_value, dict) and "required" in error.validator_value:
+        keys = " and ".join(f"`{k}`" for k in error.validator_value["required"])
+        return Problem(f"{keys} cannot be used here", locate(doc, path), where,
+                       error.schema.get("description", "") or outer.schema.get("description", ""))
     return Problem(error.message, locate(doc, path), where, error.schema.get("description", ""))
 
 
 def _type_name(value: Any) -> str:
-    return {dict: "a mapping", list: "a list", str: "text", bool: "a boolean", int: "an integer",
-            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+    for kind, name in ((bool, "a boolean"), (dict, "a mapping"), (list, "a list"), (str, "text"),
+                       (int, "an integer"), (float, "a number"), (type(None), "null")):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
 
 
 def _type_hint(expected: str, value: Any) -> str:
     if "string" in expected and isinstance(value, int | float | bool):
         return "quote the value to make it text"
-    if expected == "object" and isinstance(value, str):
-        return "this key takes nested keys, indented on the following lines"
+    if expected == "object" and isinstance(value, str | list):
+        return "this key takes nested `name: value` keys, indented on the following lines"
     if expected == "array" and not isinstance(value, list):
         return "write a list: [a, b] or one '- item' per line"
     return ""

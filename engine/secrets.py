@@ -29,7 +29,7 @@ class SecretRef:
     def parse(cls, text: str, base_dir: Path | None = None) -> SecretRef:
         match = REF.match(text.strip()) if isinstance(text, str) else None
         if not match:
-            raise SecretError(f"not a secret reference: use ${{env:NAME}} or ${{file:PATH}} (got {_shape(text)})")
+            raise SecretError(f"not a secret reference: use ${{env:NAME}} or ${{file:PATH}} (got {shape_of_secret(text)})")
         if match["scheme"] == "env" and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", match["name"]):
             raise SecretError(f"invalid environment variable name {match['name']!r}")
         return cls(match["scheme"], match["name"], base_dir)
@@ -55,7 +55,7 @@ class SecretRef:
         return f"${{{self.scheme}:{self.name}}}"
 
 
-def _shape(text: Any) -> str:
+def shape_of_secret(text: Any) -> str:
     """Describe a refused value without echoing it: it may be a pasted secret."""
     if not isinstance(text, str):
         return type(text).__name__
