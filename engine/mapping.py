@@ -409,7 +409,8 @@ class _Compiler:
                          f"did you mean {close[0]!r}?" if close else "declare it under `lookups:`")
             return None
         if "from" not in spec:
-            self.problem(spec, "lookup", "a lookup needs `from`: the expression whose value is looked up")
+            self.problem(spec, "lookup", "a lookup needs `from`: the expression whose value is looked up",
+                         f"write {{lookup: {name}, from: EXPRESSION}}")
             return None
         source = self.node(spec, "from", spec["from"], None)
         return _Lookup(table, source, loc) if source else None

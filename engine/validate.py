@@ -139,7 +139,8 @@ class Validator:
                 try:
                     SecretRef.parse(ref, base_dir)
                 except Exception as exc:  # noqa: BLE001  (SecretError carries the reason)
-                    self.problems.append(_at(doc, ["connections", name, "credentials", cred], str(exc)))
+                    self.problems.append(_at(doc, ["connections", name, "credentials", cred], str(exc),
+                                             "write ${env:NAME} (letters, digits and _) or ${file:PATH}"))
             needed = [c for c in (connector.doc.get("credentials") or []) if c not in (conn.get("credentials") or {})]
             if needed:
                 self.problems.append(_at(doc, ["connections", name], f"missing credentials: {', '.join(needed)}",
