@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import ROOT, TT_CREDS, TT_SETTINGS, Script, body_json, load_spec, ok
+from http_helpers import ROOT, TT_CREDS, TT_SETTINGS, Script, body_json, load_spec, ok
 
 from engine.errors import SpecError
 from engine.http import Connection, ServerError, compile_connector

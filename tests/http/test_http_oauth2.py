@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-from conftest import Script
+from http_helpers import Script
 
 from engine.http import AuthError, Connection, MemoryTokenStore
 

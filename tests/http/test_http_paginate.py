@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import Script, body_json
+from http_helpers import Script, body_json
 
 from engine.errors import SpecError
 from engine.http import Connection, PaginationError, compile_connector

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from conftest import FakeClock, Script
+from http_helpers import FakeClock, Script
 
 from engine.http import Connection
 from engine.http.ratelimit import LeakyBucketHeader, TokenBucket

@@ -8,7 +8,7 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
-from conftest import Script
+from http_helpers import Script
 
 from engine.http import (
     AuthError,

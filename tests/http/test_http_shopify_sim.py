@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import load_spec
+from http_helpers import load_spec
 
 from engine.http import Connection, NotFoundError, ValidationFailedError, compile_connector
 

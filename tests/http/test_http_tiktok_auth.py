@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
-from conftest import TT_CREDS, TT_SETTINGS, Script, body_json, ok, tt_error
+from http_helpers import TT_CREDS, TT_SETTINGS, Script, body_json, ok, tt_error
 
 from engine.http import AuthError, Connection, MemoryTokenStore, compile_connector
 from engine.signatures import tiktok_sign

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import load_spec
+from http_helpers import load_spec
 
 from engine.http import AuthError, Connection, MemoryTokenStore, NotFoundError, compile_connector
 
