@@ -115,16 +115,29 @@ for _first in "tTfF":
     _Constructor.yaml_implicit_resolvers.setdefault(_first, []).append(("tag:yaml.org,2002:bool", _BOOL))
 
 
+_MAP_TAG, _SEQ_TAG, _MERGE_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:merge"
+
+
 def _build(node: yaml.Node, file: str, loader: _Constructor, path: tuple = ()) -> Any:
     buffer = getattr(loader, "buffer", None)
+    if isinstance(node, yaml.CollectionNode) and node.tag not in (_MAP_TAG, _SEQ_TAG):
+        raise SpecError(Problem(f"unsupported YAML tag {node.tag!r}", _loc(file, node.start_mark),
+                                hint="files hold plain data: remove the tag"))
     if isinstance(node, yaml.MappingNode):
+        explicit = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
         loader.flatten_mapping(node)  # resolves YAML merge keys (<<) the safe way
+        merged = len(node.value) - explicit  # flatten puts the merged pairs first
+        from_merge: set[Any] = set()  # keys whose value came from `<<`: a key written here replaces them
         out = YDict(loc=_loc(file, node.start_mark), path=path)
-        for key_node, value_node in node.value:
+        for index, (key_node, value_node) in enumerate(node.value):
             key = _build(key_node, file, loader)
             if not isinstance(key, str | int | bool) and key is not None:
                 raise SpecError(Problem("a mapping key must be a plain scalar", _loc(file, key_node.start_mark)))
-            if key in out:
+            if index < merged:
+                from_merge.add(key)
+            elif key in from_merge:
+                from_merge.discard(key)
+            elif key in out:
                 first = out.key_locs[key]
                 raise SpecError(
                     Problem(
