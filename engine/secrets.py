@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,12 +64,22 @@ def shape_of_secret(text: Any) -> str:
 
 
 class Redactor:
-    """Replaces every secret value this process has resolved with ***."""
+    """Replaces known secret values with ***. REDACTOR below holds every secret this process
+    resolved; an HTTP connection keeps its own for the tokens it is handed or refreshes."""
 
-    def __init__(self) -> None:
+    def __init__(self, values: Iterable[str] = ()) -> None:
         self._values: set[str] = set()
         self._lock = threading.Lock()
         self._pattern: re.Pattern[str] | None = None
+        self.add(values)
+
+    def add(self, values: Iterable[str | None]) -> None:
+        for value in values:
+            if isinstance(value, str):
+                self.remember(value)
+
+    def __call__(self, text: str) -> str:
+        return self.text(text)
 
     def remember(self, value: str) -> None:
         if len(value) < 4:  # masking "1" or "ab" everywhere would mangle output, not protect it

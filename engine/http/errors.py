@@ -7,10 +7,10 @@ knows the connection's current credentials and tokens.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from engine.errors import ConnectorError
+from engine.secrets import MASK, Redactor  # noqa: F401  (re-exported for the runtime)
 
 # Query parameters whose values are secrets or derived from secrets (a signature leaks nothing
 # useful alone, but together with the timestamp it is a replayable request).
@@ -28,7 +28,6 @@ SENSITIVE_PARAMS = frozenset(
         "token",
     }
 )
-MASK = "***"
 
 
 def redact_url(url: str) -> str:
@@ -39,27 +38,6 @@ def redact_url(url: str) -> str:
     pairs = [(k, MASK if k.lower() in SENSITIVE_PARAMS else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
     netloc = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit((parts.scheme, netloc, parts.path, urlencode(pairs, safe="*,"), parts.fragment))
-
-
-class Redactor:
-    """Replaces known secret values in free text. Values shorter than 4 characters are ignored,
-    so a one-letter credential cannot blank out half a message."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        self._secrets: set[str] = set()
-        self.add(secrets)
-
-    def add(self, secrets: Iterable[str | None]) -> None:
-        for s in secrets:
-            if isinstance(s, str) and len(s) >= 4:
-                self._secrets.add(s)
-
-    def __call__(self, text: str) -> str:
-        # Longest first, so a secret that contains another is masked whole.
-        for s in sorted(self._secrets, key=len, reverse=True):
-            if s in text:
-                text = text.replace(s, MASK)
-        return text
 
 
 class HttpCallError(ConnectorError):
