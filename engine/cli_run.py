@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from deepdiff import DeepDiff
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from .diffs import changes
 from .secrets import REDACTOR
 
 console = Console()
@@ -22,19 +22,16 @@ def field_diff(previous: Any, current: Any) -> list[str]:
     """Readable field-level changes between the last pushed record and the new one."""
     if previous is None:
         return ["(new record)"]
-    diff = DeepDiff(previous, current, verbose_level=2)
     lines = []
-    for change, items in diff.items():
-        for path, detail in (items.items() if isinstance(items, dict) else ((p, None) for p in items)):
-            where = path.replace("root", "", 1)
-            if change == "values_changed":
-                lines.append(f"{where}: {detail['old_value']!r} -> {detail['new_value']!r}")
-            elif "added" in change:
-                lines.append(f"{where}: added {detail!r}")
-            elif "removed" in change:
-                lines.append(f"{where}: removed")
-            else:
-                lines.append(f"{where}: {change}")
+    for change in changes(previous, current):
+        if change.kind in ("changed", "type_changed"):
+            lines.append(f"{change.path}: {change.old!r} -> {change.new!r}")
+        elif change.kind == "added":
+            lines.append(f"{change.path}: added {change.new!r}")
+        elif change.kind == "removed":
+            lines.append(f"{change.path}: removed")
+        else:
+            lines.append(f"{change.path}: {change.kind}")
     return lines
 
 

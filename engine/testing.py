@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import jmespath
-from deepdiff import DeepDiff
 
+from .diffs import Change, changes
 from .errors import SpecError
 from .mapping import MappingPlan, MapResult
 from .project import Document, Project, effective
@@ -92,12 +92,12 @@ def run_case(suite: TestSuite, case: dict) -> CaseResult:
         listed = "\n".join(f"  {e.path}: {e.message}  ({e.location})" for e in result.errors)
         return CaseResult(document.path, label, line, False, f"the mapping failed:\n{listed}", output)
     if "expect" in case:
-        diff = DeepDiff(plain(case["expect"]), output, ignore_order=False, verbose_level=2)
+        found = changes(plain(case["expect"]), output)
     else:
         expected = plain(case.get("expect_contains") or {})
-        diff = DeepDiff(expected, _project_onto(expected, output), verbose_level=2)
-    if diff:
-        return CaseResult(document.path, label, line, False, _readable(diff), output)
+        found = changes(expected, _project_onto(expected, output))
+    if found:
+        return CaseResult(document.path, label, line, False, _readable(found), output)
     return CaseResult(document.path, label, line, True, output=output)
 
 
@@ -110,22 +110,21 @@ def _project_onto(expected: Any, actual: Any) -> Any:
     return actual
 
 
-def _readable(diff: DeepDiff) -> str:
+def _readable(found: list[Change]) -> str:
     lines = []
-    for change, items in diff.items():
-        for path, detail in (items.items() if isinstance(items, dict) else ((p, None) for p in items)):
-            where = path.replace("root", "output", 1)
-            if change == "values_changed":
-                lines.append(f"  {where}: expected {detail['old_value']!r}, got {detail['new_value']!r}")
-            elif change == "type_changes":
-                lines.append(f"  {where}: expected {detail['old_value']!r} ({detail['old_type'].__name__}), "
-                             f"got {detail['new_value']!r} ({detail['new_type'].__name__})")
-            elif "added" in change:
-                lines.append(f"  {where}: not expected, got {detail!r}")
-            elif "removed" in change:
-                lines.append(f"  {where}: missing (expected {detail!r})")
-            else:
-                lines.append(f"  {where}: {change} {detail!r}")
+    for change in found:
+        where = "output" + change.path
+        if change.kind == "changed":
+            lines.append(f"  {where}: expected {change.old!r}, got {change.new!r}")
+        elif change.kind == "type_changed":
+            lines.append(f"  {where}: expected {change.old!r} ({type(change.old).__name__}), "
+                         f"got {change.new!r} ({type(change.new).__name__})")
+        elif change.kind == "added":
+            lines.append(f"  {where}: not expected, got {change.new!r}")
+        elif change.kind == "removed":
+            lines.append(f"  {where}: missing (expected {change.old!r})")
+        else:
+            lines.append(f"  {where}: {change.kind} {change.new!r}")
     return "output differs:\n" + "\n".join(lines)
 
 
