@@ -15,7 +15,6 @@ from typing import Any
 
 from ..errors import ConnectorError, Problem, RecordError, SpecError
 from ..http import Connection, HttpCallError
-from ..http.errors import AuthError
 from ..project import Document, Project, effective
 from ..schemas import SchemaSet
 from ..secrets import REDACTOR, expand_settings, resolve_credentials
@@ -172,9 +171,7 @@ class FlowRun:
                 report.results.append(outcome)
                 if progress:
                     progress(record, outcome["action"])
-        except AuthError as exc:
-            report.status, report.error = "failed", REDACTOR.text(str(exc))
-        except HttpCallError as exc:
+        except HttpCallError as exc:  # auth or outage: every further record would fail the same way
             report.status, report.error = "failed", REDACTOR.text(str(exc))
         report.planned = ctx.planned
         report.seconds = time.monotonic() - started

@@ -16,7 +16,9 @@ import httpx
 
 from ..errors import Problem, RecordError
 from ..expr import ExprEvalError, Scope
+from ..mapping import _truthy
 from ..state.hashing import content_hash
+from ..validate import _did_you_mean
 from ..yamlpos import YDict, format_path, locate
 from .context import RunContext
 from .record import Record
@@ -50,11 +52,8 @@ def _check_operation(options: Any, key: str, op: Any, role: str | None, ctx: dic
         return []
     ops = list((connector.doc.get("operations") or {}).keys())
     if op not in ops:
-        import difflib
-
-        close = difflib.get_close_matches(str(op), ops, n=1)
         return [_problem(options, key, f"connector {connector.name!r} has no operation {op!r}",
-                         f"did you mean {close[0]!r}?" if close else "")]
+                         _did_you_mean(op, ops))]
     return []
 
 
@@ -62,10 +61,8 @@ def _check_mapping(options: Any, key: str, ctx: dict) -> list[Problem]:
     name = options.get(key)
     validator = ctx["validator"]
     if name is not None and validator.project.get("mapping", name) is None:
-        import difflib
-
-        close = difflib.get_close_matches(str(name), validator.project.names("mapping"), n=1)
-        return [_problem(options, key, f"unknown mapping {name!r}", f"did you mean {close[0]!r}?" if close else "")]
+        return [_problem(options, key, f"unknown mapping {name!r}",
+                         _did_you_mean(name, validator.project.names("mapping")))]
     return []
 
 
@@ -271,10 +268,6 @@ class Check(Step):
                         found.append(Problem(str(exc), locate(options, ["rules", index, key]),
                                              format_path([*options.path, "rules", index, key]), exc.hint))
         return found
-
-
-def _truthy(value: Any) -> bool:
-    return value not in (None, False, "", [], {})
 
 
 # ---------------------------------------------------------------------------------------- match
