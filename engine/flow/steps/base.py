@@ -1,0 +1,70 @@
+"""What every step kind shares: option fragments, reference checks, the Step base class."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import Problem
+from ...validate import _did_you_mean
+from ...yamlpos import format_path, locate
+from ..context import RunContext
+from ..record import Record
+
+ROLE = {"type": "string", "description": "A flow role (see the flow's `roles:`)."}
+EXPR = {"type": "string", "description": "JMESPath expression."}
+ACTIONS = {"type": "array", "items": {"enum": ["create", "update", "price_update", "inventory_update"]},
+           "description": "Run this step only for records whose planned action is one of these."}
+
+
+def _problem(options: Any, key: str, message: str, hint: str = "") -> Problem:
+    return Problem(message, locate(options, [key]), format_path([*getattr(options, "path", ()), key]), hint)
+
+
+def _check_role(options: Any, key: str, ctx: dict) -> list[Problem]:
+    role = options.get(key)
+    if role is not None and role not in ctx["roles"]:
+        return [_problem(options, key, f"unknown role {role!r}", "roles of this flow: " + ", ".join(ctx["roles"]))]
+    return []
+
+
+def _check_operation(options: Any, key: str, op: Any, role: str | None, ctx: dict) -> list[Problem]:
+    """With a merchant binding, the operation must exist in the bound connector."""
+    connection = (ctx.get("bindings") or {}).get(role) if role else None
+    validator = ctx["validator"]
+    if not connection or op is None:
+        return []
+    connector = validator.project.get("connector", connection["connector"])
+    if connector is None:
+        return []
+    ops = list((connector.doc.get("operations") or {}).keys())
+    if op not in ops:
+        return [_problem(options, key, f"connector {connector.name!r} has no operation {op!r}",
+                         _did_you_mean(op, ops))]
+    return []
+
+
+def _check_mapping(options: Any, key: str, ctx: dict) -> list[Problem]:
+    name = options.get(key)
+    validator = ctx["validator"]
+    if name is not None and validator.project.get("mapping", name) is None:
+        return [_problem(options, key, f"unknown mapping {name!r}",
+                         _did_you_mean(name, validator.project.names("mapping")))]
+    return []
+
+
+class Step:
+    kind = ""
+
+    def __init__(self, options: dict, run: RunContext) -> None:
+        self.options = options
+        self.only = set(options.get("actions") or [])
+
+    def applies(self, record: Record) -> bool:
+        return not self.only or record.action in self.only
+
+    def process(self, record: Record, run: RunContext) -> Record | None:
+        raise NotImplementedError
+
+    @staticmethod
+    def check_references(options: Any, ctx: dict) -> list[Problem]:
+        return []

@@ -1,0 +1,105 @@
+"""match and diff: find what the channel already has and decide what, if anything, to write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import Problem, RecordError
+from ...expr import Scope
+from ...state.hashing import content_hash
+from ..context import RunContext
+from ..record import Record
+from ..registry import STEPS
+from .base import EXPR, ROLE, Step, _check_role
+
+
+@STEPS.register("match", options_schema={
+    "type": "object", "additionalProperties": False, "required": ["on", "entity"],
+    "properties": {
+        "on": {**ROLE, "description": "The connection whose ids are looked up."},
+        "entity": {"type": "string"},
+        "skus": {**EXPR, "description": "The record's SKUs (default variants[].sku): checked for duplicates and "
+                                        "given to later mappings as the sku_ids table of known remote SKU ids."},
+    }}, doc="Find the record's remote id in the ID map; refuse SKUs another record already owns.")
+class Match(Step):
+    kind = "match"
+
+    def __init__(self, options: dict, run: RunContext) -> None:
+        super().__init__(options, run)
+        self.skus = run.exprs.jmespath(options.get("skus", "variants[].sku"))
+        self.claimed: dict[str, str] = {}  # SKUs seen in this run -> record key
+
+    def process(self, record: Record, run: RunContext) -> Record | None:
+        entity, conn = self.options["entity"], run.conn_name(self.options["on"])
+        record.remote_id = run.store.get_remote_id(entity, conn, record.key)
+        skus = self.skus.evaluate(Scope(record.data, record.data, None, {})) or []
+        duplicates = []
+        for sku in skus:
+            owned = run.store.find_key_by_remote_id("sku_owner", conn, sku)
+            owner = self.claimed.get(sku) or (owned.rsplit("#", 1)[0] if owned else None)
+            if owner is not None and owner != record.key:
+                duplicates.append({"field": "variants.sku", "message": f"SKU {sku!r} is already used by {entity} {owner}"})
+        if duplicates:
+            raise RecordError("duplicate SKU across products", step="match", field_errors=duplicates)
+        for sku in skus:
+            self.claimed[sku] = record.key
+        record.context["skus"] = list(skus)
+        sku_ids = {}
+        for sku in skus:
+            remote = run.store.get_remote_id("sku", conn, sku)
+            if remote:
+                sku_ids[sku] = remote
+        record.context["sku_ids"] = sku_ids
+        return record
+
+    @staticmethod
+    def check_references(options: Any, ctx: dict) -> list[Problem]:
+        return _check_role(options, "on", ctx)
+
+
+
+
+@STEPS.register("diff", options_schema={
+    "type": "object", "additionalProperties": False, "required": ["on", "entity", "parts"],
+    "properties": {
+        "on": ROLE,
+        "entity": {"type": "string"},
+        "parts": {
+            "type": "object", "required": ["content"],
+            "description": "Named JMESPath projections hashed separately. `content` changes mean a full update; "
+                           "a change in another part alone means that part's action (price -> price_update, "
+                           "inventory -> inventory_update).",
+            "additionalProperties": EXPR,
+        },
+    }}, doc="Compare content hashes with the last successful push; unchanged records make no call.")
+class Diff(Step):
+    kind = "diff"
+
+    def __init__(self, options: dict, run: RunContext) -> None:
+        super().__init__(options, run)
+        self.parts = {name: run.exprs.jmespath(expr) for name, expr in options["parts"].items()}
+
+    def process(self, record: Record, run: RunContext) -> Record | None:
+        entity, conn = self.options["entity"], run.conn_name(self.options["on"])
+        scope = Scope(record.data, record.data, None, {})
+        record.hashes = {name: content_hash(expr.evaluate(scope)) for name, expr in self.parts.items()}
+        snapshot = run.store.kv_get(f"snapshot:{entity}:{conn}", record.key)
+        record.previous = snapshot.get("record") if snapshot else None
+        if record.remote_id is None:
+            record.action = "create"
+            record.parts_changed = list(self.parts)
+            return record
+        changed = [name for name in self.parts
+                    if run.store.get_hash(f"{entity}:{name}", conn, record.key) != record.hashes[name]]
+        record.parts_changed = changed
+        if not changed:
+            record.action = "skip"
+        elif "content" in changed:
+            record.action = "update"
+        else:
+            record.action = "+".join(f"{name}_update" for name in changed)
+        return record
+
+    @staticmethod
+    def check_references(options: Any, ctx: dict) -> list[Problem]:
+        return _check_role(options, "on", ctx)

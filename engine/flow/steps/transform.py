@@ -1,0 +1,143 @@
+"""map, validate and check: turn a record into the canonical shape and hold it to the rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...errors import Problem, RecordError
+from ...expr import ExprEvalError, Scope
+from ...mapping import _truthy
+from ...yamlpos import format_path, locate
+from ..context import RunContext
+from ..record import Record
+from ..registry import STEPS
+from .base import ACTIONS, EXPR, ROLE, Step, _check_mapping, _check_role, _problem
+
+
+@STEPS.register("map", options_schema={
+    "type": "object", "additionalProperties": False, "required": ["mapping"],
+    "properties": {
+        "mapping": {"type": "string", "description": "Mapping name."},
+        "market": {**ROLE, "description": "Whose region and currency the mapping sees as var('region')/var('currency')."},
+        "actions": ACTIONS,
+    }}, doc="Apply a compiled mapping. Field errors send the record to the dead-letter queue.")
+class Map(Step):
+    kind = "map"
+
+    def __init__(self, options: dict, run: RunContext) -> None:
+        super().__init__(options, run)
+        self.plan = run.plans[options["mapping"]]
+        self.base_context = run.mapping_context(options.get("market"))
+        self.canonical = bool((self.plan.target or {}).get("canonical"))
+
+    def process(self, record: Record, run: RunContext) -> Record | None:
+        result = self.plan.apply(record.data, {**self.base_context, **record.context})
+        if result.errors:
+            raise RecordError(f"mapping {self.plan.name} failed on {len(result.errors)} field(s)", step="map",
+                              field_errors=[e.as_dict() for e in result.errors])
+        record.data = result.output
+        if self.canonical:
+            record.canonical = result.output
+        return record
+
+    @staticmethod
+    def check_references(options: Any, ctx: dict) -> list[Problem]:
+        return _check_mapping(options, "mapping", ctx) + _check_role(options, "market", ctx)
+
+
+
+
+@STEPS.register("validate", options_schema={
+    "type": "object", "additionalProperties": False, "required": ["entity"],
+    "properties": {"entity": {"type": "string", "description": "Canonical entity name."}},
+}, doc="Check the record against its canonical JSON Schema; every violation is a field error.")
+class Validate(Step):
+    kind = "validate"
+
+    def __init__(self, options: dict, run: RunContext) -> None:
+        super().__init__(options, run)
+        self.validator = run.schemas.canonical.validator(options["entity"])
+
+    def process(self, record: Record, run: RunContext) -> Record | None:
+        errors = sorted(self.validator.iter_errors(record.data), key=lambda e: list(map(str, e.absolute_path)))
+        if errors:
+            raise RecordError(f"{len(errors)} field(s) do not fit the canonical {self.options['entity']}",
+                              step="validate", field_errors=[
+                                  {"field": format_path(e.absolute_path) or "(record)", "message": e.message}
+                                  for e in errors])
+        return record
+
+    @staticmethod
+    def check_references(options: Any, ctx: dict) -> list[Problem]:
+        names = ctx["validator"].schemas.canonical.entity_names()
+        if options["entity"] not in names:
+            return [_problem(options, "entity", f"unknown canonical entity {options['entity']!r}",
+                             "known: " + ", ".join(names))]
+        return []
+
+
+
+
+RULE = {
+    "type": "object", "additionalProperties": False, "required": ["name", "assert", "message"],
+    "properties": {
+        "name": {"type": "string"},
+        "when": {**EXPR, "description": "Apply the rule only when this is truthy (e.g. a region test)."},
+        "assert": {**EXPR, "description": "Must be truthy for the record to pass."},
+        "field": {"type": "string", "description": "The field the error is reported on."},
+        "message": {"type": "string", "description": "Shown in the dead letter; {{ }} templates allowed."},
+    },
+}
+
+
+@STEPS.register("check", options_schema={
+    "type": "object", "additionalProperties": False, "required": ["rules"],
+    "properties": {
+        "market": {**ROLE, "description": "Whose region the rules see as var('region')."},
+        "rules": {"type": "array", "minItems": 1, "items": RULE},
+    }}, doc="Business rules (channel listing requirements, region limits) checked before anything is sent.")
+class Check(Step):
+    kind = "check"
+
+    def __init__(self, options: dict, run: RunContext) -> None:
+        super().__init__(options, run)
+        self.context = run.mapping_context(options.get("market"))
+        self.rules = [
+            (rule["name"], run.exprs.jmespath(rule["when"]) if rule.get("when") else None,
+             run.exprs.jmespath(rule["assert"]), rule.get("field", ""), run.exprs.template(rule["message"]))
+            for rule in options["rules"]
+        ]
+
+    def process(self, record: Record, run: RunContext) -> Record | None:
+        scope = Scope(record.data, record.data, None, {**self.context, **record.context})
+        failures = []
+        for name, when, test, field, message in self.rules:
+            try:
+                if when is not None and not _truthy(when.evaluate(scope)):
+                    continue
+                passed = _truthy(test.evaluate(scope))
+            except ExprEvalError as exc:
+                passed, message_text = False, f"rule could not be evaluated: {exc}"
+            else:
+                message_text = message.evaluate(scope) if not passed else ""
+            if not passed:
+                failures.append({"field": field or "(record)", "rule": name, "message": message_text})
+        if failures:
+            raise RecordError(f"{len(failures)} rule(s) failed", step="check", field_errors=failures)
+        return record
+
+    @staticmethod
+    def check_references(options: Any, ctx: dict) -> list[Problem]:
+        from ...expr import ExprCompileError
+
+        found = _check_role(options, "market", ctx)
+        exprs = ctx["validator"].exprs
+        for index, rule in enumerate(options.get("rules") or []):
+            for key in ("when", "assert"):
+                if key in rule:
+                    try:
+                        exprs.jmespath(rule[key])
+                    except ExprCompileError as exc:
+                        found.append(Problem(str(exc), locate(options, ["rules", index, key]),
+                                             format_path([*options.path, "rules", index, key]), exc.hint))
+        return found
