@@ -201,7 +201,9 @@ class Validator:
                 self.problems.append(_at(doc, ["flows", local, "connections", role], f"unknown connection {conn_name!r}",
                                          _did_you_mean(conn_name, list(connections))))
             else:
-                self._check_capabilities(doc, local, role, roles[role], connections[conn_name])
+                self._check_capabilities(doc, local, role, roles[role], conn_name, connections[conn_name])
+                self._check_option_capabilities(doc, local, binding, role, roles[role], connections[conn_name])
+        self._check_primary(doc, local, flow_doc, bound, connections)
         option_schema = {"type": "object", "properties": plain(flow_doc.get("options") or {}), "additionalProperties": False}
         options = binding.get("options") or YDict()
         for error in Draft202012Validator(option_schema).iter_errors(options):
@@ -211,7 +213,8 @@ class Validator:
             self.problems.append(problem)
         self.check_flow(flow, merchant, flow_doc, {r: connections.get(c) for r, c in bound.items()})
 
-    def _check_capabilities(self, doc: YDict, local: str, role: str, needs: dict, connection: dict) -> None:
+    def _check_capabilities(self, doc: YDict, local: str, role: str, needs: dict, conn_name: str,
+                            connection: dict) -> None:
         connector = self.project.get("connector", connection["connector"])
         if connector is None:
             return
@@ -222,6 +225,52 @@ class Validator:
                 self.problems.append(_at(doc, ["flows", local, "connections", role],
                                          f"connector {connector.name!r} cannot {direction} {', '.join(missing)}",
                                          f"role {role!r} needs it; pick another connection"))
+        regions = caps.get("product_push_regions")
+        if regions and "product" in (needs.get("push") or []):
+            # TikTok Shop takes products from outside only in some markets; elsewhere the shop is
+            # the catalog and listings can only flow out of it.
+            region = connection.get("region")
+            if region not in regions:
+                where = f"is in {region}" if region else "has no region:"
+                self.problems.append(_at(doc, ["flows", local, "connections", role],
+                                         f"{connector.name} accepts product push only in {', '.join(regions)}; "
+                                         f"connection {conn_name!r} {where}",
+                                         f"in other markets {conn_name!r} must be the primary_catalog and listings "
+                                         f"are imported from it" if region else
+                                         f"set region: on connection {conn_name!r} (ISO 3166 alpha-2, GB for the UK)"))
+
+    def _check_option_capabilities(self, doc: YDict, local: str, binding: dict, role: str, needs: dict,
+                                   connection: dict) -> None:
+        connector = self.project.get("connector", connection["connector"])
+        if connector is None:
+            return
+        caps = connector.doc.get("capabilities") or {}
+        options = binding.get("options") or {}
+        for option, capability in (needs.get("option_capabilities") or {}).items():
+            if option in options and not caps.get(capability):
+                self.problems.append(_at(doc, ["flows", local, "options", option],
+                                         f"option {option!r} needs {capability} on role {role!r}, and connector "
+                                         f"{connector.name!r} does not declare it",
+                                         f"remove {option}, or bind {role!r} to a connector with "
+                                         f"capabilities.{capability}", key=True))
+
+    def _check_primary(self, doc: YDict, local: str, flow_doc: YDict, bound: dict, connections: dict) -> None:
+        """A catalog flow reads from or writes to the primary catalog; the merchant says which it is."""
+        role = flow_doc.get("requires_primary")
+        if not role or role not in bound or bound[role] not in connections:
+            return
+        primary = doc.get("primary_catalog")
+        if primary is None:
+            self.problems.append(_at(doc, ["flows", local, "connections", role],
+                                     f"flow {flow_doc['name']!r} reads listings from the primary catalog, and the "
+                                     f"merchant has no primary_catalog",
+                                     f"set primary_catalog: {bound[role]} if {bound[role]!r} owns the catalog"))
+        elif primary != bound[role]:
+            self.problems.append(_at(doc, ["flows", local, "connections", role],
+                                     f"flow {flow_doc['name']!r} reads listings from role {role!r}, bound to "
+                                     f"{bound[role]!r}, but the primary catalog is {primary!r}",
+                                     "listings flow out of the primary catalog only; bind the primary catalog "
+                                     "to this role or pick the flow for the other direction"))
 
     def check_test(self, document: Document) -> None:
         doc = document.doc
