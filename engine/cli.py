@@ -147,7 +147,21 @@ def _register_run_commands() -> None:
     cli_run.register(main)
 
 
+def _register_listings_commands() -> None:
+    from . import cli_listings
+
+    cli_listings.register(main)
+
+
+def _register_audit_commands() -> None:
+    from . import cli_audit
+
+    cli_audit.register(main)
+
+
 _register_run_commands()
+_register_listings_commands()
+_register_audit_commands()
 
 
 def run() -> None:

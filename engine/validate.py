@@ -83,6 +83,22 @@ class Validator:
             compile_connector(plain(document.doc))
         except SpecError as exc:
             self.problems.extend(relocate(exc.problems, document.doc))
+        audit = document.doc.get("sku_audit")
+        operations = list((document.doc.get("operations") or {}).keys())
+        if audit is not None and audit["operation"] not in operations:
+            self.problems.append(_at(document.doc, ["sku_audit", "operation"],
+                                     f"unknown operation {audit['operation']!r}", _did_you_mean(audit["operation"], operations)))
+        for key in ("key", "title", "skus"):
+            if audit is not None and key in audit:
+                self._compile_expression(audit, key)
+
+    def _compile_expression(self, doc: YDict, key: str) -> None:
+        from .expr import ExprCompileError
+
+        try:
+            self.exprs.jmespath(doc[key])
+        except ExprCompileError as exc:
+            self.problems.append(_at(doc, [key], str(exc), exc.hint))
 
     def compile_mapping(self, doc: YDict) -> MappingPlan | None:
         try:
