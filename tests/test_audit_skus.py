@@ -114,3 +114,17 @@ def test_an_unknown_connection_is_a_usage_error(acme_after_sync, monkeypatch) ->
     sandbox, merchant_file = acme_after_sync
     result = _audit(sandbox, merchant_file, monkeypatch, "--connection", "tiktok_uk")
     assert result.exit_code == 2 and "unknown connection(s): tiktok_uk" in result.output
+
+
+def test_a_connector_sku_audit_naming_an_unknown_operation_is_refused(tmp_path: Path) -> None:
+    from engine.project import Project
+    from engine.validate import Validator
+
+    (tmp_path / "shop.yaml").write_text(
+        "kind: connector\nname: demo_shop\nbase_url: https://shop.example.test\n"
+        "auth: {kind: shopify_access_token}\ncredentials: [access_token]\n"
+        "operations:\n  list_products: {method: GET, path: /products.json, records: products}\n"
+        "sku_audit:\n  operation: list_product\n  skus: \"variants[].sku\"\n", encoding="utf-8")
+    [problem] = Validator(Project.load([tmp_path], include_shipped=False)).run()
+    assert (problem.location.line, problem.location.col) == (9, 14)
+    assert problem.message == "unknown operation 'list_product'" and "list_products" in problem.hint
