@@ -173,6 +173,10 @@ class FlowRun:
                     progress(record, outcome["action"])
         except HttpCallError as exc:  # auth or outage: every further record would fail the same way
             report.status, report.error = "failed", REDACTOR.text(str(exc))
+        if report.status == "ok" and records is None and isinstance(self.steps[0], Pull):
+            # Only a read that reached its end without a connection-level failure may move an
+            # incremental cursor; a failed run reads the same window again next time.
+            self.steps[0].finish(ctx)
         report.planned = ctx.planned
         report.seconds = time.monotonic() - started
         if not ctx.dry_run:

@@ -1,16 +1,41 @@
-"""pull: read records page by page from a role's connection."""
+"""pull: read records page by page from a role's connection, optionally only what changed since
+the last complete read."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 from ...errors import Problem, RecordError
-from ...expr import Scope
+from ...expr import ExprEvalError, Scope
+from ...functions import parse_datetime, rfc3339
+from ...http import NotFoundError
+from ...mapping import _truthy
 from ..context import RunContext
 from ..record import Record
 from ..registry import STEPS
-from .base import EXPR, ROLE, Step, _check_operation, _check_role
+from .base import EXPR, ROLE, Step, _check_operation, _check_role, _problem
+
+SINCE = {
+    "type": "object", "additionalProperties": False, "required": ["cursor", "from"],
+    "description": "Incremental read: send the stored cursor (minus the overlap) as a lower bound on the "
+                   "records' update time. The first run reads everything; the cursor moves only after a "
+                   "run read every page and ended without a connection-level failure.",
+    "properties": {
+        "cursor": {"type": "string", "description": "Cursor name in the state store (per flow and connection)."},
+        "body": {"type": "string", "description": "Body field that takes the lower bound (e.g. update_time_ge)."},
+        "query": {"type": "string", "description": "Query parameter that takes the lower bound (e.g. updated_at_min)."},
+        "from": {**EXPR, "description": "The record's update time, as the list returns it."},
+        "format": {"enum": ["unix", "rfc3339"], "default": "unix",
+                   "description": "How the bound is sent: Unix seconds or RFC 3339 text."},
+        "overlap_seconds": {"type": "integer", "minimum": 0, "default": 0,
+                            "description": "Read this far back before the cursor, for records written in the "
+                                           "same second or indexed late; re-read records must be idempotent."},
+        "overlap_option": {"type": "string",
+                           "description": "Flow option that, when the merchant sets it, replaces overlap_seconds."},
+    },
+}
 
 
 @STEPS.register("pull", options_schema={
@@ -23,34 +48,111 @@ from .base import EXPR, ROLE, Step, _check_operation, _check_role
         "key": {**EXPR, "description": "The record's key (default: id)."},
         "detail": {"type": "object", "additionalProperties": False, "required": ["operation", "param"],
                    "description": "Fetch each record's full detail by id (when the list returns summaries).",
-                   "properties": {"operation": {"type": "string"}, "param": {"type": "string"}}},
-    }}, doc="Read records page by page from a role's connection.")
+                   "properties": {"operation": {"type": "string"}, "param": {"type": "string"},
+                                  "when": {**EXPR, "description": "Only for list records where this is true "
+                                                                  "(the summary lacks what is needed)."}}},
+        "since": SINCE,
+    }}, doc="Read records page by page from a role's connection; with `since`, only what changed.")
 class Pull(Step):
     kind = "pull"
 
     def __init__(self, options: dict, run: RunContext) -> None:
         super().__init__(options, run)
         self.key = run.exprs.jmespath(options.get("key", "id"))
+        detail = options.get("detail") or {}
+        self.detail_when = run.exprs.jmespath(detail["when"]) if detail.get("when") else None
+        since = options.get("since")
+        self.since_from = run.exprs.jmespath(since["from"]) if since else None
+        self.newest: datetime | None = None  # newest update time read by this run
+        self.complete = False  # every page was read (no limit, no failure)
+
+    # -- reading
 
     def records(self, run: RunContext) -> Iterator[Record]:
         conn = run.connection(self.options["from"])
         detail = self.options.get("detail")
+        query, body = self._request(run)
+        self.newest, self.complete = None, False
         count = 0
-        for page in conn.paginate(self.options["operation"], query=self.options.get("query"),
-                                  body=self.options.get("body")):
+        for page in conn.paginate(self.options["operation"], query=query, body=body):
             for item in page.records:
-                if detail:
-                    item = conn.call(detail["operation"], path_params={detail["param"]: self._key(item)}).record
+                self._observe(item)
+                if detail and self._wants_detail(item):
+                    item = self._detail(conn, detail, item)
                 yield Record(key=self._key(item), native=item, data=item)
                 count += 1
                 if run.limit is not None and count >= run.limit:
-                    return
+                    return  # a partial read never moves the cursor
+        self.complete = True
+
+    def _request(self, run: RunContext) -> tuple[dict | None, dict | None]:
+        query, body = self.options.get("query"), self.options.get("body")
+        since = self.options.get("since")
+        if not since:
+            return query, body
+        stored = run.store.get_cursor(run.flow, run.conn_name(self.options["from"]), since["cursor"])
+        if stored is None:
+            return query, body  # first run: read everything
+        bound = parse_datetime(stored) - timedelta(seconds=self._overlap(run))
+        value: Any = int(bound.timestamp()) if since.get("format", "unix") == "unix" else rfc3339(bound)
+        if "body" in since:
+            return query, {**(body or {}), since["body"]: value}
+        return {**(query or {}), since["query"]: value}, body
+
+    def _overlap(self, run: RunContext) -> int:
+        since = self.options["since"]
+        option = since.get("overlap_option")
+        if option and run.options.get(option) is not None:
+            return int(run.options[option])
+        return int(since.get("overlap_seconds", 0))
+
+    def _observe(self, item: Any) -> None:
+        if self.since_from is None:
+            return
+        try:
+            value = self.since_from.evaluate(Scope(item, item, None, {}))
+            moment = None if value in (None, "") else parse_datetime(value)
+        except (ExprEvalError, ValueError, OverflowError):
+            # A record without a readable update time cannot move the cursor; it is still processed.
+            return
+        if moment is not None and (self.newest is None or moment > self.newest):
+            self.newest = moment
+
+    def _wants_detail(self, item: Any) -> bool:
+        if self.detail_when is None:
+            return True
+        try:
+            return _truthy(self.detail_when.evaluate(Scope(item, item, None, {})))
+        except ExprEvalError:
+            return True  # when in doubt, read the full record
+
+    def _detail(self, conn: Any, detail: dict, item: Any) -> Any:
+        try:
+            return conn.call(detail["operation"], path_params={detail["param"]: self._key(item)}).record
+        except NotFoundError:
+            # Gone between the list and the detail call (deleted, frozen): the list record is
+            # still the best account of it.
+            return item
 
     def _key(self, item: Any) -> str:
         value = self.key.evaluate(Scope(item, item, None, {}))
         if value is None:
             raise RecordError("the record has no key", step="pull")
         return str(value)
+
+    # -- after the run
+
+    def finish(self, run: RunContext) -> None:
+        """Move the cursor to the newest update time read. The runner calls this only when the run
+        ended without a connection-level failure; a dry run or a partial read leaves it alone."""
+        since = self.options.get("since")
+        if not since or run.dry_run or not self.complete or self.newest is None:
+            return
+        conn_name = run.conn_name(self.options["from"])
+        stored = run.store.get_cursor(run.flow, conn_name, since["cursor"])
+        if stored is not None and parse_datetime(stored) >= self.newest:
+            return  # never move backwards (records read in the overlap are older)
+        run.store.set_cursor(run.flow, conn_name, since["cursor"], rfc3339(self.newest))
 
     @staticmethod
     def check_references(options: Any, ctx: dict) -> list[Problem]:
@@ -59,4 +161,14 @@ class Pull(Step):
         if options.get("detail"):
             found += _check_operation(options["detail"], "operation", options["detail"].get("operation"),
                                       options.get("from"), ctx)
+        since = options.get("since")
+        if since and ("body" in since) == ("query" in since):
+            found.append(_problem(options, "since", "`since` needs exactly one of body: or query:",
+                                  "name the body field (e.g. update_time_ge) or the query parameter "
+                                  "(e.g. updated_at_min) that takes the lower bound"))
+        option = since.get("overlap_option") if since else None
+        if option and option not in (ctx["flow"].get("options") or {}):
+            found.append(_problem(since, "overlap_option", f"the flow declares no option {option!r}",
+                                  "declare it under the flow's options: (an integer number of seconds)"))
         return found
+
