@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ...errors import Problem
 from ...expr import Scope
+from ...state.store import utc_rfc3339
 from ..context import RunContext
 from ..record import Record
 from ..registry import STEPS
@@ -20,6 +22,9 @@ from .base import EXPR, ROLE, Step, _check_role
         "id": {**EXPR, "description": "The remote id in the pulled record."},
         "fields": {"type": "object", "additionalProperties": EXPR,
                    "description": "Name -> expression; stored with the ID map entry (listing status, audit...)."},
+        "seen_at": {"type": "string",
+                    "description": "Also store, under this name, when the values were recorded (RFC 3339, UTC). "
+                                   "Set only when a value changed, so re-reading an unchanged record writes nothing."},
     }}, doc="Read back remote state (listing status, audit result) onto the ID map entry it belongs to.")
 class Track(Step):
     kind = "track"
@@ -36,13 +41,23 @@ class Track(Step):
         key = run.store.find_key_by_remote_id(entity, conn, remote_id)
         values = {name: expr.evaluate(scope) for name, expr in self.fields.items()}
         record.detail.update(values)
-        if key is None:
+        record.remote_id = remote_id
+        if key is None:  # not listed by this connector (made by hand in the seller center)
             record.action = "untracked"
             return record
-        record.key, record.action = key, "tracked"
+        record.key = key
+        mapping = run.store.get_mapping(entity, conn, key) or {}
+        stored = mapping.get("extra") or {}
+        if mapping.get("remote_id") == remote_id and all(stored.get(k) == v for k, v in values.items()):
+            # Polls overlap and webhooks repeat: the same state again is not a change.
+            record.action = "unchanged"
+            return record
+        record.action = "tracked"
         if not run.dry_run:
-            mapping = run.store.get_mapping(entity, conn, key) or {}
-            run.store.map_id(entity, conn, key, remote_id, {**(mapping.get("extra") or {}), **values})
+            extra = {**stored, **values}
+            if self.options.get("seen_at"):
+                extra[self.options["seen_at"]] = utc_rfc3339(run.now() if run.now else time.time())
+            run.store.map_id(entity, conn, key, remote_id, extra)
         return record
 
     @staticmethod
