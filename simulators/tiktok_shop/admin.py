@@ -160,7 +160,17 @@ def routes(sim: SimState, faults: FaultConfig, dispatcher: WebhookDispatcher) ->
         return JSONResponse({k: v for k, v in record.items() if not k.startswith("_")})
 
     async def run_audit(request: Request) -> JSONResponse:
-        return JSONResponse({"completed": products.settle_audits(sim, force=True)})
+        """Finish every pending audit now. Body (optional): {"reject": [product_id, ...]} or
+        {"reject": {product_id: [{position, reasons[], suggestions[]}]}} turns those down."""
+        reject = (await _body(request)).get("reject") or {}
+        if isinstance(reject, list):
+            reject = {str(pid): [copy.deepcopy(products.DEFAULT_REJECTION)] for pid in reject}
+        reject = {str(pid): reasons if isinstance(reasons, list) else [reasons] for pid, reasons in reject.items()}
+        not_auditing = sorted(pid for pid in reject if (sim.products.get(pid) or {}).get("audit_due") is None)
+        if not_auditing:
+            return _error(f"not under audit: {', '.join(not_auditing)}", 409)
+        return JSONResponse({"completed": products.settle_audits(sim, force=True, reject=reject),
+                             "rejected": sorted(reject)})
 
     async def deliver(request: Request) -> JSONResponse:
         return JSONResponse(await dispatcher.flush())

@@ -127,18 +127,31 @@ def start_audit(sim: SimState, product: dict) -> None:
     product["audit_due"] = sim.clock() + sim.audit_delay_seconds
 
 
-def _finish_audit(sim: SimState, product: dict) -> None:
+# What a reviewer's rejection says when the admin call gives no reasons of its own.
+DEFAULT_REJECTION = {
+    "position": "main_images",
+    "reasons": ["The main image contains a watermark or promotional text"],
+    "suggestions": ["Use a main image of the product alone on a plain white background"],
+}
+
+
+def _finish_audit(sim: SimState, product: dict, rejection: list[dict] | None = None) -> None:
+    """Settle one audit. `rejection` is a reviewer's verdict ({position, reasons, suggestions}
+    per part) standing in for the checks TikTok runs that the simulator cannot (image content,
+    claims in the description); without it only prohibited title words fail."""
     title = str(product.get("title") or "").lower()
     bad = [w for w in sim.forbidden_words if w in title]
     product["audit_due"] = None
     product["update_time"] = sim.later_than(product["update_time"])
     if bad:
-        product["status"], product["audit"]["status"] = "FAILED", "REJECTED"
-        product["audit_failed_reasons"] = [{
+        rejection = [{
             "position": "title",
             "reasons": [f"The title contains a prohibited word: {bad[0]}"],
             "suggestions": ["Remove words that suggest counterfeit goods and resubmit"],
-        }]
+        }, *(rejection or [])]
+    if rejection:
+        product["status"], product["audit"]["status"] = "FAILED", "REJECTED"
+        product["audit_failed_reasons"] = copy.deepcopy(rejection)
         change = "PRODUCT_AUDIT_FAILURE"
     else:
         product["status"], product["audit"]["status"] = "ACTIVATE", "PASSED"
@@ -151,13 +164,14 @@ def _finish_audit(sim: SimState, product: dict) -> None:
                                              "update_time": product["update_time"]})
 
 
-def settle_audits(sim: SimState, *, force: bool = False) -> int:
-    """Finish every audit that is due (or all of them); returns how many finished."""
+def settle_audits(sim: SimState, *, force: bool = False, reject: dict[str, list[dict]] | None = None) -> int:
+    """Finish every audit that is due (or all of them); returns how many finished. `reject`:
+    product id -> failure reasons for audits the reviewer turns down."""
     now, done = sim.clock(), 0
     for product in sim.products.values():
         due = product.get("audit_due")
         if due is not None and (force or now >= due):
-            _finish_audit(sim, product)
+            _finish_audit(sim, product, (reject or {}).get(product["id"]))
             done += 1
     return done
 
