@@ -81,6 +81,13 @@ class Response:
             return self.body
         return self._op.record.search(self.body) if self.body is not None else None
 
+    @property
+    def selection(self) -> Any:
+        """What the operation declares it returns: its `records` list, else its `record`."""
+        if self._op is not None and self._op.records is not None:
+            return self.records
+        return self.record
+
 
 @dataclass
 class Page:

@@ -6,7 +6,7 @@ push, with `track` for status read-back and `acknowledge` for inbound events.
 """
 
 # Importing the modules registers their step kinds in STEPS.
-from . import compare, images, push, read, track, transform  # noqa: F401
+from . import compare, fetch, images, push, read, track, transform  # noqa: F401
 from .base import Step
 from .read import Pull
 

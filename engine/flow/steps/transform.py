@@ -79,11 +79,15 @@ class Validate(Step):
 
 
 RULE = {
-    "type": "object", "additionalProperties": False, "required": ["name", "assert", "message"],
+    "type": "object", "additionalProperties": False, "required": ["name", "message"],
+    "oneOf": [{"required": ["assert"]}, {"required": ["violations"]}],
     "properties": {
         "name": {"type": "string"},
         "when": {**EXPR, "description": "Apply the rule only when this is truthy (e.g. a region test)."},
         "assert": {**EXPR, "description": "Must be truthy for the record to pass."},
+        "violations": {**EXPR, "description": "Instead of assert: the offending items (a list); the record passes "
+                                              "when it is empty or null, and the message sees them as "
+                                              "ctx.violations."},
         "field": {"type": "string", "description": "The field the error is reported on."},
         "message": {"type": "string", "description": "Shown in the dead letter; {{ }} templates allowed."},
     },
@@ -104,22 +108,26 @@ class Check(Step):
         self.context = run.mapping_context(options.get("market"))
         self.rules = [
             (rule["name"], run.exprs.jmespath(rule["when"]) if rule.get("when") else None,
-             run.exprs.jmespath(rule["assert"]), rule.get("field", ""), run.exprs.template(rule["message"]))
+             run.exprs.jmespath(rule.get("assert") or rule["violations"]), "violations" in rule,
+             rule.get("field", ""), run.exprs.template(rule["message"]))
             for rule in options["rules"]
         ]
 
     def process(self, record: Record, run: RunContext) -> Record | None:
-        scope = Scope(record.data, record.data, None, {**self.context, **record.context})
+        context = {**self.context, **record.context}
+        scope = Scope(record.data, record.data, None, context)
         failures = []
-        for name, when, test, field, message in self.rules:
+        for name, when, test, lists_violations, field, message in self.rules:
             try:
                 if when is not None and not _truthy(when.evaluate(scope)):
                     continue
-                passed = _truthy(test.evaluate(scope))
+                found = test.evaluate(scope)
+                passed = not found if lists_violations else _truthy(found)
+                shown = Scope(record.data, record.data, None, {**context, "violations": found}) \
+                    if lists_violations else scope
+                message_text = message.evaluate(shown) if not passed else ""
             except ExprEvalError as exc:
                 passed, message_text = False, f"rule could not be evaluated: {exc}"
-            else:
-                message_text = message.evaluate(scope) if not passed else ""
             if not passed:
                 failures.append({"field": field or "(record)", "rule": name, "message": message_text})
         if failures:
@@ -133,7 +141,7 @@ class Check(Step):
         found = _check_role(options, "market", ctx)
         exprs = ctx["validator"].exprs
         for index, rule in enumerate(options.get("rules") or []):
-            for key in ("when", "assert"):
+            for key in ("when", "assert", "violations"):
                 if key in rule:
                     try:
                         exprs.jmespath(rule[key])
