@@ -165,6 +165,13 @@ class Validator:
         if primary is not None and primary not in connections:
             self.problems.append(_at(doc, ["primary_catalog"], f"unknown connection {primary!r}",
                                      _did_you_mean(primary, list(connections))))
+        elif primary is not None:
+            connector = self.project.get("connector", connections[primary]["connector"])
+            if connector is not None and "product" not in ((connector.doc.get("capabilities") or {}).get("pull") or []):
+                self.problems.append(_at(doc, ["primary_catalog"],
+                                         f"connector {connector.name!r} cannot pull products, so connection "
+                                         f"{primary!r} cannot be the primary catalog",
+                                         "name the connection that owns the products"))
         overrides = doc.get("overrides") or {}
         for kind_plural, entries in overrides.items():
             kind = kind_plural[:-1]

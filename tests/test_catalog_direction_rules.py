@@ -107,3 +107,16 @@ def test_channel_sku_mapping_is_accepted_where_declared(tmp_path: Path) -> None:
     text = merchant(primary="shopify", connections=SHOPIFY + tiktok("tiktok_us", "US"), source="shopify",
                     target="tiktok_us", options="    options:\n      warehouse_id: '1'\n      sku_map: {A-1: TT-A-1}\n")
     assert problems(tmp_path, text) == []
+
+
+def test_the_primary_catalog_must_be_able_to_pull_products(tmp_path: Path) -> None:
+    (tmp_path / "orders_only.yaml").write_text(
+        "kind: connector\nname: orders_only\nbase_url: https://oms.example.test\n"
+        "auth: {kind: shopify_access_token}\ncredentials: [access_token]\n"
+        "operations:\n  list_orders: {method: GET, path: /orders, records: orders}\n"
+        "capabilities: {pull: [order], push: [order]}\n", encoding="utf-8")
+    text = ("kind: merchant\nname: acme\nprimary_catalog: oms\nconnections:\n  oms:\n    connector: orders_only\n"
+            "    credentials: {access_token: '${env:OMS_TOKEN}'}\n")
+    [problem] = problems(tmp_path, text)
+    assert (problem.location.line, problem.location.col) == (3, 18)
+    assert "cannot pull products" in problem.message and problem.path == "primary_catalog"
