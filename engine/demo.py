@@ -1,12 +1,17 @@
 """`make demo`: start the sandbox, sync the example merchant's catalog to TikTok Shop on SQLite,
-print the report, then show that a second run writes nothing."""
+print the report, show that a second run writes nothing, then let TikTok audit the listings and
+read their status and failure reasons back."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+from collections import Counter
 from pathlib import Path
 
+from rich.markup import escape
+
+from .cli_listings import NOT_SEEN, listing_rows, reasons_text
 from .cli_run import console, print_report
 from .flow.runner import FlowRun, Merchant
 
@@ -15,11 +20,13 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "acme"
 
 def main() -> None:
     from simulators.sandbox import start_sandbox
+    from simulators.tiktok_shop.products import DEFAULT_REJECTION
 
     workdir = Path(tempfile.mkdtemp(prefix="connector-demo-"))
     shutil.copytree(EXAMPLE, workdir / "acme")
     console.print(f"[bold]Sandbox[/bold]: TikTok Shop and Shopify simulators on 127.0.0.1; state in {workdir}/acme/.state")
-    with start_sandbox(products=40, seed=7) as sandbox:
+    # TikTok's reviewers take their time: audits wait until step 3 settles them.
+    with start_sandbox(products=40, seed=7, tiktok_options={"audit_delay_seconds": 3600}) as sandbox:
         merchant = Merchant(workdir / "acme" / "merchant.yaml", environ=sandbox.environ())
         try:
             console.print("[bold]1. Catalog sync, Shopify -> TikTok Shop US[/bold]")
@@ -32,6 +39,23 @@ def main() -> None:
             print_report(FlowRun(merchant, "catalog").run())
             state = sandbox.admin("tiktok_shop", "GET", "state")
             console.print(f"TikTok Shop now holds {len(state.get('products', {}))} listings.")
+            console.print("[bold]3. TikTok audits the listings (the sandbox turns two down); read the results back[/bold]")
+            listed = merchant.store.list_mappings("product", "tiktok_us")
+            sandbox.admin("tiktok_shop", "POST", "audit/run", json={"reject": {
+                listed[0]["remote_id"]: [{"position": "description",
+                                          "reasons": ["The description links to another shop"],
+                                          "suggestions": ["Remove links and contact details from the description"]}],
+                listed[1]["remote_id"]: [DEFAULT_REJECTION]}})
+            print_report(FlowRun(merchant, "listing_status").run())
+            rows = listing_rows(merchant.store, ["tiktok_us"])
+            counts = Counter(row["status"] or NOT_SEEN for row in rows)
+            console.print("Listings by status: " + ", ".join(f"{s} {n}" for s, n in sorted(counts.items())))
+            failed = next((row for row in rows if row["audit_failed_reasons"]), None)
+            if failed:
+                console.print(f"Why {failed['title']} (TikTok {failed['product_id']}) failed:")
+                for line in reasons_text(failed["audit_failed_reasons"]).splitlines():
+                    console.print(f"    {escape(line)}")
+            console.print(f"All of them: connector listings {workdir}/acme/merchant.yaml")
         finally:
             merchant.close()
 
