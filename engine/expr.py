@@ -2,23 +2,39 @@
 
 Everything is parsed once, when a file is loaded; `evaluate` never parses a string. Compile
 errors carry the column inside the expression so callers can point at file:line:col.
+
+A parsed JMESPath expression is turned into nested Python closures, one per AST node, that give
+exactly what jmespath's TreeInterpreter gives (same values, same errors): walking the AST dict
+and type-checking every function call through the generic registry costs several times more
+than the work the expression does. Function calls keep jmespath's argument type checks.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
+import operator
 import re
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from numbers import Number
+from typing import Any, NamedTuple
 
 import jmespath
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jmespath import exceptions as jp_exceptions
+from jmespath.functions import REVERSE_TYPES_MAP
 from jmespath.visitor import TreeInterpreter
 
-from .functions import CURRENT_SCOPE, ENGINE_FUNCTIONS_CLASS, jinja_callables, known_function_names
+from .functions import (
+    CURRENT_SCOPE,
+    ENGINE_FUNCTIONS_CLASS,
+    SCOPE_FUNCTIONS,
+    context_value,
+    jinja_callables,
+    known_function_names,
+)
 
 _FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -35,9 +51,12 @@ class ExprEvalError(Exception):
     """An expression failed on one record (bad argument type, undefined template variable...)."""
 
 
-@dataclass(frozen=True)
-class Scope:
-    """What an expression sees: the current item, the whole record, the enclosing item, context."""
+class Scope(NamedTuple):
+    """What an expression sees: the current item, the whole record, the enclosing item, context.
+
+    A named tuple: immutable like a frozen dataclass, but one is built per `each` item, and a
+    tuple is several times cheaper to build.
+    """
 
     current: Any
     root: Any
@@ -64,18 +83,39 @@ class FieldPath:
 
 
 class JMESPathExpr:
-    __slots__ = ("source", "_parsed", "_interpreter")
+    __slots__ = ("source", "_parsed", "_interpreter", "_run", "_sets_scope")
 
-    def __init__(self, source: str, parsed: dict, interpreter: TreeInterpreter) -> None:
+    def __init__(self, source: str, parsed: dict, interpreter: TreeInterpreter, run: Run | None = None,
+                 sets_scope: bool = True) -> None:
         self.source = source
         self._parsed = parsed
         self._interpreter = interpreter
+        # Without compiled closures (an old call site), the interpreter walks the AST itself.
+        self._run = run or (lambda value, scope: interpreter.visit(parsed, value))
+        # Only expressions that hand a subtree to the interpreter (`&expr`) need CURRENT_SCOPE
+        # for var()/root()/parent(); the closures read their scope argument instead.
+        self._sets_scope = sets_scope or run is None
 
     def evaluate(self, scope: Scope) -> Any:
+        if not self._sets_scope:
+            try:
+                return self._run(scope.current, scope)
+            except Exception as exc:  # noqa: BLE001  (any function failure is this record's field error)
+                raise ExprEvalError(f"{self.source!r}: {exc}") from None
+        token = CURRENT_SCOPE.set(scope)
+        try:
+            return self._run(scope.current, scope)
+        except Exception as exc:  # noqa: BLE001
+            raise ExprEvalError(f"{self.source!r}: {exc}") from None
+        finally:
+            CURRENT_SCOPE.reset(token)
+
+    def interpret(self, scope: Scope) -> Any:
+        """The reference evaluation, by jmespath's own interpreter (what `evaluate` must equal)."""
         token = CURRENT_SCOPE.set(scope)
         try:
             return self._interpreter.visit(self._parsed, scope.current)
-        except Exception as exc:  # noqa: BLE001  (any function failure is this record's field error)
+        except Exception as exc:  # noqa: BLE001
             raise ExprEvalError(f"{self.source!r}: {exc}") from None
         finally:
             CURRENT_SCOPE.reset(token)
@@ -109,7 +149,8 @@ class ExpressionCompiler:
     """Owns the one JMESPath interpreter and Jinja environment a plan's expressions share."""
 
     def __init__(self) -> None:
-        self.interpreter = TreeInterpreter(jmespath.Options(custom_functions=ENGINE_FUNCTIONS_CLASS()))
+        self.functions = ENGINE_FUNCTIONS_CLASS()
+        self.interpreter = TreeInterpreter(jmespath.Options(custom_functions=self.functions))
         self.jinja = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
         callables = jinja_callables()
         self.jinja.filters.update(callables)
@@ -149,7 +190,9 @@ class ExpressionCompiler:
                     hint=(f"did you mean {close[0]}()? " if close else "") + "registered functions: "
                     + ", ".join(sorted(self._functions - _BUILTIN_HIDE)),
                 )
-        return JMESPathExpr(text, parsed, self.interpreter)
+        closures = _Closures(self.interpreter, self.functions)
+        run = closures.compile(parsed)
+        return JMESPathExpr(text, parsed, self.interpreter, run, closures.sets_scope)
 
     def template(self, source: str) -> TemplateExpr:
         if not isinstance(source, str):
@@ -192,3 +235,384 @@ def _function_names(node: Any) -> list[str]:
         elif isinstance(current, list):
             stack.extend(current)
     return found
+
+
+# ------------------------------------------------------------------------------ JMESPath closures
+
+Run = Callable[[Any, Scope], Any]  # (the value a node applies to, the scope of the evaluation) -> result
+
+
+def _is_number(value: Any) -> bool:
+    """A JMESPath number: bool is not one (True == 1 in Python)."""
+    return isinstance(value, Number) and not isinstance(value, bool)
+
+
+def _is_false(value: Any) -> bool:
+    """JMESPath falsiness, tested by equality as the interpreter does (so 0 is true)."""
+    return value == "" or value == [] or value == {} or value is None or value is False
+
+
+_EQUALS = TreeInterpreter.COMPARATOR_FUNC["eq"]  # jmespath's ==: 0 and 1 never equal false and true
+_ORDER = {"lt": operator.lt, "gt": operator.gt, "lte": operator.le, "gte": operator.ge}
+_CHAIN = ("subexpression", "index_expression", "pipe")  # each child applies to the previous result
+_IDENTITY = ("identity", "current")
+
+
+def _identity(value: Any, scope: Scope) -> Any:
+    return value
+
+
+class _Closures:
+    """Compiles one parsed JMESPath expression into closures `run(value, scope)`.
+
+    Each method mirrors the TreeInterpreter method of the same node type. A node type this class
+    does not know is handed to the interpreter, as is the body of an `&expr` (jmespath's own
+    functions evaluate it); those are the only places that need CURRENT_SCOPE set.
+    """
+
+    def __init__(self, interpreter: TreeInterpreter, functions: Any) -> None:
+        self.interpreter = interpreter
+        self.functions = functions
+        self.sets_scope = False
+
+    def compile(self, node: dict) -> Run:
+        method = getattr(self, "_" + node["type"], None)
+        return method(node) if method is not None else self._interpreted(node)
+
+    def _interpreted(self, node: dict) -> Run:
+        self.sets_scope = True
+        visit = self.interpreter.visit
+        return lambda value, scope: visit(node, value)
+
+    # -- paths
+
+    def _field(self, node: dict) -> Run:
+        return _path((node["value"],))
+
+    def _chain(self, node: dict) -> Run:
+        steps: list[Run] = []
+        keys: list[str] = []  # consecutive plain fields become one path step
+        for child in node["children"]:
+            if child["type"] == "field":
+                keys.append(child["value"])
+                continue
+            if keys:
+                steps.append(_path(tuple(keys)))
+                keys = []
+            if child["type"] not in _IDENTITY:
+                steps.append(self.compile(child))
+        if keys:
+            steps.append(_path(tuple(keys)))
+        if not steps:
+            return _identity
+        if len(steps) == 1:
+            return steps[0]
+        if len(steps) == 2:
+            first, second = steps
+            return lambda value, scope: second(first(value, scope), scope)
+
+        def run(value: Any, scope: Scope) -> Any:
+            for step in steps:
+                value = step(value, scope)
+            return value
+
+        return run
+
+    _subexpression = _index_expression = _pipe = _chain
+
+    def _index(self, node: dict) -> Run:
+        index = node["value"]
+
+        def run(value: Any, scope: Scope) -> Any:
+            if not isinstance(value, list):
+                return None
+            try:
+                return value[index]
+            except IndexError:
+                return None
+
+        return run
+
+    def _slice(self, node: dict) -> Run:
+        bounds = node["children"]
+        return lambda value, scope: value[slice(*bounds)] if isinstance(value, list) else None
+
+    def _identity(self, node: dict) -> Run:
+        return _identity
+
+    _current = _identity
+
+    def _literal(self, node: dict) -> Run:
+        constant = node["value"]  # the interpreter also returns this very object each time
+        return lambda value, scope: constant
+
+    # -- projections
+
+    def _projection(self, node: dict) -> Run:
+        left_node, right_node = node["children"]
+        left = self.compile(left_node)
+        if right_node["type"] in _IDENTITY:
+
+            def run(value: Any, scope: Scope) -> Any:
+                base = left(value, scope)
+                if not isinstance(base, list):
+                    return None
+                return [element for element in base if element is not None]
+
+            return run
+        if right_node["type"] == "field":
+            key = right_node["value"]
+
+            def run(value: Any, scope: Scope) -> Any:
+                base = left(value, scope)
+                if not isinstance(base, list):
+                    return None
+                collected = []
+                for element in base:
+                    if isinstance(element, dict):
+                        current = element.get(key)
+                        if current is not None:
+                            collected.append(current)
+                return collected
+
+            return run
+        right = self.compile(right_node)
+
+        def run(value: Any, scope: Scope) -> Any:
+            base = left(value, scope)
+            if not isinstance(base, list):
+                return None
+            collected = []
+            for element in base:
+                current = right(element, scope)
+                if current is not None:
+                    collected.append(current)
+            return collected
+
+        return run
+
+    def _value_projection(self, node: dict) -> Run:
+        left, right = (self.compile(child) for child in node["children"])
+
+        def run(value: Any, scope: Scope) -> Any:
+            base = left(value, scope)
+            try:
+                elements = base.values()
+            except AttributeError:
+                return None
+            collected = []
+            for element in elements:
+                current = right(element, scope)
+                if current is not None:
+                    collected.append(current)
+            return collected
+
+        return run
+
+    def _filter_projection(self, node: dict) -> Run:
+        left, right, condition = (self.compile(child) for child in node["children"])
+
+        def run(value: Any, scope: Scope) -> Any:
+            base = left(value, scope)
+            if not isinstance(base, list):
+                return None
+            collected = []
+            for element in base:
+                if not _is_false(condition(element, scope)):
+                    current = right(element, scope)
+                    if current is not None:
+                        collected.append(current)
+            return collected
+
+        return run
+
+    def _flatten(self, node: dict) -> Run:
+        inner = self.compile(node["children"][0])
+
+        def run(value: Any, scope: Scope) -> Any:
+            base = inner(value, scope)
+            if not isinstance(base, list):
+                return None
+            merged: list = []
+            for element in base:
+                if isinstance(element, list):
+                    merged.extend(element)
+                else:
+                    merged.append(element)
+            return merged
+
+        return run
+
+    # -- building values
+
+    def _multi_select_list(self, node: dict) -> Run:
+        items = [self.compile(child) for child in node["children"]]
+
+        def run(value: Any, scope: Scope) -> Any:
+            if value is None:
+                return None
+            return [item(value, scope) for item in items]
+
+        return run
+
+    def _multi_select_dict(self, node: dict) -> Run:
+        pairs = [(child["value"], self.compile(child)) for child in node["children"]]
+
+        def run(value: Any, scope: Scope) -> Any:
+            if value is None:
+                return None
+            return {key: item(value, scope) for key, item in pairs}
+
+        return run
+
+    def _key_val_pair(self, node: dict) -> Run:
+        return self.compile(node["children"][0])
+
+    # -- logic
+
+    def _comparator(self, node: dict) -> Run:
+        left_node, right_node = node["children"]
+        left, right = self.compile(left_node), self.compile(right_node)
+        op = node["value"]
+        if op in ("eq", "ne"):
+            literal = right_node.get("value") if right_node["type"] == "literal" else None
+            if isinstance(literal, str):
+                # jmespath's 0/1-versus-bool rule cannot apply when one side is text: plain ==.
+                if op == "eq":
+                    return lambda value, scope: left(value, scope) == literal
+                return lambda value, scope: not left(value, scope) == literal
+            if op == "eq":
+                return lambda value, scope: _EQUALS(left(value, scope), right(value, scope))
+            return lambda value, scope: not _EQUALS(left(value, scope), right(value, scope))
+        order = _ORDER[op]
+
+        def run(value: Any, scope: Scope) -> Any:
+            a, b = left(value, scope), right(value, scope)
+            # Ordering is defined for numbers and text only; anything else gives null.
+            if not ((_is_number(a) or isinstance(a, str)) and (_is_number(b) or isinstance(b, str))):
+                return None
+            return order(a, b)
+
+        return run
+
+    def _or_expression(self, node: dict) -> Run:
+        left, right = (self.compile(child) for child in node["children"])
+
+        def run(value: Any, scope: Scope) -> Any:
+            matched = left(value, scope)
+            return right(value, scope) if _is_false(matched) else matched
+
+        return run
+
+    def _and_expression(self, node: dict) -> Run:
+        left, right = (self.compile(child) for child in node["children"])
+
+        def run(value: Any, scope: Scope) -> Any:
+            matched = left(value, scope)
+            return matched if _is_false(matched) else right(value, scope)
+
+        return run
+
+    def _not_expression(self, node: dict) -> Run:
+        inner = self.compile(node["children"][0])
+
+        def run(value: Any, scope: Scope) -> Any:
+            result = inner(value, scope)
+            if _is_number(result) and result == 0:
+                return False  # !0 is false: 0 is not falsy in JMESPath
+            return not result
+
+        return run
+
+    def _expref(self, node: dict) -> Run:
+        # jmespath's sort_by/max_by/map evaluate `&expr` through the interpreter's own object.
+        if not SCOPE_FUNCTIONS.isdisjoint(_function_names(node)):
+            self.sets_scope = True
+        visit = self.interpreter.visit
+        return lambda value, scope: visit(node, value)
+
+    # -- functions
+
+    def _function_expression(self, node: dict) -> Run:
+        name, children = node["value"], node["children"]
+        args = [self.compile(child) for child in children]
+        if name == "root" and not args:
+            return lambda value, scope: scope.root
+        if name == "parent" and not args:
+            return lambda value, scope: scope.parent
+        if name == "var" and len(args) == 1 and children[0]["type"] == "literal" \
+                and isinstance(children[0]["value"], str):
+            parts = tuple(children[0]["value"].split("."))
+            return lambda value, scope: context_value(scope.context, parts)
+        call_function = self.functions.call_function  # validates, then calls: the interpreter's path
+        fast = self._direct_call(name, len(args))
+        if fast is None:
+            if name in SCOPE_FUNCTIONS:
+                self.sets_scope = True
+            return lambda value, scope: call_function(name, [arg(value, scope) for arg in args])
+        call, checks = fast
+        if len(args) == 1 and len(checks) == 1:
+            (only,) = args
+            names = checks[0][1]
+
+            def run(value: Any, scope: Scope) -> Any:
+                argument = only(value, scope)
+                if type(argument).__name__ not in names:
+                    return call_function(name, [argument])  # raises jmespath's own type error
+                return call(argument)
+
+            return run
+
+        def run(value: Any, scope: Scope) -> Any:
+            values = [arg(value, scope) for arg in args]
+            for index, names in checks:
+                if type(values[index]).__name__ not in names:
+                    return call_function(name, values)  # raises jmespath's own type error
+            return call(*values)
+
+        return run
+
+    def _direct_call(self, name: str, count: int) -> tuple[Callable, list[tuple[int, frozenset[str]]]] | None:
+        """The function itself and its per-argument type names, or None to go through jmespath.
+
+        Refused here (and so validated by jmespath on each call): unknown functions, a wrong
+        number of arguments, typed arrays (`array-number`), and the scope functions.
+        """
+        spec = self.functions.FUNCTION_TABLE.get(name)
+        if spec is None or name in SCOPE_FUNCTIONS:
+            return None
+        signature, method = spec["signature"], spec["function"]
+        if signature and signature[-1].get("variadic"):
+            if count < len(signature):
+                return None
+        elif count != len(signature):
+            return None
+        checks = []
+        for index, arg_spec in enumerate(signature):  # jmespath checks only the declared positions
+            types = arg_spec["types"]
+            if not types:
+                continue
+            if any("-" in declared for declared in types):
+                return None
+            checks.append((index, frozenset(n for declared in types for n in REVERSE_TYPES_MAP[declared])))
+        implementation = getattr(method, "implementation", None)
+        if implementation is not None:
+            most = method.max_args
+            return (implementation, checks) if most is None or count <= most else None
+        return functools.partial(method, self.functions), checks
+
+
+def _path(keys: tuple[str, ...]) -> Run:
+    """Plain fields: None as soon as a step is not an object (jmespath: no `.get`, so null)."""
+    if len(keys) == 1:
+        (key,) = keys
+        return lambda value, scope: value.get(key) if isinstance(value, dict) else None
+
+    def run(value: Any, scope: Scope) -> Any:
+        for key in keys:
+            if not isinstance(value, dict):
+                return None
+            value = value.get(key)
+        return value
+
+    return run

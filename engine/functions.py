@@ -322,10 +322,19 @@ def _to_unix(value: Any) -> int | None:
 def _var(name: str) -> Any:
     """A value from the caller's context (merchant options, settings), by dotted name."""
     scope = CURRENT_SCOPE.get()
-    value: Any = scope.context if scope else None
-    for part in name.split("."):
+    return context_value(scope.context if scope else None, name.split("."))
+
+
+def context_value(context: Any, parts: Any) -> Any:
+    """`var()` without the context variable: compiled expressions pass their scope's context."""
+    value = context
+    for part in parts:
         value = value.get(part) if isinstance(value, dict) else None
     return value
+
+
+# The functions that read CURRENT_SCOPE; compiled expressions answer them from their own scope.
+SCOPE_FUNCTIONS = frozenset({"var", "root", "parent"})
 
 
 @function("root")
@@ -364,6 +373,9 @@ def _jmespath_method(name: str, declared: _Declared) -> Callable:
         return fn(*args)
 
     method.signature = specs  # type: ignore[attr-defined]  # read by jmespath's function registry
+    # Compiled expressions whose arity is known to be within bounds call `fn` directly.
+    method.implementation = fn  # type: ignore[attr-defined]
+    method.max_args = most  # type: ignore[attr-defined]
     return method
 
 
