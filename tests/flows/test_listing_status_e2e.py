@@ -1,5 +1,6 @@
 """Listing status read-back, end to end: catalog sync to the TikTok simulator, its audit with some
-listings turned down, the listing_status poll, `connector listings`, and incremental re-polls."""
+listings turned down, the listing_status poll, `connector listings`, incremental re-polls, and a
+product status webhook handled by the same track step."""
 
 from __future__ import annotations
 
@@ -11,9 +12,15 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from engine.cli import main
 from engine.flow.runner import FlowRun, Merchant
+from engine.signatures import verify_tiktok_webhook
+from simulators.common import LoopbackServer
 from simulators.sandbox import start_sandbox
 from simulators.tiktok_shop.products import DEFAULT_REJECTION
 
@@ -175,6 +182,57 @@ def test_a_later_audit_result_is_picked_up_by_the_next_poll(world):
     extra = merchant.store.get_mapping("product", "tiktok_us", key)["extra"]
     assert (extra["status"], extra["audit_status"]) == ("ACTIVATE", "PASSED")
     assert "update_time_ge" in transport.searches()[0]
+
+
+class WebhookInbox:
+    """Stands in for the webhook server: verifies TikTok's signature on the raw body, then stores
+    the event durably (deduplicated on tts_notification_id) before acknowledging it."""
+
+    def __init__(self, store, app_key: str, app_secret: str) -> None:
+        self.store, self.app_key, self.app_secret = store, app_key, app_secret
+        self.answers: list[int] = []
+
+        async def receive(request: Request) -> Response:
+            raw = await request.body()
+            if not verify_tiktok_webhook(self.app_key, self.app_secret, raw, request.headers.get("authorization")):
+                self.answers.append(401)
+                return Response(status_code=401)
+            event = json.loads(raw)
+            self.store.store_event("tiktok_us", event["tts_notification_id"], str(event["type"]), raw,
+                                   {"authorization": "(verified)"})
+            self.answers.append(200)
+            return JSONResponse({"code": 0})
+
+        self.server = LoopbackServer(Starlette(routes=[Route("/tiktok", receive, methods=["POST"])]))
+
+
+def test_a_product_status_webhook_updates_the_listing_through_the_same_track_step(world):
+    sandbox, merchant = world["sandbox"], world["merchant"]
+    credentials = sandbox.describe()["credentials"]["tiktok_shop"]
+    inbox = WebhookInbox(merchant.store, credentials["app_key"], credentials["app_secret"])
+    conn = merchant.connection("tiktok_us")
+    with inbox.server:
+        for event_type in ("PRODUCT_STATUS_CHANGE", "PRODUCT_AUDIT_STATUS_CHANGE"):
+            conn.call("put_webhook", body={"address": f"{inbox.server.url}/tiktok", "event_type": event_type})
+        active = next(pid for pid in world["remote"].values()
+                      if pid not in world["rejected"] | {world["title_failed"], world["pending"]})
+        conn.call("deactivate_products", body={"product_ids": [active]})
+        assert sandbox.admin("tiktok_shop", "POST", "webhooks/deliver")["delivered"] == 1
+    assert inbox.answers == [200]
+    cursor = merchant.store.get_cursor(*CURSOR)
+    events = merchant.store.claim_events(10, "test-worker", 60)
+    assert [e["topic"] for e in events] == ["5"]
+    flow_run = FlowRun(merchant, "listing_status")
+    payloads = [json.loads(e["payload_raw"]) for e in events]
+    report = flow_run.run(records=flow_run.steps[0].event_records(flow_run.ctx, payloads))
+    for event in events:
+        merchant.store.finish_event(event["source"], event["event_id"], "done" if report.status == "ok" else "retry")
+    assert report.counts == {"tracked": 1}
+    key = next(k for k, v in world["remote"].items() if v == active)
+    assert merchant.store.get_mapping("product", "tiktok_us", key)["extra"]["status"] == "SELLER_DEACTIVATED"
+    assert merchant.store.get_cursor(*CURSOR) == cursor  # events never move the poll's cursor
+    # A redelivery of the same notification is stored once, so it is never processed twice.
+    assert merchant.store.store_event("tiktok_us", events[0]["event_id"], "5", events[0]["payload_raw"], {}) is False
 
 
 def _shopify(sandbox, method: str, path: str, body: dict | None = None) -> dict:

@@ -347,3 +347,44 @@ def test_validate_accepts_a_well_formed_since(tmp_path):
 def test_validate_rejects_a_bad_since(tmp_path, since, message):
     problems = _flow_problems(tmp_path, since)
     assert problems and any(message in p for p in problems), problems
+
+
+# -- events ---------------------------------------------------------------------------------------
+
+def test_events_name_the_records_to_read_again_once_each(store):
+    details = {"1729384756102938475": {"id": "1729384756102938475", "status": "FAILED"},
+               "5": {"id": "5", "status": "ACTIVATE"}}
+    conn = FakeConnection([], details=details)
+    ctx = run_context(conn, store)
+    step = Pull({"from": "channel", "operation": "search_products",
+                 "detail": {"operation": "get_product", "param": "product_id"},
+                 "events": {"when": "contains(`[5, 37]`, type)", "id": "data.product_id"}}, ctx)
+    payloads = [json.loads('{"type": 5, "data": {"product_id": 1729384756102938475}}'),  # a JSON number
+                {"type": 37, "data": {"product_id": "1729384756102938475", "audit": {"status": "REJECTED"}}},
+                {"type": 1, "data": {"order_id": "9"}},
+                {"type": 5, "data": {"product_id": "gone"}},
+                {"type": 5, "data": {"product_id": "5"}}]
+    records = list(step.event_records(ctx, payloads))
+    assert [r.key for r in records] == ["1729384756102938475", "5"]
+    assert conn.detail_calls == ["1729384756102938475", "gone", "5"]
+    assert conn.asked == []  # no search
+
+
+def test_events_through_the_runner_track_status_and_leave_the_cursor(acme):
+    merchant, stub = acme
+    flow_run = FlowRun(merchant, "listing_status")
+    payloads = [{"type": 5, "tts_notification_id": "n1", "data": {"product_id": 173, "status": "PRODUCT_AUDIT_FAILURE"}}]
+    report = flow_run.run(records=flow_run.steps[0].event_records(flow_run.ctx, payloads))
+    assert report.counts == {"tracked": 1} and stub.searches == []
+    extra = merchant.store.get_mapping("product", "tiktok_us", "shop-3")["extra"]
+    assert extra["status"] == "FAILED" and extra["audit_failed_reasons"][0]["reasons"] == ["Watermark"]
+    assert merchant.store.get_cursor(*CURSOR) is None
+
+
+def test_validate_wants_a_detail_operation_for_events(tmp_path):
+    (tmp_path / "flow.yaml").write_text(
+        "kind: flow\nname: events_check\nroles: {channel: {pull: [product]}}\n"
+        "steps:\n  - pull: {from: channel, operation: search_products, events: {id: data.product_id}}\n",
+        encoding="utf-8")
+    problems = Validator(Project.load([tmp_path / "flow.yaml"], include_shipped=False)).run()
+    assert [p.message for p in problems] == ["events: needs detail:, the operation that reads one record"]

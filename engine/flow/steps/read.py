@@ -3,7 +3,7 @@ the last complete read."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,6 +52,11 @@ SINCE = {
                                   "when": {**EXPR, "description": "Only for list records where this is true "
                                                                   "(the summary lacks what is needed)."}}},
         "since": SINCE,
+        "events": {"type": "object", "additionalProperties": False, "required": ["id"],
+                   "description": "Inbound events (webhooks) that name a changed record: each named record is "
+                                  "read again with the detail operation and goes through the same steps.",
+                   "properties": {"id": {**EXPR, "description": "The record's id in the event payload."},
+                                  "when": {**EXPR, "description": "Only events where this is true."}}},
     }}, doc="Read records page by page from a role's connection; with `since`, only what changed.")
 class Pull(Step):
     kind = "pull"
@@ -63,6 +68,9 @@ class Pull(Step):
         self.detail_when = run.exprs.jmespath(detail["when"]) if detail.get("when") else None
         since = options.get("since")
         self.since_from = run.exprs.jmespath(since["from"]) if since else None
+        events = options.get("events") or {}
+        self.event_id = run.exprs.jmespath(events["id"]) if events else None
+        self.event_when = run.exprs.jmespath(events["when"]) if events.get("when") else None
         self.newest: datetime | None = None  # newest update time read by this run
         self.complete = False  # every page was read (no limit, no failure)
 
@@ -84,6 +92,28 @@ class Pull(Step):
                 if run.limit is not None and count >= run.limit:
                     return  # a partial read never moves the cursor
         self.complete = True
+
+    def event_records(self, run: RunContext, payloads: Iterable[Any]) -> Iterator[Record]:
+        """The records named by inbound events (parsed payloads, already verified and stored), each
+        read once with the detail operation. Feed them to ``FlowRun.run(records=...)``: the steps
+        after the pull are the same as for a poll, and the poll's cursor does not move."""
+        if self.event_id is None or not self.options.get("detail"):
+            raise RecordError("this pull step takes no events (it needs events: and detail:)", step="pull")
+        ids: dict[str, None] = {}
+        for payload in payloads:
+            scope = Scope(payload, payload, None, {})
+            if self.event_when is not None and not _truthy(self.event_when.evaluate(scope)):
+                continue
+            value = self.event_id.evaluate(scope)
+            if value not in (None, ""):
+                ids.setdefault(str(value), None)  # a burst of events about one record: one read
+        conn, detail = run.connection(self.options["from"]), self.options["detail"]
+        for record_id in ids:
+            try:
+                item = conn.call(detail["operation"], path_params={detail["param"]: record_id}).record
+            except NotFoundError:
+                continue  # no longer readable (deleted, frozen); the next poll reports what it can
+            yield Record(key=self._key(item), native=item, data=item)
 
     def _request(self, run: RunContext) -> tuple[dict | None, dict | None]:
         query, body = self.options.get("query"), self.options.get("body")
@@ -161,6 +191,9 @@ class Pull(Step):
         if options.get("detail"):
             found += _check_operation(options["detail"], "operation", options["detail"].get("operation"),
                                       options.get("from"), ctx)
+        if options.get("events") and not options.get("detail"):
+            found.append(_problem(options, "events", "events: needs detail:, the operation that reads one record",
+                                  "add detail: {operation: ..., param: ...}"))
         since = options.get("since")
         if since and ("body" in since) == ("query" in since):
             found.append(_problem(options, "since", "`since` needs exactly one of body: or query:",
