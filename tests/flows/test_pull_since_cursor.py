@@ -362,6 +362,7 @@ def test_events_name_the_records_to_read_again_once_each(store):
     payloads = [json.loads('{"type": 5, "data": {"product_id": 1729384756102938475}}'),  # a JSON number
                 {"type": 37, "data": {"product_id": "1729384756102938475", "audit": {"status": "REJECTED"}}},
                 {"type": 1, "data": {"order_id": "9"}},
+                {"type": "5", "data": "not an object"},
                 {"type": 5, "data": {"product_id": "gone"}},
                 {"type": 5, "data": {"product_id": "5"}}]
     records = list(step.event_records(ctx, payloads))

@@ -102,9 +102,12 @@ class Pull(Step):
         ids: dict[str, None] = {}
         for payload in payloads:
             scope = Scope(payload, payload, None, {})
-            if self.event_when is not None and not _truthy(self.event_when.evaluate(scope)):
-                continue
-            value = self.event_id.evaluate(scope)
+            try:
+                if self.event_when is not None and not _truthy(self.event_when.evaluate(scope)):
+                    continue
+                value = self.event_id.evaluate(scope)
+            except ExprEvalError:
+                continue  # an event of another shape (other topics share the endpoint)
             if value not in (None, ""):
                 ids.setdefault(str(value), None)  # a burst of events about one record: one read
         conn, detail = run.connection(self.options["from"]), self.options["detail"]
