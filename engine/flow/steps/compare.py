@@ -19,7 +19,8 @@ from .base import EXPR, ROLE, Step, _check_role
         "on": {**ROLE, "description": "The connection whose ids are looked up."},
         "entity": {"type": "string"},
         "skus": {**EXPR, "description": "The record's SKUs (default variants[].sku): checked for duplicates and "
-                                        "given to later mappings as the sku_ids table of known remote SKU ids."},
+                                        "given to later mappings as the sku_ids table of known remote SKU ids "
+                                        "(and sku_refs: SKU -> {id, other ids the push kept})."},
     }}, doc="Find the record's remote id in the ID map; refuse SKUs another record already owns.")
 class Match(Step):
     kind = "match"
@@ -44,12 +45,16 @@ class Match(Step):
         for sku in skus:
             self.claimed[sku] = record.key
         record.context["skus"] = list(skus)
-        sku_ids = {}
+        record.context["remote_id"] = record.remote_id  # mappings tell a create from an update by it
+        sku_ids, sku_refs = {}, {}
         for sku in skus:
-            remote = run.store.get_remote_id("sku", conn, sku)
-            if remote:
-                sku_ids[sku] = remote
+            known = run.store.get_mapping("sku", conn, sku)
+            if known:
+                sku_ids[sku] = known["remote_id"]
+                extra = {k: v for k, v in (known.get("extra") or {}).items() if k != "parent"}
+                sku_refs[sku] = {"id": known["remote_id"], **extra}
         record.context["sku_ids"] = sku_ids
+        record.context["sku_refs"] = sku_refs
         return record
 
     @staticmethod

@@ -8,11 +8,12 @@ from typing import Any
 
 from ...errors import Problem, RecordError
 from ...expr import Scope
+from ...http import AuthError, HttpCallError
 from ...yamlpos import YDict
 from ..context import RunContext
 from ..record import Record
 from ..registry import STEPS
-from .base import EXPR, ROLE, Step, _check_mapping, _check_operation, _check_role
+from .base import EXPR, ROLE, Step, _check_mapping, _check_operation, _check_role, _problem
 
 WRITE = {
     "type": "object", "additionalProperties": False, "required": ["operation"],
@@ -23,8 +24,20 @@ WRITE = {
         "path_params": {"type": "object", "additionalProperties": {"type": "string"},
                         "description": "Path parameter -> `remote_id` or `key`."},
         "id": {**EXPR, "description": "Create: where the new remote id is in the response record."},
-        "sku_ids": {**EXPR, "description": "Create/update: [{sku, id}] pairs in the response record."},
+        "sku_ids": {**EXPR, "description": "Create/update: [{sku, id, ...}] in the response record. Other keys "
+                                           "(e.g. an inventory item id) are kept with the SKU and given to later "
+                                           "mappings in the sku_refs table: SKU -> {id, ...}."},
         "idempotency": {"type": "boolean", "description": "Send an idempotency key derived from the record key."},
+        "each": {**EXPR, "description": "One call per item of this list (JMESPath on the body); each item is that "
+                                        "call's body. Failed items are collected and reported together."},
+        "item_path_params": {"type": "object", "additionalProperties": EXPR,
+                             "description": "With each: path parameter -> JMESPath on the item."},
+        "skip_unchanged": {"type": "boolean",
+                           "description": "With each and mapping: send only the items that differ from those the "
+                                          "same mapping makes from the record as last pushed."},
+        "then": {"type": "array", "items": {"enum": ["price_update", "inventory_update"]},
+                 "description": "Writes of this push to run after this one, with the ids it returned (e.g. stock "
+                                "levels a product body cannot carry)."},
     },
 }
 
@@ -35,10 +48,17 @@ WRITE = {
         "to": ROLE,
         "entity": {"type": "string"},
         "create": WRITE, "update": WRITE, "price_update": WRITE, "inventory_update": WRITE,
-        "lookup_existing": {"type": "object", "additionalProperties": False, "required": ["operation", "body", "id"],
-                            "description": "After a crash during a create, search the channel before creating again.",
-                            "properties": {"operation": {"type": "string"}, "body": EXPR, "id": EXPR,
-                                           "sku_ids": EXPR}},
+        "lookup_existing": {"type": "object", "additionalProperties": False, "required": ["operation", "id"],
+                            "description": "When an earlier attempt at a create did not finish (crash, unknown "
+                                           "outcome), search the channel before creating again.",
+                            "properties": {"operation": {"type": "string"},
+                                           "body": {**EXPR, "description": "Search body (POST searches)."},
+                                           "query": {**EXPR, "description": "Search query (GET lists)."},
+                                           "id": {**EXPR, "description": "The remote id in a found record; null "
+                                                  "skips the record. Sees the record context, e.g. var('skus')."},
+                                           "sku_ids": {**EXPR, "description": "[{sku, id, ...}] in a found record "
+                                                       "(default: the create's sku_ids)."}},
+                            "oneOf": [{"required": ["body"]}, {"required": ["query"]}]},
         "quota": {"type": "object", "additionalProperties": False, "required": ["option"],
                   "description": "Daily limit on creates, read from the named flow option; the rest wait for the "
                                  "next UTC day.",
@@ -58,9 +78,13 @@ class Push(Step):
                     "plan": run.plans.get(spec["mapping"]) if spec.get("mapping") else None,
                     "id": run.exprs.jmespath(spec["id"]) if spec.get("id") else None,
                     "sku_ids": run.exprs.jmespath(spec["sku_ids"]) if spec.get("sku_ids") else None,
+                    "each": run.exprs.jmespath(spec["each"]) if spec.get("each") else None,
+                    "item_params": {name: run.exprs.jmespath(expr)
+                                    for name, expr in (spec.get("item_path_params") or {}).items()},
                 }
         lookup = options.get("lookup_existing")
-        self.lookup = {k: run.exprs.jmespath(lookup[k]) for k in ("body", "id", "sku_ids") if k in lookup} if lookup else None
+        self.lookup = ({k: run.exprs.jmespath(lookup[k]) for k in ("body", "query", "id", "sku_ids") if k in lookup}
+                       if lookup else None)
         self.quota_option = (options.get("quota") or {}).get("option")
 
     def process(self, record: Record, run: RunContext) -> Record | None:
@@ -73,11 +97,17 @@ class Push(Step):
         for action in actions:
             if action not in self.writes:
                 raise RecordError(f"the flow has no `{action}` write for {entity}", step="push")
+        for action in actions:
+            for follow in self.writes[action]["spec"].get("then") or []:
+                if follow not in self.writes:
+                    raise RecordError(f"the `{action}` write names `{follow}` in then:, and the flow has no "
+                                      f"`{follow}` write for {entity}", step="push")
         if run.dry_run:
             run.planned.append({"key": record.key, "action": record.action, "body": record.data})
             return record
+        done: set[str] = set()
         for action in actions:
-            self._write(action, record, run, entity, conn_name)
+            self._write(action, record, run, entity, conn_name, done)
         self._remember(record, run, entity, conn_name)
         return record
 
@@ -96,20 +126,73 @@ class Push(Step):
         values = {"remote_id": record.remote_id, "key": record.key}
         return {name: values[source] for name, source in (spec.get("path_params") or {}).items()}
 
-    def _write(self, action: str, record: Record, run: RunContext, entity: str, conn_name: str) -> None:
+    def _write(self, action: str, record: Record, run: RunContext, entity: str, conn_name: str,
+               done: set[str]) -> None:
+        if action in done:  # already run as another write's `then`
+            return
+        done.add(action)
         write = self.writes[action]
         spec, conn = write["spec"], run.connection(self.options["to"])
         if action == "create":
             self._create(write, record, run, entity, conn_name)
-            return
-        response = conn.call(spec["operation"], path_params=self._path_params(spec, record),
-                             body=self._body(action, record, run))
-        if response.item_errors:
-            raise RecordError(f"{spec['operation']} rejected {len(response.item_errors)} item(s)", step="push",
-                              field_errors=[{"field": e.key or "(item)", "message": f"{e.code}: {e.message}"}
-                                            for e in response.item_errors])
-        if write["sku_ids"] is not None:
-            self._map_skus(write["sku_ids"], response.record, run, conn_name, record)
+        elif write["each"] is not None:
+            self._fan_out(action, write, record, run)
+        else:
+            response = conn.call(spec["operation"], path_params=self._path_params(spec, record),
+                                 body=self._body(action, record, run))
+            if response.item_errors:
+                raise RecordError(f"{spec['operation']} rejected {len(response.item_errors)} item(s)", step="push",
+                                  field_errors=[{"field": e.key or "(item)", "message": f"{e.code}: {e.message}"}
+                                                for e in response.item_errors])
+            if write["sku_ids"] is not None:
+                self._map_skus(write["sku_ids"], response.record, run, conn_name, record)
+        for follow in spec.get("then") or []:
+            self._write(follow, record, run, entity, conn_name, done)
+
+    def _fan_out(self, action: str, write: dict, record: Record, run: RunContext) -> None:
+        """One call per item, for channels whose API takes one object per call (a variant's price, a
+        stock level per item and location). Every item is tried; the failures are reported together
+        so one rejected item does not hide the others, and the record is retried as a whole."""
+        spec = write["spec"]
+        items = list(enumerate(self._items(write, self._body(action, record, run))))
+        if spec.get("skip_unchanged") and record.previous is not None and write["plan"] is not None:
+            before = self._previous_items(action, write, record, run)
+            if before is not None:
+                items = [(index, item) for index, item in items if item not in before]
+        conn, failures, retryable = run.connection(self.options["to"]), [], False
+        for index, item in items:
+            field = f"{spec['each']}[{index}]"
+            params = self._path_params(spec, record)
+            for name, expr in write["item_params"].items():
+                params[name] = expr.evaluate(Scope(item, item, None, {}))
+            try:
+                response = conn.call(spec["operation"], path_params=params, body=item)
+            except HttpCallError as exc:
+                failures.append({"field": field, "message": str(exc), "item": item})
+                retryable = retryable or exc.retryable
+                if isinstance(exc, AuthError):  # every further item would be refused the same way
+                    break
+                continue
+            failures += [{"field": field, "message": f"{e.code}: {e.message}", "item": item}
+                         for e in response.item_errors]
+        if failures:
+            raise RecordError(f"{spec['operation']} failed for {len(failures)} of {len(items)} item(s)",
+                              step="push", field_errors=failures, retryable=retryable)
+
+    def _items(self, write: dict, body: Any) -> list:
+        items = write["each"].evaluate(Scope(body, body, None, {}))
+        if items is None:
+            return []
+        if not isinstance(items, list):
+            raise RecordError(f"`each: {write['spec']['each']}` gave {type(items).__name__}, not a list", step="push")
+        return items
+
+    def _previous_items(self, action: str, write: dict, record: Record, run: RunContext) -> list | None:
+        """The items the write's mapping makes from the record as last pushed, with today's ids;
+        None when that record no longer maps (everything is sent then)."""
+        plan = write["plan"]
+        result = plan.apply(record.previous, {**run.mapping_context(self.options["to"]), **record.context})
+        return None if result.errors else self._items(write, result.output)
 
     def _create(self, write: dict, record: Record, run: RunContext, entity: str, conn_name: str) -> None:
         spec, conn = write["spec"], run.connection(self.options["to"])
@@ -117,16 +200,26 @@ class Push(Step):
         ticket = run.store.begin_once(scope, record.key)
         if ticket.status == "done":  # created by an earlier run whose bookkeeping did not finish
             record.remote_id = ticket.result["remote_id"]
-            for sku, sku_id in (ticket.result.get("sku_ids") or {}).items():
-                run.store.map_id("sku", conn_name, sku, sku_id)
+            refs = ticket.result.get("sku_refs") or {sku: {"id": sku_id}
+                                                     for sku, sku_id in (ticket.result.get("sku_ids") or {}).items()}
+            for sku, ref in refs.items():
+                extra = {k: v for k, v in ref.items() if k != "id"}
+                run.store.map_id("sku", conn_name, sku, ref["id"], {"parent": record.remote_id, **extra})
+            record.context["sku_ids"] = {**record.context.get("sku_ids", {}),
+                                         **{sku: ref["id"] for sku, ref in refs.items()}}
+            record.context["sku_refs"] = {**record.context.get("sku_refs", {}), **refs}
             run.store.map_id(entity, conn_name, record.key, record.remote_id)
             return
         if ticket.status == "in_progress":
             raise RecordError(f"another worker is creating {entity} {record.key}", step="push", retryable=True)
         try:
-            found = self._find_existing(record, run) if ticket.recovered else None
+            # Any earlier attempt that did not finish (a crash, or a call whose outcome is unknown)
+            # may have created the object: look for it before creating again.
+            found = self._find_existing(record, run) if ticket.attempts > 1 else None
+            sku_expr = write["sku_ids"]
             if found:
                 remote_id, response_record = found
+                sku_expr = self.lookup.get("sku_ids") or sku_expr
             else:
                 key = _idempotency_key(run.merchant, conn_name, entity, record.key) if spec.get("idempotency") else None
                 response = conn.call(spec["operation"], body=self._body("create", record, run), idempotency_key=key)
@@ -135,35 +228,44 @@ class Push(Step):
                 if not remote_id:
                     raise RecordError(f"{spec['operation']} returned no id", step="push")
             record.remote_id = str(remote_id)
-            sku_ids = self._map_skus(write["sku_ids"], response_record, run, conn_name, record) if write["sku_ids"] else {}
+            refs = self._map_skus(sku_expr, response_record, run, conn_name, record) if sku_expr else {}
             run.store.map_id(entity, conn_name, record.key, record.remote_id)
         except Exception as exc:
             run.store.fail_once(scope, record.key, str(exc)[:500])
             raise
-        run.store.complete_once(scope, record.key, {"remote_id": record.remote_id, "sku_ids": sku_ids})
+        run.store.complete_once(scope, record.key, {
+            "remote_id": record.remote_id, "sku_ids": {sku: ref["id"] for sku, ref in refs.items()}, "sku_refs": refs})
         self._count_create(run, conn_name)
 
     def _find_existing(self, record: Record, run: RunContext) -> tuple[str, Any] | None:
         if self.lookup is None:
             return None
         lookup = self.options["lookup_existing"]
-        body = self.lookup["body"].evaluate(Scope(record.data, record.data, None, {}))
-        response = run.connection(self.options["to"]).call(lookup["operation"], body=body)
+        scope = Scope(record.data, record.data, None, dict(record.context))
+        where = "query" if "query" in self.lookup else "body"
+        response = run.connection(self.options["to"]).call(lookup["operation"],
+                                                           **{where: self.lookup[where].evaluate(scope)})
         for found in response.records:
-            remote_id = self.lookup["id"].evaluate(Scope(found, found, None, {}))
+            remote_id = self.lookup["id"].evaluate(Scope(found, found, None, dict(record.context)))
             if remote_id:
                 return str(remote_id), found
         return None
 
     def _map_skus(self, expr: Any, response_record: Any, run: RunContext, conn_name: str, record: Record) -> dict:
+        """Remember each SKU's remote id, and any other per-SKU id the response names (kept with
+        the ID map entry, handed to later mappings as sku_refs). Returns SKU -> {id, ...}."""
         pairs = expr.evaluate(Scope(response_record, response_record, None, {})) or []
-        sku_ids = {}
+        refs = {}
         for pair in pairs:
             if isinstance(pair, dict) and pair.get("sku") and pair.get("id"):
-                sku_ids[str(pair["sku"])] = str(pair["id"])
-                run.store.map_id("sku", conn_name, str(pair["sku"]), str(pair["id"]), {"parent": record.remote_id})
-        record.context["sku_ids"] = {**record.context.get("sku_ids", {}), **sku_ids}
-        return sku_ids
+                extra = {str(k): str(v) for k, v in pair.items() if k not in ("sku", "id") and v is not None}
+                refs[str(pair["sku"])] = {"id": str(pair["id"]), **extra}
+                run.store.map_id("sku", conn_name, str(pair["sku"]), str(pair["id"]),
+                                 {"parent": record.remote_id, **extra})
+        record.context["sku_ids"] = {**record.context.get("sku_ids", {}),
+                                     **{sku: ref["id"] for sku, ref in refs.items()}}
+        record.context["sku_refs"] = {**record.context.get("sku_refs", {}), **refs}
+        return refs
 
     def _remember(self, record: Record, run: RunContext, entity: str, conn_name: str) -> None:
         """After every write succeeded: hashes, snapshot and SKU ownership, so a re-run is a no-op."""
@@ -200,6 +302,21 @@ class Push(Step):
             if isinstance(spec, YDict):
                 found += _check_operation(spec, "operation", spec.get("operation"), options.get("to"), ctx)
                 found += _check_mapping(spec, "mapping", ctx)
+                for key in ("item_path_params", "skip_unchanged"):
+                    if key in spec and "each" not in spec:
+                        found.append(_problem(spec, key, f"{key} needs each:", "add each: <list of call bodies>"))
+                if spec.get("skip_unchanged") and "mapping" not in spec:
+                    found.append(_problem(spec, "skip_unchanged", "skip_unchanged needs mapping:",
+                                          "the items of the last pushed record are made with the write's mapping"))
+                if action == "create" and "each" in spec:
+                    found.append(_problem(spec, "each", "a create is one call", "fan out a follow-up write instead"))
+                for follow in spec.get("then") or []:
+                    if follow == action or not isinstance(options.get(follow), dict):
+                        found.append(_problem(spec, "then", f"then: names {follow!r}, which is not another write "
+                                                            f"of this push", "add that write or remove it"))
+        lookup = options.get("lookup_existing")
+        if isinstance(lookup, YDict):
+            found += _check_operation(lookup, "operation", lookup.get("operation"), options.get("to"), ctx)
         return found
 
 
