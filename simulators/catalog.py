@@ -19,6 +19,10 @@ listing rejects, and each carries the tag `demo-invalid:<reason>`:
 
 More images than a listing accepts (over 9) are *not* a defect: the mapping trims them, so some
 valid products carry up to 10 images on purpose.
+
+`generate_tiktok_listings(n, seed=..., currency=..., warehouse_ids=...)` turns the same families
+into TikTok Shop product bodies (202309 create shape, section 1.10) for the TikTok simulator's
+`POST /_admin/seed`: the catalog of a shop where TikTok is the primary catalog.
 """
 
 from __future__ import annotations
@@ -306,6 +310,69 @@ def generate_shopify_products(
             reason = "empty_sku"  # nothing valid to copy a SKU from
         _break(rng, products, index, reason, valid_indices)
     return products
+
+
+# Leaf categories of the TikTok simulator's default tree, per demo product type.
+_TIKTOK_CATEGORY = {"T-Shirts": "601302", "Hoodies": "601303", "Mugs": "600050", "Face Serums": "848648"}
+_TIKTOK_OTHER_CATEGORY = "600050"
+
+
+def generate_tiktok_listings(
+    n: int, *, seed: int, currency: str, warehouse_ids: list[str], max_variants: int = 8
+) -> list[dict]:
+    """Return `n` valid TikTok Shop product bodies (no ids: the simulator assigns them).
+
+    Prices keep the demo numbers in `currency`; stock is split over `warehouse_ids` (the first
+    holds the larger part); options become sales attributes, barcodes UPC identifier codes, a
+    compare-at price the list price. At most 9 main images (1.13), weight in KILOGRAM and
+    dimensions in CENTIMETER, the pair every region accepts.
+    """
+    if not warehouse_ids:
+        raise ValueError("give at least one warehouse id")
+    from .tiktok_shop.state import defaults  # the category tree and attribute sets the simulator serves
+
+    tree = defaults()
+    listings = []
+    for product in generate_shopify_products(n, seed=seed, invalid_share=0.0, max_variants=max_variants):
+        options = [o["name"] for o in product["options"] if o["name"] != "Title"]
+        skus = []
+        for variant in product["variants"]:
+            quantity = int(variant["inventory_quantity"])
+            shares = [quantity - quantity // 3, quantity // 3][: len(warehouse_ids)]
+            shares[0] += quantity - sum(shares)
+            sku = {
+                "seller_sku": variant["sku"],
+                "price": {"amount": variant["price"], "currency": currency},
+                "inventory": [{"warehouse_id": wid, "quantity": q} for wid, q in zip(warehouse_ids, shares, strict=False)],
+                "sales_attributes": [{"name": name, "value_name": variant[f"option{k}"]}
+                                     for k, name in enumerate(options, start=1)],
+            }
+            if variant.get("compare_at_price"):
+                sku["list_price"] = {"amount": variant["compare_at_price"], "currency": currency}
+            if variant.get("barcode"):
+                sku["identifier_code"] = {"code": variant["barcode"], "type": "UPC"}
+            skus.append(sku)
+        grams = max(int(v["grams"]) for v in product["variants"])
+        slug = product["handle"]
+        category = _TIKTOK_CATEGORY.get(product["product_type"], _TIKTOK_OTHER_CATEGORY)
+        # The category's required product properties, first value each, so a listing passes the
+        # simulator's checks when it is edited through the API later.
+        attributes = [{"id": a["id"], "values": [a["values"][0]]}
+                      for a in tree["attribute_sets"].get(tree["category_attributes"].get(category), [])
+                      if a["type"] == "PRODUCT_PROPERTY" and a["is_required"] and a["values"]]
+        listings.append({
+            "title": f"{product['title']} by {product['vendor']}",
+            "description": product["body_html"].replace("\n", ""),
+            "category_id": category,
+            "category_version": "v2",
+            "product_attributes": attributes,
+            "main_images": [{"uri": f"tos-alisg-i-demo/{slug}-{k}"} for k in range(1, min(len(product["images"]), 9) + 1)],
+            "package_weight": {"value": str((Decimal(max(grams, 1)) / 1000).quantize(Decimal("0.001"))),
+                               "unit": "KILOGRAM"},
+            "package_dimensions": {"length": "20", "width": "15", "height": "8", "unit": "CENTIMETER"},
+            "skus": skus,
+        })
+    return listings
 
 
 def generate_category_map(products: list[dict]) -> list[str]:

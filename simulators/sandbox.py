@@ -35,19 +35,20 @@ class Sandbox:
                             "shopify": dict(shopify.DEFAULT_CREDENTIALS)},
         }
 
-    def environ(self) -> dict[str, str]:
-        """The environment the example merchant project reads (URLs and secret references)."""
+    def environ(self, prefix: str = "ACME") -> dict[str, str]:
+        """The environment an example merchant project reads (URLs and secret references); each
+        example names its variables with its own prefix (ACME_..., BLOOM_...)."""
         tts, shop = tiktok_shop.DEFAULT_CREDENTIALS, shopify.DEFAULT_CREDENTIALS
         return {
-            "ACME_SHOPIFY_URL": f"{self.urls['shopify']}/admin/api/2025-01",
-            "ACME_SHOPIFY_TOKEN": shop["access_token"],
-            "ACME_TIKTOK_URL": self.urls["tiktok_shop"],
-            "ACME_TIKTOK_TOKEN_URL": f"{self.urls['tiktok_shop']}/api/v2/token/refresh",
-            "ACME_TIKTOK_SHOP_CIPHER": tts["shop_cipher"],
-            "ACME_TIKTOK_APP_KEY": tts["app_key"],
-            "ACME_TIKTOK_APP_SECRET": tts["app_secret"],
-            "ACME_TIKTOK_ACCESS_TOKEN": tts["access_token"],
-            "ACME_TIKTOK_REFRESH_TOKEN": tts["refresh_token"],
+            f"{prefix}_SHOPIFY_URL": f"{self.urls['shopify']}/admin/api/2025-01",
+            f"{prefix}_SHOPIFY_TOKEN": shop["access_token"],
+            f"{prefix}_TIKTOK_URL": self.urls["tiktok_shop"],
+            f"{prefix}_TIKTOK_TOKEN_URL": f"{self.urls['tiktok_shop']}/api/v2/token/refresh",
+            f"{prefix}_TIKTOK_SHOP_CIPHER": tts["shop_cipher"],
+            f"{prefix}_TIKTOK_APP_KEY": tts["app_key"],
+            f"{prefix}_TIKTOK_APP_SECRET": tts["app_secret"],
+            f"{prefix}_TIKTOK_ACCESS_TOKEN": tts["access_token"],
+            f"{prefix}_TIKTOK_REFRESH_TOKEN": tts["refresh_token"],
         }
 
     def admin(self, name: str, method: str, path: str, **kwargs: Any) -> Any:
