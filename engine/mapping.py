@@ -68,14 +68,15 @@ class _Node:
 
 
 class _Expr(_Node):
-    __slots__ = ("expr", "loc")
+    __slots__ = ("expr", "evaluate", "loc")
 
     def __init__(self, expr: Any, loc: Location | None) -> None:
         self.expr, self.loc = expr, loc
+        self.evaluate = expr.evaluate  # bound once: _Field calls it directly
 
     def value(self, scope: Scope, errors: list[FieldError], path: str) -> Any:
         try:
-            return self.expr.evaluate(scope)
+            return self.evaluate(scope)
         except ExprEvalError as exc:
             errors.append(FieldError(path, str(exc), self.loc))
             return _MISSING
@@ -211,36 +212,67 @@ class _Each(_Node):
 class _Field:
     """One target key: a value node, then cast, default and the required check."""
 
-    __slots__ = ("target", "name", "node", "cast", "scale", "default", "required", "loc")
+    __slots__ = ("target", "name", "node", "cast", "scale", "default", "required", "loc", "evaluate", "plain",
+                 "parents", "leaf")
 
     def __init__(self, target: tuple[str, ...], node: _Node, loc: Location | None, *, cast: Callable | None = None,
                  scale: int | None = None, default: Any = _MISSING, required: bool = False) -> None:
         self.target, self.name, self.node, self.loc = target, ".".join(target), node, loc
         self.cast, self.scale, self.default, self.required = cast, scale, default, required
+        # An expression node is evaluated here so that the error path is only built on an error.
+        self.evaluate = node.evaluate if isinstance(node, _Expr) else None
+        self.plain = cast is None and default is _MISSING and not required  # only "drop a null" applies
+        self.parents, self.leaf = target[:-1], target[-1]
+
+    def path(self, prefix: str) -> str:
+        return f"{prefix}.{self.name}" if prefix else self.name
 
     def apply(self, scope: Scope, out: dict, errors: list[FieldError], prefix: str) -> None:
-        path = f"{prefix}.{self.name}" if prefix else self.name
-        value = self.node.value(scope, errors, path)
-        if value is _MISSING:
-            return
-        if value is None and self.default is not _MISSING:
-            value = self.default
-        if value is not None and self.cast is not None:
+        if self.evaluate is not None:
             try:
-                value = self.cast(value, self.scale)
-            except (ValueError, ArithmeticError) as exc:
-                errors.append(FieldError(path, str(exc), self.loc))
+                value = self.evaluate(scope)
+            except ExprEvalError as exc:
+                errors.append(FieldError(self.path(prefix), str(exc), self.node.loc))
                 return
-        if value is None or (isinstance(value, str | list | dict) and not value):
-            if self.required:
-                errors.append(FieldError(path, "required value is missing or empty", self.loc))
+        else:
+            value = self.node.value(scope, errors, self.path(prefix))
+            if value is _MISSING:
                 return
-            if value is None:
+        if not self.plain:
+            if value is None and self.default is not _MISSING:
+                value = self.default
+            if value is not None and self.cast is not None:
+                try:
+                    value = self.cast(value, self.scale)
+                except (ValueError, ArithmeticError) as exc:
+                    errors.append(FieldError(self.path(prefix), str(exc), self.loc))
+                    return
+            if self.required and (value is None or (isinstance(value, str | list | dict) and not value)):
+                errors.append(FieldError(self.path(prefix), "required value is missing or empty", self.loc))
                 return
+        if value is None:
+            return
         target = out
-        for key in self.target[:-1]:
+        for key in self.parents:
             target = target.setdefault(key, {})
-        target[self.target[-1]] = value
+        target[self.leaf] = value
+
+
+class _Copy(_Field):
+    """`target: key` and nothing more, the commonest field: one dict read, no expression call."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, target: tuple[str, ...], node: _Expr, loc: Location | None) -> None:
+        super().__init__(target, node, loc)
+        (self.key,) = node.expr.keys
+
+    def apply(self, scope: Scope, out: dict, errors: list[FieldError], prefix: str) -> None:
+        current = scope.current
+        if isinstance(current, dict):  # FieldPath's rule: a non-object has no fields
+            value = current.get(self.key)
+            if value is not None:
+                out[self.leaf] = value
 
 
 # ------------------------------------------------------------------------------ the plan
@@ -341,6 +373,9 @@ class _Compiler:
         if node is None:
             return None
         if not isinstance(spec, dict):
+            if len(parts) == 1 and isinstance(node, _Expr) and isinstance(node.expr, FieldPath) \
+                    and len(node.expr.keys) == 1:
+                return _Copy(parts, node, loc)
             return _Field(parts, node, loc)
         cast = None
         if "cast" in spec:
