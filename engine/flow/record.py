@@ -19,3 +19,4 @@ class Record:
     context: dict = field(default_factory=dict)  # per-record context for later mappings
     previous: Any = None  # the canonical record as last pushed, for dry-run diffs
     detail: dict = field(default_factory=dict)  # what the run report shows
+    read_error: Exception | None = None  # the record could not be read in full; it goes to the dead letters

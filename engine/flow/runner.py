@@ -186,6 +186,8 @@ class FlowRun:
     def process(self, record: Record) -> dict:
         ctx, store = self.ctx, self.merchant.store
         step_name = "pull"
+        if record.read_error is not None:
+            return self._dead_letter(record, step_name, record.read_error)
         try:
             for step in self.steps[1:]:
                 step_name = step.kind

@@ -10,7 +10,7 @@ from typing import Any
 from ...errors import Problem, RecordError
 from ...expr import ExprEvalError, Scope
 from ...functions import parse_datetime, rfc3339
-from ...http import NotFoundError
+from ...http import NotFoundError, ValidationFailedError
 from ...mapping import _truthy
 from ..context import RunContext
 from ..record import Record
@@ -85,9 +85,15 @@ class Pull(Step):
         for page in conn.paginate(self.options["operation"], query=query, body=body):
             for item in page.records:
                 self._observe(item)
+                error = None
                 if detail and self._wants_detail(item):
-                    item = self._detail(conn, detail, item)
-                yield Record(key=self._key(item), native=item, data=item)
+                    try:
+                        item = self._detail(conn, detail, item)
+                    except ValidationFailedError as exc:
+                        # The platform refuses to read this one record (frozen, under review): a dead
+                        # letter for it, not the end of the run.
+                        error = exc
+                yield Record(key=self._key(item), native=item, data=item, read_error=error)
                 count += 1
                 if run.limit is not None and count >= run.limit:
                     return  # a partial read never moves the cursor
