@@ -551,32 +551,82 @@ class _Closures:
                 self.sets_scope = True
             return lambda value, scope: call_function(name, [arg(value, scope) for arg in args])
         call, checks = fast
-        if len(args) == 1 and len(checks) == 1:
-            (only,) = args
-            names = checks[0][1]
+        if any(groups for _, _, groups in checks):
+            return self._typed_array_call(name, args, call, checks)
+        # A literal argument of an accepted type needs no check at run time.
+        allowed: list[frozenset[str] | None] = [None] * len(args)
+        for index, names, _ in checks:
+            child = children[index]
+            if not (child["type"] == "literal" and type(child["value"]).__name__ in names):
+                allowed[index] = names
+        # Unrolled for the usual one to three arguments: no list per call.
+        if len(args) == 1:
+            (first,) = args
+            (names0,) = allowed
 
             def run(value: Any, scope: Scope) -> Any:
-                argument = only(value, scope)
-                if type(argument).__name__ not in names:
-                    return call_function(name, [argument])  # raises jmespath's own type error
-                return call(argument)
+                a = first(value, scope)
+                if names0 is not None and type(a).__name__ not in names0:
+                    return call_function(name, [a])  # raises jmespath's own type error
+                return call(a)
 
             return run
+        if len(args) == 2:
+            first, second = args
+            names0, names1 = allowed
+
+            def run(value: Any, scope: Scope) -> Any:
+                a, b = first(value, scope), second(value, scope)
+                if (names0 is not None and type(a).__name__ not in names0) or \
+                        (names1 is not None and type(b).__name__ not in names1):
+                    return call_function(name, [a, b])
+                return call(a, b)
+
+            return run
+        if len(args) == 3:
+            first, second, third = args
+            names0, names1, names2 = allowed
+
+            def run(value: Any, scope: Scope) -> Any:
+                a, b, c = first(value, scope), second(value, scope), third(value, scope)
+                if (names0 is not None and type(a).__name__ not in names0) or \
+                        (names1 is not None and type(b).__name__ not in names1) or \
+                        (names2 is not None and type(c).__name__ not in names2):
+                    return call_function(name, [a, b, c])
+                return call(a, b, c)
+
+            return run
+        checked = [(index, names) for index, names in enumerate(allowed) if names is not None]
 
         def run(value: Any, scope: Scope) -> Any:
             values = [arg(value, scope) for arg in args]
-            for index, names in checks:
+            for index, names in checked:
                 if type(values[index]).__name__ not in names:
+                    return call_function(name, values)
+            return call(*values)
+
+        return run
+
+    def _typed_array_call(self, name: str, args: list[Run], call: Callable, checks: list[_Check]) -> Run:
+        """max/min/sort/sum/avg/join: the elements must be of one of the declared types."""
+        call_function = self.functions.call_function
+
+        def run(value: Any, scope: Scope) -> Any:
+            values = [arg(value, scope) for arg in args]
+            for index, names, groups in checks:
+                argument = values[index]
+                if type(argument).__name__ not in names or (groups and not _elements_agree(argument, groups)):
                     return call_function(name, values)  # raises jmespath's own type error
             return call(*values)
 
         return run
 
-    def _direct_call(self, name: str, count: int) -> tuple[Callable, list[tuple[int, frozenset[str]]]] | None:
-        """The function itself and its per-argument type names, or None to go through jmespath.
+    def _direct_call(self, name: str, count: int) -> tuple[Callable, list[_Check]] | None:
+        """The function itself and its per-argument type checks, or None to go through jmespath.
 
         Refused here (and so validated by jmespath on each call): unknown functions, a wrong
-        number of arguments, typed arrays (`array-number`), and the scope functions.
+        number of arguments, an argument that may be an array of one type or something else,
+        and the scope functions.
         """
         spec = self.functions.FUNCTION_TABLE.get(name)
         if spec is None or name in SCOPE_FUNCTIONS:
@@ -587,19 +637,40 @@ class _Closures:
                 return None
         elif count != len(signature):
             return None
-        checks = []
+        checks: list[_Check] = []
         for index, arg_spec in enumerate(signature):  # jmespath checks only the declared positions
             types = arg_spec["types"]
             if not types:
                 continue
-            if any("-" in declared for declared in types):
-                return None
-            checks.append((index, frozenset(n for declared in types for n in REVERSE_TYPES_MAP[declared])))
+            typed = [declared.split("-", 1) for declared in types if "-" in declared]
+            if typed and len(typed) != len(types):
+                return None  # `string|array-number` and the like: left to jmespath
+            names = frozenset(n for declared in types for n in REVERSE_TYPES_MAP[declared.split("-", 1)[0]])
+            groups = tuple(frozenset(REVERSE_TYPES_MAP[element]) for _, element in typed) or None
+            checks.append((index, names, groups))
         implementation = getattr(method, "implementation", None)
         if implementation is not None:
             most = method.max_args
             return (implementation, checks) if most is None or count <= most else None
         return functools.partial(method, self.functions), checks
+
+
+# (argument position, accepted type names, element type names of a typed array or None)
+_Check = tuple[int, frozenset[str], tuple[frozenset[str], ...] | None]
+
+
+def _elements_agree(items: list, groups: tuple[frozenset[str], ...]) -> bool:
+    """Every element has a type of the group the first element belongs to (jmespath's rule).
+
+    Only ever stricter than jmespath: a False sends the call through jmespath, which decides.
+    """
+    if not items:
+        return True
+    first = type(items[0]).__name__
+    for group in groups:
+        if first in group:
+            return all(type(item).__name__ in group for item in items)
+    return False
 
 
 def _path(keys: tuple[str, ...]) -> Run:

@@ -101,12 +101,13 @@ class LookupTable:
     context_key: str | None  # merchant options may supply or extend the table at run time
 
     def get(self, key: Any, scope: Scope) -> Any:
+        text = _key(key)
         if self.context_key:
             supplied = scope.context.get(self.context_key)
-            if isinstance(supplied, dict) and _key(key) in supplied:
-                return supplied[_key(key)]
-        if _key(key) in self.values:
-            return self.values[_key(key)]
+            if isinstance(supplied, dict) and text in supplied:
+                return supplied[text]
+        if text in self.values:
+            return self.values[text]
         if self.has_default:
             return self.default
         known = sorted(map(str, self.values))
@@ -146,13 +147,16 @@ class _If(_Node):
         test = self.cond.value(scope, errors, path)
         if test is _MISSING:
             return _MISSING
-        branch = self.then if _truthy(test) else self.other
+        branch = self.then if test not in _FALSY else self.other
         return None if branch is None else branch.value(scope, errors, path)
+
+
+_FALSY = (None, False, "", [], {})  # what _truthy refuses; `in` compares by == (so 0 is falsy too)
 
 
 def _truthy(value: Any) -> bool:
     """JMESPath truthiness: empty strings, lists and objects are false."""
-    return value not in (None, False, "", [], {})
+    return value not in _FALSY
 
 
 class _Coalesce(_Node):
@@ -196,15 +200,17 @@ class _Each(_Node):
             errors.append(FieldError(path, f"`each` needs a list, got {type(items).__name__}", self.loc))
             return _MISSING
         out = []
+        root, parent, context = scope.root, scope.current, scope.context
+        item, keep, limit = self.item, self.keep, self.limit
         for index, entry in enumerate(items):
-            inner = Scope(entry, scope.root, scope.current, scope.context)
+            inner = Scope(entry, root, parent, context)
             item_path = f"{path}[{index}]"
-            if self.keep is not None and not _truthy(self.keep.value(inner, errors, item_path)):
+            if keep is not None and keep.value(inner, errors, item_path) in _FALSY:
                 continue
-            result = self.item.value(inner, errors, item_path)
+            result = item.value(inner, errors, item_path)
             if result is not _MISSING and result is not None:
                 out.append(result)
-            if self.limit is not None and len(out) >= self.limit:
+            if limit is not None and len(out) >= limit:
                 break
         return out
 

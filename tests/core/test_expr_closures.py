@@ -138,7 +138,9 @@ EDGE_EXPRESSIONS = [
     "keys(a)", "contains(a, `0`)", "max(a)", "sort_by(a, &b)", "max_by(a, &b)", "object_from(a, b)",
     "find_by(a, 'b', `1`)", "find_by(a, 'b', `1`).c", "split(a, ',')", "upper(a)", "get(a, 'b')",
     "to_entries(a)", "decimal(a)", "money_add(a, b)", "var('a')", "var('a.b')", "var(a)", "root().a",
-    "parent().a", "parent()[0]", "join(',', a)", "abs(a)",
+    "parent().a", "parent()[0]", "join(',', a)", "abs(a)", "money_mul(a, '2')", "find_by(a, b, `1`)",
+    "money_add(a, b, a)", "convert_weight(a, 'kg', 'g', b)", "convert_weight(`1`, 'kg', b, a)", "not_null(a, b, a, b)",
+    "sum(a)", "avg(a)", "min(a)", "sort(a)", "join(b, a)", "max(a[*].b)", "max([a, b])", "truncate(a, b)", "replace(a, b, '-')", "replace(a, '-', b)", "convert_weight(a, 'kg', b)",
 ]
 EDGE_RECORDS = [
     None, 0, "", [], {}, "x", [0, 1, None],
@@ -148,7 +150,8 @@ EDGE_RECORDS = [
     {"a": [{"b": 1, "c": "x"}, {"b": 0, "c": None}, None, {"b": "x"}, [{"b": 2}], 3]},
     {"a": [[1, 2], [3], [], None, 4], "b": [None, "v", "w"]}, {"a": ["S", "M"], "b": ["s", None, "m"]},
     {"a": [{"b": 2, "c": 1}, {"b": 1, "c": 2}]}, {"a": [{"b": "x"}, {"b": 1}]}, {"a": [1, "x"]},
-    {"a": [3, 1, 2]}, {"a": ["b", "a"]}, {"a": None, "b": {"c": 0}},
+    {"a": [3, 1, 2]}, {"a": ["b", "a"]}, {"a": [2.5, 1, True]}, {"a": ["b", 1]}, {"a": [None]},
+    {"a": ["x", "y"], "b": "-"}, {"a": None, "b": {"c": 0}},
 ]
 
 
