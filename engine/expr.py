@@ -253,6 +253,16 @@ def _is_false(value: Any) -> bool:
 
 
 _EQUALS = TreeInterpreter.COMPARATOR_FUNC["eq"]  # jmespath's ==: 0 and 1 never equal false and true
+
+
+def _equals(a: Any, b: Any) -> bool:
+    """jmespath's ==, whose 0/1-versus-bool rule needs a bool on one side; else Python's ==.
+
+    (jmespath's own test makes two abstract-class isinstance checks on every comparison.)
+    """
+    if type(a) is bool or type(b) is bool:
+        return _EQUALS(a, b)
+    return a == b
 _ORDER = {"lt": operator.lt, "gt": operator.gt, "lte": operator.le, "gte": operator.ge}
 _CHAIN = ("subexpression", "index_expression", "pipe")  # each child applies to the previous result
 _IDENTITY = ("identity", "current")
@@ -482,8 +492,8 @@ class _Closures:
                     return lambda value, scope: left(value, scope) == literal
                 return lambda value, scope: not left(value, scope) == literal
             if op == "eq":
-                return lambda value, scope: _EQUALS(left(value, scope), right(value, scope))
-            return lambda value, scope: not _EQUALS(left(value, scope), right(value, scope))
+                return lambda value, scope: _equals(left(value, scope), right(value, scope))
+            return lambda value, scope: not _equals(left(value, scope), right(value, scope))
         order = _ORDER[op]
 
         def run(value: Any, scope: Scope) -> Any:

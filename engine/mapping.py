@@ -138,15 +138,23 @@ class _Lookup(_Node):
 
 
 class _If(_Node):
-    __slots__ = ("cond", "then", "other", "loc")
+    __slots__ = ("cond", "then", "other", "loc", "evaluate")
 
     def __init__(self, cond: _Node, then: _Node | None, other: _Node | None, loc: Location | None) -> None:
         self.cond, self.then, self.other, self.loc = cond, then, other, loc
+        self.evaluate = cond.evaluate if isinstance(cond, _Expr) else None  # skips _Expr.value's frame
 
     def value(self, scope: Scope, errors: list[FieldError], path: str) -> Any:
-        test = self.cond.value(scope, errors, path)
-        if test is _MISSING:
-            return _MISSING
+        if self.evaluate is not None:
+            try:
+                test = self.evaluate(scope)
+            except ExprEvalError as exc:
+                errors.append(FieldError(path, str(exc), self.cond.loc))
+                return _MISSING
+        else:
+            test = self.cond.value(scope, errors, path)
+            if test is _MISSING:
+                return _MISSING
         branch = self.then if test not in _FALSY else self.other
         return None if branch is None else branch.value(scope, errors, path)
 
@@ -218,15 +226,17 @@ class _Each(_Node):
 class _Field:
     """One target key: a value node, then cast, default and the required check."""
 
-    __slots__ = ("target", "name", "node", "cast", "scale", "default", "required", "loc", "evaluate", "plain",
-                 "parents", "leaf")
+    __slots__ = ("target", "name", "node", "cast", "scale", "default", "required", "loc", "key", "evaluate",
+                 "plain", "parents", "leaf")
 
     def __init__(self, target: tuple[str, ...], node: _Node, loc: Location | None, *, cast: Callable | None = None,
                  scale: int | None = None, default: Any = _MISSING, required: bool = False) -> None:
         self.target, self.name, self.node, self.loc = target, ".".join(target), node, loc
         self.cast, self.scale, self.default, self.required = cast, scale, default, required
-        # An expression node is evaluated here so that the error path is only built on an error.
+        # An expression node is evaluated here so that the error path is only built on an error;
+        # a one-key path (`{path: price, cast: decimal}`) is read here, without a call.
         self.evaluate = node.evaluate if isinstance(node, _Expr) else None
+        self.key = _single_key(node)
         self.plain = cast is None and default is _MISSING and not required  # only "drop a null" applies
         self.parents, self.leaf = target[:-1], target[-1]
 
@@ -234,7 +244,10 @@ class _Field:
         return f"{prefix}.{self.name}" if prefix else self.name
 
     def apply(self, scope: Scope, out: dict, errors: list[FieldError], prefix: str) -> None:
-        if self.evaluate is not None:
+        if self.key is not None:
+            current = scope.current
+            value = current.get(self.key) if isinstance(current, dict) else None  # FieldPath's rule
+        elif self.evaluate is not None:
             try:
                 value = self.evaluate(scope)
             except ExprEvalError as exc:
@@ -267,11 +280,7 @@ class _Field:
 class _Copy(_Field):
     """`target: key` and nothing more, the commonest field: one dict read, no expression call."""
 
-    __slots__ = ("key",)
-
-    def __init__(self, target: tuple[str, ...], node: _Expr, loc: Location | None) -> None:
-        super().__init__(target, node, loc)
-        (self.key,) = node.expr.keys
+    __slots__ = ()
 
     def apply(self, scope: Scope, out: dict, errors: list[FieldError], prefix: str) -> None:
         current = scope.current
@@ -279,6 +288,12 @@ class _Copy(_Field):
             value = current.get(self.key)
             if value is not None:
                 out[self.leaf] = value
+
+
+def _single_key(node: _Node) -> str | None:
+    if isinstance(node, _Expr) and isinstance(node.expr, FieldPath) and len(node.expr.keys) == 1:
+        return node.expr.keys[0]
+    return None
 
 
 # ------------------------------------------------------------------------------ the plan
@@ -379,8 +394,7 @@ class _Compiler:
         if node is None:
             return None
         if not isinstance(spec, dict):
-            if len(parts) == 1 and isinstance(node, _Expr) and isinstance(node.expr, FieldPath) \
-                    and len(node.expr.keys) == 1:
+            if len(parts) == 1 and _single_key(node) is not None:
                 return _Copy(parts, node, loc)
             return _Field(parts, node, loc)
         cast = None
