@@ -555,6 +555,16 @@ class _Closures:
             parts = tuple(children[0]["value"].split("."))
             return lambda value, scope: context_value(scope.context, parts)
         call_function = self.functions.call_function  # validates, then calls: the interpreter's path
+        if name == "var" and len(args) == 1:
+            (computed,) = args
+
+            def run(value: Any, scope: Scope) -> Any:
+                text = computed(value, scope)
+                if type(text) is not str:
+                    return call_function(name, [text])  # raises jmespath's type error before any read
+                return context_value(scope.context, text.split("."))
+
+            return run
         fast = self._direct_call(name, len(args))
         if fast is None:
             if name in SCOPE_FUNCTIONS:

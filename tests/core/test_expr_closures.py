@@ -194,3 +194,18 @@ def test_type_errors_are_jmespaths_own() -> None:
         with pytest.raises(ExprEvalError) as reference:
             compiled.interpret(scope)
         assert str(fast.value) == str(reference.value), text
+
+
+def test_every_node_type_has_its_own_closure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only `&expr` bodies go to the interpreter; a node type without a closure would too, slowly."""
+    from engine import expr as expr_module
+
+    def refuse(self: object, node: dict) -> None:
+        raise AssertionError(f"no closure for {node['type']}")
+
+    monkeypatch.setattr(expr_module._Closures, "_interpreted", refuse)
+    compiler = ExpressionCompiler()
+    for text in EDGE_EXPRESSIONS:
+        compiled = compiler.jmespath(text)
+        if isinstance(compiled, JMESPathExpr) and "&" not in text:
+            assert not compiled._sets_scope, text
