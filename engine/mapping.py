@@ -155,16 +155,18 @@ class _If(_Node):
             test = self.cond.value(scope, errors, path)
             if test is _MISSING:
                 return _MISSING
-        branch = self.then if test not in _FALSY else self.other
+        branch = self.then if _truthy(test) else self.other
         return None if branch is None else branch.value(scope, errors, path)
 
 
-_FALSY = (None, False, "", [], {})  # what _truthy refuses; `in` compares by == (so 0 is falsy too)
-
-
 def _truthy(value: Any) -> bool:
-    """JMESPath truthiness: empty strings, lists and objects are false."""
-    return value not in _FALSY
+    """JMESPath truthiness: null, false and empty strings, lists and objects are false; every
+    number is true, 0 included (a weight of 0 is a value to check, not a missing one)."""
+    if value is None or value is False:
+        return False
+    if isinstance(value, (str, list, dict)):
+        return len(value) > 0
+    return True
 
 
 class _Coalesce(_Node):
@@ -213,7 +215,7 @@ class _Each(_Node):
         for index, entry in enumerate(items):
             inner = Scope(entry, root, parent, context)
             item_path = f"{path}[{index}]"
-            if keep is not None and keep.value(inner, errors, item_path) in _FALSY:
+            if keep is not None and not _truthy(keep.value(inner, errors, item_path)):
                 continue
             result = item.value(inner, errors, item_path)
             if result is not _MISSING and result is not None:

@@ -173,3 +173,17 @@ def test_canonical_target_and_plan_required() -> None:
     assert p.required == ["title", "variants"]
     assert p.apply({"t": "T", "v": [{"s": "A", "p": "1"}]}).output == {
         "title": "T", "variants": [{"sku": "A", "price": {"amount": "1"}}]}
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, False), (False, False), ("", False), ([], False), ({}, False),
+    (0, True), (0.0, True), ("0", True), (True, True), ([0], True), ({"a": None}, True),
+])
+def test_if_follows_jmespath_truthiness_so_zero_is_a_value(value, expected) -> None:
+    import jmespath
+
+    from engine.mapping import _truthy
+
+    assert _truthy(value) is expected
+    # the same answer as JMESPath's own `||`, which returns its left side only when it is truthy
+    assert (jmespath.search("a || 'fallback'", {"a": value}) != "fallback") is expected
