@@ -272,6 +272,16 @@ def _identity(value: Any, scope: Scope) -> Any:
     return value
 
 
+def _project(right: Run, elements: Any, scope: Scope) -> list:
+    """A projection's right side over each element; null results are dropped, as in JMESPath."""
+    collected = []
+    for element in elements:
+        current = right(element, scope)
+        if current is not None:
+            collected.append(current)
+    return collected
+
+
 class _Closures:
     """Compiles one parsed JMESPath expression into closures `run(value, scope)`.
 
@@ -390,14 +400,7 @@ class _Closures:
 
         def run(value: Any, scope: Scope) -> Any:
             base = left(value, scope)
-            if not isinstance(base, list):
-                return None
-            collected = []
-            for element in base:
-                current = right(element, scope)
-                if current is not None:
-                    collected.append(current)
-            return collected
+            return _project(right, base, scope) if isinstance(base, list) else None
 
         return run
 
@@ -410,12 +413,7 @@ class _Closures:
                 elements = base.values()
             except AttributeError:
                 return None
-            collected = []
-            for element in elements:
-                current = right(element, scope)
-                if current is not None:
-                    collected.append(current)
-            return collected
+            return _project(right, elements, scope)
 
         return run
 
