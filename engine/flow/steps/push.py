@@ -97,11 +97,6 @@ class Push(Step):
         for action in actions:
             if action not in self.writes:
                 raise RecordError(f"the flow has no `{action}` write for {entity}", step="push")
-        for action in actions:
-            for follow in self.writes[action]["spec"].get("then") or []:
-                if follow not in self.writes:
-                    raise RecordError(f"the `{action}` write names `{follow}` in then:, and the flow has no "
-                                      f"`{follow}` write for {entity}", step="push")
         if run.dry_run:
             run.planned.append({"key": record.key, "action": record.action, "body": record.data})
             return record
@@ -200,14 +195,10 @@ class Push(Step):
         ticket = run.store.begin_once(scope, record.key)
         if ticket.status == "done":  # created by an earlier run whose bookkeeping did not finish
             record.remote_id = ticket.result["remote_id"]
+            # Ledger entries written before sku_refs existed hold only SKU -> id.
             refs = ticket.result.get("sku_refs") or {sku: {"id": sku_id}
                                                      for sku, sku_id in (ticket.result.get("sku_ids") or {}).items()}
-            for sku, ref in refs.items():
-                extra = {k: v for k, v in ref.items() if k != "id"}
-                run.store.map_id("sku", conn_name, sku, ref["id"], {"parent": record.remote_id, **extra})
-            record.context["sku_ids"] = {**record.context.get("sku_ids", {}),
-                                         **{sku: ref["id"] for sku, ref in refs.items()}}
-            record.context["sku_refs"] = {**record.context.get("sku_refs", {}), **refs}
+            self._keep_skus(refs, run, conn_name, record)
             run.store.map_id(entity, conn_name, record.key, record.remote_id)
             return
         if ticket.status == "in_progress":
@@ -233,8 +224,7 @@ class Push(Step):
         except Exception as exc:
             run.store.fail_once(scope, record.key, str(exc)[:500])
             raise
-        run.store.complete_once(scope, record.key, {
-            "remote_id": record.remote_id, "sku_ids": {sku: ref["id"] for sku, ref in refs.items()}, "sku_refs": refs})
+        run.store.complete_once(scope, record.key, {"remote_id": record.remote_id, "sku_refs": refs})
         self._count_create(run, conn_name)
 
     def _find_existing(self, record: Record, run: RunContext) -> tuple[str, Any] | None:
@@ -260,12 +250,18 @@ class Push(Step):
             if isinstance(pair, dict) and pair.get("sku") and pair.get("id"):
                 extra = {str(k): str(v) for k, v in pair.items() if k not in ("sku", "id") and v is not None}
                 refs[str(pair["sku"])] = {"id": str(pair["id"]), **extra}
-                run.store.map_id("sku", conn_name, str(pair["sku"]), str(pair["id"]),
-                                 {"parent": record.remote_id, **extra})
+        self._keep_skus(refs, run, conn_name, record)
+        return refs
+
+    @staticmethod
+    def _keep_skus(refs: dict, run: RunContext, conn_name: str, record: Record) -> None:
+        """SKU -> {id, ...} into the ID map and into the record context for later writes' mappings."""
+        for sku, ref in refs.items():
+            extra = {k: v for k, v in ref.items() if k != "id"}
+            run.store.map_id("sku", conn_name, sku, ref["id"], {"parent": record.remote_id, **extra})
         record.context["sku_ids"] = {**record.context.get("sku_ids", {}),
                                      **{sku: ref["id"] for sku, ref in refs.items()}}
         record.context["sku_refs"] = {**record.context.get("sku_refs", {}), **refs}
-        return refs
 
     def _remember(self, record: Record, run: RunContext, entity: str, conn_name: str) -> None:
         """After every write succeeded: hashes, snapshot and SKU ownership, so a re-run is a no-op."""
