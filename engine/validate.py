@@ -224,8 +224,7 @@ class Validator:
                 self.problems.append(_at(doc, ["flows", local, "connections", role], f"unknown connection {conn_name!r}",
                                          _did_you_mean(conn_name, list(connections))))
             else:
-                self._check_capabilities(doc, local, role, roles[role], conn_name, connections[conn_name])
-                self._check_option_capabilities(doc, local, binding, role, roles[role], connections[conn_name])
+                self._check_capabilities(doc, local, binding, role, roles[role], conn_name, connections[conn_name])
         self._check_primary(doc, local, flow_doc, bound, connections)
         option_schema = {"type": "object", "properties": plain(flow_doc.get("options") or {}), "additionalProperties": False}
         options = binding.get("options") or YDict()
@@ -236,8 +235,10 @@ class Validator:
             self.problems.append(problem)
         self.check_flow(flow, merchant, flow_doc, {r: connections.get(c) for r, c in bound.items()})
 
-    def _check_capabilities(self, doc: YDict, local: str, role: str, needs: dict, conn_name: str,
+    def _check_capabilities(self, doc: YDict, local: str, binding: dict, role: str, needs: dict, conn_name: str,
                             connection: dict) -> None:
+        """What the role needs of the bound connector: entities to pull and push, product-push
+        regions, and the capabilities some options depend on."""
         connector = self.project.get("connector", connection["connector"])
         if connector is None:
             return
@@ -261,13 +262,6 @@ class Validator:
                                          f"in other markets {conn_name!r} must be the primary_catalog and listings "
                                          f"are imported from it" if region else
                                          f"set region: on connection {conn_name!r} (ISO 3166 alpha-2, GB for the UK)"))
-
-    def _check_option_capabilities(self, doc: YDict, local: str, binding: dict, role: str, needs: dict,
-                                   connection: dict) -> None:
-        connector = self.project.get("connector", connection["connector"])
-        if connector is None:
-            return
-        caps = connector.doc.get("capabilities") or {}
         options = binding.get("options") or {}
         for option, capability in (needs.get("option_capabilities") or {}).items():
             if option in options and not caps.get(capability):
