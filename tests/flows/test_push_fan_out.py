@@ -143,14 +143,54 @@ def test_a_repeated_create_looks_the_object_up_first_and_adopts_it(tmp_path):
     listed = [{"id": 555, "variants": [{"sku": "OTHER", "id": 9, "item": 99}]}, CREATED]
     conn = FakeConnection({"create": CREATED, "list": lambda body, query: FakeResponse(records=listed)}, fail)
     run = make_run(conn, tmp_path)
-    lookup = {"operation": "list", "query": "{title: product.title}",
-              "id": "length(variants[?contains(var('skus'), sku)]) > `0` && id || null"}
+    lookup = {"operation": "list", "query": "{title: product.title}", "id": "id", "skus": "variants[].sku"}
     step = push(run, create=CREATE, lookup_existing=lookup)
     with pytest.raises(HttpCallError):
         step.process(record("create", skus=["A", "B"]), run)
     out = step.process(record("create", skus=["A", "B"]), run)
     assert [c["op"] for c in conn.calls] == ["create", "list"]
     assert out.remote_id == "900" and out.context["sku_refs"]["A"] == {"id": "1", "item": "11"}
+
+
+def _failed_once(conn_answers: dict) -> tuple[FakeConnection, dict]:
+    attempts = {"n": 0}
+
+    def fail(op, params, body):
+        attempts["n"] += op == "create"
+        return HttpCallError("read timeout", op=op) if op == "create" and attempts["n"] == 1 else None
+
+    return FakeConnection(conn_answers, fail), attempts
+
+
+def test_a_search_answer_of_other_products_is_never_adopted(tmp_path):
+    """The listing-merge defect: an unfiltered search answer (every product of the shop) must not
+    make the first product found stand for this record. The record is created anew."""
+    other = {"id": 555, "variants": [{"sku": "OTHER", "id": 9, "item": 99}]}
+    conn, _ = _failed_once({"create": CREATED, "search": lambda body, query: FakeResponse(records=[other])})
+    run = make_run(conn, tmp_path)
+    lookup = {"operation": "search", "body": "{seller_skus: var('skus')}", "id": "id", "skus": "variants[].sku"}
+    step = push(run, create=CREATE, lookup_existing=lookup)
+    with pytest.raises(HttpCallError):
+        step.process(record("create", skus=["A", "B"]), run)
+    out = step.process(record("create", skus=["A", "B"]), run)
+    assert [c["op"] for c in conn.calls] == ["create", "search", "create"]
+    assert conn.calls[1]["body"] == {"seller_skus": ["A", "B"]}  # keyed by the record's SKUs
+    assert out.remote_id == "900"
+
+
+def test_a_found_object_with_only_some_of_the_skus_is_refused_not_adopted_or_duplicated(tmp_path):
+    partial = {"id": 556, "variants": [{"sku": "A", "id": 1, "item": 11}, {"sku": "Z", "id": 3, "item": 33}]}
+    conn, _ = _failed_once({"create": CREATED, "search": lambda body, query: FakeResponse(records=[partial])})
+    run = make_run(conn, tmp_path)
+    lookup = {"operation": "search", "body": "{seller_skus: var('skus')}", "id": "id", "skus": "variants[].sku"}
+    step = push(run, create=CREATE, lookup_existing=lookup)
+    with pytest.raises(HttpCallError):
+        step.process(record("create", skus=["A", "B"]), run)
+    with pytest.raises(RecordError) as caught:
+        step.process(record("create", skus=["A", "B"]), run)
+    assert "556" in str(caught.value) and "not adopting" in str(caught.value)
+    assert [c["op"] for c in conn.calls] == ["create", "search"]
+    assert run.store.get_remote_id("product", "shop", "p1") is None
 
 
 def test_a_create_recorded_as_done_still_runs_its_follow_up_writes(tmp_path):

@@ -48,14 +48,21 @@ WRITE = {
         "to": ROLE,
         "entity": {"type": "string"},
         "create": WRITE, "update": WRITE, "price_update": WRITE, "inventory_update": WRITE,
-        "lookup_existing": {"type": "object", "additionalProperties": False, "required": ["operation", "id"],
+        "lookup_existing": {"type": "object", "additionalProperties": False,
                             "description": "When an earlier attempt at a create did not finish (crash, unknown "
                                            "outcome), search the channel before creating again.",
+                            "required": ["operation", "id", "skus"],
                             "properties": {"operation": {"type": "string"},
-                                           "body": {**EXPR, "description": "Search body (POST searches)."},
+                                           "body": {**EXPR, "description": "Search body (POST searches). Build it "
+                                                    "from var('skus'), the canonical record's SKUs: by the time "
+                                                    "the push runs the record is the channel's body."},
                                            "query": {**EXPR, "description": "Search query (GET lists)."},
                                            "id": {**EXPR, "description": "The remote id in a found record; null "
                                                   "skips the record. Sees the record context, e.g. var('skus')."},
+                                           "skus": {**EXPR, "description": "The SKUs of a found record. A found "
+                                                    "record is adopted only when its SKUs are exactly the "
+                                                    "record's (var('skus'), from match); one that shares some "
+                                                    "but not all is refused for a person to resolve."},
                                            "sku_ids": {**EXPR, "description": "[{sku, id, ...}] in a found record "
                                                        "(default: the create's sku_ids)."}},
                             "oneOf": [{"required": ["body"]}, {"required": ["query"]}]},
@@ -83,7 +90,8 @@ class Push(Step):
                                     for name, expr in (spec.get("item_path_params") or {}).items()},
                 }
         lookup = options.get("lookup_existing")
-        self.lookup = ({k: run.exprs.jmespath(lookup[k]) for k in ("body", "query", "id", "sku_ids") if k in lookup}
+        self.lookup = ({k: run.exprs.jmespath(lookup[k]) for k in ("body", "query", "id", "skus", "sku_ids")
+                        if k in lookup}
                        if lookup else None)
         self.quota_option = (options.get("quota") or {}).get("option")
 
@@ -228,17 +236,35 @@ class Push(Step):
         self._count_create(run, conn_name)
 
     def _find_existing(self, record: Record, run: RunContext) -> tuple[str, Any] | None:
+        """The object an unfinished earlier create made, found by the record's SKUs.
+
+        Only an object whose SKUs are exactly the record's is adopted. Anything else the search
+        returns (another product, or an unfiltered answer) is never taken for this record: that
+        is how one listing once came to stand for several products."""
         if self.lookup is None:
             return None
+        wanted = {str(sku) for sku in record.context.get("skus") or [] if sku not in (None, "")}
+        if not wanted:
+            return None  # nothing to key a search on; create
         lookup = self.options["lookup_existing"]
         scope = Scope(record.data, record.data, None, dict(record.context))
         where = "query" if "query" in self.lookup else "body"
         response = run.connection(self.options["to"]).call(lookup["operation"],
                                                            **{where: self.lookup[where].evaluate(scope)})
         for found in response.records:
-            remote_id = self.lookup["id"].evaluate(Scope(found, found, None, dict(record.context)))
-            if remote_id:
-                return str(remote_id), found
+            found_scope = Scope(found, found, None, dict(record.context))
+            remote_id = self.lookup["id"].evaluate(found_scope)
+            have = {str(sku) for sku in self.lookup["skus"].evaluate(found_scope) or [] if sku not in (None, "")}
+            if not remote_id or not have & wanted:
+                continue
+            if have != wanted:
+                raise RecordError(
+                    f"{lookup['operation']} found {remote_id} holding SKUs {', '.join(sorted(have & wanted))} of "
+                    f"this record but not the same set (it has {', '.join(sorted(have))}); not adopting it and "
+                    f"not creating a second listing with those SKUs", step="push",
+                    field_errors=[{"field": "variants.sku", "message": "resolve the partial listing on the channel "
+                                   "(delete it or make its SKUs match), then replay this record"}])
+            return str(remote_id), found
         return None
 
     def _map_skus(self, expr: Any, response_record: Any, run: RunContext, conn_name: str, record: Record) -> dict:
