@@ -17,11 +17,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from engine.casts import cast_datetime, cast_decimal, cast_int, cast_string
-from engine.functions import _html_to_text as html_to_text
-from engine.functions import _split as split
-from engine.project import Project
-from engine.validate import Validator
+from engine.lang.casts import cast_datetime, cast_decimal, cast_int, cast_string
+from engine.lang.functions import _html_to_text as html_to_text
+from engine.lang.functions import _split as split
+from engine.project.loader import Project
+from engine.project.validate import Validator
 from simulators.catalog import generate_category_map, generate_shopify_products, invalid_reason
 
 _STATUS = {"active": "active", "draft": "draft", "archived": "archived"}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from .errors import SpecError
+from engine.errors import SpecError
 
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path):  # noqa: ANN201
@@ -18,8 +18,8 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path):  # noqa: ANN
 
 class ConnectorTestFile(pytest.File):
     def collect(self):  # noqa: ANN201
-        from .project import Project
-        from .testing import load_suites
+        from engine.project.loader import Project
+        from engine.project.testing import load_suites
 
         project = Project.load([self.path, *self._merchant_paths()])
         try:
@@ -35,7 +35,7 @@ class ConnectorTestFile(pytest.File):
                 yield ConnectorCase.from_parent(self, name=str(case.get("name")), suite=suite, case=case)
 
     def _merchant_paths(self) -> list[Path]:
-        from .yamlpos import load_file
+        from engine.project.yamlpos import load_file
 
         doc = load_file(self.path)
         merchant = doc.get("merchant") if isinstance(doc, dict) else None
@@ -51,7 +51,7 @@ class ConnectorCase(pytest.Item):
         self.suite, self.case = suite, case
 
     def runtest(self) -> None:
-        from .testing import run_case
+        from engine.project.testing import run_case
 
         result = run_case(self.suite, self.case)
         if not result.passed:

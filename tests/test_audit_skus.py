@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine.audit import CatalogProduct, audit_catalogs, merchant_sku_maps
 from engine.cli import main
 from engine.flow.runner import FlowRun, Merchant
+from engine.flow.sku_audit import CatalogProduct, audit_catalogs, merchant_sku_maps
 from simulators.catalog import invalid_reason
 from simulators.sandbox import start_sandbox
 
@@ -117,8 +117,8 @@ def test_an_unknown_connection_is_a_usage_error(acme_after_sync, monkeypatch) ->
 
 
 def test_a_connector_sku_audit_naming_an_unknown_operation_is_refused(tmp_path: Path) -> None:
-    from engine.project import Project
-    from engine.validate import Validator
+    from engine.project.loader import Project
+    from engine.project.validate import Validator
 
     (tmp_path / "shop.yaml").write_text(
         "kind: connector\nname: demo_shop\nbase_url: https://shop.example.test\n"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.project import Project
-from engine.validate import Validator
+from engine.project.loader import Project
+from engine.project.validate import Validator
 
 SHOPIFY = """  shopify:
     connector: shopify

@@ -1,11 +1,10 @@
 """The published signing test vectors (shared/platforms/tiktok-shop-and-shopify.md, 1.3 and 1.12)."""
 
-from engine.signatures import (
-    shopify_webhook_hmac,
+from engine.platforms.shopify import shopify_webhook_hmac, verify_shopify_webhook
+from engine.platforms.tiktok_shop import (
     tiktok_base_string,
     tiktok_sign,
     tiktok_webhook_signature,
-    verify_shopify_webhook,
     verify_tiktok_webhook,
 )
 

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..expr import ExpressionCompiler
-from ..mapping import MappingPlan
-from ..schemas import SchemaSet
+from engine.lang.expr import ExpressionCompiler
+from engine.lang.mapping import MappingPlan
+from engine.project.schemas import SchemaSet
 
 
 @dataclass

@@ -3,6 +3,6 @@ loader, `connector validate` and the docs all read that one declaration."""
 
 from __future__ import annotations
 
-from ..registry import Registry
+from engine.registry import Registry
 
 STEPS = Registry("step")

@@ -13,18 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConnectorError, Problem, RecordError, SpecError
-from ..http import Connection, HttpCallError
-from ..project import Document, Project, effective
-from ..schemas import SchemaSet
-from ..secrets import REDACTOR, expand_settings, resolve_credentials
-from ..state import open_store
-from ..validate import Validator
-from ..yamlpos import plain
-from .context import RunContext
-from .record import Record
-from .registry import STEPS
-from .steps import Pull, Step
+from engine.errors import ConnectorError, Problem, RecordError, SpecError
+from engine.flow.context import RunContext
+from engine.flow.record import Record
+from engine.flow.registry import STEPS
+from engine.flow.steps import Pull, Step
+from engine.http import Connection, HttpCallError
+from engine.project.loader import Document, Project
+from engine.project.overrides import effective
+from engine.project.schemas import SchemaSet
+from engine.project.secrets import REDACTOR, expand_settings, resolve_credentials
+from engine.project.validate import Validator
+from engine.project.yamlpos import plain
+from engine.state import open_store
 
 
 @dataclass

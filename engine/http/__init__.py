@@ -45,3 +45,6 @@ __all__ = [
     "ValidationFailedError",
     "compile_connector",
 ]
+
+# The platform modules register their kinds (auth, ...) in the registries above.
+import engine.platforms  # noqa: E402,F401

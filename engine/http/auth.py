@@ -11,7 +11,6 @@ restart; the credentials are only the seed.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ import httpx
 
 from engine.http.errors import AuthError, Redactor, redact_url
 from engine.registry import Registry
-from engine.signatures import tiktok_sign
 
 AUTH_KINDS = Registry("auth")
 
@@ -55,7 +53,7 @@ class OutboundRequest:
 
     method: str
     url: str  # scheme://host/path, without the query
-    path: str  # the URL path as sent; what TikTok signs
+    path: str  # the URL path as sent; what a signing kind signs
     query: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     content: bytes | None = None
@@ -156,139 +154,36 @@ def _json(response: httpx.Response) -> Any:
         return None
 
 
-_TIKTOK_OPTIONS = {
-    "type": "object",
-    "properties": {
-        "kind": {"const": "tiktok_shop"},
-        "token_url": {
-            "type": "string",
-            "description": "Refresh endpoint on the token host (GET, unsigned). A connection setting "
-            "`token_url` overrides it.",
-        },
-        "shop_cipher_excluded_paths": {
-            "type": "array",
-            "items": {"type": "string", "format": "regex"},
-            "description": "Regexes of API paths that must never carry shop_cipher (authorization, seller, "
-            "uploads, global products, brand create).",
-        },
-        "shop_cipher_excluded_requests": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"method": {"type": "string"}, "path": {"type": "string", "format": "regex"}},
-                "required": ["method", "path"],
-                "additionalProperties": False,
-            },
-            "description": "Method-specific exclusions, e.g. POST /product/{v}/brands (GET on the same "
-            "path is shop-scoped).",
-        },
-        "shop_cipher_setting": {"type": "string", "default": "shop_cipher",
-                                "description": "Connection setting holding the shop cipher."},
-        "access_token_header": {"type": "string", "default": "x-tts-access-token",
-                                "description": "Header carrying the seller access token (never signed)."},
-        "refresh_skew_seconds": {"type": "number", "minimum": 0, "default": 300,
-                                 "description": "Refresh this long before the access token's expiry."},
-    },
-    "required": ["kind", "token_url"],
-    "additionalProperties": False,
-}
-
-
-@AUTH_KINDS.register("tiktok_shop", options_schema=_TIKTOK_OPTIONS)
-class TikTokShopAuth(Auth):
-    """TikTok Shop request signing: app_key, timestamp and sign in the query, the access token in a
-    header, shop_cipher on shop-scoped paths; refresh through the token host with rotation."""
-
-    credential_names = ("app_key", "app_secret", "access_token", "refresh_token")
-
-    def __init__(self, options: dict, ctx: AuthContext) -> None:
-        super().__init__(options, ctx)
-        self.app_key = ctx.credentials["app_key"]
-        self.app_secret = ctx.credentials["app_secret"]
-        ctx.redactor.add([self.app_secret])
-        self.excluded = [re.compile(p) for p in options.get("shop_cipher_excluded_paths", [])]
-        self.excluded_requests = [
-            (r["method"].upper(), re.compile(r["path"])) for r in options.get("shop_cipher_excluded_requests", [])
-        ]
-        self.shop_cipher = ctx.settings.get(options.get("shop_cipher_setting", "shop_cipher"))
-        self.header = options.get("access_token_header", "x-tts-access-token")
-        self._load({"access_token": ctx.credentials.get("access_token"),
-                    "refresh_token": ctx.credentials.get("refresh_token")})
-
-    def shop_scoped(self, method: str, path: str) -> bool:
-        if any(p.search(path) for p in self.excluded):
-            return False
-        return not any(m == method.upper() and p.search(path) for m, p in self.excluded_requests)
-
-    def apply(self, request: OutboundRequest) -> None:
-        with self._lock:
-            if self._expiring("access_token_expires_at") and self.tokens.get("refresh_token"):
-                self._refresh()
-            token = self.access_token
-        query = request.query
-        for name in ("sign", "app_key", "timestamp", "shop_cipher", "access_token"):
-            query.pop(name, None)
-        query["app_key"] = self.app_key
-        query["timestamp"] = str(int(self.ctx.clock()))
-        if self.shop_cipher and self.shop_scoped(request.method, request.path):
-            query["shop_cipher"] = str(self.shop_cipher)
-        query["sign"] = tiktok_sign(self.app_secret, request.path, query, request.content, request.content_type)
-        if token:
-            request.headers[self.header] = token
-
-    def can_refresh(self) -> bool:
-        return bool(self.tokens.get("refresh_token"))
-
-    def _refresh(self) -> None:
-        params = {
-            "app_key": self.app_key,
-            "app_secret": self.app_secret,
-            "refresh_token": self.tokens["refresh_token"],
-            "grant_type": "refresh_token",
-        }
-        response = self.ctx.send("GET", self.token_url(), params=params)
-        body = _json(response)
-        data = body.get("data") if isinstance(body, dict) else None
-        ok = response.status_code == 200 and isinstance(body, dict) and body.get("code") in (0, "0")
-        if not ok or not isinstance(data, dict) or not data.get("access_token"):
-            raise self._token_failure(response, body, "TikTok Shop token refresh failed")
-        # Both *_expire_in fields are absolute Unix timestamps, not durations.
-        self._save({
-            "access_token": data["access_token"],
-            "refresh_token": data.get("refresh_token") or self.tokens.get("refresh_token"),
-            "access_token_expires_at": data.get("access_token_expire_in"),
-            "refresh_token_expires_at": data.get("refresh_token_expire_in"),
-        })
-
-
 _HEADER_TOKEN_OPTIONS = {
     "type": "object",
     "properties": {
-        "kind": {"const": "shopify_access_token"},
-        "header": {"type": "string", "default": "X-Shopify-Access-Token",
-                   "description": "Header carrying the Admin API access token."},
+        "kind": {"type": "string"},
+        "header": {"type": "string", "description": "Header carrying the token."},
+        "prefix": {"type": "string", "default": "", "description": "Text before the token in the header."},
         "credential": {"type": "string", "default": "access_token",
                        "description": "Credential holding the token."},
     },
-    "required": ["kind"],
+    "required": ["kind", "header"],
     "additionalProperties": False,
 }
 
 
-@AUTH_KINDS.register("shopify_access_token", options_schema=_HEADER_TOKEN_OPTIONS)
-class ShopifyAccessTokenAuth(Auth):
-    """A static Admin API access token in a header. It cannot be refreshed (a custom app token
-    lives until the app is uninstalled), so a 401 is final."""
+@AUTH_KINDS.register("header_token", options_schema=_HEADER_TOKEN_OPTIONS)
+class HeaderTokenAuth(Auth):
+    """A static access token in a header. It cannot be refreshed (such tokens live until the app is
+    uninstalled or the key revoked), so a 401 is final."""
 
     credential_names = ("access_token",)
+    default_header = ""
 
     def __init__(self, options: dict, ctx: AuthContext) -> None:
         super().__init__(options, ctx)
-        self.header = options.get("header", "X-Shopify-Access-Token")
+        self.header = options.get("header", self.default_header)
+        self.prefix = options.get("prefix", "")
         self._load({"access_token": ctx.credentials.get(options.get("credential", "access_token"))})
 
     def apply(self, request: OutboundRequest) -> None:
-        request.headers[self.header] = self.access_token or ""
+        request.headers[self.header] = self.prefix + (self.access_token or "")
 
 
 _OAUTH_COMMON = {

@@ -1,7 +1,7 @@
 """Turns an HTTP answer into one action, using the connector's `errors:` rules.
 
-TikTok Shop reports most failures inside an HTTP 200 body (`code != 0`), Shopify through the
-status; both are expressed as rules over the same context `{status, headers, body}`, so the
+Some APIs report most failures inside an HTTP 200 body (`code != 0`), others through the status;
+both are expressed as rules over the same context `{status, headers, body}`, so the
 runtime has no per-platform branches. The first matching rule wins; when none matches, the status
 decides (2xx ok, 429 rate_limited, a status in `retry.on_status` retry, anything else fail).
 """

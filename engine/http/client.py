@@ -134,7 +134,7 @@ def _query_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | tuple):
-        # TikTok signs and Shopify reads list parameters as one comma-joined value.
+        # List parameters go as one comma-joined value (what signing kinds sign and APIs read).
         return ",".join(_query_value(v) for v in value)
     return str(value)
 

@@ -28,7 +28,7 @@ from engine.http.errors import ERROR_CLASSES
 from engine.http.paginate import PAGINATORS, Paginator
 from engine.http.ratelimit import RATE_LIMITS
 from engine.http.retry import RetryPolicy
-from engine.resources import schemas_dir
+from engine.project.resources import schemas_dir
 
 SCHEMA_FILE = "connector.schema.json"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})

@@ -10,7 +10,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from engine.errors import ConnectorError
-from engine.secrets import MASK, Redactor  # noqa: F401  (re-exported for the runtime)
+from engine.project.secrets import MASK, Redactor  # noqa: F401  (re-exported for the runtime)
 
 # Query parameters whose values are secrets or derived from secrets (a signature leaks nothing
 # useful alone, but together with the timestamp it is a replayable request).

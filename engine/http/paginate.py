@@ -24,7 +24,7 @@ MAX_PAGES_DEFAULT = 1000
 @dataclass
 class PageRequest:
     """What to send next. `url` set means: fetch this absolute URL with exactly its query, and
-    none of the caller's filters (Shopify page_info, OData nextLink, Salesforce nextRecordsUrl)."""
+    none of the caller's filters (a page_info link, an OData nextLink, a nextRecordsUrl)."""
 
     query: dict[str, Any]
     body: Any = None
@@ -107,7 +107,7 @@ class Paginator:
             "token_path": {"type": "string", "description": "JMESPath to the next-page token in the answer body."},
             "token_param": {"type": "string", "default": "page_token", "description": "Parameter for the token."},
             "token_in": {"enum": ["query", "body"], "default": "query",
-                         "description": "Where the token goes. TikTok: the query, even on POST."},
+                         "description": "Where the token goes (some APIs want it in the query even on POST)."},
             **_PAGE_SIZE,
             "stop_on": _stop_schema(["missing_token", "empty_page", "short_page", "repeated_token"], ["missing_token"]),
             "max_pages": _MAX_PAGES,
@@ -174,8 +174,8 @@ def _parse_link_header(value: str) -> dict[str, str]:
     },
 )
 class LinkHeaderPaginator(Paginator):
-    """RFC 8288 `Link` header (Shopify REST page_info). The next URL's query is sent as is; the
-    caller's other filters are dropped, because Shopify rejects them next to page_info."""
+    """RFC 8288 `Link` header (page_info links). The next URL's query is sent as is; the
+    caller's other filters are dropped, because such APIs reject them next to the link's own."""
 
     def next(self, request, body, headers, records, state):
         value = headers.get("link") or headers.get("Link") or ""

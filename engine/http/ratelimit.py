@@ -106,11 +106,10 @@ _CALL_LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
         "type": "object",
         "properties": {
             "kind": {"const": "leaky_bucket_header"},
-            "bucket_size": {"type": "integer", "minimum": 1, "description": "Bucket capacity (Shopify Standard: 40)."},
+            "bucket_size": {"type": "integer", "minimum": 1, "description": "Bucket capacity."},
             "leak_per_second": {"type": "number", "exclusiveMinimum": 0, "description": "Drain rate (Standard: 2)."},
             "header": {
                 "type": "string",
-                "default": "X-Shopify-Shop-Api-Call-Limit",
                 "description": "Response header carrying `used/size`; corrects the local model.",
             },
             "headroom": {
@@ -120,16 +119,16 @@ _CALL_LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
                 "description": "Slots kept free for clock drift and other clients of the same app.",
             },
         },
-        "required": ["kind", "bucket_size", "leak_per_second"],
+        "required": ["kind", "bucket_size", "leak_per_second", "header"],
         "additionalProperties": False,
     },
-    doc="Leaky bucket modelled locally and corrected from a `used/size` response header (Shopify REST).",
+    doc="Leaky bucket modelled locally and corrected from a `used/size` response header.",
 )
 class LeakyBucketHeader(Limiter):
     def __init__(self, options: dict, *, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
         self.size = int(options["bucket_size"])
         self.leak = float(options["leak_per_second"])
-        self.header = str(options.get("header", "X-Shopify-Shop-Api-Call-Limit"))
+        self.header = str(options["header"])
         self.headroom = int(options.get("headroom", 2))
         self.clock, self.sleep = clock, sleep
         self._level = 0.0

@@ -40,7 +40,7 @@ class RetryPolicy:
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After value: delta seconds (Shopify sends '2.0') or an HTTP
+    """Seconds to wait from a Retry-After value: delta seconds (fractions such as '2.0' occur) or an HTTP
     date. None when absent or unreadable; never negative."""
     if not value:
         return None

@@ -212,7 +212,7 @@ class StateStore(ABC):
     @abstractmethod
     def begin_once(self, scope: str, key: str, request_hash: str | None = None, *,
                    lease_seconds: float | None = None) -> OnceTicket:
-        """Claim the side effect ``(scope, key)``, e.g. ("shopify.order.create", tiktok_order_id).
+        """Claim the side effect ``(scope, key)``, e.g. ("create:order:store", channel_order_id).
 
         Atomic across threads and processes: of any number of concurrent callers exactly one
         gets "new". ``lease_seconds`` (default: the store's, 300 s) is how long this hold stays
@@ -357,7 +357,7 @@ class StateStore(ABC):
 
     @abstractmethod
     def kv_get(self, namespace: str, key: str) -> dict | None:
-        """A stored value, e.g. kv_get("auth", "tiktok-us") -> {"access_token": ..., ...}."""
+        """A stored value, e.g. kv_get("auth", "shop-us") -> {"access_token": ..., ...}."""
 
     @abstractmethod
     def kv_set(self, namespace: str, key: str, value: dict) -> None:

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from engine.signatures import shopify_webhook_hmac
+from engine.platforms.shopify import shopify_webhook_hmac
 
 from .errors import invalid, missing_root, not_found
 from .http import body_json

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hmac
 
-from engine.signatures import tiktok_sign
+from engine.platforms.tiktok_shop import tiktok_sign
 
 from .errors import (
     BAD_SIGN,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from engine.signatures import tiktok_webhook_signature
+from engine.platforms.tiktok_shop import tiktok_webhook_signature
 
 from .errors import INVALID_PARAM, ApiError
 

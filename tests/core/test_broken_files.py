@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
-from engine.project import Project
-from engine.validate import Validator
+from engine.project.loader import Project
+from engine.project.validate import Validator
 
 
 @dataclass

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from engine.expr import ExprCompileError, ExpressionCompiler, ExprEvalError, JMESPathExpr, Scope
-from engine.functions import ENGINE_FUNCTIONS_CLASS
+from engine.lang.expr import ExprCompileError, ExpressionCompiler, ExprEvalError, JMESPathExpr, Scope
+from engine.lang.functions import ENGINE_FUNCTIONS_CLASS
 
 EXPRS = ExpressionCompiler()
 KEYS = ["a", "b", "c", "sku", "_x"]
@@ -198,7 +198,7 @@ def test_type_errors_are_jmespaths_own() -> None:
 
 def test_every_node_type_has_its_own_closure(monkeypatch: pytest.MonkeyPatch) -> None:
     """Only `&expr` bodies go to the interpreter; a node type without a closure would too, slowly."""
-    from engine import expr as expr_module
+    from engine.lang import expr as expr_module
 
     def refuse(self: object, node: dict) -> None:
         raise AssertionError(f"no closure for {node['type']}")

@@ -7,8 +7,8 @@ from decimal import Decimal
 import jmespath
 import pytest
 
-from engine.casts import CASTS
-from engine.expr import ExpressionCompiler, Scope
+from engine.lang.casts import CASTS
+from engine.lang.expr import ExpressionCompiler, Scope
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_money_from_float_input_has_no_binary_noise(exprs: ExpressionCompiler) -
 
 
 def test_money_refuses_non_numbers(exprs: ExpressionCompiler) -> None:
-    from engine.expr import ExprEvalError
+    from engine.lang.expr import ExprEvalError
 
     with pytest.raises(ExprEvalError, match="not a decimal number"):
         ev(exprs, "money_add('abc', '1')")
@@ -72,7 +72,7 @@ def test_unit_conversions(exprs: ExpressionCompiler, expr: str, want: str) -> No
 
 
 def test_unknown_unit_is_an_error(exprs: ExpressionCompiler) -> None:
-    from engine.expr import ExprEvalError
+    from engine.lang.expr import ExprEvalError
 
     with pytest.raises(ExprEvalError, match="unknown weight unit 'stone'"):
         ev(exprs, "convert_weight('1', 'stone', 'kg')")
@@ -122,7 +122,7 @@ def test_unix_seconds(exprs: ExpressionCompiler) -> None:
 
 
 def test_date_without_zone_is_refused(exprs: ExpressionCompiler) -> None:
-    from engine.expr import ExprEvalError
+    from engine.lang.expr import ExprEvalError
 
     with pytest.raises(ExprEvalError, match="without a time zone"):
         ev(exprs, "to_rfc3339(d)", {"d": "2024-06-03T09:15:22"})
@@ -137,7 +137,7 @@ def test_var_root_parent(exprs: ExpressionCompiler) -> None:
 
 
 def test_too_many_arguments_is_an_error(exprs: ExpressionCompiler) -> None:
-    from engine.expr import ExprEvalError
+    from engine.lang.expr import ExprEvalError
 
     with pytest.raises(ExprEvalError, match="arguments"):
         ev(exprs, "money_round('1', `2`, `3`)")

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from engine.cli import main
 from engine.errors import SecretError, SpecError
-from engine.expr import ExprCompileError, ExpressionCompiler, ExprEvalError, FieldPath, Scope
-from engine.project import merge
-from engine.secrets import REDACTOR, Redactor, SecretRef, resolve_credentials
-from engine.yamlpos import YList, field_path, loads, locate, text_location
+from engine.lang.expr import ExprCompileError, ExpressionCompiler, ExprEvalError, FieldPath, Scope
+from engine.project.overrides import merge
+from engine.project.secrets import REDACTOR, Redactor, SecretRef, resolve_credentials
+from engine.project.yamlpos import YList, field_path, loads, locate, text_location
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -7,10 +7,10 @@ import textwrap
 import pytest
 
 from engine.errors import SpecError
-from engine.expr import FieldPath, JMESPathExpr
-from engine.mapping import compile_mapping
-from engine.schemas import SchemaSet
-from engine.yamlpos import loads
+from engine.lang.expr import FieldPath, JMESPathExpr
+from engine.lang.mapping import compile_mapping
+from engine.project.schemas import SchemaSet
+from engine.project.yamlpos import loads
 
 
 def plan(fields: str, extra: str = "", schemas: object = None):  # noqa: ANN201
@@ -182,7 +182,7 @@ def test_canonical_target_and_plan_required() -> None:
 def test_if_follows_jmespath_truthiness_so_zero_is_a_value(value, expected) -> None:
     import jmespath
 
-    from engine.mapping import _truthy
+    from engine.lang.mapping import _truthy
 
     assert _truthy(value) is expected
     # the same answer as JMESPath's own `||`, which returns its left side only when it is truthy

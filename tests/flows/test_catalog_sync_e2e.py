@@ -111,7 +111,7 @@ def test_dry_run_shows_the_field_diff_and_changes_nothing(synced):
     assert before == after
     result = next(r for r in report.results if r["key"] == str(product["id"]))
     assert result["action"] == "update"
-    from engine.cli_run import field_diff
+    from engine.cli.run import field_diff
 
     assert any("title" in line and "Renamed tee" in line for line in field_diff(result["previous"], result["canonical"]))
 

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from engine.cli import main
 from engine.flow.runner import FlowRun, Merchant
-from engine.signatures import verify_tiktok_webhook
+from engine.platforms.tiktok_shop import verify_tiktok_webhook
 from simulators.common import LoopbackServer
 from simulators.sandbox import start_sandbox
 from simulators.tiktok_shop.products import DEFAULT_REJECTION

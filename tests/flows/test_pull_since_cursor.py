@@ -23,9 +23,9 @@ from engine.flow.runner import FlowRun, Merchant
 from engine.flow.steps.read import Pull
 from engine.flow.steps.track import Track
 from engine.http import AuthError, NotFoundError
-from engine.project import Project
+from engine.project.loader import Project
+from engine.project.validate import Validator
 from engine.state import open_store
-from engine.validate import Validator
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "acme"
 CURSOR = ("listing_status", "tiktok_us", "product_update_time")

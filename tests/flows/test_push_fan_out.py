@@ -15,9 +15,9 @@ from engine.flow.record import Record
 from engine.flow.registry import STEPS
 from engine.flow.steps.push import Push
 from engine.http import HttpCallError
-from engine.mapping import compile_mapping
+from engine.lang.mapping import compile_mapping
+from engine.project.yamlpos import loads
 from engine.state import open_store
-from engine.yamlpos import loads
 
 LEVELS = compile_mapping(loads(textwrap.dedent("""
     kind: mapping

@@ -22,7 +22,7 @@ def test_token_bucket_bursts_then_paces():
 def test_leaky_bucket_waits_before_overflow_and_follows_header():
     clock = FakeClock()
     bucket = LeakyBucketHeader({"kind": "leaky_bucket_header", "bucket_size": 40, "leak_per_second": 2,
-                                "headroom": 2}, clock=clock.time, sleep=clock.sleep)
+                                "headroom": 2, "header": "X-Shopify-Shop-Api-Call-Limit"}, clock=clock.time, sleep=clock.sleep)
     for _ in range(38):
         assert bucket.acquire() == 0
         bucket.observe(200, {})

@@ -11,7 +11,7 @@ import pytest
 from http_helpers import TT_CREDS, TT_SETTINGS, Script, body_json, ok, tt_error
 
 from engine.http import AuthError, Connection, MemoryTokenStore, compile_connector
-from engine.signatures import tiktok_sign
+from engine.platforms.tiktok_shop import tiktok_sign
 
 
 def query_of(request: httpx.Request) -> dict[str, str]:

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from engine.signatures import verify_shopify_webhook
+from engine.platforms.shopify import verify_shopify_webhook
 from simulators.common import LoopbackServer
 from simulators.shopify import DEFAULT_CREDENTIALS, create_app
 

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from engine.signatures import tiktok_sign, verify_tiktok_webhook
+from engine.platforms.tiktok_shop import tiktok_sign, verify_tiktok_webhook
 from simulators.common import LoopbackServer
 from simulators.tiktok_shop import DEFAULT_CREDENTIALS, create_app
 

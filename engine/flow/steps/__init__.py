@@ -6,8 +6,8 @@ push, with `track` for status read-back and `acknowledge` for inbound events.
 """
 
 # Importing the modules registers their step kinds in STEPS.
-from . import compare, fetch, images, push, read, track, transform  # noqa: F401
-from .base import Step
-from .read import Pull
+from engine.flow.steps import compare, fetch, images, push, read, track, transform  # noqa: F401
+from engine.flow.steps.base import Step
+from engine.flow.steps.read import Pull
 
 __all__ = ["Pull", "Step"]

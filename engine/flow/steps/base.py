@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...errors import Problem
-from ...validate import _did_you_mean
-from ...yamlpos import format_path, locate
-from ..context import RunContext
-from ..record import Record
+from engine.errors import Problem
+from engine.flow.context import RunContext
+from engine.flow.record import Record
+from engine.project.validate import _did_you_mean
+from engine.project.yamlpos import format_path, locate
 
 ROLE = {"type": "string", "description": "A flow role (see the flow's `roles:`)."}
 EXPR = {"type": "string", "description": "JMESPath expression."}

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...errors import Problem, RecordError
-from ...expr import Scope
-from ...state.hashing import content_hash
-from ..context import RunContext
-from ..record import Record
-from ..registry import STEPS
-from .base import EXPR, ROLE, Step, _check_role
+from engine.errors import Problem, RecordError
+from engine.flow.context import RunContext
+from engine.flow.record import Record
+from engine.flow.registry import STEPS
+from engine.flow.steps.base import EXPR, ROLE, Step, _check_role
+from engine.lang.expr import Scope
+from engine.state.hashing import content_hash
 
 
 @STEPS.register("match", options_schema={

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ...errors import Problem, RecordError
-from ...expr import Scope
-from ...mapping import _truthy
-from ..context import RunContext
-from ..record import Record
-from ..registry import STEPS
-from .base import ACTIONS, EXPR, ROLE, Step, _check_operation, _check_role
+from engine.errors import Problem, RecordError
+from engine.flow.context import RunContext
+from engine.flow.record import Record
+from engine.flow.registry import STEPS
+from engine.flow.steps.base import ACTIONS, EXPR, ROLE, Step, _check_operation, _check_role
+from engine.lang.expr import Scope
+from engine.lang.mapping import _truthy
 
 
 @STEPS.register("fetch", options_schema={

@@ -6,12 +6,12 @@ from typing import Any
 
 import httpx
 
-from ...errors import Problem, RecordError
-from ...expr import Scope
-from ..context import RunContext
-from ..record import Record
-from ..registry import STEPS
-from .base import ACTIONS, EXPR, ROLE, Step, _check_operation, _check_role
+from engine.errors import Problem, RecordError
+from engine.flow.context import RunContext
+from engine.flow.record import Record
+from engine.flow.registry import STEPS
+from engine.flow.steps.base import ACTIONS, EXPR, ROLE, Step, _check_operation, _check_role
+from engine.lang.expr import Scope
 
 
 @STEPS.register("upload_images", options_schema={

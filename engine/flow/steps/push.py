@@ -6,14 +6,14 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from ...errors import Problem, RecordError
-from ...expr import Scope
-from ...http import AuthError, HttpCallError
-from ...yamlpos import YDict
-from ..context import RunContext
-from ..record import Record
-from ..registry import STEPS
-from .base import EXPR, ROLE, Step, _check_mapping, _check_operation, _check_role, _problem
+from engine.errors import Problem, RecordError
+from engine.flow.context import RunContext
+from engine.flow.record import Record
+from engine.flow.registry import STEPS
+from engine.flow.steps.base import EXPR, ROLE, Step, _check_mapping, _check_operation, _check_role, _problem
+from engine.http import AuthError, HttpCallError
+from engine.lang.expr import Scope
+from engine.project.yamlpos import YDict
 
 WRITE = {
     "type": "object", "additionalProperties": False, "required": ["operation"],

@@ -7,15 +7,15 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from ...errors import Problem, RecordError
-from ...expr import ExprEvalError, Scope
-from ...functions import parse_datetime, rfc3339
-from ...http import NotFoundError, ValidationFailedError
-from ...mapping import _truthy
-from ..context import RunContext
-from ..record import Record
-from ..registry import STEPS
-from .base import EXPR, ROLE, Step, _check_operation, _check_role, _problem
+from engine.errors import Problem, RecordError
+from engine.flow.context import RunContext
+from engine.flow.record import Record
+from engine.flow.registry import STEPS
+from engine.flow.steps.base import EXPR, ROLE, Step, _check_operation, _check_role, _problem
+from engine.http import NotFoundError, ValidationFailedError
+from engine.lang.expr import ExprEvalError, Scope
+from engine.lang.functions import parse_datetime, rfc3339
+from engine.lang.mapping import _truthy
 
 SINCE = {
     "type": "object", "additionalProperties": False, "required": ["cursor", "from"],

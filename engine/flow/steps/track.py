@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ...errors import Problem
-from ...expr import Scope
-from ...state.store import utc_rfc3339
-from ..context import RunContext
-from ..record import Record
-from ..registry import STEPS
-from .base import EXPR, ROLE, Step, _check_role
+from engine.errors import Problem
+from engine.flow.context import RunContext
+from engine.flow.record import Record
+from engine.flow.registry import STEPS
+from engine.flow.steps.base import EXPR, ROLE, Step, _check_role
+from engine.lang.expr import Scope
+from engine.state.store import utc_rfc3339
 
 
 @STEPS.register("track", options_schema={

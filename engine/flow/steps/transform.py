@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...errors import Problem, RecordError
-from ...expr import ExprEvalError, Scope
-from ...mapping import _truthy
-from ...yamlpos import format_path, locate
-from ..context import RunContext
-from ..record import Record
-from ..registry import STEPS
-from .base import ACTIONS, EXPR, ROLE, Step, _check_mapping, _check_role, _problem
+from engine.errors import Problem, RecordError
+from engine.flow.context import RunContext
+from engine.flow.record import Record
+from engine.flow.registry import STEPS
+from engine.flow.steps.base import ACTIONS, EXPR, ROLE, Step, _check_mapping, _check_role, _problem
+from engine.lang.expr import ExprEvalError, Scope
+from engine.lang.mapping import _truthy
+from engine.project.yamlpos import format_path, locate
 
 
 @STEPS.register("map", options_schema={
@@ -136,7 +136,7 @@ class Check(Step):
 
     @staticmethod
     def check_references(options: Any, ctx: dict) -> list[Problem]:
-        from ...expr import ExprCompileError
+        from engine.lang.expr import ExprCompileError
 
         found = _check_role(options, "market", ctx)
         exprs = ctx["validator"].exprs

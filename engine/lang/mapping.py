@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .casts import CASTS
-from .errors import Location, Problem, SpecError
-from .expr import ExprCompileError, ExpressionCompiler, ExprEvalError, FieldPath, Scope
-from .yamlpos import YDict, YList, format_path, locate, text_location
+from engine.errors import Location, Problem, SpecError
+from engine.lang.casts import CASTS
+from engine.lang.expr import ExprCompileError, ExpressionCompiler, ExprEvalError, FieldPath, Scope
+from engine.project.yamlpos import YDict, YList, format_path, locate, text_location
 
 VALUE_FORMS = ("path", "template", "const", "lookup", "each", "fields", "if", "coalesce")
 MODIFIERS = ("cast", "scale", "default", "required", "from", "filter", "limit", "value", "then", "else", "description")
@@ -332,7 +332,7 @@ class _Compiler:
         self.exprs = exprs
         self.problems: list[Problem] = []
         self.tables = self._tables(doc.get("lookups") or {})
-        self.schema_lookup = schema_lookup  # engine.schemas.CanonicalSchemas or None
+        self.schema_lookup = schema_lookup  # engine.project.schemas.CanonicalSchemas or None
 
     # -- errors
 

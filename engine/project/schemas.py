@@ -16,10 +16,10 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
-from .errors import Problem
-from .resources import schemas_dir
-from .secrets import shape_of_secret
-from .yamlpos import field_path, locate
+from engine.errors import Problem
+from engine.project.resources import schemas_dir
+from engine.project.secrets import shape_of_secret
+from engine.project.yamlpos import field_path, locate
 
 FILE_KINDS = ("connector", "mapping", "flow", "merchant", "test")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]  # engine/
 _SHIPPED = _PACKAGE / "_shipped"  # the wheel puts connectors/, mappings/... here
 _CHECKOUT = _PACKAGE.parent  # a source checkout or an editable install
 

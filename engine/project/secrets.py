@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import SecretError
+from engine.errors import SecretError
 
 REF = re.compile(r"^\$\{(?P<scheme>env|file):(?P<name>[^}]+)\}$")
 MASK = "***"

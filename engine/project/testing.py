@@ -13,12 +13,13 @@ from typing import Any
 
 import jmespath
 
-from .diffs import Change, changes
-from .errors import SpecError
-from .mapping import MappingPlan, MapResult
-from .project import Document, Project, effective
-from .validate import Validator
-from .yamlpos import load_file, plain
+from engine.diffs import Change, changes
+from engine.errors import SpecError
+from engine.lang.mapping import MappingPlan, MapResult
+from engine.project.loader import Document, Project
+from engine.project.overrides import effective
+from engine.project.validate import Validator
+from engine.project.yamlpos import load_file, plain
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from .functions import decimal_text, parse_datetime, quantize, rfc3339, to_decimal
-from .registry import Registry
+from engine.lang.functions import decimal_text, parse_datetime, quantize, rfc3339, to_decimal
+from engine.registry import Registry
 
 CASTS = Registry("cast")
 

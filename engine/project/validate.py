@@ -11,13 +11,14 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from .errors import Problem, SpecError
-from .expr import ExpressionCompiler
-from .mapping import MappingPlan, compile_mapping
-from .project import Document, Project, effective
-from .schemas import SchemaSet, _problem
-from .secrets import SecretRef
-from .yamlpos import YDict, locate, plain
+from engine.errors import Problem, SpecError
+from engine.lang.expr import ExpressionCompiler
+from engine.lang.mapping import MappingPlan, compile_mapping
+from engine.project.loader import Document, Project
+from engine.project.overrides import effective
+from engine.project.schemas import SchemaSet, _problem
+from engine.project.secrets import SecretRef
+from engine.project.yamlpos import YDict, locate, plain
 
 
 def _did_you_mean(name: Any, known: list[str]) -> str:
@@ -26,7 +27,7 @@ def _did_you_mean(name: Any, known: list[str]) -> str:
 
 
 def _at(doc: Any, path: list, message: str, hint: str = "", *, key: bool = False) -> Problem:
-    from .yamlpos import format_path
+    from engine.project.yamlpos import format_path
 
     base = list(getattr(doc, "path", ()))
     return Problem(message, locate(doc, path, key=key), format_path(base + path), hint)
@@ -76,7 +77,7 @@ class Validator:
 
     def check_connector(self, document: Document) -> None:
         try:
-            from .http.compile import compile_connector
+            from engine.http.compile import compile_connector
         except ImportError:  # the HTTP runtime is optional for schema-only checks
             return
         try:
@@ -93,7 +94,7 @@ class Validator:
                 self._compile_expression(audit, key)
 
     def _compile_expression(self, doc: YDict, key: str) -> None:
-        from .expr import ExprCompileError
+        from engine.lang.expr import ExprCompileError
 
         try:
             self.exprs.jmespath(doc[key])
@@ -112,8 +113,8 @@ class Validator:
 
     def check_flow(self, document: Document, merchant: Document | None = None, doc: YDict | None = None,
                    bindings: dict | None = None) -> None:
-        from .flow import steps as _steps  # noqa: F401  (registers the step kinds)
-        from .flow.registry import STEPS
+        from engine.flow import steps as _steps  # noqa: F401  (registers the step kinds)
+        from engine.flow.registry import STEPS
 
         doc = doc if doc is not None else document.doc
         roles = list((doc.get("roles") or {}).keys())
@@ -251,7 +252,7 @@ class Validator:
                                          f"role {role!r} needs it; pick another connection"))
         regions = caps.get("product_push_regions")
         if regions and "product" in (needs.get("push") or []):
-            # TikTok Shop takes products from outside only in some markets; elsewhere the shop is
+            # A channel may take products from outside only in some markets; elsewhere the shop is
             # the catalog and listings can only flow out of it.
             region = connection.get("region")
             if region not in regions:

@@ -13,10 +13,10 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from .cli_run import console
-from .project import effective
-from .secrets import REDACTOR
-from .yamlpos import plain
+from engine.cli.run import console
+from engine.project.overrides import effective
+from engine.project.secrets import REDACTOR
+from engine.project.yamlpos import plain
 
 ENTITY = "product"
 NOT_SEEN = "NOT_SEEN"  # listed by the catalog flow, but no status read back yet
@@ -132,7 +132,7 @@ def register(main: click.Group) -> None:
     @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
     def listings(merchant_file: Path, connection: str | None, statuses: tuple[str, ...], fmt: str) -> None:
         """Listing status and audit result of each product of MERCHANT_FILE, from its state store."""
-        from .flow.runner import Merchant
+        from engine.flow.runner import Merchant
 
         merchant = Merchant(merchant_file)
         try:

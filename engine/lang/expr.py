@@ -27,7 +27,7 @@ from jmespath import exceptions as jp_exceptions
 from jmespath.functions import REVERSE_TYPES_MAP
 from jmespath.visitor import TreeInterpreter
 
-from .functions import (
+from engine.lang.functions import (
     CURRENT_SCOPE,
     ENGINE_FUNCTIONS_CLASS,
     SCOPE_FUNCTIONS,

@@ -20,7 +20,7 @@ from typing import Any
 from jmespath import exceptions as jp_exceptions
 from jmespath import functions as jp_functions
 
-from .registry import Registry
+from engine.registry import Registry
 
 FUNCTIONS = Registry("function")
 
@@ -211,7 +211,7 @@ def _escape_html(value: str | None) -> str | None:
 
 @function("split", "string|null", "string")
 def _split(value: str | None, separator: str) -> list[str]:
-    """Split and trim; empty pieces dropped (Shopify tags are 'a, b, c')."""
+    """Split and trim; empty pieces dropped (tag lists such as 'a, b, c')."""
     if not value:
         return []
     return [piece.strip() for piece in value.split(separator) if piece.strip()]

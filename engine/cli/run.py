@@ -1,4 +1,4 @@
-"""`connector run`, `runs`, `dlq` and `sandbox`: the commands that touch state and the network."""
+"""`connector run`, `runs` and `dlq`: the commands that touch state and the network."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from .diffs import changes
-from .secrets import REDACTOR
+from engine.diffs import changes
+from engine.project.secrets import REDACTOR
 
 console = Console()
 
@@ -70,7 +70,7 @@ def register(main: click.Group) -> None:
     @click.option("--limit", type=int, help="Process at most N records.")
     def run(merchant_file: Path, flow: str, dry_run: bool, limit: int | None) -> None:
         """Run FLOW of the merchant in MERCHANT_FILE."""
-        from .flow.runner import FlowRun, Merchant
+        from engine.flow.runner import FlowRun, Merchant
 
         merchant = Merchant(merchant_file)
         try:
@@ -89,7 +89,7 @@ def register(main: click.Group) -> None:
     @click.option("--status", help="With --run: only results with this status.")
     def runs(merchant_file: Path, run_id: str | None, status: str | None) -> None:
         """List runs, or one run's per-record results."""
-        from .flow.runner import Merchant
+        from engine.flow.runner import Merchant
 
         merchant = Merchant(merchant_file)
         try:
@@ -117,7 +117,7 @@ def register(main: click.Group) -> None:
     @click.argument("merchant_file", type=click.Path(exists=True, path_type=Path))
     @click.option("--all", "show_all", is_flag=True, help="Include resolved and replayed entries.")
     def dlq_list(merchant_file: Path, show_all: bool) -> None:
-        from .flow.runner import Merchant
+        from engine.flow.runner import Merchant
 
         merchant = Merchant(merchant_file)
         try:
@@ -136,7 +136,7 @@ def register(main: click.Group) -> None:
     @click.argument("merchant_file", type=click.Path(exists=True, path_type=Path))
     @click.argument("dlq_id", type=int)
     def dlq_show(merchant_file: Path, dlq_id: int) -> None:
-        from .flow.runner import Merchant
+        from engine.flow.runner import Merchant
 
         merchant = Merchant(merchant_file)
         try:
@@ -155,7 +155,7 @@ def register(main: click.Group) -> None:
                   help="With one --id: replace the stored payload with this JSON file first (a hand fix).")
     def dlq_replay(merchant_file: Path, flow: str, ids: tuple[int, ...], payload: Path | None) -> None:
         """Run FLOW again on its dead-lettered records, with the current configuration."""
-        from .flow.runner import FlowRun, Merchant, replay_records
+        from engine.flow.runner import FlowRun, Merchant, replay_records
 
         merchant = Merchant(merchant_file)
         try:
@@ -174,7 +174,7 @@ def register(main: click.Group) -> None:
     @click.argument("dlq_id", type=int)
     @click.option("--note", default="", help="Why it needs no replay.")
     def dlq_resolve(merchant_file: Path, dlq_id: int, note: str) -> None:
-        from .flow.runner import Merchant
+        from engine.flow.runner import Merchant
 
         merchant = Merchant(merchant_file)
         try:
@@ -182,12 +182,3 @@ def register(main: click.Group) -> None:
             click.echo(f"resolved {dlq_id}")
         finally:
             merchant.close()
-
-    @main.command()
-    @click.option("--seed", default=7, show_default=True, help="Seed for the simulators and the demo catalog.")
-    @click.option("--products", default=60, show_default=True, help="Demo catalog size.")
-    def sandbox(seed: int, products: int) -> None:
-        """Start the TikTok Shop and Shopify simulators on 127.0.0.1 with a demo catalog; print their URLs."""
-        from simulators.sandbox import main as sandbox_main
-
-        sandbox_main(seed=seed, products=products)

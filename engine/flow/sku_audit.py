@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .expr import ExpressionCompiler, Scope
+from engine.lang.expr import ExpressionCompiler, Scope
 
 
 @dataclass
@@ -118,7 +118,7 @@ def merchant_sku_maps(doc: dict, primary: str | None) -> dict[str, dict[str, str
 def audit_merchant(merchant: Any, only: list[str] | None = None) -> tuple[list[ChannelAudit], list[str]]:
     """Read the catalogs of a merchant's connections (those whose connector declares sku_audit) and
     audit them. Returns the reports and the connections that were skipped, with the reason."""
-    from .yamlpos import plain
+    from engine.project.yamlpos import plain
 
     doc = merchant.doc
     connections = doc.get("connections") or {}

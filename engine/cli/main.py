@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .errors import ConnectorError, Problem, SpecError
-from .secrets import REDACTOR
+from engine.errors import ConnectorError, Problem, SpecError
+from engine.project.secrets import REDACTOR
 
 
 def _emit_problems(problems: list[Problem], fmt: str, checked: int) -> None:
@@ -35,7 +36,7 @@ def _emit_problems(problems: list[Problem], fmt: str, checked: int) -> None:
 @click.group()
 @click.version_option(package_name="first-party-connector")
 def main() -> None:
-    """First-Party Connector: keep TikTok Shop and a brand's commerce system in sync."""
+    """First-Party Connector: keep a brand's sales channels and its commerce system in sync."""
 
 
 @main.command()
@@ -44,8 +45,8 @@ def main() -> None:
 @click.option("--no-shipped", is_flag=True, help="Do not load the shipped connectors, mappings and flows.")
 def validate(paths: tuple[Path, ...], fmt: str, no_shipped: bool) -> None:
     """Check every file under PATHS: schema, expressions, references. Exit 1 on any error."""
-    from .project import Project
-    from .validate import Validator
+    from engine.project.loader import Project
+    from engine.project.validate import Validator
 
     project = Project.load(paths or [Path.cwd()], include_shipped=not no_shipped)
     problems = Validator(project).run()
@@ -54,8 +55,9 @@ def validate(paths: tuple[Path, ...], fmt: str, no_shipped: bool) -> None:
 
 
 def _load_plan(mapping: str, merchant_path: Path | None, extra_paths: list[Path]) -> Any:
-    from .project import Project, effective
-    from .validate import Validator
+    from engine.project.loader import Project
+    from engine.project.overrides import effective
+    from engine.project.validate import Validator
 
     paths = list(extra_paths)
     if merchant_path:
@@ -90,7 +92,7 @@ def _load_plan(mapping: str, merchant_path: Path | None, extra_paths: list[Path]
 @click.option("--context", "context_json", default="{}", help="Context values as JSON (merchant options).")
 def map_command(mapping: str, input_file: Path, merchant: Path | None, context_json: str) -> None:
     """Apply MAPPING (a name or a file) to the JSON record in INPUT_FILE and print the output."""
-    from .testing import _jsonable
+    from engine.project.testing import _jsonable
 
     try:
         plan = _load_plan(mapping, merchant, [])
@@ -116,8 +118,8 @@ def map_command(mapping: str, input_file: Path, merchant: Path | None, context_j
 @click.option("-v", "--verbose", is_flag=True, help="Print every case, not only failures.")
 def test(paths: tuple[Path, ...], verbose: bool) -> None:
     """Run the YAML test cases under PATHS (default: the current folder)."""
-    from .project import Project
-    from .testing import run_all
+    from engine.project.loader import Project
+    from engine.project.testing import run_all
 
     project = Project.load(paths or [Path.cwd()])
     if project.problems:
@@ -141,27 +143,19 @@ def test(paths: tuple[Path, ...], verbose: bool) -> None:
     sys.exit(1 if failed or not results else 0)
 
 
-def _register_run_commands() -> None:
-    from . import cli_run
+def _register_commands() -> None:
+    from engine.cli import audit, listings
+    from engine.cli import run as run_commands
 
-    cli_run.register(main)
-
-
-def _register_listings_commands() -> None:
-    from . import cli_listings
-
-    cli_listings.register(main)
-
-
-def _register_audit_commands() -> None:
-    from . import cli_audit
-
-    cli_audit.register(main)
+    for module in (run_commands, listings, audit):
+        module.register(main)
+    # Commands that live outside the engine (the simulators' `sandbox`) are plugged in by entry
+    # point, so the engine never imports them.
+    for entry in entry_points(group="connector.commands"):
+        entry.load()(main)
 
 
-_register_run_commands()
-_register_listings_commands()
-_register_audit_commands()
+_register_commands()
 
 
 def run() -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .audit import ChannelAudit
-from .cli_run import console
+from engine.cli.run import console
+from engine.flow.sku_audit import ChannelAudit
 
 SHOWN = 10  # examples per finding in the table; --format json has them all
 
@@ -52,8 +52,8 @@ def register(main: click.Group) -> None:
     @click.option("--strict", is_flag=True, help="Also exit 1 when a channel lacks primary SKUs or has orphans.")
     def audit_skus(merchant_file: Path, only: tuple[str, ...], fmt: str, strict: bool) -> None:
         """Find duplicate, missing and unmatched SKUs in every channel of MERCHANT_FILE (reads only)."""
-        from .audit import audit_merchant
-        from .flow.runner import Merchant
+        from engine.flow.runner import Merchant
+        from engine.flow.sku_audit import audit_merchant
 
         merchant = Merchant(merchant_file)
         try:

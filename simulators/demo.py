@@ -11,9 +11,9 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from .cli_listings import NOT_SEEN, listing_rows, reasons_text
-from .cli_run import console, print_report
-from .flow.runner import FlowRun, Merchant
+from engine.cli.listings import NOT_SEEN, listing_rows, reasons_text
+from engine.cli.run import console, print_report
+from engine.flow.runner import FlowRun, Merchant
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "acme"
 

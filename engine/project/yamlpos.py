@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .errors import Location, Problem, SpecError
+from engine.errors import Location, Problem, SpecError
 
 
 class YDict(dict):
