@@ -26,6 +26,7 @@ ENTITIES = [
     "cancellation",
     "return",
     "customer",
+    "listing",
 ]
 
 

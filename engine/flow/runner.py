@@ -17,6 +17,7 @@ from engine.errors import ConnectorError, Problem, RecordError, SpecError
 from engine.flow.context import RunContext
 from engine.flow.record import Record
 from engine.flow.registry import STEPS
+from engine.flow.resolve import WRITE_ACTIONS, resolve_for_merchant
 from engine.flow.steps import Pull, Step
 from engine.http import Connection, HttpCallError
 from engine.project.loader import Document, Project
@@ -129,24 +130,21 @@ class FlowRun:
                              for role, name in roles.items()},
             store=merchant.store, dry_run=dry_run, limit=limit, schemas=merchant.schemas,
         )
-        self.ctx.plans = self._compile_mappings(flow_doc)
-        self.steps: list[Step] = []
-        for raw in flow_doc["steps"]:
-            kind, options = next(iter(raw.items()))
-            self.steps.append(STEPS.get(kind).impl(options or {}, self.ctx))
+        resolved = resolve_for_merchant(merchant.project, merchant.doc, flow_doc, roles)
+        self.ctx.plans = self._compile_mappings(resolved)
+        self.steps: list[Step] = [STEPS.get(step.kind).impl(step.options, self.ctx) for step in resolved]
         if not isinstance(self.steps[0], Pull):
             raise SpecError(Problem("a flow run by `connector run` starts with a pull step", flow_doc.loc))
 
-    def _compile_mappings(self, flow_doc: Any) -> dict:
+    def _compile_mappings(self, steps: list) -> dict:
         names = set()
-        for raw in flow_doc["steps"]:
-            options = next(iter(raw.values())) or {}
-            if isinstance(options, dict):
-                if options.get("mapping"):
-                    names.add(options["mapping"])
-                for write in ("create", "update", "price_update", "inventory_update"):
-                    if isinstance(options.get(write), dict) and options[write].get("mapping"):
-                        names.add(options[write]["mapping"])
+        for step in steps:
+            options = step.options
+            if options.get("mapping"):
+                names.add(options["mapping"])
+            for write in WRITE_ACTIONS:
+                if isinstance(options.get(write), dict) and options[write].get("mapping"):
+                    names.add(options[write]["mapping"])
         validator = Validator(self.merchant.project)
         plans = {}
         for name in names:

@@ -39,7 +39,7 @@ class Project:
         seen: set[Path] = set()
         user_files = [f for p in paths for f in _yaml_files(Path(p), project)]
         if include_shipped:
-            for folder in ("connectors", "mappings", "flows"):
+            for folder in ("connectors", "mappings", "flows", "rules"):
                 for path in _yaml_files(shipped(folder), project):
                     project._add(path, seen, is_shipped=True)
         for path in user_files:

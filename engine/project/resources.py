@@ -8,7 +8,7 @@ _PACKAGE = Path(__file__).resolve().parents[1]  # engine/
 _SHIPPED = _PACKAGE / "_shipped"  # the wheel puts connectors/, mappings/... here
 _CHECKOUT = _PACKAGE.parent  # a source checkout or an editable install
 
-FOLDERS = ("connectors", "mappings", "flows", "schemas")
+FOLDERS = ("connectors", "mappings", "flows", "rules", "schemas")
 
 
 def shipped(folder: str) -> Path:

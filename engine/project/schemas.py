@@ -21,7 +21,7 @@ from engine.project.resources import schemas_dir
 from engine.project.secrets import shape_of_secret
 from engine.project.yamlpos import field_path, locate
 
-FILE_KINDS = ("connector", "mapping", "flow", "merchant", "test")
+FILE_KINDS = ("connector", "mapping", "flow", "merchant", "test", "rules")
 
 
 class SchemaSet:

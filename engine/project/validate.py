@@ -12,6 +12,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from engine.errors import Problem, SpecError
+from engine.flow.resolve import capabilities
 from engine.lang.expr import ExpressionCompiler
 from engine.lang.mapping import MappingPlan, compile_mapping
 from engine.project.loader import Document, Project
@@ -47,6 +48,13 @@ def relocate(problems: list[Problem], doc: Any) -> list[Problem]:
     return problems
 
 
+class _Written:
+    """A step as the flow file writes it (no merchant binding to resolve it against)."""
+
+    def __init__(self, kind: str, options: Any) -> None:
+        self.kind, self.options = kind, options
+
+
 class Validator:
     def __init__(self, project: Project, schemas: SchemaSet | None = None) -> None:
         self.project = project
@@ -56,7 +64,7 @@ class Validator:
         self._schema_ok: dict[tuple[str, str], bool] = {}
 
     def run(self) -> list[Problem]:
-        for kind in ("connector", "mapping", "flow", "merchant", "test"):
+        for kind in ("connector", "mapping", "rules", "flow", "merchant", "test"):
             for document in list(self.project.documents[kind].values()):
                 if self.schema_ok(document):
                     getattr(self, f"check_{kind}")(document)
@@ -108,34 +116,93 @@ class Validator:
             self.problems.extend(exc.problems)
             return None
 
+    def check_rules(self, document: Document) -> None:
+        """A channel's rules: each fetch as a fetch step, each rule as a check step's rule."""
+        from engine.flow import steps as _steps  # noqa: F401  (registers the step kinds)
+        from engine.flow.registry import STEPS
+
+        fetch_schema = STEPS.get("fetch").options_schema
+        for fetch in document.doc.get("fetch") or []:
+            self._compile_step_expressions(fetch, fetch_schema)
+        self._compile_step_expressions(document.doc, {"properties": {
+            "rules": STEPS.get("check").options_schema["properties"]["rules"]}})
+
     def check_mapping(self, document: Document) -> None:
         self.compile_mapping(document.doc)
 
     def check_flow(self, document: Document, merchant: Document | None = None, doc: YDict | None = None,
-                   bindings: dict | None = None) -> None:
+                   bindings: dict | None = None, roles_bound: dict | None = None) -> None:
+        """The flow's steps as written (schema of each step kind), then, for a merchant binding, the
+        steps resolved against the bound connectors: references, and every expression compiled."""
         from engine.flow import steps as _steps  # noqa: F401  (registers the step kinds)
         from engine.flow.registry import STEPS
+        from engine.flow.resolve import resolve_for_merchant
 
         doc = doc if doc is not None else document.doc
         roles = list((doc.get("roles") or {}).keys())
+        written_ok = True
         for index, step in enumerate(doc.get("steps") or []):
             kind, options = next(iter(step.items()))
             if kind not in STEPS:
                 self.problems.append(_at(doc, ["steps", index, kind], f"unknown step kind {kind!r}",
                                          _did_you_mean(kind, STEPS.names()), key=True))
+                written_ok = False
                 continue
-            entry = STEPS.get(kind)
             options = options if options is not None else YDict()
-            validator = self.schemas.validator(f"step:{kind}", entry.options_schema)
-            errors = list(validator.iter_errors(options))
-            for error in errors:
-                self.problems.append(_problem(options, error))
-            if errors:
-                continue
+            errors = list(self.schemas.validator(f"step:{kind}", STEPS.get(kind).options_schema).iter_errors(options))
+            self.problems.extend(_problem(options, error) for error in errors)
+            written_ok = written_ok and not errors
+        if not written_ok:
+            return
+        if merchant is not None and roles_bound:
+            steps = resolve_for_merchant(self.project, merchant.doc, doc, roles_bound, self.problems)
+        else:
+            steps = [_Written(*next(iter(step.items()))) for step in doc.get("steps") or []]
+        context = self._context(doc, roles, merchant, bindings)
+        for step in steps:
+            entry = STEPS.get(step.kind)
+            options = step.options if step.options is not None else YDict()
+            if step.options is not None and merchant is not None and roles_bound:
+                errors = list(self.schemas.validator(f"step:{step.kind}", entry.options_schema).iter_errors(options))
+                self.problems.extend(_problem(options, error) for error in errors)
+                if errors:
+                    continue
+            self._compile_step_expressions(options, entry.options_schema)
             check = getattr(entry.impl, "check_references", None)
             if check is not None:
-                for problem in check(options, self._context(doc, roles, merchant, bindings)):
-                    self.problems.append(problem)
+                self.problems.extend(check(options, context))
+
+    def _compile_step_expressions(self, value: Any, schema: dict) -> None:
+        """Compile every option a step kind declares as an expression (x-expression in its options
+        schema), wherever it sits: the one generic pass, so no step compiles anything of its own
+        at validate time and nothing a flow can hold fails to compile at run time."""
+        from engine.lang.expr import ExprCompileError
+
+        if not isinstance(schema, dict):
+            return
+        kind = schema.get("x-expression")
+        if kind and isinstance(value, str):
+            return  # compiled by the container, which knows the position
+        if isinstance(value, dict):
+            props = schema.get("properties") or {}
+            extra = schema.get("additionalProperties")
+            for key, item in value.items():
+                sub = props.get(key, extra if isinstance(extra, dict) else None)
+                if not isinstance(sub, dict):
+                    continue
+                if sub.get("x-expression") and isinstance(item, str):
+                    try:
+                        if sub["x-expression"] == "template":
+                            self.exprs.template(item)
+                        else:
+                            self.exprs.jmespath(item)
+                    except ExprCompileError as exc:
+                        self.problems.append(_at(value, [key], str(exc), exc.hint))
+                else:
+                    self._compile_step_expressions(item, sub)
+        elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+            for item in value:
+                self._compile_step_expressions(item, schema["items"])
 
     def _context(self, flow_doc: YDict, roles: list[str], merchant: Document | None, bindings: dict | None) -> dict:
         return {"validator": self, "flow": flow_doc, "roles": roles, "merchant": merchant, "bindings": bindings or {}}
@@ -168,7 +235,7 @@ class Validator:
                                      _did_you_mean(primary, list(connections))))
         elif primary is not None:
             connector = self.project.get("connector", connections[primary]["connector"])
-            if connector is not None and "product" not in ((connector.doc.get("capabilities") or {}).get("pull") or []):
+            if connector is not None and "product" not in capabilities(connector.doc)["pull"]:
                 self.problems.append(_at(doc, ["primary_catalog"],
                                          f"connector {connector.name!r} cannot pull products, so connection "
                                          f"{primary!r} cannot be the primary catalog",
@@ -234,7 +301,8 @@ class Validator:
             if problem.location is None:
                 problem.location = locate(doc, ["flows", local])
             self.problems.append(problem)
-        self.check_flow(flow, merchant, flow_doc, {r: connections.get(c) for r, c in bound.items()})
+        self.check_flow(flow, merchant, flow_doc, {r: connections.get(c) for r, c in bound.items()},
+                        {r: c for r, c in bound.items() if c in connections})
 
     def _check_capabilities(self, doc: YDict, local: str, binding: dict, role: str, needs: dict, conn_name: str,
                             connection: dict) -> None:
@@ -243,7 +311,7 @@ class Validator:
         connector = self.project.get("connector", connection["connector"])
         if connector is None:
             return
-        caps = connector.doc.get("capabilities") or {}
+        caps = capabilities(connector.doc)
         for direction in ("pull", "push"):
             missing = [e for e in needs.get(direction, []) if e not in (caps.get(direction) or [])]
             if missing:

@@ -11,7 +11,9 @@ from engine.project.validate import _did_you_mean
 from engine.project.yamlpos import format_path, locate
 
 ROLE = {"type": "string", "description": "A flow role (see the flow's `roles:`)."}
-EXPR = {"type": "string", "description": "JMESPath expression."}
+EXPR = {"type": "string", "description": "JMESPath expression.", "x-expression": "jmespath"}
+TEMPLATE = {"type": "string", "description": "Jinja template.", "x-expression": "template"}
+ENTITY = {"type": "string", "description": "A canonical entity (product, listing, order...)."}
 ACTIONS = {"type": "array", "items": {"enum": ["create", "update", "price_update", "inventory_update"]},
            "description": "Run this step only for records whose planned action is one of these."}
 

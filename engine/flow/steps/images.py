@@ -15,10 +15,13 @@ from engine.lang.expr import Scope
 
 
 @STEPS.register("upload_images", options_schema={
-    "type": "object", "additionalProperties": False, "required": ["to", "operation", "urls", "context_key", "result"],
+    "type": "object", "additionalProperties": False, "required": ["to", "urls", "context_key"],
     "properties": {
         "to": ROLE,
-        "operation": {"type": "string", "description": "A multipart upload operation."},
+        "entity": {"type": "string", "description": "Upload the way the role's connector declares it "
+                                                    "(entities.<entity>.images); a channel that declares none takes "
+                                                    "image URLs and the step does nothing."},
+        "operation": {"type": "string", "description": "A multipart upload operation (instead of entity:)."},
         "urls": {**EXPR, "description": "The image URLs of the record."},
         "file_field": {"type": "string", "default": "data"},
         "form": {"type": "object", "description": "Other multipart fields, e.g. {use_case: MAIN_IMAGE}."},

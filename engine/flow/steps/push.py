@@ -43,7 +43,7 @@ WRITE = {
 
 
 @STEPS.register("push", options_schema={
-    "type": "object", "additionalProperties": False, "required": ["to", "entity", "create"],
+    "type": "object", "additionalProperties": False, "required": ["to", "entity"],
     "properties": {
         "to": ROLE,
         "entity": {"type": "string"},
@@ -319,6 +319,9 @@ class Push(Step):
     @staticmethod
     def check_references(options: Any, ctx: dict) -> list[Problem]:
         found = _check_role(options, "to", ctx)
+        if ctx.get("bindings") and "create" not in options:
+            found.append(_problem(options, "entity", "no create write for this entity",
+                                  "declare entities.<entity>.writes on the connector, or write create: here"))
         for action in ("create", "update", "price_update", "inventory_update"):
             spec = options.get(action)
             if isinstance(spec, YDict):

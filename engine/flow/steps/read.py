@@ -11,14 +11,14 @@ from engine.errors import Problem, RecordError
 from engine.flow.context import RunContext
 from engine.flow.record import Record
 from engine.flow.registry import STEPS
-from engine.flow.steps.base import EXPR, ROLE, Step, _check_operation, _check_role, _problem
+from engine.flow.steps.base import ENTITY, EXPR, ROLE, Step, _check_operation, _check_role, _problem
 from engine.http import NotFoundError, ValidationFailedError
 from engine.lang.expr import ExprEvalError, Scope
 from engine.lang.functions import parse_datetime, rfc3339
 from engine.lang.mapping import _truthy
 
 SINCE = {
-    "type": "object", "additionalProperties": False, "required": ["cursor", "from"],
+    "type": "object", "additionalProperties": False, "required": ["cursor"],
     "description": "Incremental read: send the stored cursor (minus the overlap) as a lower bound on the "
                    "records' update time. The first run reads everything; the cursor moves only after a "
                    "run read every page and ended without a connection-level failure.",
@@ -26,7 +26,8 @@ SINCE = {
         "cursor": {"type": "string", "description": "Cursor name in the state store (per flow and connection)."},
         "body": {"type": "string", "description": "Body field that takes the lower bound (e.g. update_time_ge)."},
         "query": {"type": "string", "description": "Query parameter that takes the lower bound (e.g. updated_at_min)."},
-        "from": {**EXPR, "description": "The record's update time, as the list returns it."},
+        "from": {**EXPR, "description": "The record's update time, as the list returns it (a connector's read "
+                                        "declares it as changed_since.from)."},
         "format": {"enum": ["unix", "rfc3339"], "default": "unix",
                    "description": "How the bound is sent: Unix seconds or RFC 3339 text."},
         "overlap_seconds": {"type": "integer", "minimum": 0, "default": 0,
@@ -39,10 +40,16 @@ SINCE = {
 
 
 @STEPS.register("pull", options_schema={
-    "type": "object", "additionalProperties": False, "required": ["from", "operation"],
+    "type": "object", "additionalProperties": False, "required": ["from"],
+    "anyOf": [{"required": ["entity"]}, {"required": ["operation"]}],
     "properties": {
         "from": ROLE,
-        "operation": {"type": "string", "description": "A paginated list operation of the connector."},
+        "entity": {**ENTITY, "description": "Read this entity the way the role's connector declares it "
+                                            "(entities.<entity>.reads): operation, filters, detail, events."},
+        "read": {"type": "string", "default": "all",
+                 "description": "Which of the connector's named reads: all (default), live (for sale), ..."},
+        "operation": {"type": "string", "description": "A paginated list operation of the connector (instead of "
+                                                       "entity:, for a merchant's own flows)."},
         "query": {"type": "object", "description": "Extra query parameters."},
         "body": {"type": "object", "description": "Request body (search filters)."},
         "key": {**EXPR, "description": "The record's key (default: id)."},
@@ -196,6 +203,9 @@ class Pull(Step):
     @staticmethod
     def check_references(options: Any, ctx: dict) -> list[Problem]:
         found = _check_role(options, "from", ctx)
+        if ctx.get("bindings") and "operation" not in options:
+            found.append(_problem(options, "entity", "no operation to read with",
+                                  "declare a read under the connector's entities, or name operation:"))
         found += _check_operation(options, "operation", options.get("operation"), options.get("from"), ctx)
         if options.get("detail"):
             found += _check_operation(options["detail"], "operation", options["detail"].get("operation"),
@@ -204,7 +214,11 @@ class Pull(Step):
             found.append(_problem(options, "events", "events: needs detail:, the operation that reads one record",
                                   "add detail: {operation: ..., param: ...}"))
         since = options.get("since")
-        if since and ("body" in since) == ("query" in since):
+        resolved = "operation" in options  # an entity read takes body/query/from from the connector
+        if since and resolved and "from" not in since:
+            found.append(_problem(options, "since", "`since` needs from:, the record's update time",
+                                  "declare changed_since on the connector's read, or add from: here"))
+        if since and resolved and ("body" in since) == ("query" in since):
             found.append(_problem(options, "since", "`since` needs exactly one of body: or query:",
                                   "name the body field (e.g. update_time_ge) or the query parameter "
                                   "(e.g. updated_at_min) that takes the lower bound"))

@@ -8,16 +8,32 @@ from engine.errors import Problem, RecordError
 from engine.flow.context import RunContext
 from engine.flow.record import Record
 from engine.flow.registry import STEPS
-from engine.flow.steps.base import ACTIONS, EXPR, ROLE, Step, _check_mapping, _check_role, _problem
+from engine.flow.steps.base import (
+    ACTIONS,
+    ENTITY,
+    EXPR,
+    ROLE,
+    TEMPLATE,
+    Step,
+    _check_mapping,
+    _check_role,
+    _problem,
+)
 from engine.lang.expr import ExprEvalError, Scope
 from engine.lang.mapping import _truthy
 from engine.project.yamlpos import format_path, locate
 
 
 @STEPS.register("map", options_schema={
-    "type": "object", "additionalProperties": False, "required": ["mapping"],
+    "type": "object", "additionalProperties": False,
+    "anyOf": [{"required": ["mapping"]}, {"required": ["entity", "from"]}, {"required": ["entity", "to"]}],
     "properties": {
-        "mapping": {"type": "string", "description": "Mapping name."},
+        "mapping": {"type": "string", "description": "Mapping name (instead of entity:, for a merchant's own flows)."},
+        "entity": ENTITY,
+        "from": {**ROLE, "description": "Map the entity from this role's records to canonical, with the mapping "
+                                        "its connector declares (entities.<entity>.to_canonical)."},
+        "to": {**ROLE, "description": "Map canonical records to this role's write body "
+                                      "(entities.<entity>.from_canonical)."},
         "market": {**ROLE, "description": "Whose region and currency the mapping sees as var('region')/var('currency')."},
         "actions": ACTIONS,
     }}, doc="Apply a compiled mapping. Field errors send the record to the dead-letter queue.")
@@ -42,7 +58,10 @@ class Map(Step):
 
     @staticmethod
     def check_references(options: Any, ctx: dict) -> list[Problem]:
-        return _check_mapping(options, "mapping", ctx) + _check_role(options, "market", ctx)
+        found = _check_mapping(options, "mapping", ctx) + _check_role(options, "market", ctx)
+        for key in ("from", "to"):
+            found += _check_role(options, key, ctx)
+        return found
 
 
 
@@ -89,15 +108,19 @@ RULE = {
                                               "when it is empty or null, and the message sees them as "
                                               "ctx.violations."},
         "field": {"type": "string", "description": "The field the error is reported on."},
-        "message": {"type": "string", "description": "Shown in the dead letter; {{ }} templates allowed."},
+        "message": {**TEMPLATE, "description": "Shown in the dead letter; {{ }} templates allowed."},
     },
 }
 
 
 @STEPS.register("check", options_schema={
-    "type": "object", "additionalProperties": False, "required": ["rules"],
+    "type": "object", "additionalProperties": False,
+    "anyOf": [{"required": ["rules"]}, {"required": ["on", "entity"]}],
     "properties": {
-        "market": {**ROLE, "description": "Whose region the rules see as var('region')."},
+        "on": {**ROLE, "description": "Apply the channel rules that this role's connector declares for the entity "
+                                      "(entities.<entity>.rules), before the flow's own rules."},
+        "entity": ENTITY,
+        "market": {**ROLE, "description": "Whose region the rules see as var('region') (default: on)."},
         "rules": {"type": "array", "minItems": 1, "items": RULE},
     }}, doc="Business rules (channel listing requirements, region limits) checked before anything is sent.")
 class Check(Step):
@@ -138,7 +161,7 @@ class Check(Step):
     def check_references(options: Any, ctx: dict) -> list[Problem]:
         from engine.lang.expr import ExprCompileError
 
-        found = _check_role(options, "market", ctx)
+        found = _check_role(options, "market", ctx) + _check_role(options, "on", ctx)
         exprs = ctx["validator"].exprs
         for index, rule in enumerate(options.get("rules") or []):
             for key in ("when", "assert", "violations"):

@@ -1,0 +1,243 @@
+"""A platform-neutral flow made concrete for one merchant: each step that names a role and an
+entity takes its operations, mappings, channel rules and writes from the connector bound to that
+role (its `entities:` block). Validate and run both build their steps from this one resolution, so
+what validate checked is exactly what runs.
+
+Resolved values are the connector file's own nodes, so a problem in them points at the connector
+file's line, and a problem in what the flow wrote points at the flow's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import Problem
+from engine.project.yamlpos import YDict, YList, format_path, locate
+
+WRITE_ACTIONS = ("create", "update", "price_update", "inventory_update")
+
+
+@dataclass(frozen=True)
+class ResolvedStep:
+    kind: str
+    options: YDict
+
+
+def entity_declaration(connector: Any, entity: str) -> Any:
+    return ((connector or {}).get("entities") or {}).get(entity) if connector is not None else None
+
+
+def capabilities(connector: Any) -> dict[str, Any]:
+    """What a connector can do, derived from its entity declarations (plus the pull/push lists of
+    older files that declare no entities)."""
+    declared = dict(connector.get("capabilities") or {})
+    entities = connector.get("entities") or {}
+    pull = set(declared.get("pull") or []) | {name for name, e in entities.items() if e.get("reads")}
+    push = set(declared.get("push") or []) | {name for name, e in entities.items() if e.get("writes")}
+    regions = declared.get("product_push_regions")
+    if "product" in entities and entities["product"].get("push_regions"):
+        regions = entities["product"]["push_regions"]
+    return {**declared, "pull": sorted(pull), "push": sorted(push), "product_push_regions": regions}
+
+
+def _problem(node: Any, key: str, message: str, hint: str = "") -> Problem:
+    return Problem(message, locate(node, [key]), format_path([*getattr(node, "path", ()), key]), hint)
+
+
+def _copy(node: Any) -> YDict:
+    out = YDict(loc=getattr(node, "loc", None), path=getattr(node, "path", ()))
+    for key, value in node.items():
+        _put(out, node, key, value)
+    return out
+
+
+def _put(out: YDict, source: Any, key: str, value: Any) -> None:
+    out[key] = value
+    if isinstance(source, YDict):
+        for table in ("key_locs", "value_locs", "spans"):
+            if key in getattr(source, table):
+                getattr(out, table)[key] = getattr(source, table)[key]
+
+
+def _extend(out: YList, items: Any) -> None:
+    locs = getattr(items, "item_locs", None) or [getattr(item, "loc", None) for item in items]
+    out.extend(items)
+    out.item_locs.extend(locs)
+
+
+class FlowResolver:
+    """Resolve a flow's steps against role -> connector document (None: unbound, left as written)."""
+
+    def __init__(self, flow: Any, connectors: dict[str, Any], project: Any, connector_names: dict[str, str]) -> None:
+        self.flow = flow
+        self.connectors = connectors
+        self.project = project
+        self.names = connector_names  # role -> connector name, for messages
+        self.problems: list[Problem] = []
+
+    def steps(self) -> list[ResolvedStep]:
+        out: list[ResolvedStep] = []
+        for raw in self.flow.get("steps") or []:
+            kind, options = next(iter(raw.items()))
+            options = options if isinstance(options, dict) else YDict()
+            handler = getattr(self, f"_{kind}", None)
+            if handler is None or "entity" not in options:
+                out.append(ResolvedStep(kind, options))
+                continue
+            out.extend(handler(options))
+        return out
+
+    # -- helpers
+
+    def _declaration(self, options: YDict, role_key: str) -> Any:
+        role = options.get(role_key)
+        connector = self.connectors.get(role) if role else None
+        if connector is None:
+            return None
+        entity = options["entity"]
+        found = entity_declaration(connector, entity)
+        if found is None:
+            self.problems.append(_problem(options, "entity",
+                                          f"connector {self.names.get(role)!r} (role {role!r}) declares no entity "
+                                          f"{entity!r}",
+                                          "declare it under the connector's entities:, or bind the role to a "
+                                          "connector that serves it"))
+        return found
+
+    # -- step kinds that take their concrete options from the connector
+
+    def _pull(self, options: YDict) -> list[ResolvedStep]:
+        if "operation" in options:
+            return [ResolvedStep("pull", options)]
+        decl = self._declaration(options, "from")
+        if decl is None:
+            return [ResolvedStep("pull", options)]
+        reads = decl.get("reads") or {}
+        name = options.get("read", "all")
+        read = reads.get(name)
+        if read is None:
+            self.problems.append(_problem(options, "read" if "read" in options else "entity",
+                                          f"connector {self.names.get(options['from'])!r} has no read {name!r} for "
+                                          f"{options['entity']}",
+                                          "reads it declares: " + (", ".join(reads) or "none")))
+            return [ResolvedStep("pull", options)]
+        out = _copy(options)
+        for key in ("operation", "query", "body", "detail", "events"):
+            if key in read and key not in options:
+                _put(out, read, key, read[key])
+        if "key" in decl and "key" not in options:
+            _put(out, decl, "key", decl["key"])
+        if "since" in options:
+            since = _copy(read.get("changed_since") or YDict())
+            for key, value in options["since"].items():
+                _put(since, options["since"], key, value)
+            since.loc, since.path = options["since"].loc, options["since"].path
+            out["since"] = since
+        return [ResolvedStep("pull", out)]
+
+    def _map(self, options: YDict) -> list[ResolvedStep]:
+        if "mapping" in options:
+            return [ResolvedStep("map", options)]
+        role_key = "from" if "from" in options else "to"
+        decl = self._declaration(options, role_key)
+        if decl is None:
+            return [ResolvedStep("map", options)]
+        side = "to_canonical" if role_key == "from" else "from_canonical"
+        out = _copy(options)
+        if side in decl:
+            _put(out, decl, "mapping", decl[side])
+        else:
+            self.problems.append(_problem(options, role_key,
+                                          f"connector {self.names.get(options[role_key])!r} declares no {side} "
+                                          f"mapping for {options['entity']}",
+                                          f"add entities.{options['entity']}.{side}: <mapping name>"))
+        if "market" not in out:
+            out["market"] = options[role_key]
+        return [ResolvedStep("map", out)]
+
+    def _check(self, options: YDict) -> list[ResolvedStep]:
+        decl = self._declaration(options, "on")
+        channel = None
+        if decl is not None and decl.get("rules"):
+            found = self.project.get("rules", decl["rules"])
+            if found is None:
+                self.problems.append(_problem(decl, "rules", f"unknown rules {decl['rules']!r}",
+                                              "known: " + (", ".join(self.project.names("rules")) or "none")))
+            else:
+                channel = found.doc
+        out = _copy(options)
+        steps: list[ResolvedStep] = []
+        rules = YList(loc=getattr(options.get("rules"), "loc", None))
+        if channel is not None:
+            for fetch in channel.get("fetch") or []:
+                fetched = _copy(fetch)
+                fetched["from"] = options["on"]
+                steps.append(ResolvedStep("fetch", fetched))
+            _extend(rules, channel.get("rules") or [])
+        _extend(rules, options.get("rules") or [])
+        if not rules:
+            return steps  # nothing this channel or this flow asks
+        out["rules"] = rules
+        if "market" not in out:
+            out["market"] = options["on"]
+        return [*steps, ResolvedStep("check", out)]
+
+    def _upload_images(self, options: YDict) -> list[ResolvedStep]:
+        if "operation" in options:
+            return [ResolvedStep("upload_images", options)]
+        role = options.get("to")
+        if role not in self.connectors or self.connectors[role] is None:
+            return [ResolvedStep("upload_images", options)]
+        decl = self._declaration(options, "to")
+        images = (decl or {}).get("images")
+        if not images:
+            return []  # this channel takes image URLs as they are
+        out = _copy(options)
+        for key in ("operation", "form", "file_field", "result"):
+            if key in images:
+                _put(out, images, key, images[key])
+        if images.get("max"):
+            out["urls"] = f"({options['urls']})[:{int(images['max'])}]"
+            out.value_locs["urls"] = options.value_locs.get("urls")
+        return [ResolvedStep("upload_images", out)]
+
+    def _push(self, options: YDict) -> list[ResolvedStep]:
+        if any(action in options for action in WRITE_ACTIONS):
+            return [ResolvedStep("push", options)]
+        decl = self._declaration(options, "to")
+        if decl is None:
+            return [ResolvedStep("push", options)]
+        out = _copy(options)
+        writes = decl.get("writes") or {}
+        for action in WRITE_ACTIONS:
+            if action in writes:
+                _put(out, writes, action, writes[action])
+        if "lookup" in decl and "lookup_existing" not in options:
+            _put(out, decl, "lookup_existing", decl["lookup"])
+        if "create" not in out:
+            self.problems.append(_problem(options, "to", f"connector {self.names.get(options['to'])!r} declares no "
+                                                         f"create for {options['entity']}",
+                                          f"add entities.{options['entity']}.writes.create"))
+        return [ResolvedStep("push", out)]
+
+
+def resolve_for_merchant(project: Any, merchant: Any, flow: Any, roles: dict[str, str],
+                         problems: list[Problem] | None = None) -> list[ResolvedStep]:
+    """The flow's steps for one merchant binding (role -> the merchant's connection name)."""
+    connections = merchant.get("connections") or {}
+    connectors, names = {}, {}
+    for role, conn_name in roles.items():
+        conn = connections.get(conn_name)
+        document = project.get("connector", conn["connector"]) if isinstance(conn, dict) else None
+        connectors[role] = document.doc if document is not None else None
+        names[role] = conn.get("connector") if isinstance(conn, dict) else None
+    resolver = FlowResolver(flow, connectors, project, names)
+    steps = resolver.steps()
+    if problems is not None:
+        problems.extend(resolver.problems)
+    elif resolver.problems:
+        from engine.errors import SpecError
+
+        raise SpecError(resolver.problems)
+    return steps
