@@ -81,6 +81,16 @@ class Auth:
     # Credentials this kind reads; the spec's `credentials:` list must include them.
     credential_names: tuple[str, ...] = ()
 
+    @classmethod
+    def reads(cls, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """The credentials this kind reads with these options."""
+        return cls.credential_names
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """Problems the options schema cannot express: (field path under auth, message)."""
+        return []
+
     def __init__(self, options: dict, ctx: AuthContext) -> None:
         self.options = options
         self.ctx = ctx
@@ -175,6 +185,10 @@ class HeaderTokenAuth(Auth):
 
     credential_names = ("access_token",)
     default_header = ""
+
+    @classmethod
+    def reads(cls, options: Mapping[str, Any]) -> tuple[str, ...]:
+        return (options.get("credential", "access_token"),)
 
     def __init__(self, options: dict, ctx: AuthContext) -> None:
         super().__init__(options, ctx)

@@ -9,7 +9,6 @@ Every problem is reported with its field path, e.g. `operations.search_orders.pa
 from __future__ import annotations
 
 import json
-import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -267,15 +266,15 @@ def compile_connector(spec: Mapping[str, Any]) -> CompiledConnector:
     credentials = tuple(spec.get("credentials", ()))
     auth_entry = c.options(AUTH_KINDS, spec["auth"], "auth")
     if auth_entry is not None:
-        missing = [n for n in getattr(auth_entry.impl, "credential_names", ()) if n not in credentials]
+        reads = getattr(auth_entry.impl, "reads", None)
+        needed = reads(spec["auth"]) if reads else getattr(auth_entry.impl, "credential_names", ())
+        missing = [n for n in needed if n not in credentials]
         if missing:
             c.problem("credentials", f"auth kind {spec['auth']['kind']!r} reads {', '.join(missing)}, "
                       "which `credentials` does not list")
-        for i, pattern in enumerate(spec["auth"].get("shop_cipher_excluded_paths", [])):
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                c.problem(f"auth.shop_cipher_excluded_paths[{i}]", f"bad regex: {exc}")
+        check = getattr(auth_entry.impl, "check_options", None)
+        for path, message in (check(spec["auth"]) if check else []):
+            c.problem(f"auth.{path}", message)
 
     rate_limit = spec.get("rate_limit", {"kind": "none"})
     c.options(RATE_LIMITS, rate_limit, "rate_limit")

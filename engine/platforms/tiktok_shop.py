@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from engine.http.auth import AUTH_KINDS, Auth, AuthContext, OutboundRequest, _json
 
@@ -103,6 +104,16 @@ class TikTokShopAuth(Auth):
     header, shop_cipher on shop-scoped paths; refresh through the token host with rotation."""
 
     credential_names = ("app_key", "app_secret", "access_token", "refresh_token")
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> list[tuple[str, str]]:
+        found = []
+        for i, pattern in enumerate(options.get("shop_cipher_excluded_paths", [])):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                found.append((f"shop_cipher_excluded_paths[{i}]", f"bad regex: {exc}"))
+        return found
 
     def __init__(self, options: dict, ctx: AuthContext) -> None:
         super().__init__(options, ctx)
