@@ -53,10 +53,10 @@ class StoreTokenStore:
         self.store = store
 
     def get(self, key: str) -> dict | None:
-        return self.store.kv_get("tokens", key)
+        return self.store.get_token(key)
 
     def set(self, key: str, value: dict) -> None:
-        self.store.kv_set("tokens", key, value)
+        self.store.set_token(key, value)
 
 
 class Merchant:

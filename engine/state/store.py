@@ -368,6 +368,32 @@ class StateStore(ABC):
     def kv_delete(self, namespace: str, key: str) -> bool:
         """Remove a value. True if it existed."""
 
+    # ---- typed parts kept as values: snapshots, tokens, create quotas ------------------------
+    # Steps use these, never kv_* with a namespace string of their own, so every part of the
+    # state has one name and one shape, whatever the backend.
+
+    def get_snapshot(self, entity: str, connection: str, key: str) -> Any:
+        """The canonical record as last pushed to the connection (for diffs and skip_unchanged)."""
+        found = self.kv_get(f"snapshot:{entity}:{connection}", key)
+        return found.get("record") if found else None
+
+    def set_snapshot(self, entity: str, connection: str, key: str, record: Any) -> None:
+        self.kv_set(f"snapshot:{entity}:{connection}", key, {"record": record})
+
+    def get_token(self, key: str) -> dict | None:
+        """A connection's rotating credentials (access and refresh tokens with their expiry)."""
+        return self.kv_get("tokens", key)
+
+    def set_token(self, key: str, value: dict) -> None:
+        self.kv_set("tokens", key, value)
+
+    def creates_on(self, connection: str, day: str) -> int:
+        """How many records the connection created on a UTC day (daily listing quotas)."""
+        return int((self.kv_get("listing_quota", f"{connection}:{day}") or {}).get("created", 0))
+
+    def count_create(self, connection: str, day: str) -> None:
+        self.kv_set("listing_quota", f"{connection}:{day}", {"created": self.creates_on(connection, day) + 1})
+
     # ---- inbound events -------------------------------------------------------------------
 
     @abstractmethod

@@ -88,8 +88,7 @@ class Diff(Step):
         entity, conn = self.options["entity"], run.conn_name(self.options["on"])
         scope = Scope(record.data, record.data, None, {})
         record.hashes = {name: content_hash(expr.evaluate(scope)) for name, expr in self.parts.items()}
-        snapshot = run.store.kv_get(f"snapshot:{entity}:{conn}", record.key)
-        record.previous = snapshot.get("record") if snapshot else None
+        record.previous = run.store.get_snapshot(entity, conn, record.key)
         if record.remote_id is None:
             record.action = "create"
             record.parts_changed = list(self.parts)

@@ -293,28 +293,25 @@ class Push(Step):
         """After every write succeeded: hashes, snapshot and SKU ownership, so a re-run is a no-op."""
         for name, digest in record.hashes.items():
             run.store.set_hash(f"{entity}:{name}", conn_name, record.key, digest)
-        run.store.kv_set(f"snapshot:{entity}:{conn_name}", record.key, {"record": record.canonical})
+        run.store.set_snapshot(entity, conn_name, record.key, record.canonical)
         for sku in record.context.get("skus") or []:
             run.store.map_id("sku_owner", conn_name, f"{record.key}#{sku}", sku)
 
     # -- quota
 
-    def _quota_key(self, conn_name: str) -> str:
-        return f"{conn_name}:{datetime.now(UTC).date().isoformat()}"
+    @staticmethod
+    def _today() -> str:
+        return datetime.now(UTC).date().isoformat()
 
     def _over_quota(self, run: RunContext, conn_name: str) -> bool:
         limit = run.options.get(self.quota_option) if self.quota_option else None
         if not limit:
             return False
-        used = (run.store.kv_get("listing_quota", self._quota_key(conn_name)) or {}).get("created", 0)
-        return used >= int(limit)
+        return run.store.creates_on(conn_name, self._today()) >= int(limit)
 
     def _count_create(self, run: RunContext, conn_name: str) -> None:
-        if not self.quota_option:
-            return
-        key = self._quota_key(conn_name)
-        used = (run.store.kv_get("listing_quota", key) or {}).get("created", 0)
-        run.store.kv_set("listing_quota", key, {"created": used + 1})
+        if self.quota_option:
+            run.store.count_create(conn_name, self._today())
 
     @staticmethod
     def check_references(options: Any, ctx: dict) -> list[Problem]:
