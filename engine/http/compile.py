@@ -16,8 +16,6 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
-import jmespath
-from jmespath import exceptions as jp_exceptions
 from jsonschema import Draft202012Validator
 
 from engine.errors import Problem, SpecError
@@ -27,6 +25,7 @@ from engine.http.errors import ERROR_CLASSES
 from engine.http.paginate import PAGINATORS, Paginator
 from engine.http.ratelimit import RATE_LIMITS
 from engine.http.retry import RetryPolicy
+from engine.lang.expr import ExprCompileError, ExpressionCompiler, ExprEvalError, Scope
 from engine.project.resources import schemas_dir
 
 SCHEMA_FILE = "connector.schema.json"
@@ -117,9 +116,29 @@ def _placeholders(template: str) -> tuple[str, ...]:
         raise ValueError(f"bad placeholder in {template!r}: {exc}") from None
 
 
+class CompiledSearch:
+    """A connector expression compiled by the project's expression compiler (so registered
+    functions work in connectors as in mappings), with the `search(data)` call the runtime uses."""
+
+    __slots__ = ("expression", "source")
+
+    def __init__(self, expression: Any, source: str) -> None:
+        self.expression, self.source = expression, source
+
+    def search(self, data: Any) -> Any:
+        try:
+            return self.expression.evaluate(Scope(data, data, None, {}))
+        except ExprEvalError:
+            return None  # a body of another shape: no value, as a missing field would give
+
+    def __repr__(self) -> str:
+        return f"CompiledSearch({self.source!r})"
+
+
 class _Compiler:
-    def __init__(self) -> None:
+    def __init__(self, exprs: ExpressionCompiler | None = None) -> None:
         self.problems: list[Problem] = []
+        self.exprs = exprs or ExpressionCompiler()
 
     def problem(self, path: str, message: str, hint: str = "") -> None:
         self.problems.append(Problem(message, path=path, hint=hint))
@@ -129,16 +148,15 @@ class _Compiler:
             self.problem(path, f"expected a JMESPath expression (string), got {type(text).__name__}")
             return None
         try:
-            return jmespath.compile(text)
-        except jp_exceptions.ParseError as exc:
-            col = getattr(exc, "lex_position", None)
-            where = f" at column {col + 1}" if isinstance(col, int) else ""
-            reason = str(exc).splitlines()[0].removeprefix("Invalid jmespath expression: ").rstrip(":")
-            self.problem(path, f"bad JMESPath {text!r}{where}: {reason}",
-                         hint="JSON literals need backticks, e.g. body.code == `0`")
-        except jp_exceptions.JMESPathError as exc:
-            self.problem(path, f"bad JMESPath {text!r}: {exc}")
+            return CompiledSearch(self.exprs.jmespath(text), text)
+        except ExprCompileError as exc:
+            self.problem(path, f"bad JMESPath {text!r} at column {exc.offset + 1}: {exc}",
+                         hint=exc.hint or "JSON literals need backticks, e.g. body.code == `0`")
         return None
+
+    def search(self, text: str) -> CompiledSearch:
+        """For kinds that compile their own paths (paginators): raises on a bad expression."""
+        return CompiledSearch(self.exprs.jmespath(text), text)
 
     def options(self, registry: Any, options: Any, path: str) -> Any | None:
         """Validate a `{kind: ..., ...}` block against its kind's registered options schema."""
@@ -188,9 +206,9 @@ class _Compiler:
         if bad:
             return None
         try:
-            return entry.impl(options)
-        except jp_exceptions.JMESPathError as exc:
-            self.problem(path, f"bad JMESPath in paginator options: {exc}")
+            return entry.impl(options, self.search)
+        except ExprCompileError as exc:
+            self.problem(path, f"bad JMESPath in paginator options: {exc}", hint=exc.hint)
             return None
 
     def operation(self, name: str, op: dict) -> CompiledOperation | None:
@@ -244,9 +262,10 @@ class _Compiler:
         )
 
 
-def compile_connector(spec: Mapping[str, Any]) -> CompiledConnector:
-    """Validate and compile a connector spec (a plain dict). Raises SpecError listing every problem."""
-    c = _Compiler()
+def compile_connector(spec: Mapping[str, Any], exprs: ExpressionCompiler | None = None) -> CompiledConnector:
+    """Validate and compile a connector spec (a plain dict). Raises SpecError listing every problem.
+    Expressions go through `exprs` (the plan's compiler; a new one when not given)."""
+    c = _Compiler(exprs)
     spec = dict(spec)
     if not c.file_schema(spec):
         raise SpecError(c.problems)

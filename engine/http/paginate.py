@@ -9,6 +9,7 @@ the next request, or None with the stop rule that ended the run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,8 +67,11 @@ _PAGE_SIZE = {
 
 
 class Paginator:
-    def __init__(self, options: dict) -> None:
+    def __init__(self, options: dict, expr: Callable[[str], Any] = jmespath.compile) -> None:
+        # `expr` compiles the options' JMESPath paths: a connector's compiler passes the project's
+        # expression compiler, so paths may use the registered functions too.
         self.options = options
+        self.expr = expr
         self.stop_on = frozenset(options.get("stop_on", ()))
         self.max_pages = int(options.get("max_pages", MAX_PAGES_DEFAULT))
         self.page_size = options.get("page_size")
@@ -119,9 +123,9 @@ class Paginator:
 class CursorPaginator(Paginator):
     """Opaque next-page token read from the body; an empty or missing token ends the run."""
 
-    def __init__(self, options: dict) -> None:
-        super().__init__(options)
-        self.token_path = jmespath.compile(options["token_path"])
+    def __init__(self, options: dict, expr: Callable[[str], Any] = jmespath.compile) -> None:
+        super().__init__(options, expr)
+        self.token_path = self.expr(options["token_path"])
         self.token_param = options.get("token_param", "page_token")
         self.token_in = options.get("token_in", "query")
 
@@ -211,12 +215,12 @@ class LinkHeaderPaginator(Paginator):
 class OffsetPaginator(Paginator):
     """offset/limit paging (commercetools: `total` or a short page ends it)."""
 
-    def __init__(self, options: dict) -> None:
+    def __init__(self, options: dict, expr: Callable[[str], Any] = jmespath.compile) -> None:
         options = {**options, "page_size": options["limit"], "page_size_param": options.get("limit_param", "limit")}
-        super().__init__(options)
+        super().__init__(options, expr)
         self.offset_param = options.get("offset_param", "offset")
         self.start = int(options.get("start", 0))
-        self.total_path = jmespath.compile(options["total_path"]) if options.get("total_path") else None
+        self.total_path = self.expr(options["total_path"]) if options.get("total_path") else None
         self.param_in = options.get("param_in", "query")
 
     def _put(self, request: PageRequest, values: dict) -> PageRequest:
@@ -253,9 +257,9 @@ class _BodyLinkPaginator(Paginator):
     link_option = ""
     link_default = ""
 
-    def __init__(self, options: dict) -> None:
-        super().__init__(options)
-        self.link_path = jmespath.compile(options.get(self.link_option, self.link_default))
+    def __init__(self, options: dict, expr: Callable[[str], Any] = jmespath.compile) -> None:
+        super().__init__(options, expr)
+        self.link_path = self.expr(options.get(self.link_option, self.link_default))
 
     def _link(self, body: Any, state: PageState) -> str | None:
         url = self.link_path.search(body) if body is not None else None
@@ -314,9 +318,9 @@ class NextRecordsUrlPaginator(_BodyLinkPaginator):
 
     link_option, link_default = "next_path", "nextRecordsUrl"
 
-    def __init__(self, options: dict) -> None:
-        super().__init__(options)
-        self.done_path = jmespath.compile(options.get("done_path", "done"))
+    def __init__(self, options: dict, expr: Callable[[str], Any] = jmespath.compile) -> None:
+        super().__init__(options, expr)
+        self.done_path = self.expr(options.get("done_path", "done"))
 
     def next(self, request, body, headers, records, state):
         if "done" in self.stop_on and body is not None and self.done_path.search(body) is True:
