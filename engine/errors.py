@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 
@@ -57,3 +58,9 @@ class RecordError(ConnectorError):
         self.step = step
         self.field_errors = field_errors or []
         self.retryable = retryable
+
+
+def did_you_mean(name: object, known: list[str]) -> str:
+    """The hint for a name that is not one of `known`: the closest, or the list."""
+    close = difflib.get_close_matches(str(name), known, n=1)
+    return f"did you mean {close[0]!r}?" if close else ("known: " + ", ".join(known) if known else "none defined")

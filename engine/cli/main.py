@@ -46,10 +46,11 @@ def main() -> None:
 def validate(paths: tuple[Path, ...], fmt: str, no_shipped: bool) -> None:
     """Check every file under PATHS: schema, expressions, references. Exit 1 on any error."""
     from engine.project.loader import Project
-    from engine.project.validate import Validator
+    from engine.project.plan import build_plan
 
     project = Project.load(paths or [Path.cwd()], include_shipped=not no_shipped)
-    problems = Validator(project).run()
+    # The same plan `run` executes: a project that validates here is the project that runs.
+    problems = list(build_plan(project).problems)
     _emit_problems(problems, fmt, len(project.files))
     sys.exit(1 if problems else 0)
 

@@ -17,14 +17,11 @@ from engine.errors import ConnectorError, Problem, RecordError, SpecError
 from engine.flow.context import RunContext
 from engine.flow.record import Record
 from engine.flow.registry import STEPS
-from engine.flow.resolve import WRITE_ACTIONS, resolve_for_merchant
 from engine.flow.steps import Pull, Step
 from engine.http import Connection, HttpCallError
 from engine.project.loader import Document, Project
-from engine.project.overrides import effective
-from engine.project.schemas import SchemaSet
+from engine.project.plan import build_plan
 from engine.project.secrets import REDACTOR, expand_settings, resolve_credentials
-from engine.project.validate import Validator
 from engine.project.yamlpos import plain
 from engine.state import open_store
 
@@ -71,15 +68,15 @@ class Merchant:
                               if d.path.resolve() == path.resolve()), None)
         if self.document is None:
             raise SpecError(self.project.problems or [Problem(f"{path} is not a merchant file", None)])
-        problems = Validator(self.project).run()
-        if problems:
-            raise SpecError(problems)
+        self.plan = build_plan(self.project)
+        if self.plan.errors:
+            raise SpecError(self.plan.errors)
         self.doc = self.document.doc
         self.name = self.doc["name"]
         self.base_dir = path.parent
         self.environ = environ
         self.transports = transports or {}
-        self.schemas = SchemaSet()
+        self.schemas = self.plan.schemas
         url = state_url or (self.doc.get("state") or {}).get("url")
         if url is None:
             (self.base_dir / ".state").mkdir(exist_ok=True)
@@ -90,10 +87,10 @@ class Merchant:
     def connection(self, name: str) -> Connection:
         if name not in self._connections:
             conn = self.doc["connections"][name]
-            spec = self.project.get("connector", conn["connector"])
+            spec = self.plan.connectors[conn["connector"]]
             credentials = resolve_credentials(plain(conn.get("credentials") or {}), self.base_dir, self.environ)
             self._connections[name] = Connection(
-                plain(spec.doc), settings=expand_settings(plain(conn.get("settings") or {}), self.environ),
+                spec, settings=expand_settings(plain(conn.get("settings") or {}), self.environ),
                 credentials=credentials,
                 token_store=StoreTokenStore(self.store), transport=self.transports.get(name), name=name)
         return self._connections[name]
@@ -116,12 +113,11 @@ class FlowRun:
             raise ConnectorError(f"merchant {merchant.name} has no flow {flow!r}; "
                                  f"enabled: {', '.join(merchant.flow_names()) or 'none'}")
         self.merchant = merchant
-        flow_doc = effective(merchant.project, merchant.document, "flow", binding["flow"])
-        roles = plain(binding.get("connections") or {})
-        defaults = {k: v.get("default") for k, v in plain(flow_doc.get("options") or {}).items() if "default" in v}
+        plan = merchant.plan.flow(merchant.name, flow)
+        roles = dict(plan.roles)
         self.ctx = RunContext(
-            merchant=merchant.name, flow=flow, flow_name=binding["flow"],
-            options={**defaults, **plain(binding.get("options") or {})},
+            merchant=merchant.name, flow=flow, flow_name=plan.flow,
+            options=dict(plan.options),
             connections={role: merchant.connection(name) for role, name in roles.items()},
             connection_names=roles,
             connection_meta={role: {"region": merchant.doc["connections"][name].get("region"),
@@ -129,30 +125,13 @@ class FlowRun:
                                     "connector": merchant.doc["connections"][name]["connector"]}
                              for role, name in roles.items()},
             store=merchant.store, dry_run=dry_run, limit=limit, schemas=merchant.schemas,
+            exprs=merchant.plan.exprs, plans=dict(plan.mappings),
         )
-        resolved = resolve_for_merchant(merchant.project, merchant.doc, flow_doc, roles)
-        self.ctx.plans = self._compile_mappings(resolved)
-        self.steps: list[Step] = [STEPS.get(step.kind).impl(step.options, self.ctx) for step in resolved]
-        if not isinstance(self.steps[0], Pull):
-            raise SpecError(Problem("a flow run by `connector run` starts with a pull step", flow_doc.loc))
-
-    def _compile_mappings(self, steps: list) -> dict:
-        names = set()
-        for step in steps:
-            options = step.options
-            if options.get("mapping"):
-                names.add(options["mapping"])
-            for write in WRITE_ACTIONS:
-                if isinstance(options.get(write), dict) and options[write].get("mapping"):
-                    names.add(options[write]["mapping"])
-        validator = Validator(self.merchant.project)
-        plans = {}
-        for name in names:
-            plan = validator.compile_mapping(effective(self.merchant.project, self.merchant.document, "mapping", name))
-            if plan is None:
-                raise SpecError(validator.problems)
-            plans[name] = plan
-        return plans
+        # The plan's steps, resolved and compiled when the merchant was loaded; a run only binds
+        # them to its connections and state.
+        self.steps: list[Step] = [STEPS.get(step.kind).impl(step.options, self.ctx) for step in plan.steps]
+        if not self.steps or not isinstance(self.steps[0], Pull):
+            raise SpecError(Problem("a flow run by `connector run` starts with a pull step", plan.document.loc))
 
     # ------------------------------------------------------------------ running
 

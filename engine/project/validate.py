@@ -4,14 +4,13 @@ compiled, every reference resolved. Each finding points at file:line:col with th
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from engine.errors import Problem, SpecError
+from engine.errors import Problem, SpecError, did_you_mean
 from engine.flow.resolve import capabilities
 from engine.lang.expr import ExpressionCompiler
 from engine.lang.mapping import MappingPlan, compile_mapping
@@ -21,10 +20,7 @@ from engine.project.schemas import SchemaSet, _problem
 from engine.project.secrets import SecretRef
 from engine.project.yamlpos import YDict, locate, plain
 
-
-def _did_you_mean(name: Any, known: list[str]) -> str:
-    close = difflib.get_close_matches(str(name), known, n=1)
-    return f"did you mean {close[0]!r}?" if close else ("known: " + ", ".join(known) if known else "none defined")
+_did_you_mean = did_you_mean
 
 
 def _at(doc: Any, path: list, message: str, hint: str = "", *, key: bool = False) -> Problem:
@@ -56,10 +52,12 @@ class _Written:
 
 
 class Validator:
-    def __init__(self, project: Project, schemas: SchemaSet | None = None) -> None:
+    def __init__(self, project: Project, schemas: SchemaSet | None = None,
+                 exprs: ExpressionCompiler | None = None) -> None:
         self.project = project
         self.schemas = schemas or SchemaSet()
-        self.exprs = ExpressionCompiler()
+        self.exprs = exprs or ExpressionCompiler()
+        self.connectors: dict[str, Any] = {}  # name -> CompiledConnector, kept for the plan
         self.problems: list[Problem] = list(project.problems)
         self._schema_ok: dict[tuple[str, str], bool] = {}
 
@@ -89,7 +87,7 @@ class Validator:
         except ImportError:  # the HTTP runtime is optional for schema-only checks
             return
         try:
-            compile_connector(plain(document.doc))
+            self.connectors[document.name] = compile_connector(plain(document.doc), self.exprs)
         except SpecError as exc:
             self.problems.extend(relocate(exc.problems, document.doc))
         audit = document.doc.get("sku_audit")
@@ -205,7 +203,8 @@ class Validator:
                 self._compile_step_expressions(item, schema["items"])
 
     def _context(self, flow_doc: YDict, roles: list[str], merchant: Document | None, bindings: dict | None) -> dict:
-        return {"validator": self, "flow": flow_doc, "roles": roles, "merchant": merchant, "bindings": bindings or {}}
+        return {"project": self.project, "exprs": self.exprs, "schemas": self.schemas, "flow": flow_doc,
+                "roles": roles, "merchant": merchant, "bindings": bindings or {}}
 
     def check_merchant(self, document: Document) -> None:
         doc = document.doc

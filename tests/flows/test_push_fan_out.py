@@ -212,7 +212,7 @@ def test_validate_flags_fan_out_options_without_each():
         create: {operation: create, then: [inventory_update]}
         price_update: {operation: p, skip_unchanged: true, item_path_params: {id: id}}
     """), "flow.yaml")
-    found = Push.check_references(options, {"roles": ["target"], "bindings": {}, "validator": None})
+    found = Push.check_references(options, {"roles": ["target"], "bindings": {}, "project": None})
     messages = [p.message for p in found]
     assert "item_path_params needs each:" in messages and "skip_unchanged needs each:" in messages
     assert "skip_unchanged needs mapping:" in messages

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.errors import Problem
+from engine.errors import Problem, did_you_mean
 from engine.flow.context import RunContext
 from engine.flow.record import Record
-from engine.project.validate import _did_you_mean
 from engine.project.yamlpos import format_path, locate
 
 ROLE = {"type": "string", "description": "A flow role (see the flow's `roles:`)."}
@@ -32,25 +31,23 @@ def _check_role(options: Any, key: str, ctx: dict) -> list[Problem]:
 def _check_operation(options: Any, key: str, op: Any, role: str | None, ctx: dict) -> list[Problem]:
     """With a merchant binding, the operation must exist in the bound connector."""
     connection = (ctx.get("bindings") or {}).get(role) if role else None
-    validator = ctx["validator"]
     if not connection or op is None:
         return []
-    connector = validator.project.get("connector", connection["connector"])
+    connector = ctx["project"].get("connector", connection["connector"])
     if connector is None:
         return []
     ops = list((connector.doc.get("operations") or {}).keys())
     if op not in ops:
         return [_problem(options, key, f"connector {connector.name!r} has no operation {op!r}",
-                         _did_you_mean(op, ops))]
+                         did_you_mean(op, ops))]
     return []
 
 
 def _check_mapping(options: Any, key: str, ctx: dict) -> list[Problem]:
     name = options.get(key)
-    validator = ctx["validator"]
-    if name is not None and validator.project.get("mapping", name) is None:
-        return [_problem(options, key, f"unknown mapping {name!r}",
-                         _did_you_mean(name, validator.project.names("mapping")))]
+    project = ctx["project"]
+    if name is not None and project.get("mapping", name) is None:
+        return [_problem(options, key, f"unknown mapping {name!r}", did_you_mean(name, project.names("mapping")))]
     return []
 
 

@@ -88,7 +88,7 @@ class Validate(Step):
 
     @staticmethod
     def check_references(options: Any, ctx: dict) -> list[Problem]:
-        names = ctx["validator"].schemas.canonical.entity_names()
+        names = ctx["schemas"].canonical.entity_names()
         if options["entity"] not in names:
             return [_problem(options, "entity", f"unknown canonical entity {options['entity']!r}",
                              "known: " + ", ".join(names))]
@@ -162,7 +162,7 @@ class Check(Step):
         from engine.lang.expr import ExprCompileError
 
         found = _check_role(options, "market", ctx) + _check_role(options, "on", ctx)
-        exprs = ctx["validator"].exprs
+        exprs = ctx["exprs"]
         for index, rule in enumerate(options.get("rules") or []):
             for key in ("when", "assert", "violations"):
                 if key in rule:
