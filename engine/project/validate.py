@@ -14,6 +14,7 @@ from engine.errors import Problem, SpecError, did_you_mean
 from engine.flow.resolve import capabilities
 from engine.lang.expr import ExpressionCompiler
 from engine.lang.mapping import MappingPlan, compile_mapping
+from engine.project.entity_checks import check_entities
 from engine.project.loader import Document, Project
 from engine.project.overrides import effective
 from engine.project.schemas import SchemaSet, _problem
@@ -90,6 +91,7 @@ class Validator:
             self.connectors[document.name] = compile_connector(plain(document.doc), self.exprs)
         except SpecError as exc:
             self.problems.extend(relocate(exc.problems, document.doc))
+        self.problems.extend(check_entities(self, document))
         audit = document.doc.get("sku_audit")
         operations = list((document.doc.get("operations") or {}).keys())
         if audit is not None and audit["operation"] not in operations:

@@ -105,3 +105,21 @@ def test_a_broken_expression_in_a_connector_entity_is_reported_at_its_line_and_r
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "Traceback" not in output and f"shopify.yaml:{line}:" in output
+
+
+@pytest.mark.parametrize("old, new, needle, message", [
+    ('      skus: "variants[].sku"\n\ncapabilities', '      skus: "' + BROKEN + '"\n\ncapabilities', BROKEN, "invalid JMESPath"),
+    ("operation: update_variant", "operation: update_varaint", "update_varaint", "did you mean 'update_variant'"),
+    ("from_canonical: shopify.product_from_canonical", "from_canonical: shopify.product_from_canonical_v2",
+     "product_from_canonical_v2", "unknown mapping"),
+], ids=["lookup-skus", "write-operation", "mapping"])
+def test_a_connector_entity_mistake_is_reported_even_when_no_merchant_binds_it(tmp_path, old, new, needle, message):
+    project = tmp_path / "project"
+    project.mkdir()
+    text = (ROOT / "connectors" / "shopify.yaml").read_text()
+    assert old in text
+    (project / "shopify.yaml").write_text(text.replace(old, new))
+    problems = Validator(Project.load([project])).run()
+    line = _line_of(project / "shopify.yaml", needle)
+    assert any(p.location and p.location.line == line and (message in p.message or message in p.hint)
+               for p in problems), [str(p) for p in problems]
