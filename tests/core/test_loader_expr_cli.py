@@ -187,7 +187,9 @@ def test_cli_map_shopify_to_canonical_to_tiktok(tmp_path: Path) -> None:
 def test_cli_map_reports_field_errors(tmp_path: Path) -> None:
     bad = json.loads((FIXTURES / "shopify" / "product_invalid.json").read_text())["product"]
     (tmp_path / "bad.json").write_text(json.dumps(bad), encoding="utf-8")
-    result = CliRunner().invoke(main, ["map", "shopify.product_to_canonical", str(tmp_path / "bad.json")])
+    # reject: the empty SKU is an error too, not a variant left out
+    result = CliRunner().invoke(main, ["map", "shopify.product_to_canonical", str(tmp_path / "bad.json"),
+                                       "--context", '{"variants_without_sku": "reject"}'])
     assert result.exit_code == 1
     errors = json.loads(result.stderr)["errors"]
     assert {e["field"] for e in errors} == {"variants[1].sku", "variants[2].price.amount"}

@@ -89,11 +89,11 @@ def imported(tmp_path_factory):
 def test_every_live_listing_lands_in_shopify_with_its_skus_prices_stock_and_images(imported):
     sandbox, report = imported["sandbox"], imported["report"]
     assert report.status == "ok", report.error
-    assert report.counts == {"create": len(imported["good"]), "dead_letter": 1}
+    assert report.counts == {"create": len(imported["good"]) + 1}  # the good ones and the one without a seller SKU
     shop = sandbox.admin("shopify", "GET", "state")
     levels = {(lvl["inventory_item_id"], lvl["location_id"]): lvl["available"] for lvl in shop["inventory_levels"]}
     by_sku = {v["sku"]: p for p in shop["products"] for v in p["variants"]}
-    assert len(shop["products"]) == len(imported["good"])
+    assert len(shop["products"]) == len(imported["good"]) + 1
     for listing in _tiktok_products(imported["merchant"], imported["good"]):
         skus = {s["seller_sku"]: s for s in listing["skus"]}
         product = by_sku[next(iter(skus))]
@@ -115,24 +115,25 @@ def test_every_live_listing_lands_in_shopify_with_its_skus_prices_stock_and_imag
             assert variant["barcode"] == (tts.get("identifier_code") or {}).get("code")
 
 
-def test_a_listing_with_a_sku_without_seller_sku_is_dead_lettered_with_field_errors(imported):
+def test_a_listing_with_a_sku_without_seller_sku_is_imported_without_that_sku(imported):
+    # The mapping's variants_without_sku: skip leaves the SKU out (the seller SKU is the key
+    # between the channels) and imports the rest; the canonical product lists it as skipped.
     sandbox, merchant = imported["sandbox"], imported["merchant"]
-    letters = merchant.store.list_dead_letters(merchant="bloom_my")
-    assert [row["key"] for row in letters] == [imported["bad"]]
-    letter = letters[0]
-    assert letter["step"] == "map"
-    fields = [e["field"] for e in letter["error"]["field_errors"]]
-    assert fields == [f"variants[{len(letter['payload']['skus']) - 1}].sku"]
-    titles = {p["title"] for p in sandbox.admin("shopify", "GET", "state")["products"]}
-    assert "Botanical Lip Balm Duo without a seller SKU" not in titles
-    assert "Deactivated Rose Toner that stays off Shopify" not in titles  # only live listings are imported
+    assert merchant.store.list_dead_letters(merchant="bloom_my") == []
+    [listing] = _tiktok_products(merchant, [imported["bad"]])
+    with_sku = {s["seller_sku"] for s in listing["skus"] if s["seller_sku"]}
+    assert len(with_sku) == len(listing["skus"]) - 1
+    products = {p["title"]: p for p in sandbox.admin("shopify", "GET", "state")["products"]}
+    imported_product = products["Botanical Lip Balm Duo without a seller SKU"]
+    assert {v["sku"] for v in imported_product["variants"]} == with_sku
+    assert "Deactivated Rose Toner that stays off Shopify" not in products  # only live listings are imported
 
 
 def test_a_second_run_makes_no_write_to_shopify(imported):
     sandbox, merchant = imported["sandbox"], imported["merchant"]
     sandbox.admin("shopify", "POST", "requests/clear")
     report = FlowRun(merchant, "catalog").run()
-    assert report.counts == {"skip": len(imported["good"]), "dead_letter": 1}
+    assert report.counts == {"skip": len(imported["good"]) + 1}
     assert _shopify_writes(sandbox) == []
 
 
