@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
-from engine.mapping import MappingPlan, MapResult
-from engine.project import Project, effective
-from engine.testing import _jsonable
-from engine.validate import Validator
+from engine.lang.mapping import MappingPlan, MapResult
+from engine.project.loader import Project
+from engine.project.overrides import effective
+from engine.project.testing import _jsonable
+from engine.project.validate import Validator
 
 ROOT = Path(__file__).resolve().parents[2]
 
