@@ -18,10 +18,11 @@ from typing import Any
 class Example:
     """A worked example, run by the test suite so the docs never show a wrong result.
 
-    `source` is what a consultant writes: an expression for a function, a field's value for a
-    mapping value form or a cast. Given `input` (the record) and `context` (the caller's values,
-    read by var()), it gives `result`. `parent` is the item one `each` level up, for parent();
-    `extra` holds more of the mapping document the example needs (its `lookups:`).
+    `source` is what a consultant writes: an expression for a function; for a mapping value form
+    or a cast, `fields:` entries (target: value), whose `result` is the mapped output. Given
+    `input` (the record) and `context` (the caller's values, read by var()), it gives `result`.
+    `parent` is the item one `each` level up, for parent(); `extra` holds more of the mapping
+    document the example needs (its `lookups:`).
     """
 
     source: Any

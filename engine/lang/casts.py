@@ -27,7 +27,8 @@ _FALSE = {"false", "no", "n", "0", "off", ""}
         "scale": {"type": "integer", "minimum": 0, "maximum": 8,
                   "description": "With cast decimal: round half-up to this many places."}}},
     doc="A decimal string ('24.00'); `scale` rounds half-up to that many places.",
-    examples=[Example({"path": "price", "cast": "decimal", "scale": 2}, "24.50", input={"price": 24.5})],
+    examples=[Example({"price": {"path": "price", "cast": "decimal", "scale": 2}}, {"price": "24.50"},
+                      input={"price": 24.5})],
 )
 def cast_decimal(value: Any, scale: int | None = None) -> str:
     number = to_decimal(value)
@@ -36,7 +37,8 @@ def cast_decimal(value: Any, scale: int | None = None) -> str:
 
 @CASTS.register("int", options_schema=_NO_OPTIONS,
                 doc="A whole number; '3', 3 and '3.0' are accepted, '3.5' is an error.",
-                examples=[Example({"path": "quantity", "cast": "int"}, 3, input={"quantity": "3.0"})])
+                examples=[Example({"quantity": {"path": "quantity", "cast": "int"}}, {"quantity": 3},
+                                  input={"quantity": "3.0"})])
 def cast_int(value: Any, scale: int | None = None) -> int:
     number = to_decimal(value)
     if number != number.to_integral_value():
@@ -45,7 +47,8 @@ def cast_int(value: Any, scale: int | None = None) -> int:
 
 
 @CASTS.register("bool", options_schema=_NO_OPTIONS, doc="true/false, yes/no, 1/0 (text or values).",
-                examples=[Example({"path": "taxable", "cast": "bool"}, True, input={"taxable": "yes"})])
+                examples=[Example({"taxable": {"path": "taxable", "cast": "bool"}}, {"taxable": True},
+                                  input={"taxable": "yes"})])
 def cast_bool(value: Any, scale: int | None = None) -> bool:
     if isinstance(value, bool):
         return value
@@ -58,7 +61,7 @@ def cast_bool(value: Any, scale: int | None = None) -> bool:
 
 
 @CASTS.register("string", options_schema=_NO_OPTIONS, doc="Text; numbers keep their exact decimal form.",
-                examples=[Example({"path": "id", "cast": "string"}, "1729535012345678901",
+                examples=[Example({"id": {"path": "id", "cast": "string"}}, {"id": "1729535012345678901"},
                                   input={"id": 1729535012345678901})])
 def cast_string(value: Any, scale: int | None = None) -> str:
     if isinstance(value, Decimal):
@@ -72,7 +75,7 @@ def cast_string(value: Any, scale: int | None = None) -> str:
 
 @CASTS.register("datetime", options_schema=_NO_OPTIONS,
                 doc="RFC 3339 in UTC, from ISO 8601 with an offset or Unix seconds.",
-                examples=[Example({"path": "create_time", "cast": "datetime"}, "2026-01-01T00:00:00Z",
-                                  input={"create_time": 1767225600})])
+                examples=[Example({"created_at": {"path": "create_time", "cast": "datetime"}},
+                                  {"created_at": "2026-01-01T00:00:00Z"}, input={"create_time": 1767225600})])
 def cast_datetime(value: Any, scale: int | None = None) -> str:
     return rfc3339(parse_datetime(value))

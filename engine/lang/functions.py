@@ -299,8 +299,9 @@ def _format_number(value: Any, places: Any) -> str:
 # ---------------------------------------------------------------- objects and lists
 
 
-@function("object_from", "array", "array", returns="object",
-          example=("object_from(['Size', 'Color'], ['M', 'Black'])", {"Size": "M", "Color": "Black"}))
+@function("object_from", "array", "array", returns="object", example=Example(
+    "object_from(options[].name, options[].value)", {"Size": "M", "Color": "Black"},
+    input={"options": [{"name": "Size", "value": "M"}, {"name": "Color", "value": "Black"}]}))
 def _object_from(keys: list, values: list) -> dict:
     """Pair keys with values ({Size: M, Color: Black}); pairs with a null key or value are dropped."""
     return {str(k): v for k, v in zip(keys, values, strict=False) if k is not None and v is not None}

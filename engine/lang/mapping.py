@@ -38,7 +38,7 @@ MODIFIERS: dict[str, dict[str, Any]] = {
     "cast": {"description": "Convert the value; a failure is a field error."},
     "default": {"description": "Used when the value is null."},
     "required": {"type": "boolean", "description": "Null or empty is a field error."},
-    "description": {"type": "string"},
+    "description": {"type": "string", "description": "A note for readers; the engine ignores it."},
 }
 _MISSING = object()
 _UNKNOWN = object()  # inside an `each` over a computed list: the item shape is not known
@@ -545,6 +545,8 @@ class _Compiler:
 # records a problem and returns None. `$ref`s in the options schemas point into the mapping schema.
 
 _VALUE = "#/$defs/value"
+_FIELDS = {"$ref": "#/$defs/fields", "description": "Target field -> value, like the top-level `fields:` "
+           "(with each: built once per item)."}
 
 
 @FORMS.register(
@@ -552,7 +554,8 @@ _VALUE = "#/$defs/value"
     options_schema={"type": "object", "required": ["path"], "properties": {
         "path": {"type": "string", "description": "JMESPath expression."}}},
     doc="A JMESPath expression, as a plain string is; written out when modifiers follow (cast, default, required).",
-    examples=[Example({"path": "variants[0].sku", "required": True}, "TEE-S", input={"variants": [{"sku": "TEE-S"}]})],
+    examples=[Example({"sku": {"path": "variants[0].sku", "required": True}}, {"sku": "TEE-S"},
+                      input={"variants": [{"sku": "TEE-S"}]})],
 )
 def _path_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -> _Node | None:
     expr = c.jmespath(spec, "path", spec["path"])
@@ -565,8 +568,8 @@ def _path_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -> 
         "template": {"type": "string", "description": "Jinja template (sandboxed, undefined names are errors). "
                      "Sees the record's fields, record, root, parent and ctx."}}},
     doc="A sandboxed Jinja template, rendered to text; the registered functions work as filters and globals.",
-    examples=[Example({"template": "{{ title }} ({{ ctx.region }})"}, "Tee (US)", input={"title": "Tee"},
-                      context={"region": "US"})],
+    examples=[Example({"label": {"template": "{{ title }} ({{ ctx.region }})"}}, {"label": "Tee (US)"},
+                      input={"title": "Tee"}, context={"region": "US"})],
 )
 def _template_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -> _Node | None:
     expr = c.template(spec, "template", spec["template"])
@@ -578,7 +581,7 @@ def _template_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any)
     options_schema={"type": "object", "required": ["const"], "properties": {
         "const": {"description": "A constant value."}}},
     doc="A constant value of any type (a bare number or boolean would not be an expression).",
-    examples=[Example({"const": "USD"}, "USD", input={})],
+    examples=[Example({"currency": {"const": "USD"}}, {"currency": "USD"}, input={})],
 )
 def _const_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -> _Node | None:
     return _Const(spec["const"], loc)
@@ -590,7 +593,7 @@ def _const_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) ->
         "lookup": {"type": "string", "description": "Name of a table under `lookups`."},
         "from": {"$ref": _VALUE, "description": "With lookup: the value to look up."}}},
     doc="The value of `from` looked up in a table under `lookups:`; a miss without a table default is a field error.",
-    examples=[Example({"lookup": "status", "from": "status"}, "active", input={"status": "ACTIVATE"},
+    examples=[Example({"status": {"lookup": "status", "from": "status"}}, {"status": "active"}, input={"status": "ACTIVATE"},
                       extra={"lookups": {"status": {"values": {"ACTIVATE": "active", "SELLER_DEACTIVATED": "draft"},
                                                     "default": "draft"}}})],
 )
@@ -605,13 +608,13 @@ def _lookup_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -
         "filter": {"$ref": _VALUE, "description": "With each: keep items for which this is truthy."},
         "limit": {"type": "integer", "minimum": 1, "description": "With each: keep at most this many items."},
         "value": {"$ref": _VALUE, "description": "With each: the value made from each item (when items are not objects)."},
-        "fields": {"$ref": "#/$defs/fields"}}},
+        "fields": _FIELDS}},
     doc="One output item per item of a list: `fields` builds an object, `value` anything else; "
         "`filter` and `limit` choose the items.",
     examples=[Example(
-        {"each": "variants", "filter": "price != null",
-         "fields": {"sku": "sku", "price": {"path": "price", "cast": "decimal", "scale": 2}}},
-        [{"sku": "TEE-S", "price": "10.00"}],
+        {"variants": {"each": "variants", "filter": "price != null",
+                      "fields": {"sku": "sku", "price": {"path": "price", "cast": "decimal", "scale": 2}}}},
+        {"variants": [{"sku": "TEE-S", "price": "10.00"}]},
         input={"variants": [{"sku": "TEE-S", "price": "10"}, {"sku": "TEE-M", "price": None}]})],
 )
 def _each_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -> _Node | None:
@@ -620,10 +623,10 @@ def _each_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -> 
 
 @FORMS.register(
     "fields",
-    options_schema={"type": "object", "required": ["fields"], "properties": {"fields": {"$ref": "#/$defs/fields"}}},
+    options_schema={"type": "object", "required": ["fields"], "properties": {"fields": _FIELDS}},
     doc="A nested object, built field by field like the top-level `fields:`.",
-    examples=[Example({"fields": {"value": "weight", "unit": {"const": "GRAM"}}}, {"value": "250", "unit": "GRAM"},
-                      input={"weight": "250"})],
+    examples=[Example({"weight": {"fields": {"value": "weight", "unit": {"const": "GRAM"}}}},
+                      {"weight": {"value": "250", "unit": "GRAM"}}, input={"weight": "250"})],
 )
 def _fields_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -> _Node | None:
     return c.object(spec["fields"], spec, "fields", schema)
@@ -636,8 +639,9 @@ def _fields_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -
         "then": {"$ref": _VALUE, "description": "With if: the value when the condition is truthy."},
         "else": {"$ref": _VALUE, "description": "With if: the value otherwise; without it the key is left out."}}},
     doc="A condition picks `then` or `else`; truthiness is JMESPath's (0 is true, empty text and lists are false).",
-    examples=[Example({"if": "inventory_quantity > `0`", "then": {"const": "ACTIVE"}, "else": {"const": "SOLD_OUT"}},
-                      "SOLD_OUT", input={"inventory_quantity": 0})],
+    examples=[Example({"status": {"if": "inventory_quantity > `0`", "then": {"const": "ACTIVE"},
+                                  "else": {"const": "SOLD_OUT"}}},
+                      {"status": "SOLD_OUT"}, input={"inventory_quantity": 0})],
 )
 def _if_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -> _Node | None:
     cond = c.node(spec, "if", spec["if"], None)
@@ -652,7 +656,8 @@ def _if_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -> _N
         "coalesce": {"type": "array", "minItems": 1, "items": {"$ref": _VALUE},
                      "description": "The first value that is not null or empty."}}},
     doc="The first of several values that is not null, empty text or an empty list.",
-    examples=[Example({"coalesce": ["seo_title", "title"]}, "Tee", input={"seo_title": "", "title": "Tee"})],
+    examples=[Example({"title": {"coalesce": ["seo_title", "title"]}}, {"title": "Tee"},
+                      input={"seo_title": "", "title": "Tee"})],
 )
 def _coalesce_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -> _Node | None:
     options = spec["coalesce"]
