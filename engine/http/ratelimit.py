@@ -64,7 +64,8 @@ class NoLimit(Limiter):
         "properties": {
             "kind": {"const": "token_bucket"},
             "rate": {"type": "number", "exclusiveMinimum": 0, "description": "Requests allowed per `per_seconds`."},
-            "per_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 1},
+            "per_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 1,
+                            "description": "Length of the window `rate` is counted over, in seconds."},
             "burst": {"type": "integer", "minimum": 1, "description": "Bucket capacity; default = rate."},
         },
         "required": ["kind", "rate"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import html
+import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any
 from jmespath import exceptions as jp_exceptions
 from jmespath import functions as jp_functions
 
-from engine.registry import Registry
+from engine.registry import Example, Registry
 
 FUNCTIONS = Registry("function")
 
@@ -31,28 +32,52 @@ CURRENT_SCOPE: contextvars.ContextVar[Any] = contextvars.ContextVar("mapping_sco
 
 @dataclass(frozen=True)
 class Signature:
-    """JMESPath argument types: required ones, then optional trailing ones."""
+    """Argument names and JMESPath types (required ones, then optional trailing ones), and the
+    type of the result. Types are JMESPath's: string, number, boolean, array, object, null, any,
+    joined with | where several are accepted."""
 
     types: tuple[str, ...]
     optional: tuple[str, ...] = ()
     rest: bool = False  # any number of further arguments of the last type (money_add)
+    names: tuple[str, ...] = ()  # one per required and optional argument
+    returns: str = "any"
+
+    def text(self, name: str) -> str:
+        """`money_mul(amount: string|number, factor: string|number, places?: number) -> string`"""
+        args = [f"{n}: {t}" for n, t in zip(self.names[: len(self.types)], self.types, strict=True)]
+        args += [f"{n}?: {t}" for n, t in zip(self.names[len(self.types):], self.optional, strict=True)]
+        if self.rest:
+            args.append(f"...: {self.types[-1]}")
+        return f"{name}({', '.join(args)}) -> {self.returns}"
 
 
-def function(name: str, *types: str, optional: tuple[str, ...] = (), rest: bool = False, doc: str = "") -> Callable:
+def function(
+    name: str,
+    *types: str,
+    optional: tuple[str, ...] = (),
+    rest: bool = False,
+    returns: str,
+    example: Example | tuple[str, Any],
+    names: tuple[str, ...] = (),
+    doc: str = "",
+) -> Callable:
+    """Declare a function: its JMESPath argument types, result type, one worked example
+    (`(expression, result)` or an Example with an input record) and its doc (the docstring).
+    Argument names are the Python parameter names unless `names` gives them."""
+
     def decorate(fn: Callable) -> Callable:
-        signature = Signature(tuple(types), tuple(optional), rest)
-        FUNCTIONS.register(
-            name, options_schema={"args": list(types), "optional": list(optional)}, doc=doc or (fn.__doc__ or "")
-        )(_Declared(fn, signature))
+        arg_names = names or tuple(
+            p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD
+        )
+        signature = Signature(tuple(types), tuple(optional), rest, arg_names, returns)
+        if len(arg_names) != len(types) + len(optional):
+            raise ValueError(f"function {name}: {len(arg_names)} argument names for {len(types) + len(optional)} types")
+        worked = example if isinstance(example, Example) else Example(*example)
+        FUNCTIONS.register(name, options_schema={}, doc=doc or (fn.__doc__ or ""), signature=signature,
+                           examples=(worked,))(fn)
         return fn
 
     return decorate
-
-
-@dataclass(frozen=True)
-class _Declared:
-    fn: Callable
-    signature: Signature
 
 
 # ---------------------------------------------------------------- numbers and money
@@ -84,42 +109,51 @@ def quantize(value: Decimal, places: int, rounding: str = ROUND_HALF_UP) -> Deci
     return value.quantize(Decimal(1).scaleb(-places), rounding=rounding)
 
 
-@function("decimal", "string|number", optional=("number",))
+@function("decimal", "string|number", optional=("number",), returns="string",
+          example=("decimal('3.14159', `2`)", "3.14"))
 def _decimal(value: Any, places: Any = None) -> str:
-    """Normalize a number or numeric string to a decimal string, optionally to N places."""
+    """A number or numeric string as a decimal string, rounded half-up to `places` when given."""
     number = to_decimal(value)
     return decimal_text(quantize(number, int(places)) if places is not None else number)
 
 
-@function("money_add", "string|number", "string|number", rest=True)
+@function("money_add", "string|number", "string|number", rest=True, names=("a", "b"), returns="string",
+          example=("money_add('19.99', '0.01', '100')", "120.00"))
 def _money_add(*values: Any) -> str:
     """Exact sum of decimal amounts."""
     return decimal_text(sum((to_decimal(v) for v in values), Decimal(0)))
 
 
-@function("money_sub", "string|number", "string|number")
+@function("money_sub", "string|number", "string|number", returns="string",
+          example=("money_sub('10.00', '0.01')", "9.99"))
 def _money_sub(a: Any, b: Any) -> str:
+    """Exact difference a - b of decimal amounts."""
     return decimal_text(to_decimal(a) - to_decimal(b))
 
 
-@function("money_mul", "string|number", "string|number", optional=("number",))
+@function("money_mul", "string|number", "string|number", optional=("number",), returns="string",
+          example=("money_mul('19.99', '3')", "59.97"))
 def _money_mul(amount: Any, factor: Any, places: Any = 2) -> str:
     """amount x factor, rounded half-up to `places` (default 2)."""
     return decimal_text(quantize(to_decimal(amount) * to_decimal(factor), int(places)))
 
 
-@function("money_round", "string|number", optional=("number",))
+@function("money_round", "string|number", optional=("number",), returns="string",
+          example=("money_round('2.675')", "2.68"))
 def _money_round(amount: Any, places: Any = 2) -> str:
-    """Banker's rounding is wrong for shelf prices; this rounds half-up."""
+    """Round half-up to `places` (default 2); banker's rounding is wrong for shelf prices."""
     return decimal_text(quantize(to_decimal(amount), int(places)))
 
 
-@function("money_round_even", "string|number", optional=("number",))
+@function("money_round_even", "string|number", optional=("number",), returns="string",
+          example=("money_round_even('2.665')", "2.66"))
 def _money_round_even(amount: Any, places: Any = 2) -> str:
+    """Round half-to-even (banker's rounding) to `places` (default 2)."""
     return decimal_text(quantize(to_decimal(amount), int(places), ROUND_HALF_EVEN))
 
 
-@function("money_cmp", "string|number", "string|number")
+@function("money_cmp", "string|number", "string|number", returns="number",
+          example=("money_cmp('9.99', '10')", -1))
 def _money_cmp(a: Any, b: Any) -> int:
     """-1, 0 or 1: compare decimal strings without turning them into floats."""
     x, y = to_decimal(a), to_decimal(b)
@@ -148,14 +182,16 @@ def _unit(table: dict[str, Decimal], unit: str, what: str) -> Decimal:
         raise ValueError(f"unknown {what} unit {unit!r}; known: {', '.join(sorted(table))}") from None
 
 
-@function("convert_weight", "string|number", "string", "string", optional=("number",))
+@function("convert_weight", "string|number", "string", "string", optional=("number",), returns="string",
+          example=("convert_weight('1', 'lb', 'g')", "453.592"))
 def _convert_weight(value: Any, from_unit: str, to_unit: str, places: Any = 3) -> str:
     """Convert a weight between g, kg, lb and oz (and their long names), rounded to `places`."""
     grams = to_decimal(value) * _unit(_WEIGHT_IN_GRAMS, from_unit, "weight")
     return decimal_text(quantize(grams / _unit(_WEIGHT_IN_GRAMS, to_unit, "weight"), int(places)))
 
 
-@function("convert_length", "string|number", "string", "string", optional=("number",))
+@function("convert_length", "string|number", "string", "string", optional=("number",), returns="string",
+          example=("convert_length('10', 'in', 'cm')", "25.40"))
 def _convert_length(value: Any, from_unit: str, to_unit: str, places: Any = 2) -> str:
     """Convert a length between mm, cm, m, in and ft, rounded to `places`."""
     mm = to_decimal(value) * _unit(_LENGTH_IN_MM, from_unit, "length")
@@ -192,7 +228,8 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
-@function("html_to_text", "string|null")
+@function("html_to_text", "string|null", returns="string|null",
+          example=("html_to_text('<p>Soft <b>cotton</b> &amp; linen</p><p>Machine wash</p>')", "Soft cotton & linen\nMachine wash"))
 def _html_to_text(value: str | None) -> str | None:
     """Visible text of an HTML fragment: tags dropped, entities decoded, blank lines collapsed."""
     if value is None:
@@ -204,12 +241,15 @@ def _html_to_text(value: str | None) -> str | None:
     return "\n".join(line for line in lines if line)
 
 
-@function("escape_html", "string|null")
+@function("escape_html", "string|null", returns="string|null",
+          example=("escape_html('Tee & <Cap>')", "Tee &amp; &lt;Cap&gt;"))
 def _escape_html(value: str | None) -> str | None:
+    """Text made safe inside HTML (&, <, > and quotes escaped); null stays null."""
     return None if value is None else html.escape(value)
 
 
-@function("split", "string|null", "string")
+@function("split", "string|null", "string", returns="array",
+          example=("split('cotton, summer,, tee', ',')", ["cotton", "summer", "tee"]))
 def _split(value: str | None, separator: str) -> list[str]:
     """Split and trim; empty pieces dropped (tag lists such as 'a, b, c')."""
     if not value:
@@ -217,46 +257,59 @@ def _split(value: str | None, separator: str) -> list[str]:
     return [piece.strip() for piece in value.split(separator) if piece.strip()]
 
 
-@function("upper", "string|null")
+@function("upper", "string|null", returns="string|null", example=("upper('tee-m')", "TEE-M"))
 def _upper(value: str | None) -> str | None:
+    """Upper case; null stays null."""
     return None if value is None else value.upper()
 
 
-@function("lower", "string|null")
+@function("lower", "string|null", returns="string|null", example=("lower('TEE-M')", "tee-m"))
 def _lower(value: str | None) -> str | None:
+    """Lower case; null stays null."""
     return None if value is None else value.lower()
 
 
-@function("title_case", "string|null")
+@function("title_case", "string|null", returns="string|null",
+          example=("title_case('classic cotton tee')", "Classic Cotton Tee"))
 def _title_case(value: str | None) -> str | None:
+    """Each word capitalised; null stays null."""
     return None if value is None else value.title()
 
 
-@function("truncate", "string|null", "number")
+@function("truncate", "string|null", "number", returns="string|null",
+          example=("truncate('Classic Cotton Tee', `7`)", "Classic"))
 def _truncate(value: str | None, length: Any) -> str | None:
+    """The first `length` characters; null stays null."""
     return None if value is None else value[: int(length)]
 
 
-@function("replace", "string|null", "string", "string")
+@function("replace", "string|null", "string", "string", returns="string|null",
+          example=("replace('Tee - Black', ' - ', ' / ')", "Tee / Black"))
 def _replace(value: str | None, old: str, new: str) -> str | None:
+    """Every `old` replaced by `new`; null stays null."""
     return None if value is None else value.replace(old, new)
 
 
-@function("format_number", "string|number", "number")
+@function("format_number", "string|number", "number", returns="string", example=("format_number('7', `2`)", "7.00"))
 def _format_number(value: Any, places: Any) -> str:
+    """A decimal string with exactly `places` decimals, rounded half-up."""
     return decimal_text(quantize(to_decimal(value), int(places)))
 
 
 # ---------------------------------------------------------------- objects and lists
 
 
-@function("object_from", "array", "array")
+@function("object_from", "array", "array", returns="object", example=Example(
+    "object_from(options[].name, options[].value)", {"Size": "M", "Color": "Black"},
+    input={"options": [{"name": "Size", "value": "M"}, {"name": "Color", "value": "Black"}]}))
 def _object_from(keys: list, values: list) -> dict:
     """Pair keys with values ({Size: M, Color: Black}); pairs with a null key or value are dropped."""
     return {str(k): v for k, v in zip(keys, values, strict=False) if k is not None and v is not None}
 
 
-@function("find_by", "array|null", "string", "any")
+@function("find_by", "array|null", "string", "any", returns="any", example=Example(
+    "find_by(variants, 'sku', 'TEE-M').price", "12.00",
+    input={"variants": [{"sku": "TEE-S", "price": "10.00"}, {"sku": "TEE-M", "price": "12.00"}]}))
 def _find_by(items: list | None, key: str, value: Any) -> Any:
     """The first object in `items` whose `key` equals `value` (ids compare as text), or null."""
     wanted = str(value) if value is not None else None
@@ -266,13 +319,15 @@ def _find_by(items: list | None, key: str, value: Any) -> Any:
     return None
 
 
-@function("get", "object|null", "string|number|null")
+@function("get", "object|null", "string|number|null", returns="any", example=Example(
+    "get(prices, currency)", "24.00", input={"currency": "USD", "prices": {"USD": "24.00", "EUR": "22.00"}}))
 def _get(value: dict | None, key: Any) -> Any:
     """value[key] for a key computed at run time (JMESPath only has literal keys)."""
     return None if value is None or key is None else value.get(str(key))
 
 
-@function("to_entries", "object|null")
+@function("to_entries", "object|null", returns="array", example=Example(
+    "to_entries(options)", [{"key": "Size", "value": "M"}], input={"options": {"Size": "M"}}))
 def _to_entries(value: dict | None) -> list[dict]:
     """{a: 1} -> [{key: a, value: 1}], for `each` over an object."""
     return [{"key": k, "value": v} for k, v in (value or {}).items()]
@@ -304,21 +359,24 @@ def rfc3339(moment: datetime) -> str:
     return text.replace("+00:00", "Z")
 
 
-@function("to_rfc3339", "string|number|null")
+@function("to_rfc3339", "string|number|null", returns="string|null",
+          example=("to_rfc3339('2026-01-01T12:00:00+02:00')", "2026-01-01T10:00:00Z"))
 def _to_rfc3339(value: Any) -> str | None:
     """Any supported date form -> RFC 3339 in UTC ('2026-01-01T10:00:00Z')."""
     return None if value is None else rfc3339(parse_datetime(value))
 
 
-@function("to_unix", "string|number|null")
+@function("to_unix", "string|number|null", returns="number|null",
+          example=("to_unix('2026-01-01T00:00:00Z')", 1767225600))
 def _to_unix(value: Any) -> int | None:
+    """Any supported date form -> Unix seconds."""
     return None if value is None else int(parse_datetime(value).timestamp())
 
 
 # ---------------------------------------------------------------- scope access
 
 
-@function("var", "string")
+@function("var", "string", returns="any", example=Example("var('region')", "US", context={"region": "US"}))
 def _var(name: str) -> Any:
     """A value from the caller's context (merchant options, settings), by dotted name."""
     scope = CURRENT_SCOPE.get()
@@ -337,14 +395,15 @@ def context_value(context: Any, parts: Any) -> Any:
 SCOPE_FUNCTIONS = frozenset({"var", "root", "parent"})
 
 
-@function("root")
+@function("root", returns="any", example=Example("root().shop", "acme", input={"shop": "acme"}))
 def _root() -> Any:
     """The whole input record, from inside an `each`."""
     scope = CURRENT_SCOPE.get()
     return scope.root if scope else None
 
 
-@function("parent")
+@function("parent", returns="any",
+          example=Example("parent().title", "Tee", input={"sku": "TEE-M"}, parent={"title": "Tee"}))
 def _parent() -> Any:
     """The item one `each` level up."""
     scope = CURRENT_SCOPE.get()
@@ -354,13 +413,12 @@ def _parent() -> Any:
 # ---------------------------------------------------------------- bindings
 
 
-def _jmespath_method(name: str, declared: _Declared) -> Callable:
+def _jmespath_method(name: str, fn: Callable, sig: Signature) -> Callable:
     """Adapt a declared function to jmespath's signature format.
 
     jmespath knows only "at least N" (variadic last argument), so optional trailing arguments
     become a variadic last argument whose types cover them, and the upper bound is checked here.
     """
-    fn, sig = declared.fn, declared.signature
     specs: list[dict[str, Any]] = [{"types": _types(t)} for t in sig.types]
     if sig.optional or sig.rest:
         merged = {t for spec in sig.types[-1:] + sig.optional for t in spec.split("|")}
@@ -385,7 +443,7 @@ def _types(declared: str) -> list[str]:
 
 
 def _build_jmespath_functions() -> type[jp_functions.Functions]:
-    attrs = {f"_func_{e.name}": _jmespath_method(e.name, e.impl) for e in FUNCTIONS.entries()}
+    attrs = {f"_func_{e.name}": _jmespath_method(e.name, e.impl, e.signature) for e in FUNCTIONS.entries()}
     return type("EngineFunctions", (jp_functions.Functions,), attrs)
 
 
@@ -400,4 +458,4 @@ def known_function_names() -> frozenset[str]:
 
 
 def jinja_callables() -> dict[str, Callable]:
-    return {entry.name: entry.impl.fn for entry in FUNCTIONS.entries()}
+    return {entry.name: entry.impl for entry in FUNCTIONS.entries()}

@@ -27,9 +27,19 @@ from engine.errors import Location, Problem, SpecError
 from engine.lang.casts import CASTS
 from engine.lang.expr import ExprCompileError, ExpressionCompiler, ExprEvalError, FieldPath, Scope
 from engine.project.yamlpos import YDict, YList, format_path, locate, text_location
+from engine.registry import Example, Registry
 
-VALUE_FORMS = ("path", "template", "const", "lookup", "each", "fields", "if", "coalesce")
-MODIFIERS = ("cast", "scale", "default", "required", "from", "filter", "limit", "value", "then", "else", "description")
+# The value forms, in the order they are tried and listed; each is declared once below with the
+# keys it owns (its options schema), a doc and a worked example. VALUE_FORMS is filled from it.
+FORMS = Registry("value form")
+# Keys any value form may carry besides its own. `cast` takes a registered cast (CASTS), and the
+# casts' own options (`scale`) join these in the mapping schema.
+MODIFIERS: dict[str, dict[str, Any]] = {
+    "cast": {"description": "Convert the value; a failure is a field error."},
+    "default": {"description": "Used when the value is null."},
+    "required": {"type": "boolean", "description": "Null or empty is a field error."},
+    "description": {"type": "string", "description": "A note for readers; the engine ignores it."},
+}
 _MISSING = object()
 _UNKNOWN = object()  # inside an `each` over a computed list: the item shape is not known
 _SIMPLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -430,32 +440,7 @@ class _Compiler:
             else:
                 self.problem(container, key, f"more than one value form: {', '.join(forms)}", "keep exactly one")
             return None
-        form = forms[0]
-        if form == "path":
-            expr = self.jmespath(spec, "path", spec["path"])
-            return _Expr(expr, loc) if expr else None
-        if form == "template":
-            expr = self.template(spec, "template", spec["template"])
-            return _Expr(expr, loc) if expr else None
-        if form == "const":
-            return _Const(spec["const"], loc)
-        if form == "lookup":
-            return self.lookup(spec, loc)
-        if form == "fields":
-            return self.object(spec["fields"], spec, "fields", schema)
-        if form == "each":
-            return self.each(spec, loc, schema)
-        if form == "if":
-            cond = self.node(spec, "if", spec["if"], None)
-            then = self.node(spec, "then", spec["then"], schema) if "then" in spec else None
-            other = self.node(spec, "else", spec["else"], schema) if "else" in spec else None
-            return _If(cond, then, other, loc) if cond else None
-        options = spec["coalesce"]
-        if not isinstance(options, list) or not options:
-            self.problem(spec, "coalesce", "`coalesce` needs a list of values to try in order")
-            return None
-        nodes = [self.node(options, i, option, schema) for i, option in enumerate(options)]
-        return _Coalesce([n for n in nodes if n], loc) if all(nodes) else None
+        return FORMS.get(forms[0]).impl(self, spec, loc, schema)
 
     def lookup(self, spec: YDict, loc: Location | None) -> _Node | None:
         name = spec["lookup"]
@@ -553,6 +538,137 @@ class _Compiler:
             if name not in produced:
                 self.problem(container, key, f"required target field {name!r} is not mapped",
                              f"add `{name}:` under these fields", at_key=True)
+
+
+# ------------------------------------------------------------------------------ the value forms
+# Each compiles `spec` (the field's mapping, holding exactly this form's key) into a node, or
+# records a problem and returns None. `$ref`s in the options schemas point into the mapping schema.
+
+_VALUE = "#/$defs/value"
+_FIELDS = {"$ref": "#/$defs/fields", "description": "Target field -> value, like the top-level `fields:` "
+           "(with each: built once per item)."}
+
+
+@FORMS.register(
+    "path",
+    options_schema={"type": "object", "required": ["path"], "properties": {
+        "path": {"type": "string", "description": "JMESPath expression."}}},
+    doc="A JMESPath expression, as a plain string is; written out when modifiers follow (cast, default, required).",
+    examples=[Example({"sku": {"path": "variants[0].sku", "required": True}}, {"sku": "TEE-S"},
+                      input={"variants": [{"sku": "TEE-S"}]})],
+)
+def _path_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -> _Node | None:
+    expr = c.jmespath(spec, "path", spec["path"])
+    return _Expr(expr, loc) if expr else None
+
+
+@FORMS.register(
+    "template",
+    options_schema={"type": "object", "required": ["template"], "properties": {
+        "template": {"type": "string", "description": "Jinja template (sandboxed, undefined names are errors). "
+                     "Sees the record's fields, record, root, parent and ctx."}}},
+    doc="A sandboxed Jinja template, rendered to text; the registered functions work as filters and globals.",
+    examples=[Example({"label": {"template": "{{ title }} ({{ ctx.region }})"}}, {"label": "Tee (US)"},
+                      input={"title": "Tee"}, context={"region": "US"})],
+)
+def _template_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -> _Node | None:
+    expr = c.template(spec, "template", spec["template"])
+    return _Expr(expr, loc) if expr else None
+
+
+@FORMS.register(
+    "const",
+    options_schema={"type": "object", "required": ["const"], "properties": {
+        "const": {"description": "A constant value."}}},
+    doc="A constant value of any type (a bare number or boolean would not be an expression).",
+    examples=[Example({"currency": {"const": "USD"}}, {"currency": "USD"}, input={})],
+)
+def _const_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -> _Node | None:
+    return _Const(spec["const"], loc)
+
+
+@FORMS.register(
+    "lookup",
+    options_schema={"type": "object", "required": ["lookup", "from"], "properties": {
+        "lookup": {"type": "string", "description": "Name of a table under `lookups`."},
+        "from": {"$ref": _VALUE, "description": "With lookup: the value to look up."}}},
+    doc="The value of `from` looked up in a table under `lookups:`; a miss without a table default is a field error.",
+    examples=[Example({"status": {"lookup": "status", "from": "status"}}, {"status": "active"}, input={"status": "ACTIVATE"},
+                      extra={"lookups": {"status": {"values": {"ACTIVATE": "active", "SELLER_DEACTIVATED": "draft"},
+                                                    "default": "draft"}}})],
+)
+def _lookup_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -> _Node | None:
+    return c.lookup(spec, loc)
+
+
+@FORMS.register(
+    "each",
+    options_schema={"type": "object", "required": ["each"], "properties": {
+        "each": {"type": "string", "description": "JMESPath giving a list; `fields` or `value` runs once per item."},
+        "filter": {"$ref": _VALUE, "description": "With each: keep items for which this is truthy."},
+        "limit": {"type": "integer", "minimum": 1, "description": "With each: keep at most this many items."},
+        "value": {"$ref": _VALUE, "description": "With each: the value made from each item (when items are not objects)."},
+        "fields": _FIELDS}},
+    doc="One output item per item of a list: `fields` builds an object, `value` anything else; "
+        "`filter` and `limit` choose the items.",
+    examples=[Example(
+        {"variants": {"each": "variants", "filter": "price != null",
+                      "fields": {"sku": "sku", "price": {"path": "price", "cast": "decimal", "scale": 2}}}},
+        {"variants": [{"sku": "TEE-S", "price": "10.00"}]},
+        input={"variants": [{"sku": "TEE-S", "price": "10"}, {"sku": "TEE-M", "price": None}]})],
+)
+def _each_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -> _Node | None:
+    return c.each(spec, loc, schema)
+
+
+@FORMS.register(
+    "fields",
+    options_schema={"type": "object", "required": ["fields"], "properties": {"fields": _FIELDS}},
+    doc="A nested object, built field by field like the top-level `fields:`.",
+    examples=[Example({"weight": {"fields": {"value": "weight", "unit": {"const": "GRAM"}}}},
+                      {"weight": {"value": "250", "unit": "GRAM"}}, input={"weight": "250"})],
+)
+def _fields_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -> _Node | None:
+    return c.object(spec["fields"], spec, "fields", schema)
+
+
+@FORMS.register(
+    "if",
+    options_schema={"type": "object", "required": ["if"], "properties": {
+        "if": {"$ref": _VALUE, "description": "Condition; truthy picks `then`, otherwise `else`."},
+        "then": {"$ref": _VALUE, "description": "With if: the value when the condition is truthy."},
+        "else": {"$ref": _VALUE, "description": "With if: the value otherwise; without it the key is left out."}}},
+    doc="A condition picks `then` or `else`; truthiness is JMESPath's (0 is true, empty text and lists are false).",
+    examples=[Example({"status": {"if": "inventory_quantity > `0`", "then": {"const": "ACTIVE"},
+                                  "else": {"const": "SOLD_OUT"}}},
+                      {"status": "SOLD_OUT"}, input={"inventory_quantity": 0})],
+)
+def _if_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -> _Node | None:
+    cond = c.node(spec, "if", spec["if"], None)
+    then = c.node(spec, "then", spec["then"], schema) if "then" in spec else None
+    other = c.node(spec, "else", spec["else"], schema) if "else" in spec else None
+    return _If(cond, then, other, loc) if cond else None
+
+
+@FORMS.register(
+    "coalesce",
+    options_schema={"type": "object", "required": ["coalesce"], "properties": {
+        "coalesce": {"type": "array", "minItems": 1, "items": {"$ref": _VALUE},
+                     "description": "The first value that is not null or empty."}}},
+    doc="The first of several values that is not null, empty text or an empty list.",
+    examples=[Example({"title": {"coalesce": ["seo_title", "title"]}}, {"title": "Tee"},
+                      input={"seo_title": "", "title": "Tee"})],
+)
+def _coalesce_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -> _Node | None:
+    options = spec["coalesce"]
+    if not isinstance(options, list) or not options:
+        c.problem(spec, "coalesce", "`coalesce` needs a list of values to try in order")
+        return None
+    nodes = [c.node(options, i, option, schema) for i, option in enumerate(options)]
+    return _Coalesce([n for n in nodes if n], loc) if all(nodes) else None
+
+
+VALUE_FORMS = tuple(entry.name for entry in FORMS.declared())
 
 
 def _path_of(container: Any, key: Any) -> str:

@@ -79,7 +79,8 @@ _TIKTOK_OPTIONS = {
             "type": "array",
             "items": {
                 "type": "object",
-                "properties": {"method": {"type": "string"}, "path": {"type": "string", "format": "regex"}},
+                "properties": {"method": {"type": "string", "description": "HTTP method, e.g. POST."},
+                               "path": {"type": "string", "format": "regex", "description": "Regex of the API path."}},
                 "required": ["method", "path"],
                 "additionalProperties": False,
             },

@@ -2,6 +2,8 @@
 canonical entity schemas (for mapping checks and the validate step).
 
 The schemas in schemas/ are the one definition of every file format; nothing else restates them.
+Their pluggable parts (auth, paginator, rate-limit and step kinds, value forms, casts) are
+generated from the registered kinds by engine/project/schema_gen.py (`connector schemas --write`).
 """
 
 from __future__ import annotations
