@@ -130,7 +130,7 @@ def _functions(functions: Registry) -> str:
 def _connectors(auth: Registry, paginators: Registry, rate_limits: Registry) -> str:
     out = ["# Connectors: auth, pagination, rate limits", "",
            "A connector spec names one kind for each and gives the kind's options next to `kind:`:", "",
-           "```yaml", "auth: {kind: shopify_access_token}", "rate_limit: {kind: token_bucket, rate: 2, burst: 40}",
+           "```yaml", "auth: {kind: header_token, header: X-Api-Key}", "rate_limit: {kind: token_bucket, rate: 2, burst: 40}",
            "operations:", "  list_products:", "    paginate: {kind: link_header, stop_on: [missing_link]}", "```", ""]
     for title, registry, key, intro in (
         ("Auth kinds", auth, "auth", "How each request is authenticated, and how an expired credential is renewed."),

@@ -17,7 +17,7 @@ from engine.state.hashing import content_hash
     "type": "object", "additionalProperties": False, "required": ["on", "entity"],
     "properties": {
         "on": {**ROLE, "description": "The connection whose ids are looked up."},
-        "entity": {"type": "string"},
+        "entity": {"type": "string", "description": "The entity whose ID map is read."},
         "skus": {**EXPR, "description": "The record's SKUs (default variants[].sku): checked for duplicates and "
                                         "given to later mappings as the sku_ids table of known remote SKU ids "
                                         "(and sku_refs: SKU -> {id, other ids the push kept})."},
@@ -68,7 +68,7 @@ class Match(Step):
     "type": "object", "additionalProperties": False, "required": ["on", "entity", "parts"],
     "properties": {
         "on": ROLE,
-        "entity": {"type": "string"},
+        "entity": {"type": "string", "description": "The entity whose hashes and snapshot are compared."},
         "parts": {
             "type": "object", "required": ["content"],
             "description": "Named JMESPath projections hashed separately. `content` changes mean a full update; "

@@ -23,7 +23,7 @@ from engine.lang.expr import Scope
                                                     "image URLs and the step does nothing."},
         "operation": {"type": "string", "description": "A multipart upload operation (instead of entity:)."},
         "urls": {**EXPR, "description": "The image URLs of the record."},
-        "file_field": {"type": "string", "default": "data"},
+        "file_field": {"type": "string", "default": "data", "description": "The multipart field carrying the file."},
         "form": {"type": "object", "description": "Other multipart fields, e.g. {use_case: MAIN_IMAGE}."},
         "result": {**EXPR, "description": "What to keep from the upload response record (e.g. uri)."},
         "context_key": {"type": "string", "description": "Later mappings read URL -> result from this context table."},

@@ -10,7 +10,16 @@ from engine.errors import Problem, RecordError
 from engine.flow.context import RunContext
 from engine.flow.record import Record
 from engine.flow.registry import STEPS
-from engine.flow.steps.base import EXPR, ROLE, Step, _check_mapping, _check_operation, _check_role, _problem
+from engine.flow.steps.base import (
+    ENTITY,
+    EXPR,
+    ROLE,
+    Step,
+    _check_mapping,
+    _check_operation,
+    _check_role,
+    _problem,
+)
 from engine.http import AuthError, HttpCallError
 from engine.lang.expr import Scope
 from engine.project.yamlpos import YDict
@@ -18,7 +27,7 @@ from engine.project.yamlpos import YDict
 WRITE = {
     "type": "object", "additionalProperties": False, "required": ["operation"],
     "properties": {
-        "operation": {"type": "string"},
+        "operation": {"type": "string", "description": "The connector operation that makes this write."},
         "mapping": {"type": "string", "description": "Build the body from the canonical record with this mapping "
                                                      "(default: the body the flow's last map step made)."},
         "path_params": {"type": "object", "additionalProperties": {"type": "string"},
@@ -46,13 +55,18 @@ WRITE = {
     "type": "object", "additionalProperties": False, "required": ["to", "entity"],
     "properties": {
         "to": ROLE,
-        "entity": {"type": "string"},
-        "create": WRITE, "update": WRITE, "price_update": WRITE, "inventory_update": WRITE,
+        "entity": {**ENTITY, "description": "The entity written; without create:/update:..., the writes come "
+                                            "from the role's connector (entities.<entity>.writes)."},
+        "create": {**WRITE, "description": "A new record."},
+        "update": {**WRITE, "description": "A full update of a known record (content changed)."},
+        "price_update": {**WRITE, "description": "Prices only (only the price part changed)."},
+        "inventory_update": {**WRITE, "description": "Stock only (only the inventory part changed)."},
         "lookup_existing": {"type": "object", "additionalProperties": False,
                             "description": "When an earlier attempt at a create did not finish (crash, unknown "
                                            "outcome), search the channel before creating again.",
                             "required": ["operation", "id", "skus"],
-                            "properties": {"operation": {"type": "string"},
+                            "properties": {"operation": {"type": "string", "description": "A search or list "
+                                                         "operation of the connector."},
                                            "body": {**EXPR, "description": "Search body (POST searches). Build it "
                                                     "from var('skus'), the canonical record's SKUs: by the time "
                                                     "the push runs the record is the channel's body."},
@@ -69,7 +83,8 @@ WRITE = {
         "quota": {"type": "object", "additionalProperties": False, "required": ["option"],
                   "description": "Daily limit on creates, read from the named flow option; the rest wait for the "
                                  "next UTC day.",
-                  "properties": {"option": {"type": "string"}}},
+                  "properties": {"option": {"type": "string", "description": "The flow option holding the "
+                                                                             "number of creates per UTC day."}}},
     }}, doc="Write the record: create, full update, or only the parts that changed. Exactly once per change.")
 class Push(Step):
     kind = "push"

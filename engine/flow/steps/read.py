@@ -55,7 +55,8 @@ SINCE = {
         "key": {**EXPR, "description": "The record's key (default: id)."},
         "detail": {"type": "object", "additionalProperties": False, "required": ["operation", "param"],
                    "description": "Fetch each record's full detail by id (when the list returns summaries).",
-                   "properties": {"operation": {"type": "string"}, "param": {"type": "string"},
+                   "properties": {"operation": {"type": "string", "description": "The operation that reads one record."},
+                                  "param": {"type": "string", "description": "Its path parameter that takes the key."},
                                   "when": {**EXPR, "description": "Only for list records where this is true "
                                                                   "(the summary lacks what is needed)."}}},
         "since": SINCE,

@@ -18,7 +18,7 @@ from engine.state.store import utc_rfc3339
     "type": "object", "additionalProperties": False, "required": ["on", "entity", "id", "fields"],
     "properties": {
         "on": ROLE,
-        "entity": {"type": "string"},
+        "entity": {"type": "string", "description": "The entity whose ID map entries receive the values."},
         "id": {**EXPR, "description": "The remote id in the pulled record."},
         "fields": {"type": "object", "additionalProperties": EXPR,
                    "description": "Name -> expression; stored with the ID map entry (listing status, audit...)."},

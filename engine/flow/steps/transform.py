@@ -101,7 +101,7 @@ RULE = {
     "type": "object", "additionalProperties": False, "required": ["name", "message"],
     "oneOf": [{"required": ["assert"]}, {"required": ["violations"]}],
     "properties": {
-        "name": {"type": "string"},
+        "name": {"type": "string", "description": "The rule's name, shown with its message in the dead letter."},
         "when": {**EXPR, "description": "Apply the rule only when this is truthy (e.g. a region test)."},
         "assert": {**EXPR, "description": "Must be truthy for the record to pass."},
         "violations": {**EXPR, "description": "Instead of assert: the offending items (a list); the record passes "
@@ -121,7 +121,8 @@ RULE = {
                                       "(entities.<entity>.rules), before the flow's own rules."},
         "entity": ENTITY,
         "market": {**ROLE, "description": "Whose region the rules see as var('region') (default: on)."},
-        "rules": {"type": "array", "minItems": 1, "items": RULE},
+        "rules": {"type": "array", "minItems": 1, "items": RULE,
+                  "description": "The flow's own rules, checked after the channel's."},
     }}, doc="Business rules (channel listing requirements, region limits) checked before anything is sent.")
 class Check(Step):
     kind = "check"
