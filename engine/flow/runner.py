@@ -70,7 +70,9 @@ class Merchant:
                  environ: dict | None = None, transports: dict[str, Any] | None = None,
                  state_url: str | None = None) -> None:
         path = Path(merchant_file)
-        self.project = Project.load([path, *(extra_paths or [])])
+        # The merchant's folder is its project, as `connector validate FOLDER` sees it: flows and
+        # mappings written beside the merchant file are known to the run too.
+        self.project = Project.load([path, path.parent, *(extra_paths or [])])
         self.document = next((d for d in self.project.documents["merchant"].values()
                               if d.path.resolve() == path.resolve()), None)
         if self.document is None:
