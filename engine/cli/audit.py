@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from engine.cli import exit_codes
 from engine.cli.run import console
 from engine.flow.sku_audit import ChannelAudit
 
@@ -68,4 +69,4 @@ def register(main: click.Group) -> None:
         else:
             print_audit(reports, skipped)
         failed = any(not r.clean for r in reports) or (strict and any(r.missing or r.orphans for r in reports))
-        sys.exit(1 if failed else 0)
+        sys.exit(exit_codes.CONFIG if failed else exit_codes.OK)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -10,8 +11,12 @@ from typing import Any
 
 import click
 
-from engine.errors import ConnectorError, Problem, SpecError
+from engine.cli import exit_codes
+from engine.cli.logs import configure as configure_logging
+from engine.errors import ConnectorError, Problem, SecretError, SpecError
 from engine.project.secrets import REDACTOR
+
+log = logging.getLogger("engine.cli")
 
 
 def _emit_problems(problems: list[Problem], fmt: str, checked: int) -> None:
@@ -33,10 +38,57 @@ def _emit_problems(problems: list[Problem], fmt: str, checked: int) -> None:
         click.echo(click.style(summary, fg="red" if problems else "green"), err=bool(problems))
 
 
-@click.group()
+def describe_error(exc: BaseException) -> tuple[int, list[str]]:
+    """The exit code and the lines to print for an error that reached a command's boundary."""
+    from engine.http import HttpCallError
+    from engine.state.store import BackendNotAvailable, StateError
+
+    if isinstance(exc, SpecError):
+        return exit_codes.CONFIG, [p.format() for p in exc.problems]
+    if isinstance(exc, HttpCallError):
+        return exit_codes.PLATFORM, [f"error: {exc}"]
+    if isinstance(exc, BackendNotAvailable):  # the merchant's `state: url:` names a backend not built yet
+        return exit_codes.CONFIG, [f"error: state store: {exc}"]
+    if isinstance(exc, StateError):
+        return exit_codes.UNEXPECTED, [f"error: state store: {exc}"]
+    if isinstance(exc, SecretError | ConnectorError):
+        return exit_codes.CONFIG, [f"error: {exc}"]
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return exit_codes.UNEXPECTED, [f"error: unexpected {type(exc).__name__}: {first} "
+                                   "(`connector -v ...` shows the traceback)"]
+
+
+class ConnectorGroup(click.Group):
+    """Catches every error at the command boundary: a one-line message (a file:line:col list for
+    configuration problems) and the documented exit code, never a Python traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, BrokenPipeError):
+            raise  # click reports these itself (a closed pipe quietly)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(exit_codes.INTERRUPTED)
+        except Exception as exc:
+            code, lines = describe_error(exc)
+            log.info("%s", "the traceback of the error below", exc_info=exc)
+            for line in lines:
+                click.echo(REDACTOR.text(line), err=True)
+            ctx.exit(code)
+
+
+EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(f"  {code:>3}  {meaning}" for code, meaning in exit_codes.TABLE)
+
+
+@click.group(cls=ConnectorGroup, epilog=EXIT_CODES_HELP)
+@click.option("-v", "--verbose", count=True, help="Log on stderr: -v progress and error tracebacks, -vv debug.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one JSON object per log line (for a log collector). Secrets are masked either way.")
 @click.version_option(package_name="first-party-connector")
-def main() -> None:
+def main(verbose: int, log_format: str) -> None:
     """First-Party Connector: keep a brand's sales channels and its commerce system in sync."""
+    configure_logging(verbose, log_format)
 
 
 @main.command()
@@ -51,7 +103,7 @@ def validate(paths: tuple[Path, ...], fmt: str, no_shipped: bool) -> None:
     project = Project.load(paths or [Path.cwd()], include_shipped=not no_shipped)
     problems = Validator(project).run()
     _emit_problems(problems, fmt, len(project.files))
-    sys.exit(1 if problems else 0)
+    sys.exit(exit_codes.CONFIG if problems else exit_codes.OK)
 
 
 def _load_plan(mapping: str, merchant_path: Path | None, extra_paths: list[Path]) -> Any:
@@ -94,12 +146,7 @@ def map_command(mapping: str, input_file: Path, merchant: Path | None, context_j
     """Apply MAPPING (a name or a file) to the JSON record in INPUT_FILE and print the output."""
     from engine.project.testing import _jsonable
 
-    try:
-        plan = _load_plan(mapping, merchant, [])
-    except SpecError as exc:
-        for p in exc.problems:
-            click.echo(p.format(), err=True)
-        sys.exit(1)
+    plan = _load_plan(mapping, merchant, [])
     record = json.loads(input_file.read_text(encoding="utf-8"))
     records = record if isinstance(record, list) else [record]
     failed = 0
@@ -110,7 +157,7 @@ def map_command(mapping: str, input_file: Path, merchant: Path | None, context_j
             click.echo(json.dumps({"errors": [e.as_dict() for e in result.errors]}, indent=2), err=True)
         else:
             click.echo(REDACTOR.text(json.dumps(_jsonable(result.output), indent=2, ensure_ascii=False)))
-    sys.exit(1 if failed else 0)
+    sys.exit(exit_codes.CONFIG if failed else exit_codes.OK)
 
 
 @main.command()
@@ -125,13 +172,8 @@ def test(paths: tuple[Path, ...], verbose: bool) -> None:
     if project.problems:
         for p in project.problems:
             click.echo(p.format(), err=True)
-        sys.exit(1)
-    try:
-        results = run_all(project)
-    except SpecError as exc:
-        for p in exc.problems:
-            click.echo(p.format(), err=True)
-        sys.exit(1)
+        sys.exit(exit_codes.CONFIG)
+    results = run_all(project)
     failed = [r for r in results if not r.passed]
     for r in results:
         if verbose or not r.passed:
@@ -140,7 +182,7 @@ def test(paths: tuple[Path, ...], verbose: bool) -> None:
             if not r.passed:
                 click.echo(r.detail)
     click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-    sys.exit(1 if failed or not results else 0)
+    sys.exit(exit_codes.CONFIG if failed or not results else exit_codes.OK)
 
 
 def _register_commands() -> None:
@@ -159,11 +201,15 @@ _register_commands()
 
 
 def run() -> None:
+    """The `connector` entry point. Errors inside a command are handled by ConnectorGroup; this
+    catches what happens around one (an error before any command ran)."""
     try:
         main()
-    except ConnectorError as exc:
-        click.echo(REDACTOR.text(str(exc)), err=True)
-        sys.exit(1)
+    except Exception as exc:
+        code, lines = describe_error(exc)
+        for line in lines:
+            click.echo(REDACTOR.text(line), err=True)
+        sys.exit(code)
 
 
 if __name__ == "__main__":

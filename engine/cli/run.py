@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,13 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from engine.cli import exit_codes
+from engine.cli.exit_codes import CliError
 from engine.diffs import changes
 from engine.project.secrets import REDACTOR
 
 console = Console()
+log = logging.getLogger("engine.cli")
 
 
 def field_diff(previous: Any, current: Any) -> list[str]:
@@ -62,6 +66,24 @@ def print_report(report: Any) -> None:
     console.print(f"{report.seconds:.1f} s")
 
 
+def _flow_of(merchant: Any, flow: str) -> str:
+    if flow not in merchant.flow_names():
+        raise CliError(f"merchant {merchant.name} has no flow {flow!r}; its flows: "
+                       f"{', '.join(merchant.flow_names()) or 'none'}", exit_codes.USAGE)
+    return flow
+
+
+def _run_started(merchant: Any, flow: str, dry_run: bool) -> None:
+    log.info("%s / %s: %s", merchant.name, flow, "dry run" if dry_run else "run")
+
+
+def _run_finished(report: Any) -> int:
+    code = exit_codes.for_report(report)
+    log.info("%s / %s: %s %s, counts %s, exit %d", report.merchant, report.flow, report.run_id, report.status,
+             report.counts, code)
+    return code
+
+
 def register(main: click.Group) -> None:
     @main.command()
     @click.argument("merchant_file", type=click.Path(exists=True, path_type=Path))
@@ -69,19 +91,23 @@ def register(main: click.Group) -> None:
     @click.option("--dry-run", is_flag=True, help="Show what would be created, updated or skipped; write nothing.")
     @click.option("--limit", type=int, help="Process at most N records.")
     def run(merchant_file: Path, flow: str, dry_run: bool, limit: int | None) -> None:
-        """Run FLOW of the merchant in MERCHANT_FILE."""
+        """Run FLOW of the merchant in MERCHANT_FILE.
+
+        Exit 0 when every record synced, 3 when records were dead-lettered, 4 when a platform outage
+        or an auth failure ended the run; see README.md, "Exit codes"."""
         from engine.flow.runner import FlowRun, Merchant
 
         merchant = Merchant(merchant_file)
         try:
-            flow_run = FlowRun(merchant, flow, dry_run=dry_run, limit=limit)
+            flow_run = FlowRun(merchant, _flow_of(merchant, flow), dry_run=dry_run, limit=limit)
+            _run_started(merchant, flow, dry_run)
             with Progress(console=console, transient=True) as progress:
                 task = progress.add_task(f"{flow}", total=limit)
                 report = flow_run.run(progress=lambda record, action: progress.advance(task))
             print_report(report)
         finally:
             merchant.close()
-        sys.exit(0 if report.status == "ok" else 1)
+        sys.exit(_run_finished(report))
 
     @main.command()
     @click.argument("merchant_file", type=click.Path(exists=True, path_type=Path))
@@ -142,7 +168,7 @@ def register(main: click.Group) -> None:
         try:
             row = merchant.store.get_dead_letter(dlq_id)
             if row is None:
-                raise click.ClickException(f"no dead letter {dlq_id}")
+                raise CliError(f"no dead letter {dlq_id}", exit_codes.USAGE)
             click.echo(REDACTOR.text(json.dumps(row, indent=2, default=str)))
         finally:
             merchant.close()
@@ -154,7 +180,9 @@ def register(main: click.Group) -> None:
     @click.option("--payload", type=click.Path(exists=True, path_type=Path),
                   help="With one --id: replace the stored payload with this JSON file first (a hand fix).")
     def dlq_replay(merchant_file: Path, flow: str, ids: tuple[int, ...], payload: Path | None) -> None:
-        """Run FLOW again on its dead-lettered records, with the current configuration."""
+        """Run FLOW again on its dead-lettered records, with the current configuration.
+
+        Exits like `connector run`: 3 while records still fail."""
         from engine.flow.runner import FlowRun, Merchant, replay_records
 
         merchant = Merchant(merchant_file)
@@ -163,11 +191,13 @@ def register(main: click.Group) -> None:
                 if len(ids) != 1:
                     raise click.UsageError("--payload needs exactly one --id")
                 merchant.store.update_dead_letter_payload(ids[0], json.loads(payload.read_text(encoding="utf-8")))
-            flow_run = FlowRun(merchant, flow)
+            flow_run = FlowRun(merchant, _flow_of(merchant, flow))
+            _run_started(merchant, flow, False)
             report = flow_run.run(records=replay_records(merchant.store, merchant.name, flow, list(ids) or None))
             print_report(report)
         finally:
             merchant.close()
+        sys.exit(_run_finished(report))
 
     @dlq.command("resolve")
     @click.argument("merchant_file", type=click.Path(exists=True, path_type=Path))
@@ -178,6 +208,8 @@ def register(main: click.Group) -> None:
 
         merchant = Merchant(merchant_file)
         try:
+            if merchant.store.get_dead_letter(dlq_id) is None:
+                raise CliError(f"no dead letter {dlq_id}", exit_codes.USAGE)
             merchant.store.resolve_dead_letter(dlq_id, note)
             click.echo(f"resolved {dlq_id}")
         finally:
