@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import ENV
+from conftest import ENV, lines_within
 
 from engine.errors import RecordError
 from engine.flow.record import Record
@@ -91,3 +91,19 @@ def seed_listings(acme) -> None:
             store.map_id("product", "tiktok_us", f"shop-{i}", f"17{i}")
     finally:
         store.close()
+
+
+def test_the_cli_shows_the_label_in_the_summary_dlq_list_and_show(cli, acme, transports) -> None:
+    transports["tiktok_us"], _ = listing_status_stub(refused="171")
+    seed_listings(acme)
+    run = cli("run", acme, "listing_status")
+    assert run.exit_code == 3, run.output
+    assert lines_within(run.output) == []
+    flat = " ".join(run.output.split())
+    assert "171 Trail Product 1 (SKU TRAIL-SKU-1)" in flat
+    assert "frozen and cannot be viewed" in flat
+
+    listed = cli("dlq", "list", acme)
+    assert "Trail Product 1 (SKU TRAIL-SKU-1)" in listed.output and "171" in listed.output
+    shown = cli("dlq", "show", acme, "1")
+    assert "record  Trail Product 1 (SKU TRAIL-SKU-1)" in shown.output
