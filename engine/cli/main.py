@@ -12,6 +12,8 @@ from typing import Any
 import click
 
 from engine.cli import exit_codes
+from engine.cli.common import MERCHANT_FILE
+from engine.cli.exit_codes import CliError
 from engine.cli.logs import configure as configure_logging
 from engine.errors import ConnectorError, Problem, SecretError, SpecError
 from engine.project.secrets import REDACTOR
@@ -106,27 +108,35 @@ def validate(paths: tuple[Path, ...], fmt: str, no_shipped: bool) -> None:
     sys.exit(exit_codes.CONFIG if problems else exit_codes.OK)
 
 
-def _load_plan(mapping: str, merchant_path: Path | None, extra_paths: list[Path]) -> Any:
+def _load_plan(mapping: str, merchant_path: Path | None) -> tuple[Any, Any, Any]:
+    """The compiled mapping (a name, or a mapping file) with the merchant's overrides; and the project
+    and merchant document it came from."""
     from engine.project.loader import Project
     from engine.project.overrides import effective
     from engine.project.validate import Validator
 
-    paths = list(extra_paths)
+    paths: list[Path] = []
     if merchant_path:
-        paths.append(merchant_path)
+        paths += [merchant_path, merchant_path.parent]  # the merchant's folder, as `connector run` loads it
     as_file = Path(mapping)
-    if as_file.suffix in (".yaml", ".yml") and as_file.is_file():
+    is_file = as_file.suffix in (".yaml", ".yml") and as_file.is_file()
+    if is_file:
         paths.append(as_file)
     project = Project.load(paths)
     if project.problems:
         raise SpecError(project.problems)
     name = mapping
-    if as_file.suffix in (".yaml", ".yml") and as_file.is_file():
+    if is_file:
         name = next((d.name for d in project.documents["mapping"].values() if d.path.resolve() == as_file.resolve()), "")
-    merchant = next(iter(project.documents["merchant"].values()), None) if merchant_path else None
+    merchant = None
+    if merchant_path:
+        merchant = next((d for d in project.documents["merchant"].values()
+                         if d.path.resolve() == merchant_path.resolve()), None)
+        if merchant is None:
+            raise CliError(f"{merchant_path} is not a merchant file (`kind: merchant`)", exit_codes.USAGE)
     doc = effective(project, merchant, "mapping", name)
     if doc is None:
-        raise click.ClickException(f"unknown mapping {mapping!r}; known: {', '.join(project.names('mapping'))}")
+        raise CliError(f"unknown mapping {mapping!r}; known: {', '.join(project.names('mapping'))}", exit_codes.USAGE)
     validator = Validator(project)
     problems = validator.schemas.check_document(doc, "mapping")
     if problems:
@@ -134,24 +144,133 @@ def _load_plan(mapping: str, merchant_path: Path | None, extra_paths: list[Path]
     plan = validator.compile_mapping(doc)
     if plan is None:
         raise SpecError(validator.problems)
-    return plan
+    return plan, project, merchant
+
+
+def _uses(flow_doc: Any, mapping: str) -> tuple[bool, str | None]:
+    """Whether a flow applies `mapping`, and the role whose market (region, currency) it sees then:
+    a map step's `market`, or the `to` of the step whose write builds its body with it."""
+    for raw in (flow_doc or {}).get("steps") or []:
+        options = next(iter(raw.values())) or {}
+        if not isinstance(options, dict):
+            continue
+        if options.get("mapping") == mapping:
+            return True, options.get("market")
+        for value in options.values():
+            if isinstance(value, dict) and value.get("mapping") == mapping:
+                return True, options.get("to") or options.get("market")
+    return False, None
+
+
+def _flow_context(project: Any, merchant: Any, mapping: str, flow: str | None) -> dict:
+    """What a run of the merchant's flow hands this mapping: the flow's option defaults, the
+    merchant's options for it, and the market (region, currency) of the connection it writes for."""
+    from engine.flow.context import RunContext
+    from engine.project.overrides import effective
+    from engine.project.yamlpos import plain
+
+    bindings = merchant.doc.get("flows") or {}
+    if flow is not None and flow not in bindings:
+        raise CliError(f"merchant {merchant.doc.get('name')} has no flow {flow!r}; its flows: "
+                       f"{', '.join(bindings) or 'none'}", exit_codes.USAGE)
+    docs = {local: effective(project, merchant, "flow", binding["flow"]) for local, binding in bindings.items()}
+    if flow is None:
+        using = [local for local, doc in docs.items() if _uses(doc, mapping)[0]]
+        if len(using) != 1:
+            if using:
+                click.echo(f"note: {mapping} is used by the flows {', '.join(using)}; pass --flow to apply one's "
+                           "options (applying none)", err=True)
+            return {}
+        flow = using[0]
+    binding, flow_doc = bindings[flow], docs[flow]
+    used, role = _uses(flow_doc, mapping)
+    roles = plain(binding.get("connections") or {})
+    connections = merchant.doc.get("connections") or {}
+    defaults = {k: v.get("default") for k, v in plain((flow_doc or {}).get("options") or {}).items()
+                if isinstance(v, dict) and "default" in v}
+    ctx = RunContext(
+        merchant=str(merchant.doc.get("name")), flow=flow, flow_name=binding["flow"],
+        options={**defaults, **plain(binding.get("options") or {})}, connections={}, connection_names=roles,
+        connection_meta={r: {"region": connections[n].get("region"), "currency": connections[n].get("currency"),
+                             "connector": connections[n].get("connector")}
+                         for r, n in roles.items() if n in connections},
+        store=None)
+    market = f" and the market of {roles[role]}" if role in roles else ""
+    click.echo(f"note: with the options of flow {flow} ({binding['flow']}){market}" +
+               ("" if used else f"; the flow does not use {mapping}"), err=True)
+    per_record = [str(options["context_key"]) for raw in (flow_doc or {}).get("steps") or []
+                  for options in raw.values() if isinstance(options, dict) and options.get("context_key")]
+    if used and per_record:
+        click.echo(f"note: steps of the flow add {', '.join(per_record)} per record; give them with --context",
+                   err=True)
+    return ctx.mapping_context(role)
+
+
+def _select(record: Any, select: str, source: Path) -> Any:
+    from engine.lang.expr import ExprCompileError, ExpressionCompiler, Scope
+
+    if isinstance(record, dict) and select in record:  # a plain key, even one JMESPath would not parse
+        return record[select]
+    try:
+        expr = ExpressionCompiler().jmespath(select)
+    except ExprCompileError as exc:
+        raise click.BadParameter(f"{select!r} is not a JMESPath expression: {exc}", param_hint="--select") from None
+    found = expr.evaluate(Scope(record, record, None, {}))
+    if found is None:
+        keys = ", ".join(map(str, record)) if isinstance(record, dict) else type(record).__name__
+        raise CliError(f"--select {select!r} found nothing in {source} (top level: {keys})", exit_codes.USAGE)
+    return found
+
+
+def _read_input(path: Path) -> Any:
+    from engine.project.yamlpos import load_file, plain
+
+    if path.suffix in (".yaml", ".yml"):
+        return plain(load_file(path))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CliError(f"{path} is not JSON: {exc}", exit_codes.USAGE) from None
 
 
 @main.command("map")
 @click.argument("mapping")
-@click.argument("input_file", type=click.Path(exists=True, path_type=Path))
-@click.option("--merchant", type=click.Path(exists=True, path_type=Path), help="Apply this merchant's overrides.")
-@click.option("--context", "context_json", default="{}", help="Context values as JSON (merchant options).")
-def map_command(mapping: str, input_file: Path, merchant: Path | None, context_json: str) -> None:
-    """Apply MAPPING (a name or a file) to the JSON record in INPUT_FILE and print the output."""
+@click.argument("input_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--merchant", type=MERCHANT_FILE, help="Apply this merchant's overrides (and options: see --flow).")
+@click.option("--flow", "flow", metavar="LOCALNAME",
+              help="With --merchant: apply this flow's options (defaults and the merchant's) and its connection's "
+                   "region and currency, as a run does. Default: the merchant's one flow that uses MAPPING.")
+@click.option("--select", metavar="EXPR",
+              help="JMESPath that picks the record(s) out of an API response file: `data`, `data.products[0]`, "
+                   "or a key such as `product`. A list is mapped item by item.")
+@click.option("--context", "context_json", default="{}", metavar="JSON",
+              help="Context values as a JSON object (e.g. what earlier steps add, such as image_uris); they win "
+                   "over the flow's.")
+def map_command(mapping: str, input_file: Path, merchant: Path | None, flow: str | None, select: str | None,
+                context_json: str) -> None:
+    """Apply MAPPING (a name or a file) to the JSON record in INPUT_FILE and print the output.
+
+    Exit 1 when the mapping fails on a record (its field errors go to stderr as JSON)."""
     from engine.project.testing import _jsonable
 
-    plan = _load_plan(mapping, merchant, [])
-    record = json.loads(input_file.read_text(encoding="utf-8"))
+    try:
+        extra = json.loads(context_json)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--context") from None
+    if not isinstance(extra, dict):
+        raise click.BadParameter("a JSON object, e.g. '{\"warehouse_id\": \"1\"}'", param_hint="--context")
+    if flow is not None and merchant is None:
+        raise click.UsageError("--flow needs --merchant: the flow's options are the merchant's")
+    plan, project, merchant_doc = _load_plan(mapping, merchant)
+    context = _flow_context(project, merchant_doc, plan.name, flow) if merchant_doc is not None else {}
+    context.update(extra)
+    record = _read_input(input_file)
+    if select:
+        record = _select(record, select, input_file)
     records = record if isinstance(record, list) else [record]
     failed = 0
     for item in records:
-        result = plan.apply(item, json.loads(context_json))
+        result = plan.apply(item, context)
         if result.errors:
             failed += 1
             click.echo(json.dumps({"errors": [e.as_dict() for e in result.errors]}, indent=2), err=True)
