@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -19,6 +20,9 @@ from engine.errors import ConnectorError, Problem, SecretError, SpecError
 from engine.project.secrets import REDACTOR
 
 log = logging.getLogger("engine.cli")
+
+TEST_FILE_SUFFIXES = (".test.yaml", "_test.yaml", ".test.yml", "_test.yml")  # as the pytest plugin collects
+NOT_SEARCHED = {".venv", ".git", ".state", "node_modules", "__pycache__", "fixtures"}
 
 
 def _emit_problems(problems: list[Problem], fmt: str, checked: int) -> None:
@@ -279,20 +283,63 @@ def map_command(mapping: str, input_file: Path, merchant: Path | None, flow: str
     sys.exit(exit_codes.CONFIG if failed else exit_codes.OK)
 
 
+def find_test_files(folder: Path) -> list[Path]:
+    """*.test.yaml (and _test.yaml) files below `folder`, as pytest collects them; virtualenvs,
+    VCS folders, state, node_modules and fixtures are not searched."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in NOT_SEARCHED and not d.startswith("."))
+        found += [Path(root) / name for name in sorted(files) if name.endswith(TEST_FILE_SUFFIXES)]
+    return found
+
+
+def _merchant_paths(test_files: list[Path]) -> list[Path]:
+    """The merchant file a test file names (`merchant:`), with its folder, as `connector run` loads it."""
+    from engine.project.yamlpos import load_file
+
+    paths: list[Path] = []
+    for path in test_files:
+        try:
+            doc = load_file(path)
+        except SpecError:
+            continue  # the project load reports it with its position
+        merchant = doc.get("merchant") if isinstance(doc, dict) else None
+        if isinstance(merchant, str) and (path.parent / merchant).is_file():
+            paths += [path.parent / merchant, (path.parent / merchant).parent]
+    return paths
+
+
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("-v", "--verbose", is_flag=True, help="Print every case, not only failures.")
 def test(paths: tuple[Path, ...], verbose: bool) -> None:
-    """Run the YAML test cases under PATHS (default: the current folder)."""
+    """Run the YAML test cases in PATHS (files, or folders loaded whole); without PATHS, every
+    *.test.yaml file below the current folder. Exit 1 when a case fails."""
     from engine.project.loader import Project
-    from engine.project.testing import run_all
+    from engine.project.testing import load_suites, run_case
 
-    project = Project.load(paths or [Path.cwd()])
+    if paths:
+        given = [p.resolve() for p in paths]
+        project = Project.load([*paths, *_merchant_paths([p for p in paths if p.is_file()])])
+        where = ", ".join(map(str, paths))
+    else:
+        found = find_test_files(Path.cwd())
+        if not found:
+            raise CliError(f"no test files (*.test.yaml) below {Path.cwd()}; pass a folder or file to test",
+                           exit_codes.USAGE)
+        given = [p.resolve() for p in found]
+        project = Project.load([*found, *_merchant_paths(found)])
+        where = str(Path.cwd())
     if project.problems:
         for p in project.problems:
             click.echo(p.format(), err=True)
         sys.exit(exit_codes.CONFIG)
-    results = run_all(project)
+    # Only the cases asked for: a merchant's folder, loaded for its mappings, may hold other tests.
+    suites = [s for s in load_suites(project)
+              if any(s.document.path.resolve().is_relative_to(p) for p in given)]
+    if not suites:
+        raise CliError(f"no test files (`kind: test`) in {where}", exit_codes.USAGE)
+    results = [run_case(suite, case) for suite in suites for case in suite.cases]
     failed = [r for r in results if not r.passed]
     for r in results:
         if verbose or not r.passed:

@@ -1,5 +1,6 @@
 """The merchant's folder is its project: a flow beside the merchant file runs as `validate FOLDER`
-sees it; MERCHANT_FILE may name the folder; the hints a run prints work as printed."""
+sees it; MERCHANT_FILE may name the folder; the hints a run prints work as printed; `connector test`
+collects test files only."""
 
 from __future__ import annotations
 
@@ -74,3 +75,52 @@ def test_the_dlq_hint_quotes_a_path_with_spaces(cli, tmp_path, monkeypatch) -> N
     [hint] = [line.strip() for line in buffer.getvalue().splitlines() if "connector dlq" in line]
     assert hint == "connector dlq list 'my shop/merchant.yaml'"
     assert cli(*shlex.split(hint)[1:]).exit_code == 0
+
+
+TEST_FILE = """kind: test
+name: {name}
+mapping: shopify.product_to_canonical
+{merchant}cases:
+  - name: {name} case
+    input: {{id: 1, title: Tee, vendor: V, product_type: T-Shirts, options: [],
+             variants: [{{id: 2, sku: TEE-1, price: "10.00"}}], images: []}}
+    expect_contains: {{title: Tee, brand: {brand}}}
+"""
+
+
+def test_connector_test_without_paths_collects_only_test_files(cli, tmp_path, monkeypatch) -> None:
+    project = tmp_path / "repo"
+    (project / "tests").mkdir(parents=True)
+    (project / "tests" / "tee.test.yaml").write_text(TEST_FILE.format(name="plain", merchant="", brand="V"))
+    # A merchant project whose test sees the merchant's override of the brand.
+    shutil.copytree(EXAMPLE, project / "shop", ignore=shutil.ignore_patterns(".state"))
+    (project / "shop" / "tests").mkdir()
+    (project / "shop" / "tests" / "brand_test.yaml").write_text(
+        TEST_FILE.format(name="merchant", merchant="merchant: ../merchant.yaml\n", brand="Acme Outdoors"))
+    # Everything else below the folder is not a test file and must not be loaded.
+    (project / "docker-compose.yaml").write_text("services: {db: {image: postgres}}\n")
+    (project / ".github" / "workflows").mkdir(parents=True)
+    (project / ".github" / "workflows" / "ci.yaml").write_text("on: push\n")
+    for hidden in (".venv/lib", "node_modules/pkg", ".state", ".git"):
+        (project / hidden).mkdir(parents=True)
+        (project / hidden / "broken.test.yaml").write_text("kind: test\ncases: [\n")
+    monkeypatch.chdir(project)
+    result = cli("test", "-v")
+    assert result.exit_code == 0, result.output
+    assert "2 passed, 0 failed" in result.output
+    assert "PASS" in result.output and "merchant case" in result.output
+
+    (project / "tests" / "wrong.test.yaml").write_text(TEST_FILE.format(name="wrong", merchant="", brand="Other"))
+    failing = cli("test")
+    assert failing.exit_code == 1 and "2 passed, 1 failed" in failing.output
+
+    only = cli("test", "tests/tee.test.yaml")
+    assert only.exit_code == 0 and "1 passed, 0 failed" in only.output
+
+
+def test_connector_test_says_when_there_is_nothing_to_test(cli, tmp_path, monkeypatch) -> None:
+    (tmp_path / "notes.yaml").write_text("a: 1\n")
+    monkeypatch.chdir(tmp_path)
+    result = cli("test")
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: no test files (*.test.yaml) below {tmp_path}; pass a folder or file to test"
