@@ -27,16 +27,17 @@ def main() -> None:
     console.print(f"[bold]Sandbox[/bold]: TikTok Shop and Shopify simulators on 127.0.0.1; state in {workdir}/acme/.state")
     # TikTok's reviewers take their time: audits wait until step 3 settles them.
     with start_sandbox(products=40, seed=7, tiktok_options={"audit_delay_seconds": 3600}) as sandbox:
-        merchant = Merchant(workdir / "acme" / "merchant.yaml", environ=sandbox.environ())
+        merchant_file = workdir / "acme" / "merchant.yaml"
+        merchant = Merchant(merchant_file, environ=sandbox.environ())
         try:
             console.print("[bold]1. Catalog sync, Shopify -> TikTok Shop US[/bold]")
-            print_report(FlowRun(merchant, "catalog").run())
+            print_report(FlowRun(merchant, "catalog").run(), merchant_file)
             for letter in merchant.store.list_dead_letters(merchant="acme")[:5]:
                 first = (letter["error"].get("field_errors") or [{}])[0]
                 console.print(f"  dead letter {letter['id']}: {letter['key']} at {letter['step']}: "
                               f"{first.get('field', '')} {first.get('message', letter['error']['message'])}")
             console.print("[bold]2. Same catalog again: nothing changed, nothing written[/bold]")
-            print_report(FlowRun(merchant, "catalog").run())
+            print_report(FlowRun(merchant, "catalog").run(), merchant_file)
             state = sandbox.admin("tiktok_shop", "GET", "state")
             console.print(f"TikTok Shop now holds {len(state.get('products', {}))} listings.")
             console.print("[bold]3. TikTok audits the listings (the sandbox turns two down); read the results back[/bold]")
@@ -46,7 +47,7 @@ def main() -> None:
                                           "reasons": ["The description links to another shop"],
                                           "suggestions": ["Remove links and contact details from the description"]}],
                 listed[1]["remote_id"]: [DEFAULT_REJECTION]}})
-            print_report(FlowRun(merchant, "listing_status").run())
+            print_report(FlowRun(merchant, "listing_status").run(), merchant_file)
             rows = listing_rows(merchant.store, ["tiktok_us"])
             counts = Counter(row["status"] or NOT_SEEN for row in rows)
             console.print("Listings by status: " + ", ".join(f"{s} {n}" for s, n in sorted(counts.items())))
@@ -55,7 +56,7 @@ def main() -> None:
                 console.print(f"Why {failed['title']} (TikTok {failed['product_id']}) failed:")
                 for line in reasons_text(failed["audit_failed_reasons"]).splitlines():
                     console.print(f"    {escape(line)}")
-            console.print(f"All of them: connector listings {workdir}/acme/merchant.yaml")
+            console.print(f"All of them: connector listings {merchant_file}")
         finally:
             merchant.close()
 

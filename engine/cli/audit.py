@@ -10,7 +10,9 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from engine.cli.run import console
+from engine.cli import exit_codes
+from engine.cli.common import merchant_argument, open_merchant
+from engine.cli.render import console
 from engine.flow.sku_audit import ChannelAudit
 
 SHOWN = 10  # examples per finding in the table; --format json has them all
@@ -46,26 +48,22 @@ def print_audit(reports: list[ChannelAudit], skipped: list[str]) -> None:
 
 def register(main: click.Group) -> None:
     @main.command("audit-skus")
-    @click.argument("merchant_file", type=click.Path(exists=True, path_type=Path))
+    @merchant_argument()
     @click.option("--connection", "only", multiple=True, help="Audit only this connection (repeatable).")
     @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
     @click.option("--strict", is_flag=True, help="Also exit 1 when a channel lacks primary SKUs or has orphans.")
     def audit_skus(merchant_file: Path, only: tuple[str, ...], fmt: str, strict: bool) -> None:
         """Find duplicate, missing and unmatched SKUs in every channel of MERCHANT_FILE (reads only)."""
-        from engine.flow.runner import Merchant
         from engine.flow.sku_audit import audit_merchant
 
-        merchant = Merchant(merchant_file)
-        try:
+        with open_merchant(merchant_file) as merchant:
             try:
                 reports, skipped = audit_merchant(merchant, list(only) or None)
             except ValueError as exc:
                 raise click.UsageError(str(exc)) from None
-        finally:
-            merchant.close()
         if fmt == "json":
             click.echo(json.dumps({"channels": [r.as_dict() for r in reports], "skipped": skipped}, indent=2))
         else:
             print_audit(reports, skipped)
         failed = any(not r.clean for r in reports) or (strict and any(r.missing or r.orphans for r in reports))
-        sys.exit(1 if failed else 0)
+        sys.exit(exit_codes.CONFIG if failed else exit_codes.OK)

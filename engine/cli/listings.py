@@ -13,7 +13,8 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from engine.cli.run import console
+from engine.cli.common import merchant_argument, open_merchant
+from engine.cli.render import console
 from engine.project.overrides import effective
 from engine.project.secrets import REDACTOR
 from engine.project.yamlpos import plain
@@ -123,7 +124,7 @@ def _text(value: object) -> str:
 
 def register(main: click.Group) -> None:
     @main.command()
-    @click.argument("merchant_file", type=click.Path(exists=True, path_type=Path))
+    @merchant_argument()
     @click.option("--flow-connection", "connection", metavar="NAME",
                   help="Only this connection's listings (default: every connection a flow tracks).")
     @click.option("--status", "statuses", multiple=True, metavar="STATUS",
@@ -132,18 +133,13 @@ def register(main: click.Group) -> None:
     @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
     def listings(merchant_file: Path, connection: str | None, statuses: tuple[str, ...], fmt: str) -> None:
         """Listing status and audit result of each product of MERCHANT_FILE, from its state store."""
-        from engine.flow.runner import Merchant
-
-        merchant = Merchant(merchant_file)
-        try:
+        with open_merchant(merchant_file) as merchant:
             known = list(merchant.doc.get("connections") or {})
             if connection is not None and connection not in known:
                 raise click.BadParameter(f"no connection {connection!r}; the merchant has: {', '.join(known)}",
                                          param_hint="--flow-connection")
             connections = [connection] if connection else tracking_connections(merchant)
             rows = listing_rows(merchant.store, connections, {s.upper() for s in statuses} or None)
-        finally:
-            merchant.close()
         if fmt == "json":
             counts = Counter(row["status"] or NOT_SEEN for row in rows)
             click.echo(REDACTOR.text(json.dumps({"merchant": merchant.name, "connections": connections,

@@ -42,6 +42,11 @@ class RunReport:
     def add(self, action: str) -> None:
         self.counts[action] = self.counts.get(action, 0) + 1
 
+    @property
+    def dead_letters(self) -> list[dict]:
+        """The results of the records that went (in a dry run: would go) to the dead-letter queue."""
+        return [r for r in self.results if r["action"] == "dead_letter"]
+
 
 class StoreTokenStore:
     """Connector tokens (rotating refresh tokens) persisted in the merchant's state store."""
@@ -63,7 +68,9 @@ class Merchant:
                  environ: dict | None = None, transports: dict[str, Any] | None = None,
                  state_url: str | None = None) -> None:
         path = Path(merchant_file)
-        self.project = Project.load([path, *(extra_paths or [])])
+        # The merchant's folder is its project, as `connector validate FOLDER` sees it: flows and
+        # mappings written beside the merchant file are known to the run too.
+        self.project = Project.load([path, path.parent, *(extra_paths or [])])
         self.document = next((d for d in self.project.documents["merchant"].values()
                               if d.path.resolve() == path.resolve()), None)
         if self.document is None:
@@ -199,14 +206,42 @@ class FlowRun:
             "message": str(exc), "type": type(exc).__name__, "chain": chain,
             "field_errors": getattr(exc, "field_errors", []),
             "retryable": bool(getattr(exc, "retryable", False)),
+            # What a person recognises the record by; the key alone is a remote id.
+            "label": self.record_label(record.canonical, record.native),
         })
         outcome = {"key": record.key, "action": "dead_letter", "status": "failed", "step": step, "error": error}
         if not ctx.dry_run:
             store.add_dead_letter(ctx.run_id, ctx.merchant, ctx.flow, step, ctx.flow_name, record.key,
                                   REDACTOR.data(record.native), error)
             store.record_result(ctx.run_id, ctx.flow_name, record.key, (record.action or "sync").replace("+", ","),
-                                "dead_letter", {"step": step, "message": error["message"]})
+                                "dead_letter", {"step": step, "message": error["message"], "label": error["label"]})
         return outcome
+
+    @staticmethod
+    def record_label(canonical: Any, native: Any, *, shown_skus: int = 3, title_chars: int = 60) -> str:
+        """A short name for a record, e.g. `Camp Mug (SKUs MUG-1, MUG-2)`: the title and SKUs of the
+        canonical record when it was mapped, else of the native payload (`title` or `name`, and
+        `variants[].sku`, `skus[].seller_sku` or `sku`). Empty when neither has any of them."""
+        title, skus = "", []
+        for source in (canonical, native):
+            if not isinstance(source, dict):
+                continue
+            if not title:
+                title = next((str(source[k]).strip() for k in ("title", "name")
+                              if isinstance(source.get(k), str | int) and str(source[k]).strip()), "")
+            if not skus:
+                items = [i for k in ("variants", "skus") if isinstance(source.get(k), list)
+                         for i in source[k] if isinstance(i, dict)]
+                skus = [str(s) for s in (i.get("sku") or i.get("seller_sku") for i in items) if s not in (None, "")]
+                skus = skus or ([str(source["sku"])] if source.get("sku") not in (None, "") else [])
+        title = " ".join(title.split())
+        if len(title) > title_chars:
+            title = title[:title_chars].rsplit(" ", 1)[0] + "…"
+        if not skus:
+            return title
+        more = f" +{len(skus) - shown_skus} more" if len(skus) > shown_skus else ""
+        listed = f"SKU{'s' if len(skus) > 1 else ''} {', '.join(skus[:shown_skus])}{more}"
+        return f"{title} ({listed})" if title else listed
 
 
 def replay_records(store: Any, merchant: str, flow: str, ids: list[int] | None = None) -> Iterator[Record]:
