@@ -17,6 +17,7 @@ USAGE = 2  # the command line is wrong: unknown command or option, missing argum
 DEAD_LETTERED = 3  # the run finished, but records went to the dead-letter queue
 PLATFORM = 4  # a platform outage or an auth failure: the run ended early, or the platform refused the credentials
 UNEXPECTED = 5  # anything else (the state store cannot be opened, a bug): one line; `connector -v` shows the traceback
+BUSY = 6  # another run of the same merchant flow is still going: nothing was done; try again later
 INTERRUPTED = 130  # Ctrl-C
 
 TABLE = [  # for `connector --help`; README.md explains each at length
@@ -26,6 +27,7 @@ TABLE = [  # for `connector --help`; README.md explains each at length
     (DEAD_LETTERED, "the run finished, but records were dead-lettered"),
     (PLATFORM, "platform outage or auth failure (the run ended early)"),
     (UNEXPECTED, "unexpected error; `connector -v ...` shows the traceback"),
+    (BUSY, "another run of the same flow is still going; nothing was done"),
     (INTERRUPTED, "interrupted (Ctrl-C)"),
 ]
 

@@ -22,6 +22,9 @@ class RunContext:
     connection_meta: dict[str, dict]  # role -> {region, currency, connector}
     store: Any  # engine.state.StateStore
     dry_run: bool = False
+    # This run holds the flow's run lease: no other run of the flow is alive, so a create left
+    # "in progress" in the ledger belongs to a run that ended without finishing it.
+    exclusive: bool = False
     run_id: str = ""
     limit: int | None = None
     plans: dict[str, MappingPlan] = field(default_factory=dict)

@@ -17,6 +17,7 @@ from engine.errors import ConnectorError, Problem, RecordError, SpecError
 from engine.flow.context import RunContext
 from engine.flow.record import Record
 from engine.flow.registry import STEPS
+from engine.flow.run_lease import RunLease
 from engine.flow.steps import Pull, Step
 from engine.http import Connection, HttpCallError
 from engine.project.loader import Document, Project
@@ -145,12 +146,28 @@ class FlowRun:
     def run(self, records: Iterator[Record] | None = None,
             progress: Callable[[Record, str], None] | None = None) -> RunReport:
         ctx, store = self.ctx, self.merchant.store
+        lease = None if ctx.dry_run else RunLease(store, ctx.merchant, ctx.flow)
+        if lease is not None:
+            lease.acquire()  # FlowBusyError when another live run of this flow holds it
+            ctx.exclusive = True
+        try:
+            return self._run(records, progress, lease)
+        finally:
+            ctx.exclusive = False
+            if lease is not None:
+                lease.release()
+
+    def _run(self, records: Iterator[Record] | None, progress: Callable[[Record, str], None] | None,
+             lease: RunLease | None) -> RunReport:
+        ctx, store = self.ctx, self.merchant.store
         started = time.monotonic()
         ctx.run_id = "dry-run" if ctx.dry_run else store.start_run(ctx.merchant, ctx.flow, False, ctx.options)
         report = RunReport(ctx.run_id, ctx.merchant, ctx.flow, ctx.dry_run)
         source = records if records is not None else self.steps[0].records(ctx)
         try:
             for record in source:
+                if lease is not None:
+                    lease.keep()
                 outcome = self.process(record)
                 report.add(outcome["action"])
                 report.results.append(outcome)

@@ -11,6 +11,7 @@ from engine.state.hashing import canonical_json, content_hash
 from engine.state.sqlite import SQLiteStore
 from engine.state.store import (
     BackendNotAvailable,
+    FlowBusyError,
     LockTimeout,
     OnceTicket,
     StateBusyError,
@@ -20,6 +21,7 @@ from engine.state.store import (
 
 __all__ = [
     "BackendNotAvailable",
+    "FlowBusyError",
     "LockTimeout",
     "OnceTicket",
     "SQLiteStore",

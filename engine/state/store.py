@@ -51,6 +51,10 @@ class StateBusyError(StateError):
     """Another writer held the database longer than the busy timeout. Safe to retry."""
 
 
+class FlowBusyError(StateBusyError):
+    """Another live run of the same merchant flow holds it."""
+
+
 class LockTimeout(StateError, TimeoutError):
     """``StateStore.lock`` did not get the lease within ``wait_seconds``."""
 

@@ -216,6 +216,12 @@ class Push(Step):
         spec, conn = write["spec"], run.connection(self.options["to"])
         scope = f"create:{entity}:{conn_name}"
         ticket = run.store.begin_once(scope, record.key)
+        if ticket.status == "in_progress" and run.exclusive:
+            # This run holds the flow's lease, so the run that claimed this create is not running
+            # any more (killed, crashed): its outcome is unknown. Release its claim and go on as
+            # after any unfinished attempt: look the object up before creating.
+            run.store.fail_once(scope, record.key, "left in progress by a run that ended without finishing it")
+            ticket = run.store.begin_once(scope, record.key)
         if ticket.status == "done":  # created by an earlier run whose bookkeeping did not finish
             record.remote_id = ticket.result["remote_id"]
             # Ledger entries written before sku_refs existed hold only SKU -> id.
