@@ -118,8 +118,13 @@ for _first in "tTfF":
 _MAP_TAG, _SEQ_TAG, _MERGE_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:merge"
 
 
-def _build(node: yaml.Node, file: str, loader: _Constructor, path: tuple = ()) -> Any:
+def _build(node: yaml.Node, file: str, loader: _Constructor, path: tuple = (), open_nodes: tuple = ()) -> Any:
     buffer = getattr(loader, "buffer", None)
+    if isinstance(node, yaml.CollectionNode) and any(node is seen for seen in open_nodes):
+        raise SpecError(Problem("a YAML alias (*name) refers to the list or mapping it is inside of",
+                                _loc(file, node.start_mark), format_path(path),
+                                hint="an alias must name a value defined before and outside it"))
+    open_nodes = (*open_nodes, node)
     if isinstance(node, yaml.CollectionNode) and node.tag not in (_MAP_TAG, _SEQ_TAG):
         raise SpecError(Problem(f"unsupported YAML tag {node.tag!r}", _loc(file, node.start_mark),
                                 hint="files hold plain data: remove the tag"))
@@ -130,7 +135,7 @@ def _build(node: yaml.Node, file: str, loader: _Constructor, path: tuple = ()) -
         from_merge: set[Any] = set()  # keys whose value came from `<<`: a key written here replaces them
         out = YDict(loc=_loc(file, node.start_mark), path=path)
         for index, (key_node, value_node) in enumerate(node.value):
-            key = _build(key_node, file, loader)
+            key = _build(key_node, file, loader, open_nodes=open_nodes)
             if not isinstance(key, str | int | bool) and key is not None:
                 raise SpecError(Problem("a mapping key must be a plain scalar", _loc(file, key_node.start_mark)))
             if index < merged:
@@ -147,7 +152,7 @@ def _build(node: yaml.Node, file: str, loader: _Constructor, path: tuple = ()) -
                         hint="YAML keeps only the last value of a repeated key; remove one of them",
                     )
                 )
-            out[key] = _build(value_node, file, loader, path + (key,))
+            out[key] = _build(value_node, file, loader, path + (key,), open_nodes)
             out.key_locs[key] = _loc(file, key_node.start_mark)
             out.value_locs[key] = _loc(file, value_node.start_mark)
             if isinstance(value_node, yaml.ScalarNode) and (spans := _spans(value_node, buffer)):
@@ -156,18 +161,23 @@ def _build(node: yaml.Node, file: str, loader: _Constructor, path: tuple = ()) -
     if isinstance(node, yaml.SequenceNode):
         seq = YList(loc=_loc(file, node.start_mark), path=path)
         for index, item in enumerate(node.value):
-            seq.append(_build(item, file, loader, path + (index,)))
+            seq.append(_build(item, file, loader, path + (index,), open_nodes))
             seq.item_locs.append(_loc(file, item.start_mark))
             if isinstance(item, yaml.ScalarNode) and (spans := _spans(item, buffer)):
                 seq.spans[index] = spans
         return seq
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. 2024-13-45 read as a date, !!int abc
+        raise SpecError(Problem(f"cannot read this value: {exc}", _loc(file, node.start_mark), format_path(path),
+                                hint="quote it to keep it as text")) from None
 
 
 def loads(text: str, file: str = "<string>") -> Any:
     """Parse one YAML document, keeping positions. Raises SpecError with file:line:col."""
-    loader = _Constructor(text)
+    loader = None
     try:
+        loader = _Constructor(text)
         if not loader.check_node():
             return None
         node = loader.get_node()
@@ -182,18 +192,17 @@ def loads(text: str, file: str = "<string>") -> Any:
             )
         return _build(node, file, loader)
     except yaml.MarkedYAMLError as exc:
-        opener = _unclosed(exc, text)
-        if opener is not None:
-            where = _loc(file, exc.context_mark)
-            closer = _CLOSERS[opener]
-            raise SpecError(Problem(f"invalid YAML: the {opener!r} opened here is never closed ({exc.problem})",
-                                    where, hint=f"add the closing {closer!r}, or quote the whole value")) from None
-        mark = exc.problem_mark or exc.context_mark
-        where = _loc(file, mark) if mark else Location(file, 1, 1)
-        message = ": ".join(str(p) for p in (exc.context, exc.problem) if p)
-        raise SpecError(Problem(f"invalid YAML: {message}", where, hint=_yaml_hint(message))) from None
+        raise SpecError(_diagnose(exc, text, file)) from None
+    except yaml.YAMLError as exc:  # the reader's refusal of a control character, with a position
+        position = getattr(exc, "position", 0) or 0
+        line = text.count("\n", 0, position) + 1
+        col = position - (text.rfind("\n", 0, position) + 1) + 1
+        reason = getattr(exc, "reason", "") or str(exc).split("\n")[0]
+        raise SpecError(Problem(f"invalid YAML: {reason}", Location(file, line, col),
+                                hint="remove the control character (files are plain UTF-8 text)")) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 _CLOSERS = {"[": "]", "{": "}", '"': '"', "'": "'"}
@@ -206,6 +215,124 @@ def _unclosed(exc: yaml.MarkedYAMLError, text: str) -> str | None:
         return None
     opener = text[mark.index] if 0 <= mark.index < len(text) else ""
     return opener if opener in _CLOSERS else None
+
+
+def _diagnose(exc: yaml.MarkedYAMLError, text: str, file: str) -> Problem:
+    """The problem a parse error stands for, placed where the mistake is rather than where the
+    parser gave up: an unclosed bracket or quote at its opening, a misindented line at that line."""
+    opener = _unclosed(exc, text)
+    if opener is not None:
+        closer = _CLOSERS[opener]
+        return Problem(f"invalid YAML: the {opener!r} opened here is never closed ({exc.problem})",
+                       _loc(file, exc.context_mark), hint=f"add the closing {closer!r}, or quote the whole value")
+    mark = exc.problem_mark or exc.context_mark
+    runaway = _runaway_quote(text, mark.index if mark else len(text))
+    if runaway is not None:
+        start, end_line = runaway
+        quote = text[start.index]
+        return Problem(f"invalid YAML: the {quote!r} opened here is not closed on its line; the quoted text runs on "
+                       f"to line {end_line} and swallows the lines between",
+                       _loc(file, start), hint=f"add the closing {quote!r} at the end of the value on this line")
+    indentation = _bad_indentation(exc, text, file)
+    if indentation is not None:
+        return indentation
+    where = _loc(file, mark) if mark else Location(file, 1, 1)
+    message = ": ".join(str(p) for p in (exc.context, exc.problem) if p)
+    return Problem(f"invalid YAML: {message}", where, hint=_yaml_hint(message))
+
+
+_STRUCTURE_LINE = re.compile(r"^\s*(?:- |[A-Za-z0-9_$\"'.-]+\s*:(?:\s|$))")
+
+
+def _runaway_quote(text: str, error_index: int) -> tuple[yaml.Mark, int] | None:
+    """A quoted value whose closing quote is missing, so that it ran on to a later quote.
+
+    The quoted text then spans several lines, some of which look like YAML keys or list items.
+    Found by scanning the tokens before the error; None when there is no such value.
+    """
+    found = None
+    try:
+        for token in yaml.scan(text):
+            if token.start_mark.index >= error_index:
+                break
+            if isinstance(token, yaml.ScalarToken) and token.style in ('"', "'") \
+                    and token.end_mark.line > token.start_mark.line:
+                inner = text[token.start_mark.index:token.end_mark.index].split("\n")[1:]
+                if any(_STRUCTURE_LINE.match(line) for line in inner):
+                    found = (token.start_mark, token.end_mark.line + 1)
+    except yaml.YAMLError:
+        pass
+    return found
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _key_indent(line: str) -> int:
+    """Where the first key of a line starts: after the indentation and any `- ` list markers."""
+    match = re.match(r"^((?:\s*- +)*)\s*", line)
+    return match.end() if match else 0
+
+
+def _content_lines(lines: list[str], before: int) -> list[tuple[int, str]]:
+    """(0-based index, text) of the lines before `before` that hold something, nearest first."""
+    return [(i, lines[i]) for i in range(min(before, len(lines)) - 1, -1, -1)
+            if lines[i].strip() and not lines[i].lstrip().startswith("#")]
+
+
+def _spaces(count: int) -> str:
+    return "1 space" if count == 1 else f"{count} spaces"
+
+
+def _bad_indentation(exc: yaml.MarkedYAMLError, text: str, file: str) -> Problem | None:
+    mark = exc.problem_mark
+    if mark is None:
+        return None
+    problem = str(exc.problem or "")
+    lines = text.split("\n")
+    if mark.line >= len(lines):
+        return None
+    line = lines[mark.line]
+    indent = _indent(line)
+    previous = _content_lines(lines, mark.line)
+    if not previous:
+        return None
+    if problem.startswith("mapping values are not allowed"):
+        # An over-indented `key: value` line is read as the continuation of the value above, and
+        # its colon then makes no sense; a colon later in the line is a value that needs quotes.
+        head = line[indent:mark.column]
+        prev_index, prev_line = previous[0]
+        prev_key = _key_indent(prev_line)
+        if ":" in head or head.startswith(("-", "#", "\"", "'")) or not head.strip() or indent <= prev_key:
+            return None
+        if not re.match(r"^\s*(?:- +)*[^:#]+:\s+\S", prev_line):
+            return None
+        levels = [(prev_key, prev_index)]
+    elif "expected <block end>" in problem and ("block mapping start" in problem or "block sequence start" in problem):
+        levels = []
+        for index, candidate in previous:
+            for level in (_key_indent(candidate), _indent(candidate)):  # a `- key:` line opens two levels
+                if not levels or level < levels[-1][0]:
+                    levels.append((level, index))
+            if levels[-1][0] == 0:
+                break
+        above = [lv for lv in levels if lv[0] > indent]
+        below = [lv for lv in levels if lv[0] < indent]
+        levels = ([above[-1]] if above else []) + ([below[0]] if below else [])
+        if not levels:
+            return None
+    else:
+        return None
+    first, *rest = levels
+    expected = f"expected {_spaces(first[0])} (as on line {first[1] + 1})"
+    if rest:
+        expected += f" or {rest[0][0]} (as on line {rest[0][1] + 1})"
+    return Problem(f"bad indentation: this line is indented {_spaces(indent)}; {expected}",
+                   Location(file, mark.line + 1, indent + 1),
+                   hint=f"indent it by {first[0]} spaces to sit beside the key above"
+                   + (f", or by {rest[0][0]} to close that block" if rest else "")
+                   + "; YAML nests by indentation")
 
 
 def _yaml_hint(message: str) -> str:
@@ -225,7 +352,11 @@ def load_file(path: str | Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError(Problem(f"not UTF-8 text: {exc}", Location(str(path), 1, 1))) from None
+        raise SpecError(Problem(f"not UTF-8 text: {exc}", Location(str(path), 1, 1),
+                                hint="save the file as UTF-8")) from None
+    except OSError as exc:
+        raise SpecError(Problem(f"cannot read the file: {exc.strerror}", Location(str(path), 1, 1),
+                                hint="check that it exists and is readable")) from None
     return loads(text, str(path))
 
 
