@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import html
+import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,18 +32,67 @@ CURRENT_SCOPE: contextvars.ContextVar[Any] = contextvars.ContextVar("mapping_sco
 
 @dataclass(frozen=True)
 class Signature:
-    """JMESPath argument types: required ones, then optional trailing ones."""
+    """JMESPath argument types: required ones, then optional trailing ones.
+
+    `names` are the parameter names (from the Python function), for the signature text that
+    `connector validate` prints in hints and the docs show.
+    """
 
     types: tuple[str, ...]
     optional: tuple[str, ...] = ()
     rest: bool = False  # any number of further arguments of the last type (money_add)
+    names: tuple[str, ...] = ()
+
+    @property
+    def min_args(self) -> int:
+        return len(self.types)
+
+    @property
+    def max_args(self) -> int | None:
+        return None if self.rest else len(self.types) + len(self.optional)
+
+    def arg_types(self, index: int) -> tuple[str, ...] | None:
+        """The types argument `index` may have (("any",) for any), or None past the last one."""
+        declared = self.types + self.optional
+        if index < len(declared):
+            return tuple(declared[index].split("|"))
+        if self.rest and declared:
+            return tuple(declared[-1].split("|"))
+        return None
+
+    def text(self, name: str) -> str:
+        """money_mul(amount: string|number, factor: string|number[, places: number])"""
+        def param(i: int, types: str) -> str:
+            label = self.names[i] if i < len(self.names) else f"arg{i + 1}"
+            return f"{label}: {types}"
+
+        required = [param(i, t) for i, t in enumerate(self.types)]
+        text = ", ".join(required)
+        for j, t in enumerate(self.optional):
+            text += f"[{', ' if text else ''}{param(len(self.types) + j, t)}"
+        text += "]" * len(self.optional)
+        if self.rest:
+            text += ", ..."
+        return f"{name}({text})"
+
+
+def _param_names(fn: Callable, count: int, skip: int = 0) -> tuple[str, ...]:
+    """Parameter names for a signature text; `*values` becomes a, b, c..."""
+    params = list(inspect.signature(fn).parameters.values())[skip:]
+    names = [p.name for p in params if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    if len(names) < count and any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+        names += [chr(ord("a") + i) for i in range(count - len(names))]
+    return tuple(names)
 
 
 def function(name: str, *types: str, optional: tuple[str, ...] = (), rest: bool = False, doc: str = "") -> Callable:
     def decorate(fn: Callable) -> Callable:
-        signature = Signature(tuple(types), tuple(optional), rest)
+        names = _param_names(fn, len(types) + len(optional))
+        signature = Signature(tuple(types), tuple(optional), rest, names)
         FUNCTIONS.register(
-            name, options_schema={"args": list(types), "optional": list(optional)}, doc=doc or (fn.__doc__ or "")
+            name, options_schema={"args": list(types), "optional": list(optional), "rest": rest,
+                                  "params": list(names), "signature": signature.text(name)},
+            doc=doc or (fn.__doc__ or ""),
         )(_Declared(fn, signature))
         return fn
 
@@ -397,6 +447,23 @@ JMESPATH_BUILTINS = frozenset(
 
 def known_function_names() -> frozenset[str]:
     return JMESPATH_BUILTINS | frozenset(FUNCTIONS.names())
+
+
+def _builtin_signature(name: str) -> Signature | None:
+    """A JMESPath built-in's signature in the same terms as the engine's own functions."""
+    spec = jp_functions.Functions.FUNCTION_TABLE.get(name)  # type: ignore[attr-defined]
+    if spec is None:
+        return None
+    types = tuple("|".join(arg.get("types") or ["any"]) for arg in spec["signature"])
+    rest = bool(spec["signature"] and spec["signature"][-1].get("variadic"))
+    return Signature(types, (), rest, _param_names(spec["function"], len(types), skip=1))
+
+
+def signature_of(name: str) -> Signature | None:
+    """The declared signature of a function callable from expressions (engine or JMESPath built-in)."""
+    if name in FUNCTIONS:
+        return FUNCTIONS.get(name).impl.signature
+    return _builtin_signature(name)
 
 
 def jinja_callables() -> dict[str, Callable]:
