@@ -15,8 +15,9 @@ from engine.project.secrets import REDACTOR
 
 
 def _emit_problems(problems: list[Problem], fmt: str, checked: int) -> None:
+    errors = [p for p in problems if p.severity == "error"]
     if fmt == "json":
-        click.echo(json.dumps({"ok": not problems, "files_checked": checked, "problems": [
+        click.echo(json.dumps({"ok": not errors, "files_checked": checked, "problems": [
             {"file": p.location.file if p.location else None, "line": p.location.line if p.location else None,
              "col": p.location.col if p.location else None, "path": p.path, "message": p.message,
              "hint": p.hint, "severity": p.severity} for p in problems]}, indent=2))
@@ -25,12 +26,21 @@ def _emit_problems(problems: list[Problem], fmt: str, checked: int) -> None:
         if fmt == "github":
             where = f"file={p.location.file},line={p.location.line},col={p.location.col}," if p.location else ""
             text = f"{p.message}. {p.hint}" if p.hint else p.message
-            click.echo(f"::error {where}title={p.path or 'connector validate'}::{text}")
+            level = "warning" if p.severity == "warning" else "error"
+            click.echo(f"::{level} {where}title={p.path or 'connector validate'}::{text}")
         else:
             click.echo(p.format())
     if fmt == "text":
-        summary = f"{checked} files checked, {len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        click.echo(click.style(summary, fg="red" if problems else "green"), err=bool(problems))
+        warnings = len(problems) - len(errors)
+        if not problems:
+            summary = f"{checked} files checked, 0 problems"
+        else:
+            parts = [f"{len(errors)} error{'s' if len(errors) != 1 else ''}"]
+            if warnings:
+                parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+            summary = f"{checked} files checked, " + ", ".join(parts)
+        colour = "red" if errors else "yellow" if problems else "green"
+        click.echo(click.style(summary, fg=colour), err=bool(errors))
 
 
 @click.group()
@@ -48,10 +58,16 @@ def validate(paths: tuple[Path, ...], fmt: str, no_shipped: bool) -> None:
     from engine.project.loader import Project
     from engine.project.validate import Validator
 
-    project = Project.load(paths or [Path.cwd()], include_shipped=not no_shipped)
-    problems = Validator(project).run()
-    _emit_problems(problems, fmt, len(project.files))
-    sys.exit(1 if problems else 0)
+    checked = 0
+    try:
+        project = Project.load(paths or [Path.cwd()], include_shipped=not no_shipped)
+        checked = len(project.files)
+        problems = Validator(project).run()
+    except Exception as exc:  # noqa: BLE001  (validate reports; it never ends in a traceback)
+        problems = [Problem(f"validate stopped: {type(exc).__name__}: {REDACTOR.text(str(exc))}", None, "",
+                            "this is a bug in connector validate; please report it with the files checked")]
+    _emit_problems(problems, fmt, checked)
+    sys.exit(1 if any(p.severity == "error" for p in problems) else 0)
 
 
 def _load_plan(mapping: str, merchant_path: Path | None, extra_paths: list[Path]) -> Any:

@@ -369,10 +369,28 @@ class _Compiler:
 
     def template(self, container: Any, key: Any, text: Any) -> Any:
         try:
-            return self.exprs.template(text)
+            compiled = self.exprs.template(text)
         except ExprCompileError as exc:
             self.problem(container, key, str(exc), exc.hint, offset=exc.offset, line_offset=exc.line_offset)
             return None
+        self.check_template_names(container, key, compiled)
+        return compiled
+
+    def check_template_names(self, container: Any, key: Any, compiled: Any) -> None:
+        """Names a template reads as record fields must be fields of the record it sees, when
+        that record is a canonical entity (or an item of one) whose fields are all known."""
+        base = self.source_items if self.source_items is not None else self.source_schema
+        if not self.schema_lookup or base is None or base is _UNKNOWN or self.schema_lookup.is_open(base):
+            return
+        names = self.schema_lookup.property_names(base)
+        for used in getattr(compiled, "names", ()):
+            if self.schema_lookup.property(base, used.name) is None:
+                close = difflib.get_close_matches(used.name, names, n=1)
+                self.problem(container, key, f"the template reads {used.name!r}, which is not a field of the "
+                             f"canonical record it sees",
+                             (f"did you mean {close[0]!r}? " if close else "fields: " + ", ".join(names) + "; ")
+                             + "context values are read as ctx.NAME",
+                             offset=used.offset)
 
     # -- fields
 

@@ -18,7 +18,7 @@ from referencing import Registry, Resource
 
 from engine.errors import Problem
 from engine.project.resources import schemas_dir
-from engine.project.secrets import shape_of_secret
+from engine.project.secrets import reference_issue, shape_of_secret
 from engine.project.yamlpos import field_path, locate
 
 FILE_KINDS = ("connector", "mapping", "flow", "merchant", "test")
@@ -119,6 +119,9 @@ def _problem(doc: Any, error: ValidationError) -> Problem:
     if error.validator == "pattern":
         hint = error.schema.get("description", "") or f"must match {error.validator_value}"
         if error.schema.get("writeOnly"):  # a secret's slot: whatever was typed there may be a secret
+            issue = reference_issue(error.instance)
+            if issue is not None:
+                return Problem(issue[0], locate(doc, path), where, issue[1])
             return Problem(f"not a secret reference (got {shape_of_secret(error.instance)})", locate(doc, path),
                            where, hint + "; literal secrets are refused")
         return Problem(f"{error.instance!r} has the wrong form", locate(doc, path), where, hint)

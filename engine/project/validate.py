@@ -1,36 +1,47 @@
 """`connector validate`: every file of a project checked against its schema, every expression
 compiled, every reference resolved. Each finding points at file:line:col with the field path.
+
+A finding is an error (exit code 1) or a warning (printed, exit code 0). Nothing a file can hold
+makes validate itself fail: a check that breaks on an unforeseen shape reports that as a problem.
 """
 
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 
 from engine.errors import Problem, SpecError
-from engine.lang.expr import ExpressionCompiler
+from engine.lang.expr import ExprCompileError, ExpressionCompiler
 from engine.lang.mapping import MappingPlan, compile_mapping
 from engine.project.loader import Document, Project
-from engine.project.overrides import effective
+from engine.project.overrides import effective, extends_fields, form_of
+from engine.project.regions import is_country, region_hint
 from engine.project.schemas import SchemaSet, _problem
-from engine.project.secrets import SecretRef
-from engine.project.yamlpos import YDict, locate, plain
+from engine.project.secrets import (
+    SecretRef,
+    missing_secret_file,
+    reference_issue,
+    setting_default,
+    setting_reference_issues,
+)
+from engine.project.yamlpos import YDict, format_path, locate, plain, text_location
 
 
 def _did_you_mean(name: Any, known: list[str]) -> str:
-    close = difflib.get_close_matches(str(name), known, n=1)
-    return f"did you mean {close[0]!r}?" if close else ("known: " + ", ".join(known) if known else "none defined")
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
+    return f"did you mean {close[0]!r}?" if close else ("known: " + ", ".join(map(str, known)) if known else "none defined")
 
 
-def _at(doc: Any, path: list, message: str, hint: str = "", *, key: bool = False) -> Problem:
-    from engine.project.yamlpos import format_path
-
+def _at(doc: Any, path: list, message: str, hint: str = "", *, key: bool = False, severity: str = "error") -> Problem:
     base = list(getattr(doc, "path", ()))
-    return Problem(message, locate(doc, path, key=key), format_path(base + path), hint)
+    return Problem(message, locate(doc, path, key=key), format_path(base + path), hint, severity)
 
 
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -47,6 +58,52 @@ def relocate(problems: list[Problem], doc: Any) -> list[Problem]:
     return problems
 
 
+# Which step options are expressions, per step kind: (path with "*" for every key or item, kind).
+# The step kinds do not declare this themselves yet; until they do, it is listed here so that an
+# expression in a flow (or a merchant's flow override) is compiled by validate, not first at run time.
+STEP_EXPRESSIONS: dict[str, list[tuple[tuple, str]]] = {
+    "check": [(("rules", "*", key), "jmespath") for key in ("when", "assert", "violations")]
+    + [(("rules", "*", "message"), "template")],
+    "diff": [(("parts", "*"), "jmespath")],
+    "fetch": [(("path_params", "*"), "jmespath"), (("query", "*"), "jmespath"), (("when",), "jmespath"),
+              (("result",), "jmespath")],
+    "match": [(("skus",), "jmespath")],
+    "pull": [(("key",), "jmespath"), (("detail", "when"), "jmespath"), (("since", "from"), "jmespath"),
+             (("events", "id"), "jmespath"), (("events", "when"), "jmespath")],
+    "push": [((write, key), "jmespath") for write in ("create", "update", "price_update", "inventory_update")
+             for key in ("id", "sku_ids", "each")]
+    + [((write, "item_path_params", "*"), "jmespath")
+       for write in ("create", "update", "price_update", "inventory_update")]
+    + [(("lookup_existing", key), "jmespath") for key in ("body", "query", "id", "skus", "sku_ids")],
+    "track": [(("id",), "jmespath"), (("fields", "*"), "jmespath")],
+    "upload_images": [(("urls",), "jmespath"), (("result",), "jmespath")],
+}
+
+# What a flow's option declaration may hold: JSON Schema keywords, plus the engine's own checks
+# of a merchant's option values against each other and against the bound connections.
+_SCHEMA_KEYWORDS = frozenset({
+    "type", "enum", "const", "default", "description", "title", "examples", "deprecated", "$comment",
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength",
+    "pattern", "format", "items", "prefixItems", "minItems", "maxItems", "uniqueItems", "contains",
+    "properties", "additionalProperties", "patternProperties", "propertyNames", "required", "minProperties",
+    "maxProperties", "anyOf", "oneOf", "allOf", "not", "if", "then", "else", "$ref", "$defs",
+    "dependentRequired", "dependentSchemas", "readOnly", "writeOnly",
+})
+OPTION_CHECKS = {
+    "must_set": "true: every merchant binding of the flow must set this option",
+    "must_match": "{role: ROLE, field: NAME}: when set, equals that field (region, currency or a setting) "
+                  "of the connection bound to ROLE; the connection's value is what the flow uses",
+    "keys_in": "{option: OTHER, of: keys|values}: every key of this option is a key (or a value) of OTHER",
+}
+_OPTION_KEYWORDS = _SCHEMA_KEYWORDS | set(OPTION_CHECKS)
+_SUBSCHEMA_KEYS = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames")
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "dependentSchemas")
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+
+_CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?|[A-Za-z]{3}(-[A-Za-z]{3})?)(/\d+)?(,(\*|\d+(-\d+)?|[A-Za-z]{3})(/\d+)?)*$")
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+
+
 class Validator:
     def __init__(self, project: Project, schemas: SchemaSet | None = None) -> None:
         self.project = project
@@ -58,12 +115,28 @@ class Validator:
     def run(self) -> list[Problem]:
         for kind in ("connector", "mapping", "flow", "merchant", "test"):
             for document in list(self.project.documents[kind].values()):
-                if self.schema_ok(document):
-                    getattr(self, f"check_{kind}")(document)
+                self._guarded(document.doc, lambda d=document, k=kind: self.schema_ok(d) and
+                              getattr(self, f"check_{k}")(d))
         unique = {(str(p.location), p.message): p for p in self.problems}
-        return sorted(unique.values(), key=lambda p: (str(p.location.file) if p.location else "",
-                                                      p.location.line if p.location else 0,
-                                                      p.location.col if p.location else 0))
+        # A warning where an error already is would only repeat it.
+        errors_at = {str(p.location) for p in unique.values() if p.severity == "error"}
+        kept = [p for p in unique.values() if p.severity == "error" or str(p.location) not in errors_at]
+        return sorted(kept, key=lambda p: (str(p.location.file) if p.location else "",
+                                           p.location.line if p.location else 0,
+                                           p.location.col if p.location else 0))
+
+    def _guarded(self, doc: Any, check: Any) -> None:
+        """Run one check; a shape it did not foresee is reported, never raised."""
+        try:
+            check()
+        except SpecError as exc:
+            self.problems.extend(relocate(exc.problems, doc))
+        except Exception as exc:  # noqa: BLE001  (validate must report, not crash)
+            self.problems.append(Problem(
+                f"validate could not finish checking this file ({type(exc).__name__}: {exc})",
+                getattr(doc, "loc", None), "",
+                "something in this file has a shape validate did not expect; check it against its schema "
+                "(schemas/) and report this message"))
 
     def schema_ok(self, document: Document) -> bool:
         key = (document.kind, document.name)
@@ -73,33 +146,84 @@ class Validator:
             self._schema_ok[key] = not found
         return self._schema_ok[key]
 
-    # ------------------------------------------------------------------ kinds
+    # ------------------------------------------------------------------ connectors
 
     def check_connector(self, document: Document) -> None:
+        doc = document.doc
+        self._check_url(doc, "base_url", what="the connector's base_url")
+        auth = doc.get("auth")
+        if isinstance(auth, YDict):
+            for key in auth:
+                if str(key).endswith("url"):
+                    self._check_url(auth, key, what=f"auth.{key}")
         try:
             from engine.http.compile import compile_connector
         except ImportError:  # the HTTP runtime is optional for schema-only checks
-            return
-        try:
-            compile_connector(plain(document.doc))
-        except SpecError as exc:
-            self.problems.extend(relocate(exc.problems, document.doc))
-        audit = document.doc.get("sku_audit")
-        operations = list((document.doc.get("operations") or {}).keys())
+            compile_connector = None
+        if compile_connector is not None:
+            try:
+                compile_connector(plain(doc))
+            except SpecError as exc:
+                self.problems.extend(relocate(exc.problems, doc))
+        audit = doc.get("sku_audit")
+        operations = list((doc.get("operations") or {}).keys())
         if audit is not None and audit["operation"] not in operations:
-            self.problems.append(_at(document.doc, ["sku_audit", "operation"],
+            self.problems.append(_at(doc, ["sku_audit", "operation"],
                                      f"unknown operation {audit['operation']!r}", _did_you_mean(audit["operation"], operations)))
         for key in ("key", "title", "skus"):
             if audit is not None and key in audit:
-                self._compile_expression(audit, key)
+                self._compile(audit, key, "jmespath")
 
-    def _compile_expression(self, doc: YDict, key: str) -> None:
-        from engine.lang.expr import ExprCompileError
-
+    def _check_url(self, container: Any, key: Any, *, what: str, value: Any = None) -> None:
+        """A plain http:// URL is refused unless it goes to this machine (simulators, tests)."""
+        text = container.get(key) if value is None else value
+        if not isinstance(text, str):
+            return
         try:
-            self.exprs.jmespath(doc[key])
+            parts = urlsplit(text.strip())
+            host = parts.hostname or ""
+        except ValueError:
+            return
+        if parts.scheme.lower() != "http" or not host or "{" in host or _is_loopback(host):
+            return
+        self.problems.append(_at(container, [key], f"{what} is a plain http:// URL to {host}: requests, tokens and "
+                                                   "data would cross the network unencrypted",
+                                 "use https://; http:// is accepted only for this machine "
+                                 "(127.0.0.1, localhost, ::1), e.g. the local simulators"))
+
+    # ------------------------------------------------------------------ expressions
+
+    def _compile(self, container: Any, key: Any, kind: str, record: Any = None) -> Any:
+        """Compile the expression at container[key], reporting a failure at its exact column.
+        `record` is the schema of the record a template sees, when known (canonical)."""
+        text = container[key]
+        try:
+            compiled = self.exprs.jmespath(text) if kind == "jmespath" else self.exprs.template(text)
         except ExprCompileError as exc:
-            self.problems.append(_at(doc, [key], str(exc), exc.hint))
+            location = text_location(container, key, exc.offset, exc.line_offset)
+            self.problems.append(Problem(str(exc), location, format_path([*getattr(container, "path", ()), key]),
+                                         exc.hint))
+            return None
+        if kind == "template" and record is not None:
+            self._check_template_names(container, key, compiled, record)
+        return compiled
+
+    def _check_template_names(self, container: Any, key: Any, compiled: Any, entity: str) -> None:
+        canonical = self.schemas.canonical
+        node = canonical.entity(entity)
+        if node is None or canonical.is_open(node):
+            return
+        names = canonical.property_names(node)
+        for used in getattr(compiled, "names", ()):
+            if canonical.property(node, used.name) is None:
+                self.problems.append(Problem(
+                    f"the template reads {used.name!r}, which is not a field of the canonical {entity} it sees",
+                    text_location(container, key, used.offset),
+                    format_path([*getattr(container, "path", ()), key]),
+                    (_did_you_mean(used.name, names) + " " if difflib.get_close_matches(used.name, names, n=1)
+                     else f"{entity} fields: {', '.join(names)}; ") + "context values are read as ctx.NAME"))
+
+    # ------------------------------------------------------------------ mappings
 
     def compile_mapping(self, doc: YDict) -> MappingPlan | None:
         try:
@@ -111,6 +235,8 @@ class Validator:
     def check_mapping(self, document: Document) -> None:
         self.compile_mapping(document.doc)
 
+    # ------------------------------------------------------------------ flows
+
     def check_flow(self, document: Document, merchant: Document | None = None, doc: YDict | None = None,
                    bindings: dict | None = None) -> None:
         from engine.flow import steps as _steps  # noqa: F401  (registers the step kinds)
@@ -118,6 +244,9 @@ class Validator:
 
         doc = doc if doc is not None else document.doc
         roles = list((doc.get("roles") or {}).keys())
+        self._check_option_declarations(doc, roles)
+        self._check_schedule(doc.get("trigger") or YDict(), "schedule")
+        record: str | None = None  # the canonical entity the records are at this step, when known
         for index, step in enumerate(doc.get("steps") or []):
             kind, options = next(iter(step.items()))
             if kind not in STEPS:
@@ -132,36 +261,117 @@ class Validator:
                 self.problems.append(_problem(options, error))
             if errors:
                 continue
+            record = self._record_after(kind, options, record, merchant)
+            for path, expr_kind in STEP_EXPRESSIONS.get(kind, []):
+                for container, key in _walk_path(options, path):
+                    if isinstance(container[key], str):
+                        self._compile(container, key, expr_kind, record if expr_kind == "template" else None)
             check = getattr(entry.impl, "check_references", None)
             if check is not None:
                 for problem in check(options, self._context(doc, roles, merchant, bindings)):
                     self.problems.append(problem)
 
+    def _record_after(self, kind: str, options: Any, record: str | None, merchant: Document | None) -> str | None:
+        """Which canonical entity the records are once this step has run (None: native or unknown)."""
+        if kind == "validate":
+            return options.get("entity") if options.get("entity") in self.schemas.canonical.entity_names() else None
+        if kind == "map":
+            mapping = effective(self.project, merchant, "mapping", options.get("mapping"))
+            target = (mapping.get("target") or {}) if isinstance(mapping, dict) else {}
+            entity = target.get("canonical") if isinstance(target, dict) else None
+            return entity if entity in self.schemas.canonical.entity_names() else None
+        return record
+
     def _context(self, flow_doc: YDict, roles: list[str], merchant: Document | None, bindings: dict | None) -> dict:
         return {"validator": self, "flow": flow_doc, "roles": roles, "merchant": merchant, "bindings": bindings or {}}
+
+    def _check_option_declarations(self, doc: YDict, roles: list[str]) -> None:
+        """A flow's `options:` are JSON Schemas (plus the engine's checks): a misspelt keyword would
+        silently check nothing, an invalid schema would break every merchant binding of the flow."""
+        options = doc.get("options") or YDict()
+        for name, spec in options.items():
+            if not isinstance(spec, dict):
+                continue
+            self._check_schema_keywords(spec, top=True)
+            try:
+                Draft202012Validator.check_schema({k: v for k, v in plain(spec).items() if k not in OPTION_CHECKS})
+            except SchemaError as exc:
+                where = [p for p in exc.path if not isinstance(p, int) or isinstance(exc.instance, list)]
+                self.problems.append(_at(spec, list(where)[:1] or [], f"option {name!r} is not a valid JSON Schema: "
+                                         f"{exc.message}", "see json-schema.org (draft 2020-12)"))
+            if "must_set" in spec and not isinstance(spec["must_set"], bool):
+                self.problems.append(_at(spec, ["must_set"], "must_set is true or false", OPTION_CHECKS["must_set"]))
+            match = spec.get("must_match")
+            if match is not None:
+                if not (isinstance(match, dict) and set(match) == {"role", "field"}):
+                    self.problems.append(_at(spec, ["must_match"], "must_match takes {role, field}",
+                                             OPTION_CHECKS["must_match"]))
+                else:
+                    if match["role"] not in roles:
+                        self.problems.append(_at(match, ["role"], f"unknown role {match['role']!r}",
+                                                 _did_you_mean(match["role"], roles)))
+                    if "default" in spec:
+                        self.problems.append(_at(spec, ["default"], f"option {name!r} must match the connection's "
+                                                 f"{match['field']}, so a default would win over the connection's",
+                                                 f"remove default:; the {match['field']} of the connection bound to "
+                                                 f"{match['role']!r} applies"))
+            keys_in = spec.get("keys_in")
+            if keys_in is not None:
+                if not (isinstance(keys_in, dict) and set(keys_in) <= {"option", "of"} and "option" in keys_in
+                        and keys_in.get("of", "keys") in ("keys", "values")):
+                    self.problems.append(_at(spec, ["keys_in"], "keys_in takes {option, of: keys|values}",
+                                             OPTION_CHECKS["keys_in"]))
+                elif keys_in["option"] not in options:
+                    self.problems.append(_at(keys_in, ["option"], f"the flow declares no option {keys_in['option']!r}",
+                                             _did_you_mean(keys_in["option"], list(options))))
+
+    def _check_schema_keywords(self, spec: Any, *, top: bool) -> None:
+        if not isinstance(spec, YDict):
+            return
+        allowed = _OPTION_KEYWORDS if top else _SCHEMA_KEYWORDS
+        for key in spec:
+            if key not in allowed:
+                self.problems.append(_at(spec, [key], f"unknown key {key!r} in an option declaration",
+                                         _did_you_mean(key, sorted(allowed)) if difflib.get_close_matches(
+                                             str(key), sorted(allowed), n=1)
+                                         else "JSON Schema keywords (type, enum, default, description, ...) or "
+                                              + ", ".join(OPTION_CHECKS), key=True))
+        for key in _SUBSCHEMA_KEYS:
+            self._check_schema_keywords(spec.get(key), top=False)
+        for key in _SUBSCHEMA_MAPS:
+            for sub in (spec.get(key) or {}).values() if isinstance(spec.get(key), dict) else ():
+                self._check_schema_keywords(sub, top=False)
+        for key in _SUBSCHEMA_LISTS:
+            for sub in spec.get(key) or [] if isinstance(spec.get(key), list) else ():
+                self._check_schema_keywords(sub, top=False)
+
+    def _check_schedule(self, container: Any, key: str) -> None:
+        text = container.get(key) if isinstance(container, dict) else None
+        if not isinstance(text, str):
+            return
+        fields = text.split()
+        problem = None
+        if len(fields) != 5:
+            problem = f"a schedule is a cron expression of 5 fields, got {len(fields)}"
+        else:
+            for (low, high), field in zip(_CRON_RANGES, fields, strict=True):
+                numbers = [int(n) for n in re.findall(r"(?<![/\d])\d+", field)]
+                if not _CRON_FIELD.match(field) or any(n < low or n > high for n in numbers):
+                    problem = f"{field!r} is not a valid cron field here (values {low}-{high})"
+                    break
+        if problem:
+            self.problems.append(_at(container, [key], problem,
+                                     "minute hour day-of-month month day-of-week, e.g. '*/30 * * * *' (every 30 "
+                                     "minutes) or '15 3 * * *' (daily at 03:15 UTC)"))
+
+    # ------------------------------------------------------------------ merchants
 
     def check_merchant(self, document: Document) -> None:
         doc = document.doc
         connections = doc.get("connections") or {}
         base_dir = document.path.parent
         for name, conn in connections.items():
-            connector = self.project.get("connector", conn["connector"])
-            if connector is None:
-                self.problems.append(_at(doc, ["connections", name, "connector"],
-                                         f"unknown connector {conn['connector']!r}",
-                                         _did_you_mean(conn["connector"], self.project.names("connector"))))
-                continue
-            self._check_settings(doc, name, conn, connector)
-            for cred, ref in (conn.get("credentials") or {}).items():
-                try:
-                    SecretRef.parse(ref, base_dir)
-                except Exception as exc:  # noqa: BLE001  (SecretError carries the reason)
-                    self.problems.append(_at(doc, ["connections", name, "credentials", cred], str(exc),
-                                             "write ${env:NAME} (letters, digits and _) or ${file:PATH}"))
-            needed = [c for c in (connector.doc.get("credentials") or []) if c not in (conn.get("credentials") or {})]
-            if needed:
-                self.problems.append(_at(doc, ["connections", name], f"missing credentials: {', '.join(needed)}",
-                                         "add them under credentials: as ${env:NAME} or ${file:PATH}"))
+            self._guarded(doc, lambda n=name, c=conn: self._check_connection(doc, n, c, base_dir))
         primary = doc.get("primary_catalog")
         if primary is not None and primary not in connections:
             self.problems.append(_at(doc, ["primary_catalog"], f"unknown connection {primary!r}",
@@ -173,6 +383,113 @@ class Validator:
                                          f"connector {connector.name!r} cannot pull products, so connection "
                                          f"{primary!r} cannot be the primary catalog",
                                          "name the connection that owns the products"))
+        self._guarded(doc, lambda: self._check_overrides(document))
+        for local, binding in (doc.get("flows") or {}).items():
+            self._guarded(doc, lambda lo=local, b=binding: self._check_flow_binding(document, lo, b, connections))
+
+    def _check_connection(self, doc: YDict, name: str, conn: YDict, base_dir: Path) -> None:
+        where = ["connections", name]
+        region = conn.get("region")
+        if isinstance(region, str) and re.fullmatch(r"[A-Z]{2}", region) and not is_country(region):
+            self.problems.append(_at(doc, [*where, "region"], f"{region!r} is not an ISO 3166-1 alpha-2 country code",
+                                     region_hint(region)))
+        connector = self.project.get("connector", conn["connector"])
+        if connector is None:
+            self.problems.append(_at(doc, [*where, "connector"], f"unknown connector {conn['connector']!r}",
+                                     _did_you_mean(conn["connector"], self.project.names("connector"))))
+            return
+        self._check_settings(doc, name, conn, connector)
+        declared = [c for c in (connector.doc.get("credentials") or []) if isinstance(c, str)]
+        credentials = conn.get("credentials") or YDict()
+        misspelt: set[str] = set()  # declared names an unknown one is a misspelling of (reported there)
+        for cred, ref in credentials.items():
+            if cred not in declared:
+                misspelt.update(difflib.get_close_matches(str(cred), declared, n=1))
+                self.problems.append(_at(credentials, [cred], f"connector {connector.name!r} takes no credential "
+                                                               f"{cred!r}",
+                                         _did_you_mean(cred, declared) + f" (credentials of {connector.name}: "
+                                         + (", ".join(declared) or "none") + ")", key=True))
+                continue
+            issue = reference_issue(ref)
+            if issue is not None:
+                self.problems.append(_at(credentials, [cred], issue[0], issue[1]))
+                continue
+            try:
+                SecretRef.parse(ref, base_dir)
+            except Exception as exc:  # noqa: BLE001  (SecretError carries the reason)
+                self.problems.append(_at(credentials, [cred], str(exc),
+                                         "write ${env:NAME} (letters, digits and _) or ${file:PATH}"))
+                continue
+            missing = missing_secret_file(ref, base_dir)
+            if missing is not None:
+                self.problems.append(_at(credentials, [cred], f"the secret file {str(missing)!r} does not exist",
+                                         f"create it, or fix the path (relative paths start at {base_dir})"))
+        needed = [c for c in declared if c not in credentials and c not in misspelt]
+        if needed:
+            if "credentials" in conn:
+                self.problems.append(_at(doc, [*where, "credentials"], f"missing credentials: {', '.join(needed)}",
+                                         f"add {', '.join(needed)} under credentials: as ${{env:NAME}} or "
+                                         f"${{file:PATH}}", key=True))
+            else:
+                self.problems.append(_at(doc, where, f"missing credentials: {', '.join(needed)}",
+                                         "add them under credentials: as ${env:NAME} or ${file:PATH}"))
+
+    def _check_settings(self, doc: YDict, name: str, conn: dict, connector: Document) -> None:
+        settings = conn.get("settings") or YDict()
+        schema = plain(connector.doc.get("settings") or {})
+        declared = list((schema.get("properties") or {}).keys()) if isinstance(schema, dict) else []
+        open_ended = isinstance(schema, dict) and schema.get("additionalProperties", False) is not False \
+            and "additionalProperties" in schema
+        for key in settings:
+            if key not in declared and not open_ended:
+                self.problems.append(_at(settings, [key], f"connector {connector.name!r} has no setting {key!r}",
+                                         (_did_you_mean(key, declared) if difflib.get_close_matches(str(key), declared, n=1)
+                                          else "settings of " + connector.name + ": " + (", ".join(declared) or "none")),
+                                         key=True))
+        for key, value in settings.items():
+            self._check_setting_value(settings, key, value, top=True)
+        if schema:
+            try:
+                errors = list(Draft202012Validator(schema).iter_errors(
+                    {k: v for k, v in settings.items() if k in declared or open_ended}))
+            except SchemaError:  # the connector's own settings schema is wrong; reported with the connector
+                errors = []
+            for error in errors:
+                problem = _problem(settings, error)
+                if problem.location is None or not settings:
+                    problem.location = locate(doc, ["connections", name, "settings"], key=True) \
+                        if "settings" in conn else locate(doc, ["connections", name])
+                self.problems.append(problem)
+        region = settings.get("region")
+        if isinstance(region, str) and re.fullmatch(r"[A-Z]{2}", region) and not is_country(region):
+            self.problems.append(_at(settings, ["region"], f"{region!r} is not an ISO 3166-1 alpha-2 country code",
+                                     region_hint(region)))
+
+    def _check_setting_value(self, container: Any, key: Any, value: Any, *, top: bool) -> None:
+        if isinstance(value, dict):
+            for sub_key, sub in value.items():
+                self._check_setting_value(value, sub_key, sub, top=False)
+            return
+        if isinstance(value, list):
+            for index, sub in enumerate(value):
+                self._check_setting_value(value, index, sub, top=False)
+            return
+        if not isinstance(value, str):
+            return
+        issues = setting_reference_issues(value)
+        for offset, message, hint in issues:
+            self.problems.append(Problem(message, text_location(container, key, offset),
+                                         format_path([*getattr(container, "path", ()), key]), hint))
+        if not top and "${" in value and not issues:
+            self.problems.append(_at(container, [key], "only top-level settings are read from the environment",
+                                     "move the reference to a setting of its own"))
+        if top and not issues and str(key).lower().endswith("url"):
+            known = setting_default(value)
+            if known:
+                self._check_url(container, key, what=f"setting {key}", value=known)
+
+    def _check_overrides(self, document: Document) -> None:
+        doc = document.doc
         overrides = doc.get("overrides") or {}
         for kind_plural, entries in overrides.items():
             kind = kind_plural[:-1]
@@ -181,27 +498,49 @@ class Validator:
                     self.problems.append(_at(doc, ["overrides", kind_plural, name],
                                              f"override of an unknown {kind} {name!r}",
                                              _did_you_mean(name, self.project.names(kind)), key=True))
-        for name in (overrides.get("mappings") or {}):
+        for name, partial in (overrides.get("mappings") or {}).items():
             merged = effective(self.project, document, "mapping", name)
             if merged is None:
                 continue
+            self._check_added_fields(self.project.get("mapping", name).doc.get("fields"), partial.get("fields"), name)
             found = self.schemas.check_document(merged, "mapping")
             self.problems.extend(found)
             if not found:
                 self.compile_mapping(merged)
-        for local, binding in (doc.get("flows") or {}).items():
-            self._check_flow_binding(document, local, binding, connections)
+        for name in (overrides.get("flows") or {}):
+            base = self.project.get("flow", name)
+            merged = effective(self.project, document, "flow", name)
+            if merged is None or base is None:
+                continue
+            found = self.schemas.check_document(merged, "flow")
+            self.problems.extend(found)
+            if not found and not any(b.get("flow") == name for b in (doc.get("flows") or {}).values()):
+                self.check_flow(base, document, merged)  # bound flows are checked with their binding
 
-    def _check_settings(self, doc: YDict, name: str, conn: dict, connector: Document) -> None:
-        schema = plain(connector.doc.get("settings") or {})
-        if not schema:
+    def _check_added_fields(self, base: Any, override: Any, mapping: str) -> None:
+        """A field the shared mapping does not have is probably a misspelt one: a warning."""
+        if not (isinstance(base, dict) and isinstance(override, YDict)):
             return
-        settings = conn.get("settings") or YDict()
-        for error in Draft202012Validator(schema).iter_errors(settings):
-            problem = _problem(settings, error)
-            if problem.location is None:
-                problem.location = locate(doc, ["connections", name])
-            self.problems.append(problem)
+        known = [str(k) for k in base]
+        for key, value in override.items():
+            if key in base:
+                if extends_fields(base[key], value):
+                    self._check_added_fields(base[key].get("fields"), value.get("fields"), mapping)
+                elif isinstance(value, YDict) and form_of(value) is None:
+                    for position in ("then", "else"):
+                        sub_base, sub = (base[key] or {}).get(position), value.get(position)
+                        if extends_fields(sub_base, sub):
+                            self._check_added_fields(sub_base.get("fields"), sub.get("fields"), mapping)
+                continue
+            close = difflib.get_close_matches(str(key), known, n=1)
+            if value is None:
+                message = f"the override removes {key!r}, which mapping {mapping!r} does not have here"
+            else:
+                message = f"the override adds {key!r}, which mapping {mapping!r} does not have here"
+            hint = (f"did you mean {close[0]!r}? " if close else "") + ("if the field is new, this warning can be "
+                                                                         "ignored" if value is not None else
+                                                                         "remove the line")
+            self.problems.append(_at(override, [key], message, hint, key=True, severity="warning"))
 
     def _check_flow_binding(self, merchant: Document, local: str, binding: dict, connections: dict) -> None:
         doc = merchant.doc
@@ -210,7 +549,10 @@ class Validator:
             self.problems.append(_at(doc, ["flows", local, "flow"], f"unknown flow {binding['flow']!r}",
                                      _did_you_mean(binding["flow"], self.project.names("flow"))))
             return
+        self._check_schedule(binding, "schedule")
         flow_doc = effective(self.project, merchant, "flow", flow.name)
+        if flow_doc is not flow.doc and self.schemas.check_document(flow_doc, "flow"):
+            return  # the override makes the flow invalid; reported with the overrides
         roles = flow_doc.get("roles") or {}
         bound = binding.get("connections") or {}
         for role in roles:
@@ -227,14 +569,92 @@ class Validator:
             else:
                 self._check_capabilities(doc, local, binding, role, roles[role], conn_name, connections[conn_name])
         self._check_primary(doc, local, flow_doc, bound, connections)
-        option_schema = {"type": "object", "properties": plain(flow_doc.get("options") or {}), "additionalProperties": False}
+        self._check_options(doc, local, binding, flow_doc, bound, connections)
+        self.check_flow(flow, merchant, flow_doc, {r: connections.get(c) for r, c in bound.items()})
+
+    def _check_options(self, doc: YDict, local: str, binding: dict, flow_doc: YDict, bound: dict,
+                       connections: dict) -> None:
+        declared = flow_doc.get("options") or {}
+        properties = {k: {kk: vv for kk, vv in plain(v).items() if kk not in OPTION_CHECKS}
+                      for k, v in declared.items() if isinstance(v, dict)}
+        option_schema = {"type": "object", "properties": properties, "additionalProperties": False}
         options = binding.get("options") or YDict()
-        for error in Draft202012Validator(option_schema).iter_errors(options):
+        try:
+            errors = list(Draft202012Validator(option_schema).iter_errors(options))
+        except SchemaError:  # a broken declaration; reported with the flow
+            errors = []
+        for error in errors:
             problem = _problem(options, error)
             if problem.location is None:
                 problem.location = locate(doc, ["flows", local])
             self.problems.append(problem)
-        self.check_flow(flow, merchant, flow_doc, {r: connections.get(c) for r, c in bound.items()})
+        bad = {tuple(e.absolute_path)[:1] for e in errors}
+        self._check_option_references(options)
+        for name, spec in declared.items():
+            if not isinstance(spec, dict) or (name,) in bad:
+                continue
+            if spec.get("must_set") is True and name not in options:
+                where = ["flows", local, "options"] if "options" in binding else ["flows", local]
+                what = spec.get("description") or ""
+                self.problems.append(_at(doc, where, f"flow {flow_doc.get('name')!r} needs option {name!r}, "
+                                                     "which is not set",
+                                         f"add {name}: under options:" + (f" ({what})" if what else ""),
+                                         key="options" in binding))
+            match = spec.get("must_match")
+            if isinstance(match, dict) and name in options:
+                self._check_must_match(options, name, match, bound, connections)
+            keys_in = spec.get("keys_in")
+            if isinstance(keys_in, dict) and isinstance(options.get(name), dict):
+                self._check_keys_in(options, name, keys_in)
+
+    def _check_must_match(self, options: YDict, name: str, match: dict, bound: dict, connections: dict) -> None:
+        role, field = match.get("role"), match.get("field")
+        conn_name = bound.get(role)
+        connection = connections.get(conn_name) if conn_name is not None else None
+        if not isinstance(connection, dict):
+            return
+        if field in connection:
+            actual = connection.get(field)
+        else:
+            actual = (connection.get("settings") or {}).get(field)
+        if actual is None or "${" in str(actual) or str(actual) == str(options[name]):
+            return
+        self.problems.append(_at(options, [name], f"{name}: {options[name]} contradicts connection {conn_name!r} "
+                                                  f"(role {role!r}), whose {field} is {actual}",
+                                 f"the connection's {field} applies: remove {name}, or set it to {actual}"))
+
+    def _check_keys_in(self, options: YDict, name: str, keys_in: dict) -> None:
+        other, of = keys_in.get("option"), keys_in.get("of", "keys")
+        source = options.get(other)
+        pool = source if isinstance(source, dict) else {}
+        known = sorted({str(v) for v in (pool.values() if of == "values" else pool.keys()) if not isinstance(v, dict | list)})
+        value = options[name]
+        for key in value:
+            if str(key) in known:
+                continue
+            close = difflib.get_close_matches(str(key), known, n=1)
+            used = f"no {other} {'value' if of == 'values' else 'key'} is {str(key)!r}"
+            self.problems.append(_at(value, [key], f"{name} has an entry for {str(key)!r}, but {used}, so it is "
+                                                   f"never used",
+                                     (f"did you mean {close[0]!r}? " if close else "")
+                                     + (f"{other} {of}: {', '.join(known)}" if known else f"{other} is not set"),
+                                     key=True))
+
+    def _check_option_references(self, value: Any, container: Any = None, key: Any = None) -> None:
+        """Options are used as written: a ${...} in one is never filled in."""
+        if isinstance(value, dict):
+            for sub_key, sub in value.items():
+                self._check_option_references(sub, value, sub_key)
+        elif isinstance(value, list):
+            for index, sub in enumerate(value):
+                self._check_option_references(sub, value, index)
+        elif isinstance(value, str) and container is not None and re.search(r"\$\{[^}]*\}?", value):
+            offset = value.find("${")
+            self.problems.append(Problem("flow options are used as written: this ${...} would not be replaced",
+                                         text_location(container, key, offset),
+                                         format_path([*getattr(container, "path", ()), key]),
+                                         "write the value itself; references are read only in connection "
+                                         "settings (${env:NAME}) and credentials"))
 
     def _check_capabilities(self, doc: YDict, local: str, binding: dict, role: str, needs: dict, conn_name: str,
                             connection: dict) -> None:
@@ -251,10 +671,11 @@ class Validator:
                                          f"connector {connector.name!r} cannot {direction} {', '.join(missing)}",
                                          f"role {role!r} needs it; pick another connection"))
         regions = caps.get("product_push_regions")
-        if regions and "product" in (needs.get("push") or []):
+        region = connection.get("region")
+        if regions and "product" in (needs.get("push") or []) and (region is None or is_country(region)):
             # A channel may take products from outside only in some markets; elsewhere the shop is
-            # the catalog and listings can only flow out of it.
-            region = connection.get("region")
+            # the catalog and listings can only flow out of it. (A region that is no country code
+            # at all is reported on its own line.)
             if region not in regions:
                 where = f"is in {region}" if region else "has no region:"
                 self.problems.append(_at(doc, ["flows", local, "connections", role],
@@ -290,9 +711,10 @@ class Validator:
                                      "listings flow out of the primary catalog only; bind the primary catalog "
                                      "to this role or pick the flow for the other direction"))
 
+    # ------------------------------------------------------------------ tests
+
     def check_test(self, document: Document) -> None:
         doc = document.doc
-        merchant = None
         if doc.get("merchant"):
             path = (document.path.parent / doc["merchant"]).resolve()
             merchant = next((m for m in self.project.documents["merchant"].values() if m.path.resolve() == path), None)
@@ -314,5 +736,33 @@ class Validator:
                                          f"paths are relative to {document.path.parent}"))
 
 
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _walk_path(node: Any, path: tuple) -> list[tuple[Any, Any]]:
+    """(container, key) of every value at `path` below `node`; "*" stands for every key or item."""
+    if not path:
+        return []
+    head, rest = path[0], path[1:]
+    if head == "*":
+        keys = list(node.keys()) if isinstance(node, dict) else list(range(len(node))) if isinstance(node, list) else []
+    else:
+        keys = [head] if isinstance(node, dict) and head in node else []
+    found = []
+    for key in keys:
+        if rest:
+            found.extend(_walk_path(node[key], rest))
+        else:
+            found.append((node, key))
+    return found
+
+
 def validate_paths(paths: list[str | Path], *, include_shipped: bool = True) -> list[Problem]:
     return Validator(Project.load(paths, include_shipped=include_shipped)).run()
+
