@@ -117,7 +117,15 @@ class Validator:
             for document in list(self.project.documents[kind].values()):
                 self._guarded(document.doc, lambda d=document, k=kind: self.schema_ok(d) and
                               getattr(self, f"check_{k}")(d))
-        unique = {(str(p.location), p.message): p for p in self.problems}
+        unique: dict[tuple, Problem] = {}
+        for problem in _drop_superseded(self.problems):
+            # One finding reached twice (a flow checked alone and with each binding, a step's own
+            # check and the expression pass) is kept once, at its most precise column.
+            loc = problem.location
+            key = (loc.file, loc.line, problem.path, problem.message) if loc else (None, None, problem.path,
+                                                                                   problem.message)
+            if key not in unique or (loc and unique[key].location and loc.col > unique[key].location.col):
+                unique[key] = problem
         # A warning where an error already is would only repeat it.
         errors_at = {str(p.location) for p in unique.values() if p.severity == "error"}
         kept = [p for p in unique.values() if p.severity == "error" or str(p.location) not in errors_at]
@@ -142,6 +150,8 @@ class Validator:
         key = (document.kind, document.name)
         if key not in self._schema_ok:
             found = self.schemas.check_document(document.doc, document.kind)
+            if document.kind == "merchant":
+                _market_hints(document.doc, found)
             self.problems.extend(found)
             self._schema_ok[key] = not found
         return self._schema_ok[key]
@@ -164,7 +174,11 @@ class Validator:
             try:
                 compile_connector(plain(doc))
             except SpecError as exc:
-                self.problems.extend(relocate(exc.problems, doc))
+                self.problems.extend(_explain_unexpected(p, doc) for p in relocate(exc.problems, doc))
+        settings = doc.get("settings")
+        if isinstance(settings, YDict) and isinstance(settings.get("properties"), dict):
+            for spec in settings["properties"].values():
+                self._check_schema_keywords(spec, top=False, what="a setting declaration")
         audit = doc.get("sku_audit")
         operations = list((doc.get("operations") or {}).keys())
         if audit is not None and audit["operation"] not in operations:
@@ -254,7 +268,12 @@ class Validator:
                                          _did_you_mean(kind, STEPS.names()), key=True))
                 continue
             entry = STEPS.get(kind)
-            options = options if options is not None else YDict()
+            if options is None:  # `- track:` with nothing under it: the step's own schema says what is missing
+                options = YDict(loc=step.value_locs.get(kind, step.loc), path=(*step.path, kind))
+            elif not isinstance(options, dict):
+                self.problems.append(_at(step, [kind], f"the options of a {kind} step are a mapping (key: value)",
+                                         "indent the step's options under it", key=True))
+                continue
             validator = self.schemas.validator(f"step:{kind}", entry.options_schema)
             errors = list(validator.iter_errors(options))
             for error in errors:
@@ -325,25 +344,25 @@ class Validator:
                     self.problems.append(_at(keys_in, ["option"], f"the flow declares no option {keys_in['option']!r}",
                                              _did_you_mean(keys_in["option"], list(options))))
 
-    def _check_schema_keywords(self, spec: Any, *, top: bool) -> None:
+    def _check_schema_keywords(self, spec: Any, *, top: bool, what: str = "an option declaration") -> None:
         if not isinstance(spec, YDict):
             return
         allowed = _OPTION_KEYWORDS if top else _SCHEMA_KEYWORDS
         for key in spec:
             if key not in allowed:
-                self.problems.append(_at(spec, [key], f"unknown key {key!r} in an option declaration",
+                self.problems.append(_at(spec, [key], f"unknown key {key!r} in {what}",
                                          _did_you_mean(key, sorted(allowed)) if difflib.get_close_matches(
                                              str(key), sorted(allowed), n=1)
                                          else "JSON Schema keywords (type, enum, default, description, ...) or "
                                               + ", ".join(OPTION_CHECKS), key=True))
         for key in _SUBSCHEMA_KEYS:
-            self._check_schema_keywords(spec.get(key), top=False)
+            self._check_schema_keywords(spec.get(key), top=False, what=what)
         for key in _SUBSCHEMA_MAPS:
             for sub in (spec.get(key) or {}).values() if isinstance(spec.get(key), dict) else ():
-                self._check_schema_keywords(sub, top=False)
+                self._check_schema_keywords(sub, top=False, what=what)
         for key in _SUBSCHEMA_LISTS:
             for sub in spec.get(key) or [] if isinstance(spec.get(key), list) else ():
-                self._check_schema_keywords(sub, top=False)
+                self._check_schema_keywords(sub, top=False, what=what)
 
     def _check_schedule(self, container: Any, key: str) -> None:
         text = container.get(key) if isinstance(container, dict) else None
@@ -734,6 +753,84 @@ class Validator:
                 self.problems.append(_at(doc, ["cases", index, "input_file"],
                                          f"input file {case['input_file']!r} not found",
                                          f"paths are relative to {document.path.parent}"))
+
+
+_SUGGESTED = re.compile(r"did you mean '([^']+)'\?")
+_MISSING = re.compile(r"missing required key '([^']+)'|needs option '([^']+)'")
+
+
+def _drop_superseded(problems: list[Problem]) -> list[Problem]:
+    """A key reported as missing next to an unknown key that is its misspelling is one mistake:
+    the unknown key's problem (with its did-you-mean) says it, at the line to fix."""
+    def parent(path: str) -> str:
+        path = "" if path == "(top level)" else path
+        return path.rsplit(".", 1)[0] if "." in path else ""
+
+    misspelt = set()
+    for problem in problems:
+        suggested = _SUGGESTED.search(problem.hint or "")
+        if problem.message.startswith("unknown key") and suggested:
+            misspelt.add((parent(problem.path), suggested[1]))
+    kept = []
+    for problem in problems:
+        missing = _MISSING.search(problem.message)
+        if missing:
+            name = missing[1] or missing[2]
+            own = "" if problem.path == "(top level)" else problem.path
+            if (own, name) in misspelt:
+                continue
+        kept.append(problem)
+    return kept
+
+
+_UNEXPECTED = re.compile(r"Additional properties are not allowed \('([^']+)'")
+
+
+def _explain_unexpected(problem: Problem, doc: Any) -> Problem:
+    """A pluggable block's (auth, rate_limit, paginate) unknown key, as the file schemas report
+    one: at the key, with the keys its kind takes."""
+    match = _UNEXPECTED.match(problem.message)
+    if not match:
+        return problem
+    parts = [int(i) if i else n for n, i in _PATH_PART.findall(problem.path)]
+    block: Any = doc
+    for part in parts:
+        block = block[part] if isinstance(block, dict | list) and (part in block if isinstance(block, dict)
+                                                                    else 0 <= part < len(block)) else None
+    if not isinstance(block, dict):
+        return problem
+    try:
+        from engine.http.auth import AUTH_KINDS
+        from engine.http.paginate import PAGINATORS
+        from engine.http.ratelimit import RATE_LIMITS
+    except ImportError:
+        return problem
+    registry = {"auth": AUTH_KINDS, "rate_limit": RATE_LIMITS}.get(str(parts[-1]) if parts else "",
+                                                                   PAGINATORS if parts and parts[-1] == "paginate" else None)
+    kind = block.get("kind")
+    allowed = sorted((registry.get(kind).options_schema.get("properties") or {}).keys()) \
+        if registry is not None and kind in registry else []
+    key = match[1]
+    hint = _did_you_mean(key, allowed) if difflib.get_close_matches(key, allowed, n=1) else \
+        (f"{parts[-1]} kind {kind} takes: " + ", ".join(allowed) if allowed else problem.hint)
+    return Problem(f"unknown key {key!r}", locate(doc, [*parts, key], key=True), format_path([*parts, key]), hint)
+
+
+def _market_hints(doc: Any, problems: list[Problem]) -> None:
+    """A region or currency of the wrong form gets the code it was probably meant to be."""
+    connections = doc.get("connections") if isinstance(doc, dict) else None
+    if not isinstance(connections, dict):
+        return
+    for name, conn in connections.items():
+        if not isinstance(conn, dict):
+            continue
+        for problem in problems:
+            if problem.path == f"connections.{name}.region" and isinstance(conn.get("region"), str):
+                problem.hint = region_hint(conn["region"])
+            elif problem.path == f"connections.{name}.currency" and isinstance(conn.get("currency"), str):
+                code = conn["currency"].strip().upper()
+                problem.hint = (f"write {code}: " if re.fullmatch(r"[A-Z]{3}", code) else "") + \
+                    "currencies are ISO 4217 codes in capitals, e.g. USD, GBP, EUR, MYR"
 
 
 def _is_loopback(host: str) -> bool:
