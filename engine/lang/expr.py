@@ -367,6 +367,47 @@ def check_call(name: str, args: list[tuple[str, Any]]) -> tuple[str, str] | None
     return None
 
 
+def current_fields(expr: Any) -> list[tuple[str, int]]:
+    """(name, offset in the source) of each field an expression reads from the record it is
+    evaluated on (the first key of each path that starts at the record, not inside projections,
+    filters or &expr bodies), for checks against the record's schema."""
+    if isinstance(expr, FieldPath):
+        return [(expr.keys[0], 0)]
+    parsed = getattr(expr, "_parsed", None)
+    if parsed is None:
+        return []
+    names: list[str] = []
+
+    def walk(node: Any, at_record: bool) -> None:
+        if not isinstance(node, dict):
+            return
+        kind, children = node.get("type"), node.get("children") or []
+        if kind == "field":
+            # a bare null/true/false is a field that is never there; it reads as null, as meant
+            if at_record and node["value"] not in names and node["value"] not in ("null", "true", "false"):
+                names.append(node["value"])
+        elif kind in ("subexpression", "index_expression", "pipe"):
+            for index, child in enumerate(children):
+                walk(child, at_record and index == 0)
+        elif kind in ("projection", "filter_projection", "value_projection"):
+            for index, child in enumerate(children):
+                walk(child, at_record and index == 0)
+        elif kind == "expref":
+            return
+        else:  # functions, comparisons, and/or/not, multi-selects, flatten: children see the same value
+            for child in children:
+                walk(child, at_record)
+
+    walk(parsed, True)
+    masked = re.sub(r"'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`|\"(?:[^\"\\]|\\.)*\"",
+                    lambda m: " " * len(m[0]), expr.source)
+    found = []
+    for name in names:
+        match = re.search(rf"(?<![A-Za-z0-9_.]){re.escape(name)}(?![A-Za-z0-9_(])", masked)
+        found.append((name, match.start() if match else 0))
+    return found
+
+
 def _calls_in_order(node: Any) -> list[dict]:
     """Function call nodes in source order (the order they are written)."""
     found: list[dict] = []

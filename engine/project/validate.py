@@ -18,7 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from engine.errors import Problem, SpecError
-from engine.lang.expr import ExprCompileError, ExpressionCompiler
+from engine.lang.expr import ExprCompileError, ExpressionCompiler, current_fields
 from engine.lang.mapping import MappingPlan, compile_mapping
 from engine.project.loader import Document, Project
 from engine.project.overrides import effective, extends_fields, form_of
@@ -78,6 +78,13 @@ STEP_EXPRESSIONS: dict[str, list[tuple[tuple, str]]] = {
     "track": [(("id",), "jmespath"), (("fields", "*"), "jmespath")],
     "upload_images": [(("urls",), "jmespath"), (("result",), "jmespath")],
 }
+
+# Of those, the expressions evaluated on the record itself (not on a response or a pulled page),
+# whose fields can be checked against the canonical entity the records are at that step.
+ON_RECORD = {("check", ("rules", "*", "when")), ("check", ("rules", "*", "assert")),
+             ("check", ("rules", "*", "violations")), ("check", ("rules", "*", "message")),
+             ("diff", ("parts", "*")), ("fetch", ("when",)), ("fetch", ("path_params", "*")),
+             ("fetch", ("query", "*")), ("match", ("skus",)), ("upload_images", ("urls",))}
 
 # What a flow's option declaration may hold: JSON Schema keywords, plus the engine's own checks
 # of a merchant's option values against each other and against the bound connections.
@@ -218,24 +225,30 @@ class Validator:
             self.problems.append(Problem(str(exc), location, format_path([*getattr(container, "path", ()), key]),
                                          exc.hint))
             return None
-        if kind == "template" and record is not None:
-            self._check_template_names(container, key, compiled, record)
+        if record is not None:
+            self._check_record_fields(container, key, compiled, record, kind)
         return compiled
 
-    def _check_template_names(self, container: Any, key: Any, compiled: Any, entity: str) -> None:
+    def _check_record_fields(self, container: Any, key: Any, compiled: Any, entity: str, kind: str) -> None:
+        """The record fields an expression or template reads must be fields of the canonical
+        entity the records are at that step."""
         canonical = self.schemas.canonical
         node = canonical.entity(entity)
         if node is None or canonical.is_open(node):
             return
         names = canonical.property_names(node)
-        for used in getattr(compiled, "names", ()):
-            if canonical.property(node, used.name) is None:
-                self.problems.append(Problem(
-                    f"the template reads {used.name!r}, which is not a field of the canonical {entity} it sees",
-                    text_location(container, key, used.offset),
-                    format_path([*getattr(container, "path", ()), key]),
-                    (_did_you_mean(used.name, names) + " " if difflib.get_close_matches(used.name, names, n=1)
-                     else f"{entity} fields: {', '.join(names)}; ") + "context values are read as ctx.NAME"))
+        used = [(u.name, u.offset) for u in getattr(compiled, "names", ())] if kind == "template" \
+            else current_fields(compiled)
+        for name, offset in used:
+            if canonical.property(node, name) is not None:
+                continue
+            close = difflib.get_close_matches(name, names, n=1)
+            what = "the template reads" if kind == "template" else "the expression reads"
+            self.problems.append(Problem(
+                f"{what} {name!r}, which is not a field of the canonical {entity} it sees",
+                text_location(container, key, offset), format_path([*getattr(container, "path", ()), key]),
+                (f"did you mean {close[0]!r}? " if close else f"{entity} fields: {', '.join(names)}; ")
+                + ("context values are read as ctx.NAME" if kind == "template" else "context values: var('NAME')")))
 
     # ------------------------------------------------------------------ mappings
 
@@ -284,7 +297,7 @@ class Validator:
             for path, expr_kind in STEP_EXPRESSIONS.get(kind, []):
                 for container, key in _walk_path(options, path):
                     if isinstance(container[key], str):
-                        self._compile(container, key, expr_kind, record if expr_kind == "template" else None)
+                        self._compile(container, key, expr_kind, record if (kind, path) in ON_RECORD else None)
             check = getattr(entry.impl, "check_references", None)
             if check is not None:
                 for problem in check(options, self._context(doc, roles, merchant, bindings)):

@@ -139,6 +139,13 @@ MISTAKES = [
             "{{ skuu }}", "skuu", "the template reads 'skuu'", "did you mean 'sku'?"),
     Mistake("check-message-name", 3, [("overrides:\n", "overrides:\n" + CHECK_OVERRIDE % "{{ titel }} is too long")],
             "is too long", "titel", "not a field of the canonical product it sees", "did you mean 'title'?"),
+    Mistake("expression-name-not-a-field", 3, [("overrides:\n  mappings:\n", "overrides:\n  mappings:" + TIKTOK_OVERRIDE
+                                                + '        title: "upper(titel)"\n')],
+            "upper(titel)", "titel", "unknown canonical field 'titel' in the source", "did you mean 'title'?"),
+    Mistake("check-assert-name", 3, [("overrides:\n", "overrides:\n" + CHECK_OVERRIDE.replace(
+        "length(title) <= `100`", "length(titel) <= `100`") % "too long")],
+            "length(titel)", "titel", "the expression reads 'titel', which is not a field of the canonical product",
+            "did you mean 'title'?"),
     # ---------------------------------------------------------------- 4. function calls
     Mistake("function-arity", 4, [(OVERRIDE_BRAND, "        brand: \"upper(vendor, 'x')\"")], "brand:", "upper",
             "upper() takes 1 argument, got 2", "upper(value: string|null)"),
