@@ -532,22 +532,39 @@ class Validator:
                                              _did_you_mean(name, self.project.names(kind)), key=True))
         for name, partial in (overrides.get("mappings") or {}).items():
             merged = effective(self.project, document, "mapping", name)
-            if merged is None:
+            if merged is None or self._empty_override_block(partial, "mapping"):
                 continue
             self._check_added_fields(self.project.get("mapping", name).doc.get("fields"), partial.get("fields"), name)
             found = self.schemas.check_document(merged, "mapping")
             self.problems.extend(found)
             if not found:
                 self.compile_mapping(merged)
-        for name in (overrides.get("flows") or {}):
+        for name, partial in (overrides.get("flows") or {}).items():
             base = self.project.get("flow", name)
             merged = effective(self.project, document, "flow", name)
-            if merged is None or base is None:
+            if merged is None or base is None or self._empty_override_block(partial, "flow"):
                 continue
             found = self.schemas.check_document(merged, "flow")
             self.problems.extend(found)
             if not found and not any(b.get("flow") == name for b in (doc.get("flows") or {}).values()):
                 self.check_flow(base, document, merged)  # bound flows are checked with their binding
+
+    def _empty_override_block(self, partial: Any, kind: str) -> bool:
+        """`fields:` left empty with the lines meant for it at its own indentation: null removes
+        the shared block, and its fields land beside it. Reported at the empty key."""
+        allowed = set((self.schemas.file_schema(kind) or {}).get("properties") or {})
+        locs = getattr(partial, "key_locs", {})
+        keys = list(partial) if isinstance(partial, dict) else []
+        for previous, key in zip(keys, keys[1:], strict=False):
+            if partial[previous] is None and key not in allowed and previous in locs and key in locs \
+                    and locs[previous].col == locs[key].col:
+                self.problems.append(_at(partial, [previous], f"bad indentation: {previous!r} has nothing under it, "
+                                         f"because the lines after it are indented like it (so {key!r} lands "
+                                         f"beside it, where a {kind} has no such key)",
+                                         f"indent the lines that belong to {previous!r} by 2 more spaces than "
+                                         f"{previous!r}", key=True))
+                return True
+        return False
 
     def _check_added_fields(self, base: Any, override: Any, mapping: str) -> None:
         """A field the shared mapping does not have is probably a misspelt one: a warning."""
