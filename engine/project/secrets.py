@@ -161,6 +161,10 @@ def reference_issue(text: str) -> tuple[str, str] | None:
                     f"write ${{env:{stripped[1:]}}}")
         if re.fullmatch(r"\{(env|file):[^}]*\}", stripped):
             return (f"not a secret reference (got {stripped!r}): the $ is missing", f"write ${stripped}")
+        missing_brace = re.fullmatch(r"\$(env|file):([^}]*)\}?", stripped)
+        if missing_brace:
+            return (f"not a secret reference (got {stripped!r}): the {{ after $ is missing",
+                    f"write ${{{missing_brace[1]}:{missing_brace[2]}}}")
         return None
     inner, closed = match[1], match[2]
     if not closed:
@@ -207,6 +211,9 @@ def setting_reference_issues(text: str) -> list[tuple[int, str, str]]:
     for match in re.finditer(r"(?<!\$)\{env:[^}]*\}", text):
         issues.append((match.start(), f"{match[0]!r}: the $ is missing, so it would be sent as literal text",
                        f"write ${match[0]}"))
+    for match in re.finditer(r"\$(env|file):([^}\s]*)\}?", text):
+        issues.append((match.start(), f"{match[0]!r}: the {{ after $ is missing, so it would be sent as literal text",
+                       f"write ${{{match[1]}:{match[2]}}}"))
     for match in _ANY_REF.finditer(text):
         inner, closed = match[1], match[2]
         scheme, colon, rest = inner.partition(":")

@@ -683,9 +683,14 @@ class Validator:
                 continue
             close = difflib.get_close_matches(str(key), known, n=1)
             used = f"no {other} {'value' if of == 'values' else 'key'} is {str(key)!r}"
+            where = ""
+            if close and isinstance(pool, YDict):
+                line = next((pool.value_locs.get(k) if of == "values" else pool.key_locs.get(k)
+                             for k, v in pool.items() if str(v if of == "values" else k) == close[0]), None)
+                where = f" ({other} has it on line {line.line}: one of the two is mistyped)" if line else ""
             self.problems.append(_at(value, [key], f"{name} has an entry for {str(key)!r}, but {used}, so it is "
                                                    f"never used",
-                                     (f"did you mean {close[0]!r}? " if close else "")
+                                     (f"did you mean {close[0]!r}?{where} " if close else "")
                                      + (f"{other} {of}: {', '.join(known)}" if known else f"{other} is not set"),
                                      key=True))
 

@@ -103,6 +103,8 @@ MISTAKES = [
             "optoins:", "optoins", "unknown key 'optoins'", "did you mean 'options'?"),
     Mistake("own-flow-option-keyword", 1, [], "defualt", "defualt", "unknown key 'defualt' in an option declaration",
             "did you mean 'default'?", file="stock_report.yaml", files={"stock_report.yaml": OWN_FLOW}),
+    Mistake("kind-key", 1, [("kind: merchant", "knd: merchant")], "knd:", "knd", "missing `kind:`",
+            "did you mean 'kind'?"),
     Mistake("bloom-option-key", 1, [("      vendor: Bloom", "      vendr: Bloom")], "vendr:", "vendr",
             "unknown key 'vendr'", "did you mean 'vendor'?", example="bloom_my"),
     # ---------------------------------------------------------------- 2. references
@@ -118,6 +120,8 @@ MISTAKES = [
             "ACME_TIKTOK_URL", "${", "has no env: before the name", "${env:ACME_TIKTOK_URL:-}"),
     Mistake("setting-inside-url", 2, [('"${env:ACME_SHOPIFY_URL:-}"', '"https://proxy.example.com/${SHOP_PATH}"')],
             "proxy.example.com", "${SHOP", "has no env: before the name", "${env:SHOP_PATH}"),
+    Mistake("setting-brace-missing", 2, [('"${env:ACME_TIKTOK_URL:-}"', '"$env:ACME_TIKTOK_URL:-}"')],
+            "ACME_TIKTOK_URL", "$env", "the { after $ is missing", "${env:ACME_TIKTOK_URL:-}"),
     Mistake("setting-from-file", 2, [('"${env:ACME_TIKTOK_TOKEN_URL:-}"', '"${file:token_url.txt}"')],
             "token_url:", "${", "read from the environment, not from files", "${env:NAME}"),
     Mistake("secret-file-missing", 2, [('"${env:ACME_SHOPIFY_TOKEN}"', '"${file:secrets/shopify_token}"')],
