@@ -267,6 +267,12 @@ def _diagnose(exc: yaml.MarkedYAMLError, text: str, file: str) -> Problem:
     indentation = _bad_indentation(exc, text, file)
     if indentation is not None:
         return indentation
+    if mark is not None and "'\\t'" in str(exc.problem or ""):
+        line = text.split("\n")[mark.line] if mark.line < len(text.split("\n")) else ""
+        where = "in the indentation" if not line[:mark.column].strip() else "between the values"
+        return Problem(f"invalid YAML: a tab {where} (found character '\\t' that cannot start any token)",
+                       _loc(file, mark), hint="YAML indentation must use spaces, not tabs: replace the tab "
+                                              "with spaces")
     where = _loc(file, mark) if mark else Location(file, 1, 1)
     message = ": ".join(str(p) for p in (exc.context, exc.problem) if p)
     return Problem(f"invalid YAML: {message}", where, hint=_yaml_hint(message))
