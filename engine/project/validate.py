@@ -604,8 +604,10 @@ class Validator:
             return  # the override makes the flow invalid; reported with the overrides
         roles = flow_doc.get("roles") or {}
         bound = binding.get("connections") or {}
+        misspelt = {close for role in bound if role not in roles
+                    for close in difflib.get_close_matches(str(role), list(roles), n=1)}  # reported at the typo
         for role in roles:
-            if role not in bound:
+            if role not in bound and role not in misspelt:
                 self.problems.append(_at(doc, ["flows", local], f"flow role {role!r} is not bound to a connection",
                                          f"add connections: {{{role}: <connection>}}"))
         for role, conn_name in bound.items():
@@ -753,6 +755,8 @@ class Validator:
         if not role or role not in bound or bound[role] not in connections:
             return
         primary = doc.get("primary_catalog")
+        if primary is not None and primary not in connections:
+            return  # an unknown primary_catalog is reported on its own line
         if primary is None:
             self.problems.append(_at(doc, ["flows", local, "connections", role],
                                      f"flow {flow_doc['name']!r} reads listings from the primary catalog, and the "
