@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import inspect
 import operator
 import re
 from collections.abc import Callable
@@ -237,6 +238,9 @@ class ExpressionCompiler:
             if isinstance(node, nodes.Filter) and node.name in FUNCTIONS and node.node is not None:
                 self._check_template_call(source, node, node.name, [node.node, *node.args], node.kwargs,
                                           r"\|\s*(" + re.escape(node.name) + r")\b")
+            elif node.name not in FUNCTIONS:  # Jinja's own filters and tests: their Python signature
+                pattern = (r"\|\s*(" if what == "filter" else r"\bis\s+(?:not\s+)?(") + re.escape(node.name) + r")\b"
+                _check_builtin_call(source, node, what, table[node.name], pattern)
         for node in ast.find_all(nodes.Call):
             if isinstance(node.node, nodes.Name) and node.node.name in FUNCTIONS:
                 self._check_template_call(source, node, node.node.name, list(node.args), node.kwargs,
@@ -252,6 +256,28 @@ class ExpressionCompiler:
         found = check_call(name, described)
         if found is not None:
             raise _template_error(source, node.lineno, pattern, found[0], found[1])
+
+
+def _check_builtin_call(source: str, node: Any, what: str, func: Any, pattern: str) -> None:
+    """A Jinja built-in filter or test called with arguments its signature cannot take."""
+    if node.dyn_args is not None or node.dyn_kwargs is not None:
+        return
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return
+    params = list(signature.parameters.values())
+    if getattr(func, "jinja_pass_arg", None) is not None and params \
+            and params[0].name in ("context", "eval_ctx", "environment", "env", "ctx"):
+        params = params[1:]  # the context or environment Jinja passes itself
+    plain = signature.replace(parameters=params, return_annotation=inspect.Signature.empty)
+    try:
+        plain.bind(*([None] * (1 + len(node.args))), **{kw.key: None for kw in node.kwargs})
+    except TypeError as exc:
+        shown = ", ".join(p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!r}"
+                          for p in params[1:] if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+        raise _template_error(source, node.lineno, pattern, f"the Jinja {what} {node.name!r}: {exc}",
+                              f"it takes ({shown}) after the value it applies to") from None
 
 
 def _template_error(source: str, lineno: int | None, pattern: str | None, message: str, hint: str) -> ExprCompileError:

@@ -170,6 +170,8 @@ MISTAKES = [
     Mistake("jinja-call-type", 4, [(OVERRIDE_BRAND, "        brand: {template: \"{{ money_round(vendor, 'two') }}\"}")],
             "brand:", "money_round", "the 2nd argument of money_round() must be number",
             "money_round(amount: string|number[, places: number])"),
+    Mistake("jinja-builtin-filter-arity", 4, [(OVERRIDE_BRAND, "        brand: {template: \"{{ tags|join(', ', 'x', 'y') }}\"}")],
+            "brand:", "join", "the Jinja filter 'join': too many positional arguments", "it takes (d='', attribute=None)"),
     Mistake("check-rule-arity", 4, [("overrides:\n", "overrides:\n" + CHECK_OVERRIDE.replace(
         "length(title) <= `100`", "money_cmp(variants[0].price.amount)") % "no price")],
             "money_cmp", "money_cmp", "money_cmp() takes 2 arguments, got 1", "money_cmp(a: string|number, b: string|number)"),
