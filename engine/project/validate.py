@@ -216,7 +216,7 @@ class Validator:
 
     def _compile(self, container: Any, key: Any, kind: str, record: Any = None) -> Any:
         """Compile the expression at container[key], reporting a failure at its exact column.
-        `record` is the schema of the record a template sees, when known (canonical)."""
+        `record` names the canonical entity the expression is evaluated on, when known."""
         text = container[key]
         try:
             compiled = self.exprs.jmespath(text) if kind == "jmespath" else self.exprs.template(text)
