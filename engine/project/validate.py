@@ -575,9 +575,9 @@ class Validator:
             if key in base:
                 if extends_fields(base[key], value):
                     self._check_added_fields(base[key].get("fields"), value.get("fields"), mapping)
-                elif isinstance(value, YDict) and form_of(value) is None:
+                elif isinstance(value, YDict) and form_of(value) is None and isinstance(base[key], dict):
                     for position in ("then", "else"):
-                        sub_base, sub = (base[key] or {}).get(position), value.get(position)
+                        sub_base, sub = base[key].get(position), value.get(position)
                         if extends_fields(sub_base, sub):
                             self._check_added_fields(sub_base.get("fields"), sub.get("fields"), mapping)
                 continue

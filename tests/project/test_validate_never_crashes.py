@@ -42,6 +42,9 @@ ODD_FILES = {
     "override-flow-steps-text": ("kind: merchant\nname: acme\nconnections:\n  s: {connector: shopify, settings: {shop: a},"
                                  " credentials: {access_token: '${env:T}'}}\noverrides:\n  flows:\n"
                                  "    catalog_to_tiktok: {steps: text, options: {currency: {type: nope}}}\n"),
+    "override-field-without-form": ("kind: merchant\nname: acme\nconnections:\n  s: {connector: shopify, settings: "
+                                    "{shop: a}, credentials: {access_token: '${env:T}'}}\noverrides:\n  mappings:\n"
+                                    "    shopify.product_to_canonical:\n      fields:\n        brand: {x: [a, {b: c}]}\n"),
     "flow-step-null": "kind: flow\nname: odd\nroles: {a: {}}\nsteps:\n  - pull:\n  - map: [x]\n  - nope: {}\n",
     "flow-option-bad-schema": ("kind: flow\nname: odd2\noptions:\n  a: {type: texts, must_match: x, keys_in: {option: b}}\n"
                                "  b: {required: true}\nsteps:\n  - pull: {from: a, operation: x}\n"),
