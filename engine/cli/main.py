@@ -26,8 +26,9 @@ NOT_SEARCHED = {".venv", ".git", ".state", "node_modules", "__pycache__", "fixtu
 
 
 def _emit_problems(problems: list[Problem], fmt: str, checked: int) -> None:
+    errors = [p for p in problems if p.severity == "error"]
     if fmt == "json":
-        click.echo(json.dumps({"ok": not problems, "files_checked": checked, "problems": [
+        click.echo(json.dumps({"ok": not errors, "files_checked": checked, "problems": [
             {"file": p.location.file if p.location else None, "line": p.location.line if p.location else None,
              "col": p.location.col if p.location else None, "path": p.path, "message": p.message,
              "hint": p.hint, "severity": p.severity} for p in problems]}, indent=2))
@@ -36,12 +37,21 @@ def _emit_problems(problems: list[Problem], fmt: str, checked: int) -> None:
         if fmt == "github":
             where = f"file={p.location.file},line={p.location.line},col={p.location.col}," if p.location else ""
             text = f"{p.message}. {p.hint}" if p.hint else p.message
-            click.echo(f"::error {where}title={p.path or 'connector validate'}::{text}")
+            level = "warning" if p.severity == "warning" else "error"
+            click.echo(f"::{level} {where}title={p.path or 'connector validate'}::{text}")
         else:
             click.echo(p.format())
     if fmt == "text":
-        summary = f"{checked} files checked, {len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        click.echo(click.style(summary, fg="red" if problems else "green"), err=bool(problems))
+        warnings = len(problems) - len(errors)
+        if not problems:
+            summary = f"{checked} files checked, 0 problems"
+        else:
+            parts = [f"{len(errors)} error{'s' if len(errors) != 1 else ''}"]
+            if warnings:
+                parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+            summary = f"{checked} files checked, " + ", ".join(parts)
+        colour = "red" if errors else "yellow" if problems else "green"
+        click.echo(click.style(summary, fg=colour), err=bool(errors))
 
 
 def describe_error(exc: BaseException) -> tuple[int, list[str]]:
@@ -108,11 +118,17 @@ def validate(paths: tuple[Path, ...], fmt: str, no_shipped: bool) -> None:
     from engine.project.loader import Project
     from engine.project.plan import build_plan
 
-    project = Project.load(paths or [Path.cwd()], include_shipped=not no_shipped)
-    # The same plan `run` executes: a project that validates here is the project that runs.
-    problems = list(build_plan(project).problems)
-    _emit_problems(problems, fmt, len(project.files))
-    sys.exit(exit_codes.CONFIG if problems else exit_codes.OK)
+    checked = 0
+    try:
+        project = Project.load(paths or [Path.cwd()], include_shipped=not no_shipped)
+        checked = len(project.files)
+        # The same plan `run` executes: a project that validates here is the project that runs.
+        problems = list(build_plan(project).problems)
+    except Exception as exc:  # noqa: BLE001  (validate reports; it never ends in a traceback)
+        problems = [Problem(f"validate stopped: {type(exc).__name__}: {REDACTOR.text(str(exc))}", None, "",
+                            "this is a bug in connector validate; please report it with the files checked")]
+    _emit_problems(problems, fmt, checked)
+    sys.exit(exit_codes.CONFIG if any(p.severity == "error" for p in problems) else exit_codes.OK)
 
 
 def _load_plan(mapping: str, merchant_path: Path | None) -> tuple[Any, Any, Any]:

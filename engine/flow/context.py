@@ -40,11 +40,16 @@ class RunContext:
         return self.connection_names[role]
 
     def mapping_context(self, role: str | None = None) -> dict:
-        """Context handed to mappings: flow options plus the role's market."""
+        """Context handed to mappings: flow options plus the role's market.
+
+        The market decides: the connection's region and currency win over flow options (and over
+        option defaults); `connector validate` refuses an option that contradicts them.
+        """
         ctx = dict(self.options)
         if role and role in self.connection_meta:
             meta = self.connection_meta[role]
-            ctx.setdefault("region", meta.get("region"))
+            if meta.get("region") or "region" not in ctx:
+                ctx["region"] = meta.get("region")
             if meta.get("currency"):
-                ctx.setdefault("currency", meta["currency"])
+                ctx["currency"] = meta["currency"]
         return ctx

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import inspect
 import operator
 import re
 from collections.abc import Callable
@@ -30,10 +31,12 @@ from jmespath.visitor import TreeInterpreter
 from engine.lang.functions import (
     CURRENT_SCOPE,
     ENGINE_FUNCTIONS_CLASS,
+    FUNCTIONS,
     SCOPE_FUNCTIONS,
     context_value,
     jinja_callables,
     known_function_names,
+    signature_of,
 )
 
 _FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -122,11 +125,12 @@ class JMESPathExpr:
 
 
 class TemplateExpr:
-    __slots__ = ("source", "_template")
+    __slots__ = ("source", "_template", "names")
 
-    def __init__(self, source: str, template: Any) -> None:
+    def __init__(self, source: str, template: Any, names: tuple = ()) -> None:
         self.source = source
         self._template = template
+        self.names = names  # TemplateName per record field the template reads (for validate)
 
     def evaluate(self, scope: Scope) -> str:
         names = {"record": scope.current, "root": scope.root, "parent": scope.parent, "ctx": scope.context}
@@ -190,6 +194,7 @@ class ExpressionCompiler:
                     hint=(f"did you mean {close[0]}()? " if close else "") + "registered functions: "
                     + ", ".join(sorted(self._functions - _BUILTIN_HIDE)),
                 )
+        _check_calls(parsed, text, lead)
         closures = _Closures(self.interpreter, self.functions)
         run = closures.compile(parsed)
         return JMESPathExpr(text, parsed, self.interpreter, run, closures.sets_scope)
@@ -200,27 +205,269 @@ class ExpressionCompiler:
         try:
             ast = self.jinja.parse(source)
         except TemplateSyntaxError as exc:
-            line = max((exc.lineno or 1) - 1, 0)
-            raise ExprCompileError(
-                f"invalid Jinja template: {exc.message}", line_offset=line,
-                offset=sum(len(text) + 1 for text in source.split("\n")[:line]),
-                hint="expressions go inside {{ }}, statements inside {% %}",
-            ) from None
+            raise _template_error(source, exc.lineno, None, f"invalid Jinja template: {exc.message}",
+                                  "expressions go inside {{ }}, statements inside {% %}") from None
         for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
             attr = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
             if isinstance(attr, str) and attr.startswith("_"):
-                line = max(node.lineno - 1, 0)
-                lines = source.split("\n")
-                column = max(lines[line].find(attr), 0) if line < len(lines) else 0
-                raise ExprCompileError(
-                    f"template refused: access to the private attribute {attr!r}",
-                    offset=sum(len(text) + 1 for text in lines[:line]) + column,
-                    hint="templates may only read record fields, context values and registered functions",
-                )
-        return TemplateExpr(source, self.jinja.from_string(ast))
+                raise _template_error(source, node.lineno, re.escape(attr),
+                                      f"template refused: access to the private attribute {attr!r}",
+                                      "templates may only read record fields, context values and registered functions")
+        self._check_template_calls(source, ast)
+        try:
+            compiled = self.jinja.from_string(ast)
+        except TemplateSyntaxError as exc:  # what parse lets through (e.g. a filter that does not exist)
+            raise _template_error(source, exc.lineno, None, f"invalid Jinja template: {exc.message}",
+                                  "expressions go inside {{ }}, statements inside {% %}") from None
+        except Exception as exc:  # noqa: BLE001  (any other refusal is a compile error, not a crash)
+            raise _template_error(source, 1, None, f"invalid Jinja template: {exc}",
+                                  "expressions go inside {{ }}, statements inside {% %}") from None
+        return TemplateExpr(source, compiled, _template_names(source, ast, self.jinja.globals))
+
+    def _check_template_calls(self, source: str, ast: nodes.Template) -> None:
+        """Unknown filters and tests, and calls of registered functions with the wrong number or
+        literal types of arguments: all known before any record is rendered."""
+        for node in ast.find_all((nodes.Filter, nodes.Test)):
+            table, what = (self.jinja.filters, "filter") if isinstance(node, nodes.Filter) else (self.jinja.tests, "test")
+            if node.name not in table:
+                close = difflib.get_close_matches(node.name, sorted(table), n=1)
+                pattern = (r"\|\s*(" if what == "filter" else r"\bis\s+(?:not\s+)?(") + re.escape(node.name) + r")\b"
+                raise _template_error(source, node.lineno, pattern, f"unknown Jinja {what} {node.name!r}",
+                                      f"did you mean {close[0]!r}?" if close else
+                                      f"{what}s: " + ", ".join(n for n in sorted(table) if n.isidentifier()))
+            if isinstance(node, nodes.Filter) and node.name in FUNCTIONS and node.node is not None:
+                self._check_template_call(source, node, node.name, [node.node, *node.args], node.kwargs,
+                                          r"\|\s*(" + re.escape(node.name) + r")\b")
+            elif node.name not in FUNCTIONS:  # Jinja's own filters and tests: their Python signature
+                pattern = (r"\|\s*(" if what == "filter" else r"\bis\s+(?:not\s+)?(") + re.escape(node.name) + r")\b"
+                _check_builtin_call(source, node, what, table[node.name], pattern)
+        for node in ast.find_all(nodes.Call):
+            if isinstance(node.node, nodes.Name) and node.node.name in FUNCTIONS:
+                self._check_template_call(source, node, node.node.name, list(node.args), node.kwargs,
+                                          r"\b" + re.escape(node.node.name) + r"\s*\(")
+
+    def _check_template_call(self, source: str, node: Any, name: str, args: list, kwargs: list, pattern: str) -> None:
+        if getattr(node, "dyn_args", None) is not None or getattr(node, "dyn_kwargs", None) is not None:
+            return
+        described = [("literal", arg.value) if isinstance(arg, nodes.Const) else
+                     ("literal", []) if isinstance(arg, nodes.List) else
+                     ("literal", {}) if isinstance(arg, nodes.Dict) else ("expr", None) for arg in args]
+        described += [("expr", None)] * len(kwargs)
+        found = check_call(name, described)
+        if found is not None:
+            raise _template_error(source, node.lineno, pattern, found[0], found[1])
+
+
+def _check_builtin_call(source: str, node: Any, what: str, func: Any, pattern: str) -> None:
+    """A Jinja built-in filter or test called with arguments its signature cannot take."""
+    if node.dyn_args is not None or node.dyn_kwargs is not None:
+        return
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return
+    params = list(signature.parameters.values())
+    if getattr(func, "jinja_pass_arg", None) is not None and params \
+            and params[0].name in ("context", "eval_ctx", "environment", "env", "ctx"):
+        params = params[1:]  # the context or environment Jinja passes itself
+    plain = signature.replace(parameters=params, return_annotation=inspect.Signature.empty)
+    try:
+        plain.bind(*([None] * (1 + len(node.args))), **{kw.key: None for kw in node.kwargs})
+    except TypeError as exc:
+        shown = ", ".join(p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!r}"
+                          for p in params[1:] if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+        raise _template_error(source, node.lineno, pattern, f"the Jinja {what} {node.name!r}: {exc}",
+                              f"it takes ({shown}) after the value it applies to") from None
+
+
+def _template_error(source: str, lineno: int | None, pattern: str | None, message: str, hint: str) -> ExprCompileError:
+    """A compile error at line `lineno` of the template, at the first match of `pattern` there."""
+    lines = source.split("\n")
+    line = min(max((lineno or 1) - 1, 0), max(len(lines) - 1, 0))
+    column = 0
+    if pattern is not None and line < len(lines):
+        match = re.search(pattern, lines[line])
+        column = match.start(1 if match and match.re.groups else 0) if match else 0
+    return ExprCompileError(message, line_offset=line,
+                            offset=sum(len(text) + 1 for text in lines[:line]) + column, hint=hint)
+
+
+# Names a template sees besides the record's fields (TemplateExpr.evaluate).
+TEMPLATE_NAMES = frozenset({"record", "root", "parent", "ctx"})
+
+
+class TemplateName(NamedTuple):
+    """A top-level name a template reads that it does not define: a record field, if anything."""
+
+    name: str
+    line_offset: int  # 0-based line inside the template
+    offset: int  # 0-based character offset of the name inside the template
+
+
+def _template_names(source: str, ast: nodes.Template, globals_: dict) -> tuple[TemplateName, ...]:
+    """The top-level names read but never bound by the template (loops, set, with, macros excluded),
+    other than the context names and globals: the record fields it expects."""
+    from jinja2 import meta
+
+    undeclared = meta.find_undeclared_variables(ast) - TEMPLATE_NAMES - set(globals_)
+    if not undeclared:
+        return ()
+    lines = source.split("\n")
+    found: dict[str, TemplateName] = {}
+    for node in ast.find_all(nodes.Name):
+        if node.ctx == "load" and node.name in undeclared and node.name not in found:
+            line = min(max(node.lineno - 1, 0), len(lines) - 1)
+            match = re.search(rf"(?<![A-Za-z0-9_.]){re.escape(node.name)}(?![A-Za-z0-9_])", lines[line])
+            offset = sum(len(text) + 1 for text in lines[:line]) + (match.start() if match else 0)
+            found[node.name] = TemplateName(node.name, line, offset)
+    return tuple(found.values())
 
 
 _BUILTIN_HIDE: frozenset[str] = frozenset()
+
+
+# ------------------------------------------------------------------------------ static call checks
+
+
+def _value_type(value: Any) -> str:
+    """The JMESPath type name of a literal."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _accepts(types: tuple[str, ...], kind: str) -> bool:
+    if "any" in types:
+        return True
+    return any(t == kind or t.split("-", 1)[0] == kind for t in types)
+
+
+def _ordinal(index: int) -> str:
+    return {0: "1st", 1: "2nd", 2: "3rd"}.get(index, f"{index + 1}th")
+
+
+def check_call(name: str, args: list[tuple[str, Any]]) -> tuple[str, str] | None:
+    """(message, hint) when a call of `name` cannot work whatever the record holds, else None.
+
+    `args` are (kind, value) per argument: kind "literal" (value known), "expref" (&expr) or
+    "expr" (known only at run time). Checks the number of arguments and the type of literal ones
+    against the function's declared signature.
+    """
+    signature = signature_of(name)
+    if signature is None:
+        return None
+    shown = signature.text(name)
+    low, high = signature.min_args, signature.max_args
+    if len(args) < low or (high is not None and len(args) > high):
+        if high is None:
+            wanted = f"at least {low}"
+        elif low == high:
+            wanted = str(low)
+        else:
+            wanted = f"{low} to {high}"
+        plural = "" if (high if high is not None else low) == 1 and wanted != "0 to 1" else "s"
+        return (f"{name}() takes {wanted} argument{plural}, got {len(args)}", f"signature: {shown}")
+    for index, (kind, value) in enumerate(args):
+        types = signature.arg_types(index)
+        if types is None:
+            continue
+        if types == ("expref",) and kind != "expref":
+            return (f"the {_ordinal(index)} argument of {name}() must be an expression reference",
+                    f"prefix it with &; signature: {shown}")
+        if kind == "expref" and "expref" not in types and "any" not in types:
+            return (f"the {_ordinal(index)} argument of {name}() cannot be an expression reference (&...)",
+                    f"remove the &; signature: {shown}")
+        if kind == "literal" and not _accepts(types, _value_type(value)):
+            return (f"the {_ordinal(index)} argument of {name}() must be {' or '.join(types)}, "
+                    f"got {_value_type(value)} {value!r}", f"signature: {shown}")
+    return None
+
+
+def current_fields(expr: Any) -> list[tuple[str, int]]:
+    """(name, offset in the source) of each field an expression reads from the record it is
+    evaluated on (the first key of each path that starts at the record, not inside projections,
+    filters or &expr bodies), for checks against the record's schema."""
+    if isinstance(expr, FieldPath):
+        return [(expr.keys[0], 0)]
+    parsed = getattr(expr, "_parsed", None)
+    if parsed is None:
+        return []
+    names: list[str] = []
+
+    def walk(node: Any, at_record: bool) -> None:
+        if not isinstance(node, dict):
+            return
+        kind, children = node.get("type"), node.get("children") or []
+        if kind == "field":
+            # a bare null/true/false is a field that is never there; it reads as null, as meant
+            if at_record and node["value"] not in names and node["value"] not in ("null", "true", "false"):
+                names.append(node["value"])
+        elif kind in ("subexpression", "index_expression", "pipe"):
+            for index, child in enumerate(children):
+                walk(child, at_record and index == 0)
+        elif kind in ("projection", "filter_projection", "value_projection"):
+            for index, child in enumerate(children):
+                walk(child, at_record and index == 0)
+        elif kind == "expref":
+            return
+        else:  # functions, comparisons, and/or/not, multi-selects, flatten: children see the same value
+            for child in children:
+                walk(child, at_record)
+
+    walk(parsed, True)
+    masked = re.sub(r"'(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`|\"(?:[^\"\\]|\\.)*\"",
+                    lambda m: " " * len(m[0]), expr.source)
+    found = []
+    for name in names:
+        match = re.search(rf"(?<![A-Za-z0-9_.]){re.escape(name)}(?![A-Za-z0-9_(])", masked)
+        found.append((name, match.start() if match else 0))
+    return found
+
+
+def _calls_in_order(node: Any) -> list[dict]:
+    """Function call nodes in source order (the order they are written)."""
+    found: list[dict] = []
+
+    def walk(current: Any) -> None:
+        if isinstance(current, dict):
+            if current.get("type") == "function_expression":
+                found.append(current)
+            for child in current.get("children", []):
+                walk(child)
+        elif isinstance(current, list):
+            for child in current:
+                walk(child)
+
+    walk(node)
+    return found
+
+
+def _call_offset(text: str, name: str, nth: int) -> int:
+    matches = list(re.finditer(rf"(?<![A-Za-z0-9_]){re.escape(name)}\s*\(", text))
+    return matches[nth].start() if nth < len(matches) else max(text.find(name), 0)
+
+
+def _check_calls(parsed: dict, text: str, lead: int) -> None:
+    seen: dict[str, int] = {}
+    for call in _calls_in_order(parsed):
+        name = call["value"]
+        nth = seen.get(name, 0)
+        seen[name] = nth + 1
+        args = [("literal", child["value"]) if child["type"] == "literal" else
+                ("expref", None) if child["type"] == "expref" else ("expr", None) for child in call["children"]]
+        found = check_call(name, args)
+        if found is not None:
+            raise ExprCompileError(found[0], offset=lead + _call_offset(text, name, nth), hint=found[1])
 
 
 def _function_names(node: Any) -> list[str]:

@@ -34,7 +34,8 @@ CURRENT_SCOPE: contextvars.ContextVar[Any] = contextvars.ContextVar("mapping_sco
 class Signature:
     """Argument names and JMESPath types (required ones, then optional trailing ones), and the
     type of the result. Types are JMESPath's: string, number, boolean, array, object, null, any,
-    joined with | where several are accepted."""
+    joined with | where several are accepted. `connector validate` checks calls against it and
+    prints its text in hints; the docs show the same text."""
 
     types: tuple[str, ...]
     optional: tuple[str, ...] = ()
@@ -42,13 +43,42 @@ class Signature:
     names: tuple[str, ...] = ()  # one per required and optional argument
     returns: str = "any"
 
+    @property
+    def min_args(self) -> int:
+        return len(self.types)
+
+    @property
+    def max_args(self) -> int | None:
+        return None if self.rest else len(self.types) + len(self.optional)
+
+    def arg_types(self, index: int) -> tuple[str, ...] | None:
+        """The types argument `index` may have (("any",) for any), or None past the last one."""
+        declared = self.types + self.optional
+        if index < len(declared):
+            return tuple(declared[index].split("|"))
+        if self.rest and declared:
+            return tuple(declared[-1].split("|"))
+        return None
+
     def text(self, name: str) -> str:
         """`money_mul(amount: string|number, factor: string|number, places?: number) -> string`"""
-        args = [f"{n}: {t}" for n, t in zip(self.names[: len(self.types)], self.types, strict=True)]
-        args += [f"{n}?: {t}" for n, t in zip(self.names[len(self.types):], self.optional, strict=True)]
+        def label(i: int) -> str:
+            return self.names[i] if i < len(self.names) else f"arg{i + 1}"
+
+        args = [f"{label(i)}: {t}" for i, t in enumerate(self.types)]
+        args += [f"{label(len(self.types) + j)}?: {t}" for j, t in enumerate(self.optional)]
         if self.rest:
             args.append(f"...: {self.types[-1]}")
         return f"{name}({', '.join(args)}) -> {self.returns}"
+
+
+def _param_names(fn: Callable, count: int, skip: int = 0) -> tuple[str, ...]:
+    """Parameter names for a signature text; `*values` becomes a, b, c..."""
+    params = list(inspect.signature(fn).parameters.values())[skip:]
+    names = [p.name for p in params if p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    if len(names) < count and any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+        names += [chr(ord("a") + i) for i in range(count - len(names))]
+    return tuple(names)
 
 
 def function(
@@ -455,6 +485,23 @@ JMESPATH_BUILTINS = frozenset(
 
 def known_function_names() -> frozenset[str]:
     return JMESPATH_BUILTINS | frozenset(FUNCTIONS.names())
+
+
+def _builtin_signature(name: str) -> Signature | None:
+    """A JMESPath built-in's signature in the same terms as the engine's own functions."""
+    spec = jp_functions.Functions.FUNCTION_TABLE.get(name)  # type: ignore[attr-defined]
+    if spec is None:
+        return None
+    types = tuple("|".join(arg.get("types") or ["any"]) for arg in spec["signature"])
+    rest = bool(spec["signature"] and spec["signature"][-1].get("variadic"))
+    return Signature(types, (), rest, _param_names(spec["function"], len(types), skip=1))
+
+
+def signature_of(name: str) -> Signature | None:
+    """The declared signature of a function callable from expressions (engine or JMESPath built-in)."""
+    if name in FUNCTIONS:
+        return FUNCTIONS.get(name).signature
+    return _builtin_signature(name)
 
 
 def jinja_callables() -> dict[str, Callable]:

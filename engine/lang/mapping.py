@@ -25,7 +25,14 @@ from typing import Any
 
 from engine.errors import Location, Problem, SpecError
 from engine.lang.casts import CASTS
-from engine.lang.expr import ExprCompileError, ExpressionCompiler, ExprEvalError, FieldPath, Scope
+from engine.lang.expr import (
+    ExprCompileError,
+    ExpressionCompiler,
+    ExprEvalError,
+    FieldPath,
+    Scope,
+    current_fields,
+)
 from engine.project.yamlpos import YDict, YList, format_path, locate, text_location
 from engine.registry import Example, Registry
 
@@ -379,10 +386,28 @@ class _Compiler:
 
     def template(self, container: Any, key: Any, text: Any) -> Any:
         try:
-            return self.exprs.template(text)
+            compiled = self.exprs.template(text)
         except ExprCompileError as exc:
             self.problem(container, key, str(exc), exc.hint, offset=exc.offset, line_offset=exc.line_offset)
             return None
+        self.check_template_names(container, key, compiled)
+        return compiled
+
+    def check_template_names(self, container: Any, key: Any, compiled: Any) -> None:
+        """Names a template reads as record fields must be fields of the record it sees, when
+        that record is a canonical entity (or an item of one) whose fields are all known."""
+        base = self.source_items if self.source_items is not None else self.source_schema
+        if not self.schema_lookup or base is None or base is _UNKNOWN or self.schema_lookup.is_open(base):
+            return
+        names = self.schema_lookup.property_names(base)
+        for used in getattr(compiled, "names", ()):
+            if self.schema_lookup.property(base, used.name) is None:
+                close = difflib.get_close_matches(used.name, names, n=1)
+                self.problem(container, key, f"the template reads {used.name!r}, which is not a field of the "
+                             f"canonical record it sees",
+                             (f"did you mean {close[0]!r}? " if close else "fields: " + ", ".join(names) + "; ")
+                             + "context values are read as ctx.NAME",
+                             offset=used.offset)
 
     # -- fields
 
@@ -423,7 +448,7 @@ class _Compiler:
             container.item_locs[key] if isinstance(container, YList) else None)
         if isinstance(spec, str):
             expr = self.jmespath(container, key, spec)
-            if isinstance(expr, FieldPath):
+            if expr is not None:
                 self.check_source(container, key, expr)
             return _Expr(expr, loc) if expr else None
         if not isinstance(spec, dict):
@@ -501,16 +526,20 @@ class _Compiler:
 
     source_schema: Any = None
 
-    def check_source(self, container: Any, key: Any, expr: FieldPath) -> None:
+    def check_source(self, container: Any, key: Any, expr: Any) -> None:
+        """Each field an expression reads from the record must be a field of the canonical
+        source (or of the item an `each` walks), when that shape is known and closed."""
         base = self.source_items if self.source_items is not None else self.source_schema
-        if not self.schema_lookup or base is None or base is _UNKNOWN:
+        if not self.schema_lookup or base is None or base is _UNKNOWN or self.schema_lookup.is_open(base):
             return
-        first = expr.keys[0]
-        if self.schema_lookup.property(base, first) is None:
-            names = self.schema_lookup.property_names(base)
-            close = difflib.get_close_matches(first, names, n=1)
-            self.problem(container, key, f"unknown canonical field {first!r} in the source",
-                         f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(names))
+        for first, offset in current_fields(expr):
+            if self.schema_lookup.property(base, first) is None:
+                names = self.schema_lookup.property_names(base)
+                close = difflib.get_close_matches(first, names, n=1)
+                where = {} if isinstance(expr, FieldPath) else {"offset": offset}
+                self.problem(container, key, f"unknown canonical field {first!r} in the source",
+                             f"did you mean {close[0]!r}?" if close else "known: " + ", ".join(names), **where)
+                return
 
     def check_target(self, fields: Any, target: Any, parts: tuple[str, ...], schema: Any) -> Any:
         if not (self.schema_lookup and schema is not None):
@@ -559,6 +588,8 @@ _FIELDS = {"$ref": "#/$defs/fields", "description": "Target field -> value, like
 )
 def _path_form(c: _Compiler, spec: YDict, loc: Location | None, schema: Any) -> _Node | None:
     expr = c.jmespath(spec, "path", spec["path"])
+    if expr is not None:
+        c.check_source(spec, "path", expr)
     return _Expr(expr, loc) if expr else None
 
 

@@ -4,6 +4,7 @@ grouped by kind and name, with merchant overrides merged in (keeping each value'
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +65,13 @@ class Project:
         if kind not in FILE_KINDS:
             loc = doc.value_locs.get("kind", doc.loc) if "kind" in doc else Location(str(path), 1, 1)
             message = "missing `kind:`" if kind is None else f"unknown kind {kind!r}"
-            self.problems.append(Problem(message, loc, "kind", "kind is one of: " + ", ".join(FILE_KINDS)))
+            hint = "kind is one of: " + ", ".join(FILE_KINDS)
+            misspelt = [k for k in doc if "kind" not in doc and isinstance(k, str)
+                        and difflib.get_close_matches(k, ["kind"], n=1, cutoff=0.7)]
+            if misspelt:  # `knd: merchant`: the key to fix is that one
+                loc, message = doc.key_locs[misspelt[0]], f"missing `kind:` ({misspelt[0]!r} looks like it)"
+                hint = f"did you mean 'kind'? {hint}"
+            self.problems.append(Problem(message, loc, "kind", hint))
             return
         name = doc.get("name") or path.stem.removesuffix(".test")
         if not isinstance(name, str):

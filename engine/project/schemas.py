@@ -20,7 +20,7 @@ from referencing import Registry, Resource
 
 from engine.errors import Problem
 from engine.project.resources import schemas_dir
-from engine.project.secrets import shape_of_secret
+from engine.project.secrets import reference_issue, shape_of_secret
 from engine.project.yamlpos import field_path, locate
 
 FILE_KINDS = ("connector", "mapping", "flow", "merchant", "test", "rules")
@@ -103,6 +103,12 @@ def _problem(doc: Any, error: ValidationError) -> Problem:
         key = extras[0] if extras else None
         close = difflib.get_close_matches(str(key), allowed, n=1) if key is not None else []
         hint = f"did you mean {close[0]!r}?" if close else ("allowed keys: " + ", ".join(allowed) if allowed else "")
+        empty = _empty_key_before(error.instance, key) if not close else None
+        if empty is not None:
+            return Problem(f"bad indentation: {empty!r} has nothing under it, because the lines after it are "
+                           f"indented like it (so {key!r} lands beside it, where it is unknown)",
+                           locate(doc, [*path, empty], key=True), field_path(doc, [*path, empty]),
+                           f"indent the lines that belong to {empty!r} by 2 more spaces than {empty!r}")
         return Problem(f"unknown key {key!r}", locate(doc, [*path, key], key=True),
                        field_path(doc, [*path, key]), hint)
     if error.validator == "required":
@@ -121,6 +127,9 @@ def _problem(doc: Any, error: ValidationError) -> Problem:
     if error.validator == "pattern":
         hint = error.schema.get("description", "") or f"must match {error.validator_value}"
         if error.schema.get("writeOnly"):  # a secret's slot: whatever was typed there may be a secret
+            issue = reference_issue(error.instance)
+            if issue is not None:
+                return Problem(issue[0], locate(doc, path), where, issue[1])
             return Problem(f"not a secret reference (got {shape_of_secret(error.instance)})", locate(doc, path),
                            where, hint + "; literal secrets are refused")
         return Problem(f"{error.instance!r} has the wrong form", locate(doc, path), where, hint)
@@ -129,6 +138,23 @@ def _problem(doc: Any, error: ValidationError) -> Problem:
         return Problem(f"{keys} cannot be used here", locate(doc, path), where,
                        error.schema.get("description", "") or outer.schema.get("description", ""))
     return Problem(error.message, locate(doc, path), where, error.schema.get("description", ""))
+
+
+def _empty_key_before(mapping: Any, key: Any) -> Any:
+    """The key without a value written just before `key`, at the same column: a block that was
+    meant to hold `key` but was not indented under it."""
+    locs = getattr(mapping, "key_locs", None)
+    if not locs or key not in locs:
+        return None
+    keys = list(mapping)
+    index = keys.index(key)
+    if index == 0:
+        return None
+    previous = keys[index - 1]
+    before, here = locs.get(previous), locs[key]
+    if mapping[previous] is None and before is not None and before.col == here.col and before.line < here.line:
+        return previous
+    return None
 
 
 def _type_name(value: Any) -> str:

@@ -138,3 +138,128 @@ def expand_settings(settings: dict, environ: dict[str, str] | None = None) -> di
         if value != "":
             out[key] = value
     return out
+
+
+# ------------------------------------------------------------------ checks for `connector validate`
+# Nothing here reads a secret: an env reference is checked for its form, a file reference for the
+# file's existence only.
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ANY_REF = re.compile(r"\$\{([^}]*)(\}?)")
+
+
+def reference_issue(text: str) -> tuple[str, str] | None:
+    """(message, hint) when `text`, meant as a credential, is a malformed reference; None when it
+    is well formed or is not reference-shaped at all (a literal, refused elsewhere)."""
+    if not isinstance(text, str):
+        return None
+    stripped = text.strip()
+    match = _ANY_REF.fullmatch(stripped)
+    if match is None:
+        if re.fullmatch(r"\$[A-Za-z_][A-Za-z0-9_]*", stripped):
+            return (f"not a secret reference (got {stripped!r}): shell-style $NAME is not expanded",
+                    f"write ${{env:{stripped[1:]}}}")
+        if re.fullmatch(r"\{(env|file):[^}]*\}", stripped):
+            return (f"not a secret reference (got {stripped!r}): the $ is missing", f"write ${stripped}")
+        missing_brace = re.fullmatch(r"\$(env|file):([^}]*)\}?", stripped)
+        if missing_brace:
+            return (f"not a secret reference (got {stripped!r}): the {{ after $ is missing",
+                    f"write ${{{missing_brace[1]}:{missing_brace[2]}}}")
+        return None
+    inner, closed = match[1], match[2]
+    if not closed:
+        return (f"not a secret reference (got {shape_of_secret(stripped)}): the {{ is never closed",
+                f"write ${{{inner}}}")
+    scheme, colon, name = inner.partition(":")
+    if not colon and _ENV_NAME.fullmatch(inner):
+        return (f"not a secret reference (got {stripped!r}): no env: or file: before the name",
+                f"write ${{env:{inner}}} to read the environment variable {inner}")
+    if scheme == "env" and ":-" in name and _ENV_NAME.fullmatch(name.split(":-", 1)[0]):
+        variable = name.split(":-", 1)[0]
+        return (f"a credential has no default (got {stripped!r})",
+                f"write ${{env:{variable}}}; defaults (:-) are for connection settings, never for secrets")
+    if scheme.lower() in ("env", "file") and scheme not in ("env", "file"):
+        return (f"not a secret reference (got {stripped!r}): the scheme must be lowercase",
+                f"write ${{{scheme.lower()}:{name}}}")
+    return None
+
+
+def missing_secret_file(text: str, base_dir: Path | None) -> Path | None:
+    """The file a ${file:PATH} reference names when it does not exist (its contents are never read)."""
+    try:
+        ref = SecretRef.parse(text, base_dir)
+    except SecretError:
+        return None
+    if ref.scheme != "file":
+        return None
+    path = Path(ref.name).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    return None if path.is_file() else path
+
+
+def setting_reference_issues(text: str) -> list[tuple[int, str, str]]:
+    """(offset, message, hint) for each reference in a connection setting that cannot resolve.
+
+    Settings take ${env:NAME} and ${env:NAME:-default} (see expand_settings); anything else
+    written as ${...} would reach the connector as literal text.
+    """
+    issues = []
+    stripped = text.strip()
+    if re.fullmatch(r"\$[A-Za-z_][A-Za-z0-9_]*", stripped):
+        return [(text.find("$"), f"{stripped!r}: shell-style $NAME is not expanded", f"write ${{env:{stripped[1:]}}}")]
+    for match in re.finditer(r"(?<!\$)\{env:[^}]*\}", text):
+        issues.append((match.start(), f"{match[0]!r}: the $ is missing, so it would be sent as literal text",
+                       f"write ${match[0]}"))
+    for match in re.finditer(r"\$(env|file):([^}\s]*)\}?", text):
+        issues.append((match.start(), f"{match[0]!r}: the {{ after $ is missing, so it would be sent as literal text",
+                       f"write ${{{match[1]}:{match[2]}}}"))
+    for match in _ANY_REF.finditer(text):
+        inner, closed = match[1], match[2]
+        scheme, colon, rest = inner.partition(":")
+        if scheme.lower() in ("env", "file") and scheme not in ("env", "file"):
+            issues.append((match.start(), f"{match[0]!r}: the scheme must be lowercase",
+                           f"write ${{{scheme.lower()}:{rest}{'}' if closed else ''}"))
+            continue
+        if not closed:
+            issues.append((match.start(), f"the reference {match[0]!r} is never closed", f"write ${{{inner}}}"))
+            continue
+        if scheme == "env" and colon:
+            name = rest.split(":-", 1)[0]
+            if not _ENV_NAME.fullmatch(name):
+                issues.append((match.start(), f"invalid environment variable name {name!r}",
+                               "letters, digits and _, not starting with a digit"))
+            elif ":" in rest and ":-" not in rest:
+                issues.append((match.start(), f"{match[0]!r}: a default is written with :-",
+                               f"write ${{env:{name}:-DEFAULT}}"))
+            continue
+        if scheme == "file" and colon:
+            issues.append((match.start(), "connection settings are read from the environment, not from files",
+                           "write ${env:NAME} or ${env:NAME:-default}; secrets go under credentials:, "
+                           "where ${file:PATH} is allowed"))
+            continue
+        name, _, default = inner.partition(":-")
+        if _ENV_NAME.fullmatch(name):
+            fix = f"${{env:{name}:-{default}}}" if ":-" in inner else f"${{env:{name}}}"
+            issues.append((match.start(), f"{match[0]!r} has no env: before the name, so it would be sent as "
+                                          f"literal text", f"write {fix}"))
+            continue
+        issues.append((match.start(), f"{match[0]!r} is not a reference settings understand",
+                       "write ${env:NAME} or ${env:NAME:-default}"))
+    return issues
+
+
+def setting_default(text: str) -> str | None:
+    """A setting as validate can know it: literal text, with each ${env:X:-default} replaced by
+    its default; None when it depends on an environment variable without a default."""
+    unknown = False
+
+    def sub(match: re.Match[str]) -> str:
+        nonlocal unknown
+        if match[2] is None:
+            unknown = True
+            return ""
+        return match[2]
+
+    value = _SETTING_REF.sub(sub, text)
+    return None if unknown else value

@@ -1,34 +1,49 @@
 """`connector validate`: every file of a project checked against its schema, every expression
 compiled, every reference resolved. Each finding points at file:line:col with the field path.
+
+A finding is an error (exit code 1) or a warning (printed, exit code 0). Nothing a file can hold
+makes validate itself fail: a check that breaks on an unforeseen shape reports that as a problem.
 """
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 
-from engine.errors import Problem, SpecError, did_you_mean
+from engine.errors import Problem, SpecError
 from engine.flow.resolve import capabilities
-from engine.lang.expr import ExpressionCompiler
+from engine.lang.expr import ExprCompileError, ExpressionCompiler, current_fields
 from engine.lang.mapping import MappingPlan, compile_mapping
 from engine.project.entity_checks import check_entities
 from engine.project.loader import Document, Project
-from engine.project.overrides import effective
+from engine.project.overrides import effective, extends_fields, form_of
+from engine.project.regions import is_country, region_hint
 from engine.project.schemas import SchemaSet, _problem
-from engine.project.secrets import SecretRef
-from engine.project.yamlpos import YDict, locate, plain
+from engine.project.secrets import (
+    SecretRef,
+    missing_secret_file,
+    reference_issue,
+    setting_default,
+    setting_reference_issues,
+)
+from engine.project.yamlpos import YDict, format_path, locate, plain, text_location
 
-_did_you_mean = did_you_mean
+
+def _did_you_mean(name: Any, known: list[str]) -> str:
+    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
+    return f"did you mean {close[0]!r}?" if close else ("known: " + ", ".join(map(str, known)) if known else "none defined")
 
 
-def _at(doc: Any, path: list, message: str, hint: str = "", *, key: bool = False) -> Problem:
-    from engine.project.yamlpos import format_path
-
+def _at(doc: Any, path: list, message: str, hint: str = "", *, key: bool = False, severity: str = "error") -> Problem:
     base = list(getattr(doc, "path", ()))
-    return Problem(message, locate(doc, path, key=key), format_path(base + path), hint)
+    return Problem(message, locate(doc, path, key=key), format_path(base + path), hint, severity)
 
 
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
@@ -52,6 +67,39 @@ class _Written:
         self.kind, self.options = kind, options
 
 
+# Of the options step kinds declare as expressions (x-expression in their options schemas), those
+# evaluated on the record itself (not on a response or a pulled page), whose fields can be checked
+# against the canonical entity the records are at that step. "*" stands for every key or item.
+ON_RECORD = {("check", ("rules", "*", "when")), ("check", ("rules", "*", "assert")),
+             ("check", ("rules", "*", "violations")), ("check", ("rules", "*", "message")),
+             ("diff", ("parts", "*")), ("fetch", ("when",)), ("fetch", ("path_params", "*")),
+             ("fetch", ("query", "*")), ("match", ("skus",)), ("upload_images", ("urls",))}
+
+# What a flow's option declaration may hold: JSON Schema keywords, plus the engine's own checks
+# of a merchant's option values against each other and against the bound connections.
+_SCHEMA_KEYWORDS = frozenset({
+    "type", "enum", "const", "default", "description", "title", "examples", "deprecated", "$comment",
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength",
+    "pattern", "format", "items", "prefixItems", "minItems", "maxItems", "uniqueItems", "contains",
+    "properties", "additionalProperties", "patternProperties", "propertyNames", "required", "minProperties",
+    "maxProperties", "anyOf", "oneOf", "allOf", "not", "if", "then", "else", "$ref", "$defs",
+    "dependentRequired", "dependentSchemas", "readOnly", "writeOnly",
+})
+OPTION_CHECKS = {
+    "must_set": "true: every merchant binding of the flow must set this option",
+    "must_match": "{role: ROLE, field: NAME}: when set, equals that field (region, currency or a setting) "
+                  "of the connection bound to ROLE; the connection's value is what the flow uses",
+    "keys_in": "{option: OTHER, of: keys|values}: every key of this option is a key (or a value) of OTHER",
+}
+_OPTION_KEYWORDS = _SCHEMA_KEYWORDS | set(OPTION_CHECKS)
+_SUBSCHEMA_KEYS = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames")
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "dependentSchemas")
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+
+_CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?|[A-Za-z]{3}(-[A-Za-z]{3})?)(/\d+)?(,(\*|\d+(-\d+)?|[A-Za-z]{3})(/\d+)?)*$")
+_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+
+
 class Validator:
     def __init__(self, project: Project, schemas: SchemaSet | None = None,
                  exprs: ExpressionCompiler | None = None) -> None:
@@ -65,49 +113,136 @@ class Validator:
     def run(self) -> list[Problem]:
         for kind in ("connector", "mapping", "rules", "flow", "merchant", "test"):
             for document in list(self.project.documents[kind].values()):
-                if self.schema_ok(document):
-                    getattr(self, f"check_{kind}")(document)
-        unique = {(str(p.location), p.message): p for p in self.problems}
-        return sorted(unique.values(), key=lambda p: (str(p.location.file) if p.location else "",
-                                                      p.location.line if p.location else 0,
-                                                      p.location.col if p.location else 0))
+                self._guarded(document.doc, lambda d=document, k=kind: self.schema_ok(d) and
+                              getattr(self, f"check_{k}")(d))
+        unique: dict[tuple, Problem] = {}
+        for problem in _drop_superseded(self.problems):
+            # One finding reached twice (a flow checked alone and with each binding, a step's own
+            # check and the expression pass) is kept once, at its most precise column.
+            loc = problem.location
+            key = (loc.file, loc.line, problem.path, problem.message) if loc else (None, None, problem.path,
+                                                                                   problem.message)
+            if key not in unique or (loc and unique[key].location and loc.col > unique[key].location.col):
+                unique[key] = problem
+        # A warning where an error already is would only repeat it.
+        errors_at = {str(p.location) for p in unique.values() if p.severity == "error"}
+        kept = [p for p in unique.values() if p.severity == "error" or str(p.location) not in errors_at]
+        return sorted(kept, key=lambda p: (str(p.location.file) if p.location else "",
+                                           p.location.line if p.location else 0,
+                                           p.location.col if p.location else 0))
+
+    def _guarded(self, doc: Any, check: Any) -> None:
+        """Run one check; a shape it did not foresee is reported, never raised."""
+        try:
+            check()
+        except SpecError as exc:
+            self.problems.extend(relocate(exc.problems, doc))
+        except Exception as exc:  # noqa: BLE001  (validate must report, not crash)
+            self.problems.append(Problem(
+                f"validate could not finish checking this file ({type(exc).__name__}: {exc})",
+                getattr(doc, "loc", None), "",
+                "something in this file has a shape validate did not expect; check it against its schema "
+                "(schemas/) and report this message"))
 
     def schema_ok(self, document: Document) -> bool:
         key = (document.kind, document.name)
         if key not in self._schema_ok:
             found = self.schemas.check_document(document.doc, document.kind)
+            if document.kind == "merchant":
+                _market_hints(document.doc, found)
             self.problems.extend(found)
             self._schema_ok[key] = not found
         return self._schema_ok[key]
 
-    # ------------------------------------------------------------------ kinds
+    # ------------------------------------------------------------------ connectors
 
     def check_connector(self, document: Document) -> None:
+        doc = document.doc
+        self._check_url(doc, "base_url", what="the connector's base_url")
+        auth = doc.get("auth")
+        if isinstance(auth, YDict):
+            for key in auth:
+                if str(key).endswith("url"):
+                    self._check_url(auth, key, what=f"auth.{key}")
         try:
             from engine.http.compile import compile_connector
         except ImportError:  # the HTTP runtime is optional for schema-only checks
-            return
-        try:
-            self.connectors[document.name] = compile_connector(plain(document.doc), self.exprs)
-        except SpecError as exc:
-            self.problems.extend(relocate(exc.problems, document.doc))
+            compile_connector = None
+        if compile_connector is not None:
+            try:
+                self.connectors[document.name] = compile_connector(plain(doc), self.exprs)
+            except SpecError as exc:
+                self.problems.extend(_explain_unexpected(p, doc) for p in relocate(exc.problems, doc))
         self.problems.extend(check_entities(self, document))
-        audit = document.doc.get("sku_audit")
-        operations = list((document.doc.get("operations") or {}).keys())
+        settings = doc.get("settings")
+        if isinstance(settings, YDict) and isinstance(settings.get("properties"), dict):
+            for spec in settings["properties"].values():
+                self._check_schema_keywords(spec, top=False, what="a setting declaration")
+        audit = doc.get("sku_audit")
+        operations = list((doc.get("operations") or {}).keys())
         if audit is not None and audit["operation"] not in operations:
-            self.problems.append(_at(document.doc, ["sku_audit", "operation"],
+            self.problems.append(_at(doc, ["sku_audit", "operation"],
                                      f"unknown operation {audit['operation']!r}", _did_you_mean(audit["operation"], operations)))
         for key in ("key", "title", "skus"):
             if audit is not None and key in audit:
-                self._compile_expression(audit, key)
+                self._compile(audit, key, "jmespath")
 
-    def _compile_expression(self, doc: YDict, key: str) -> None:
-        from engine.lang.expr import ExprCompileError
-
+    def _check_url(self, container: Any, key: Any, *, what: str, value: Any = None) -> None:
+        """A plain http:// URL is refused unless it goes to this machine (simulators, tests)."""
+        text = container.get(key) if value is None else value
+        if not isinstance(text, str):
+            return
         try:
-            self.exprs.jmespath(doc[key])
+            parts = urlsplit(text.strip())
+            host = parts.hostname or ""
+        except ValueError:
+            return
+        if parts.scheme.lower() != "http" or not host or "{" in host or _is_loopback(host):
+            return
+        self.problems.append(_at(container, [key], f"{what} is a plain http:// URL to {host}: requests, tokens and "
+                                                   "data would cross the network unencrypted",
+                                 "use https://; http:// is accepted only for this machine "
+                                 "(127.0.0.1, localhost, ::1), e.g. the local simulators"))
+
+    # ------------------------------------------------------------------ expressions
+
+    def _compile(self, container: Any, key: Any, kind: str, record: Any = None) -> Any:
+        """Compile the expression at container[key], reporting a failure at its exact column.
+        `record` names the canonical entity the expression is evaluated on, when known."""
+        text = container[key]
+        try:
+            compiled = self.exprs.jmespath(text) if kind == "jmespath" else self.exprs.template(text)
         except ExprCompileError as exc:
-            self.problems.append(_at(doc, [key], str(exc), exc.hint))
+            location = text_location(container, key, exc.offset, exc.line_offset)
+            self.problems.append(Problem(str(exc), location, format_path([*getattr(container, "path", ()), key]),
+                                         exc.hint))
+            return None
+        if record is not None:
+            self._check_record_fields(container, key, compiled, record, kind)
+        return compiled
+
+    def _check_record_fields(self, container: Any, key: Any, compiled: Any, entity: str, kind: str) -> None:
+        """The record fields an expression or template reads must be fields of the canonical
+        entity the records are at that step."""
+        canonical = self.schemas.canonical
+        node = canonical.entity(entity)
+        if node is None or canonical.is_open(node):
+            return
+        names = canonical.property_names(node)
+        used = [(u.name, u.offset) for u in getattr(compiled, "names", ())] if kind == "template" \
+            else current_fields(compiled)
+        for name, offset in used:
+            if canonical.property(node, name) is not None:
+                continue
+            close = difflib.get_close_matches(name, names, n=1)
+            what = "the template reads" if kind == "template" else "the expression reads"
+            self.problems.append(Problem(
+                f"{what} {name!r}, which is not a field of the canonical {entity} it sees",
+                text_location(container, key, offset), format_path([*getattr(container, "path", ()), key]),
+                (f"did you mean {close[0]!r}? " if close else f"{entity} fields: {', '.join(names)}; ")
+                + ("context values are read as ctx.NAME" if kind == "template" else "context values: var('NAME')")))
+
+    # ------------------------------------------------------------------ mappings
 
     def compile_mapping(self, doc: YDict) -> MappingPlan | None:
         try:
@@ -130,6 +265,8 @@ class Validator:
     def check_mapping(self, document: Document) -> None:
         self.compile_mapping(document.doc)
 
+    # ------------------------------------------------------------------ flows
+
     def check_flow(self, document: Document, merchant: Document | None = None, doc: YDict | None = None,
                    bindings: dict | None = None, roles_bound: dict | None = None) -> None:
         """The flow's steps as written (schema of each step kind), then, for a merchant binding, the
@@ -140,6 +277,8 @@ class Validator:
 
         doc = doc if doc is not None else document.doc
         roles = list((doc.get("roles") or {}).keys())
+        self._check_option_declarations(doc, roles)
+        self._check_schedule(doc.get("trigger") or YDict(), "schedule")
         written_ok = True
         for index, step in enumerate(doc.get("steps") or []):
             kind, options = next(iter(step.items()))
@@ -148,8 +287,15 @@ class Validator:
                                          _did_you_mean(kind, STEPS.names()), key=True))
                 written_ok = False
                 continue
-            options = options if options is not None else YDict()
-            errors = list(self.schemas.validator(f"step:{kind}", STEPS.get(kind).options_schema).iter_errors(options))
+            entry = STEPS.get(kind)
+            if options is None:  # `- track:` with nothing under it: the step's own schema says what is missing
+                options = YDict(loc=step.value_locs.get(kind, step.loc), path=(*step.path, kind))
+            elif not isinstance(options, dict):
+                self.problems.append(_at(step, [kind], f"the options of a {kind} step are a mapping (key: value)",
+                                         "indent the step's options under it", key=True))
+                written_ok = False
+                continue
+            errors = list(self.schemas.validator(f"step:{kind}", entry.options_schema).iter_errors(options))
             self.problems.extend(_problem(options, error) for error in errors)
             written_ok = written_ok and not errors
         if not written_ok:
@@ -159,77 +305,151 @@ class Validator:
         else:
             steps = [_Written(*next(iter(step.items()))) for step in doc.get("steps") or []]
         context = self._context(doc, roles, merchant, bindings)
+        record: str | None = None  # the canonical entity the records are at this step, when known
         for step in steps:
             entry = STEPS.get(step.kind)
-            options = step.options if step.options is not None else YDict()
-            if step.options is not None and merchant is not None and roles_bound:
+            options = step.options if isinstance(step.options, dict) else YDict()
+            if merchant is not None and roles_bound:  # resolved: what the connector added is checked too
                 errors = list(self.schemas.validator(f"step:{step.kind}", entry.options_schema).iter_errors(options))
                 self.problems.extend(_problem(options, error) for error in errors)
                 if errors:
                     continue
-            self._compile_step_expressions(options, entry.options_schema)
+            record = self._record_after(step.kind, options, record, merchant)
+            self._compile_step_expressions(options, entry.options_schema, step.kind, record)
             check = getattr(entry.impl, "check_references", None)
             if check is not None:
                 self.problems.extend(check(options, context))
 
-    def _compile_step_expressions(self, value: Any, schema: dict) -> None:
+    def _compile_step_expressions(self, value: Any, schema: dict, kind: str = "", record: str | None = None,
+                                  path: tuple = ()) -> None:
         """Compile every option a step kind declares as an expression (x-expression in its options
         schema), wherever it sits: the one generic pass, so no step compiles anything of its own
-        at validate time and nothing a flow can hold fails to compile at run time."""
-        from engine.lang.expr import ExprCompileError
-
+        at validate time and nothing a flow can hold fails to compile at run time. Expressions
+        evaluated on the record (ON_RECORD) are also held to the canonical entity's fields."""
         if not isinstance(schema, dict):
             return
-        kind = schema.get("x-expression")
-        if kind and isinstance(value, str):
-            return  # compiled by the container, which knows the position
         if isinstance(value, dict):
             props = schema.get("properties") or {}
             extra = schema.get("additionalProperties")
             for key, item in value.items():
-                sub = props.get(key, extra if isinstance(extra, dict) else None)
+                sub, where = props.get(key), (*path, key)
+                if sub is None and isinstance(extra, dict):
+                    sub, where = extra, (*path, "*")
                 if not isinstance(sub, dict):
                     continue
                 if sub.get("x-expression") and isinstance(item, str):
-                    try:
-                        if sub["x-expression"] == "template":
-                            self.exprs.template(item)
-                        else:
-                            self.exprs.jmespath(item)
-                    except ExprCompileError as exc:
-                        self.problems.append(_at(value, [key], str(exc), exc.hint))
+                    self._compile(value, key, sub["x-expression"], record if (kind, where) in ON_RECORD else None)
                 else:
-                    self._compile_step_expressions(item, sub)
+                    self._compile_step_expressions(item, sub, kind, record, where)
         elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-            for item in value:
-                self._compile_step_expressions(item, schema["items"])
+            for index, item in enumerate(value):
+                if schema["items"].get("x-expression") and isinstance(item, str):
+                    self._compile(value, index, schema["items"]["x-expression"], None)
+                else:
+                    self._compile_step_expressions(item, schema["items"], kind, record, (*path, "*"))
+
+    def _record_after(self, kind: str, options: Any, record: str | None, merchant: Document | None) -> str | None:
+        """Which canonical entity the records are once this step has run (None: native or unknown)."""
+        if kind == "validate":
+            return options.get("entity") if options.get("entity") in self.schemas.canonical.entity_names() else None
+        if kind == "map":
+            mapping = effective(self.project, merchant, "mapping", options.get("mapping"))
+            target = (mapping.get("target") or {}) if isinstance(mapping, dict) else {}
+            entity = target.get("canonical") if isinstance(target, dict) else None
+            return entity if entity in self.schemas.canonical.entity_names() else None
+        return record
 
     def _context(self, flow_doc: YDict, roles: list[str], merchant: Document | None, bindings: dict | None) -> dict:
         return {"project": self.project, "exprs": self.exprs, "schemas": self.schemas, "flow": flow_doc,
                 "roles": roles, "merchant": merchant, "bindings": bindings or {}}
+
+    def _check_option_declarations(self, doc: YDict, roles: list[str]) -> None:
+        """A flow's `options:` are JSON Schemas (plus the engine's checks): a misspelt keyword would
+        silently check nothing, an invalid schema would break every merchant binding of the flow."""
+        options = doc.get("options") or YDict()
+        for name, spec in options.items():
+            if not isinstance(spec, dict):
+                continue
+            self._check_schema_keywords(spec, top=True)
+            try:
+                Draft202012Validator.check_schema({k: v for k, v in plain(spec).items() if k not in OPTION_CHECKS})
+            except SchemaError as exc:
+                where = [p for p in exc.path if not isinstance(p, int) or isinstance(exc.instance, list)]
+                self.problems.append(_at(spec, list(where)[:1] or [], f"option {name!r} is not a valid JSON Schema: "
+                                         f"{exc.message}", "see json-schema.org (draft 2020-12)"))
+            if "must_set" in spec and not isinstance(spec["must_set"], bool):
+                self.problems.append(_at(spec, ["must_set"], "must_set is true or false", OPTION_CHECKS["must_set"]))
+            match = spec.get("must_match")
+            if match is not None:
+                if not (isinstance(match, dict) and set(match) == {"role", "field"}):
+                    self.problems.append(_at(spec, ["must_match"], "must_match takes {role, field}",
+                                             OPTION_CHECKS["must_match"]))
+                else:
+                    if match["role"] not in roles:
+                        self.problems.append(_at(match, ["role"], f"unknown role {match['role']!r}",
+                                                 _did_you_mean(match["role"], roles)))
+                    if "default" in spec:
+                        self.problems.append(_at(spec, ["default"], f"option {name!r} must match the connection's "
+                                                 f"{match['field']}, so a default would win over the connection's",
+                                                 f"remove default:; the {match['field']} of the connection bound to "
+                                                 f"{match['role']!r} applies"))
+            keys_in = spec.get("keys_in")
+            if keys_in is not None:
+                if not (isinstance(keys_in, dict) and set(keys_in) <= {"option", "of"} and "option" in keys_in
+                        and keys_in.get("of", "keys") in ("keys", "values")):
+                    self.problems.append(_at(spec, ["keys_in"], "keys_in takes {option, of: keys|values}",
+                                             OPTION_CHECKS["keys_in"]))
+                elif keys_in["option"] not in options:
+                    self.problems.append(_at(keys_in, ["option"], f"the flow declares no option {keys_in['option']!r}",
+                                             _did_you_mean(keys_in["option"], list(options))))
+
+    def _check_schema_keywords(self, spec: Any, *, top: bool, what: str = "an option declaration") -> None:
+        if not isinstance(spec, YDict):
+            return
+        allowed = _OPTION_KEYWORDS if top else _SCHEMA_KEYWORDS
+        for key in spec:
+            if key not in allowed:
+                self.problems.append(_at(spec, [key], f"unknown key {key!r} in {what}",
+                                         _did_you_mean(key, sorted(allowed)) if difflib.get_close_matches(
+                                             str(key), sorted(allowed), n=1)
+                                         else "JSON Schema keywords (type, enum, default, description, ...) or "
+                                              + ", ".join(OPTION_CHECKS), key=True))
+        for key in _SUBSCHEMA_KEYS:
+            self._check_schema_keywords(spec.get(key), top=False, what=what)
+        for key in _SUBSCHEMA_MAPS:
+            for sub in (spec.get(key) or {}).values() if isinstance(spec.get(key), dict) else ():
+                self._check_schema_keywords(sub, top=False, what=what)
+        for key in _SUBSCHEMA_LISTS:
+            for sub in spec.get(key) or [] if isinstance(spec.get(key), list) else ():
+                self._check_schema_keywords(sub, top=False, what=what)
+
+    def _check_schedule(self, container: Any, key: str) -> None:
+        text = container.get(key) if isinstance(container, dict) else None
+        if not isinstance(text, str):
+            return
+        fields = text.split()
+        problem = None
+        if len(fields) != 5:
+            problem = f"a schedule is a cron expression of 5 fields, got {len(fields)}"
+        else:
+            for (low, high), field in zip(_CRON_RANGES, fields, strict=True):
+                numbers = [int(n) for n in re.findall(r"(?<![/\d])\d+", field)]
+                if not _CRON_FIELD.match(field) or any(n < low or n > high for n in numbers):
+                    problem = f"{field!r} is not a valid cron field here (values {low}-{high})"
+                    break
+        if problem:
+            self.problems.append(_at(container, [key], problem,
+                                     "minute hour day-of-month month day-of-week, e.g. '*/30 * * * *' (every 30 "
+                                     "minutes) or '15 3 * * *' (daily at 03:15 UTC)"))
+
+    # ------------------------------------------------------------------ merchants
 
     def check_merchant(self, document: Document) -> None:
         doc = document.doc
         connections = doc.get("connections") or {}
         base_dir = document.path.parent
         for name, conn in connections.items():
-            connector = self.project.get("connector", conn["connector"])
-            if connector is None:
-                self.problems.append(_at(doc, ["connections", name, "connector"],
-                                         f"unknown connector {conn['connector']!r}",
-                                         _did_you_mean(conn["connector"], self.project.names("connector"))))
-                continue
-            self._check_settings(doc, name, conn, connector)
-            for cred, ref in (conn.get("credentials") or {}).items():
-                try:
-                    SecretRef.parse(ref, base_dir)
-                except Exception as exc:  # noqa: BLE001  (SecretError carries the reason)
-                    self.problems.append(_at(doc, ["connections", name, "credentials", cred], str(exc),
-                                             "write ${env:NAME} (letters, digits and _) or ${file:PATH}"))
-            needed = [c for c in (connector.doc.get("credentials") or []) if c not in (conn.get("credentials") or {})]
-            if needed:
-                self.problems.append(_at(doc, ["connections", name], f"missing credentials: {', '.join(needed)}",
-                                         "add them under credentials: as ${env:NAME} or ${file:PATH}"))
+            self._guarded(doc, lambda n=name, c=conn: self._check_connection(doc, n, c, base_dir))
         primary = doc.get("primary_catalog")
         if primary is not None and primary not in connections:
             self.problems.append(_at(doc, ["primary_catalog"], f"unknown connection {primary!r}",
@@ -241,6 +461,113 @@ class Validator:
                                          f"connector {connector.name!r} cannot pull products, so connection "
                                          f"{primary!r} cannot be the primary catalog",
                                          "name the connection that owns the products"))
+        self._guarded(doc, lambda: self._check_overrides(document))
+        for local, binding in (doc.get("flows") or {}).items():
+            self._guarded(doc, lambda lo=local, b=binding: self._check_flow_binding(document, lo, b, connections))
+
+    def _check_connection(self, doc: YDict, name: str, conn: YDict, base_dir: Path) -> None:
+        where = ["connections", name]
+        region = conn.get("region")
+        if isinstance(region, str) and re.fullmatch(r"[A-Z]{2}", region) and not is_country(region):
+            self.problems.append(_at(doc, [*where, "region"], f"{region!r} is not an ISO 3166-1 alpha-2 country code",
+                                     region_hint(region)))
+        connector = self.project.get("connector", conn["connector"])
+        if connector is None:
+            self.problems.append(_at(doc, [*where, "connector"], f"unknown connector {conn['connector']!r}",
+                                     _did_you_mean(conn["connector"], self.project.names("connector"))))
+            return
+        self._check_settings(doc, name, conn, connector)
+        declared = [c for c in (connector.doc.get("credentials") or []) if isinstance(c, str)]
+        credentials = conn.get("credentials") or YDict()
+        misspelt: set[str] = set()  # declared names an unknown one is a misspelling of (reported there)
+        for cred, ref in credentials.items():
+            if cred not in declared:
+                misspelt.update(difflib.get_close_matches(str(cred), declared, n=1))
+                self.problems.append(_at(credentials, [cred], f"connector {connector.name!r} takes no credential "
+                                                               f"{cred!r}",
+                                         _did_you_mean(cred, declared) + f" (credentials of {connector.name}: "
+                                         + (", ".join(declared) or "none") + ")", key=True))
+                continue
+            issue = reference_issue(ref)
+            if issue is not None:
+                self.problems.append(_at(credentials, [cred], issue[0], issue[1]))
+                continue
+            try:
+                SecretRef.parse(ref, base_dir)
+            except Exception as exc:  # noqa: BLE001  (SecretError carries the reason)
+                self.problems.append(_at(credentials, [cred], str(exc),
+                                         "write ${env:NAME} (letters, digits and _) or ${file:PATH}"))
+                continue
+            missing = missing_secret_file(ref, base_dir)
+            if missing is not None:
+                self.problems.append(_at(credentials, [cred], f"the secret file {str(missing)!r} does not exist",
+                                         f"create it, or fix the path (relative paths start at {base_dir})"))
+        needed = [c for c in declared if c not in credentials and c not in misspelt]
+        if needed:
+            if "credentials" in conn:
+                self.problems.append(_at(doc, [*where, "credentials"], f"missing credentials: {', '.join(needed)}",
+                                         f"add {', '.join(needed)} under credentials: as ${{env:NAME}} or "
+                                         f"${{file:PATH}}", key=True))
+            else:
+                self.problems.append(_at(doc, where, f"missing credentials: {', '.join(needed)}",
+                                         "add them under credentials: as ${env:NAME} or ${file:PATH}"))
+
+    def _check_settings(self, doc: YDict, name: str, conn: dict, connector: Document) -> None:
+        settings = conn.get("settings") or YDict()
+        schema = plain(connector.doc.get("settings") or {})
+        declared = list((schema.get("properties") or {}).keys()) if isinstance(schema, dict) else []
+        open_ended = isinstance(schema, dict) and schema.get("additionalProperties", False) is not False \
+            and "additionalProperties" in schema
+        for key in settings:
+            if key not in declared and not open_ended:
+                self.problems.append(_at(settings, [key], f"connector {connector.name!r} has no setting {key!r}",
+                                         (_did_you_mean(key, declared) if difflib.get_close_matches(str(key), declared, n=1)
+                                          else "settings of " + connector.name + ": " + (", ".join(declared) or "none")),
+                                         key=True))
+        for key, value in settings.items():
+            self._check_setting_value(settings, key, value, top=True)
+        if schema:
+            try:
+                errors = list(Draft202012Validator(schema).iter_errors(
+                    {k: v for k, v in settings.items() if k in declared or open_ended}))
+            except SchemaError:  # the connector's own settings schema is wrong; reported with the connector
+                errors = []
+            for error in errors:
+                problem = _problem(settings, error)
+                if problem.location is None or not settings:
+                    problem.location = locate(doc, ["connections", name, "settings"], key=True) \
+                        if "settings" in conn else locate(doc, ["connections", name])
+                self.problems.append(problem)
+        region = settings.get("region")
+        if isinstance(region, str) and re.fullmatch(r"[A-Z]{2}", region) and not is_country(region):
+            self.problems.append(_at(settings, ["region"], f"{region!r} is not an ISO 3166-1 alpha-2 country code",
+                                     region_hint(region)))
+
+    def _check_setting_value(self, container: Any, key: Any, value: Any, *, top: bool) -> None:
+        if isinstance(value, dict):
+            for sub_key, sub in value.items():
+                self._check_setting_value(value, sub_key, sub, top=False)
+            return
+        if isinstance(value, list):
+            for index, sub in enumerate(value):
+                self._check_setting_value(value, index, sub, top=False)
+            return
+        if not isinstance(value, str):
+            return
+        issues = setting_reference_issues(value)
+        for offset, message, hint in issues:
+            self.problems.append(Problem(message, text_location(container, key, offset),
+                                         format_path([*getattr(container, "path", ()), key]), hint))
+        if not top and "${" in value and not issues:
+            self.problems.append(_at(container, [key], "only top-level settings are read from the environment",
+                                     "move the reference to a setting of its own"))
+        if top and not issues and str(key).lower().endswith("url"):
+            known = setting_default(value)
+            if known:
+                self._check_url(container, key, what=f"setting {key}", value=known)
+
+    def _check_overrides(self, document: Document) -> None:
+        doc = document.doc
         overrides = doc.get("overrides") or {}
         for kind_plural, entries in overrides.items():
             kind = kind_plural[:-1]
@@ -249,27 +576,66 @@ class Validator:
                     self.problems.append(_at(doc, ["overrides", kind_plural, name],
                                              f"override of an unknown {kind} {name!r}",
                                              _did_you_mean(name, self.project.names(kind)), key=True))
-        for name in (overrides.get("mappings") or {}):
+        for name, partial in (overrides.get("mappings") or {}).items():
             merged = effective(self.project, document, "mapping", name)
-            if merged is None:
+            if merged is None or self._empty_override_block(partial, "mapping"):
                 continue
+            self._check_added_fields(self.project.get("mapping", name).doc.get("fields"), partial.get("fields"), name)
             found = self.schemas.check_document(merged, "mapping")
             self.problems.extend(found)
             if not found:
                 self.compile_mapping(merged)
-        for local, binding in (doc.get("flows") or {}).items():
-            self._check_flow_binding(document, local, binding, connections)
+        for name, partial in (overrides.get("flows") or {}).items():
+            base = self.project.get("flow", name)
+            merged = effective(self.project, document, "flow", name)
+            if merged is None or base is None or self._empty_override_block(partial, "flow"):
+                continue
+            found = self.schemas.check_document(merged, "flow")
+            self.problems.extend(found)
+            if not found and not any(b.get("flow") == name for b in (doc.get("flows") or {}).values()):
+                self.check_flow(base, document, merged)  # bound flows are checked with their binding
 
-    def _check_settings(self, doc: YDict, name: str, conn: dict, connector: Document) -> None:
-        schema = plain(connector.doc.get("settings") or {})
-        if not schema:
+    def _empty_override_block(self, partial: Any, kind: str) -> bool:
+        """`fields:` left empty with the lines meant for it at its own indentation: null removes
+        the shared block, and its fields land beside it. Reported at the empty key."""
+        allowed = set((self.schemas.file_schema(kind) or {}).get("properties") or {})
+        locs = getattr(partial, "key_locs", {})
+        keys = list(partial) if isinstance(partial, dict) else []
+        for previous, key in zip(keys, keys[1:], strict=False):
+            if partial[previous] is None and key not in allowed and previous in locs and key in locs \
+                    and locs[previous].col == locs[key].col:
+                self.problems.append(_at(partial, [previous], f"bad indentation: {previous!r} has nothing under it, "
+                                         f"because the lines after it are indented like it (so {key!r} lands "
+                                         f"beside it, where a {kind} has no such key)",
+                                         f"indent the lines that belong to {previous!r} by 2 more spaces than "
+                                         f"{previous!r}", key=True))
+                return True
+        return False
+
+    def _check_added_fields(self, base: Any, override: Any, mapping: str) -> None:
+        """A field the shared mapping does not have is probably a misspelt one: a warning."""
+        if not (isinstance(base, dict) and isinstance(override, YDict)):
             return
-        settings = conn.get("settings") or YDict()
-        for error in Draft202012Validator(schema).iter_errors(settings):
-            problem = _problem(settings, error)
-            if problem.location is None:
-                problem.location = locate(doc, ["connections", name])
-            self.problems.append(problem)
+        known = [str(k) for k in base]
+        for key, value in override.items():
+            if key in base:
+                if extends_fields(base[key], value):
+                    self._check_added_fields(base[key].get("fields"), value.get("fields"), mapping)
+                elif isinstance(value, YDict) and form_of(value) is None and isinstance(base[key], dict):
+                    for position in ("then", "else"):
+                        sub_base, sub = base[key].get(position), value.get(position)
+                        if extends_fields(sub_base, sub):
+                            self._check_added_fields(sub_base.get("fields"), sub.get("fields"), mapping)
+                continue
+            close = difflib.get_close_matches(str(key), known, n=1)
+            if value is None:
+                message = f"the override removes {key!r}, which mapping {mapping!r} does not have here"
+            else:
+                message = f"the override adds {key!r}, which mapping {mapping!r} does not have here"
+            hint = (f"did you mean {close[0]!r}? " if close else "") + ("if the field is new, this warning can be "
+                                                                         "ignored" if value is not None else
+                                                                         "remove the line")
+            self.problems.append(_at(override, [key], message, hint, key=True, severity="warning"))
 
     def _check_flow_binding(self, merchant: Document, local: str, binding: dict, connections: dict) -> None:
         doc = merchant.doc
@@ -278,11 +644,16 @@ class Validator:
             self.problems.append(_at(doc, ["flows", local, "flow"], f"unknown flow {binding['flow']!r}",
                                      _did_you_mean(binding["flow"], self.project.names("flow"))))
             return
+        self._check_schedule(binding, "schedule")
         flow_doc = effective(self.project, merchant, "flow", flow.name)
+        if flow_doc is not flow.doc and self.schemas.check_document(flow_doc, "flow"):
+            return  # the override makes the flow invalid; reported with the overrides
         roles = flow_doc.get("roles") or {}
         bound = binding.get("connections") or {}
+        misspelt = {close for role in bound if role not in roles
+                    for close in difflib.get_close_matches(str(role), list(roles), n=1)}  # reported at the typo
         for role in roles:
-            if role not in bound:
+            if role not in bound and role not in misspelt:
                 self.problems.append(_at(doc, ["flows", local], f"flow role {role!r} is not bound to a connection",
                                          f"add connections: {{{role}: <connection>}}"))
         for role, conn_name in bound.items():
@@ -295,15 +666,98 @@ class Validator:
             else:
                 self._check_capabilities(doc, local, binding, role, roles[role], conn_name, connections[conn_name])
         self._check_primary(doc, local, flow_doc, bound, connections)
-        option_schema = {"type": "object", "properties": plain(flow_doc.get("options") or {}), "additionalProperties": False}
+        self._check_options(doc, local, binding, flow_doc, bound, connections)
+        self.check_flow(flow, merchant, flow_doc, {r: connections.get(c) for r, c in bound.items()},
+                        {r: c for r, c in bound.items() if c in connections})
+
+    def _check_options(self, doc: YDict, local: str, binding: dict, flow_doc: YDict, bound: dict,
+                       connections: dict) -> None:
+        declared = flow_doc.get("options") or {}
+        properties = {k: {kk: vv for kk, vv in plain(v).items() if kk not in OPTION_CHECKS}
+                      for k, v in declared.items() if isinstance(v, dict)}
+        option_schema = {"type": "object", "properties": properties, "additionalProperties": False}
         options = binding.get("options") or YDict()
-        for error in Draft202012Validator(option_schema).iter_errors(options):
+        try:
+            errors = list(Draft202012Validator(option_schema).iter_errors(options))
+        except SchemaError:  # a broken declaration; reported with the flow
+            errors = []
+        for error in errors:
             problem = _problem(options, error)
             if problem.location is None:
                 problem.location = locate(doc, ["flows", local])
             self.problems.append(problem)
-        self.check_flow(flow, merchant, flow_doc, {r: connections.get(c) for r, c in bound.items()},
-                        {r: c for r, c in bound.items() if c in connections})
+        bad = {tuple(e.absolute_path)[:1] for e in errors}
+        self._check_option_references(options)
+        for name, spec in declared.items():
+            if not isinstance(spec, dict) or (name,) in bad:
+                continue
+            if spec.get("must_set") is True and name not in options:
+                where = ["flows", local, "options"] if "options" in binding else ["flows", local]
+                what = spec.get("description") or ""
+                self.problems.append(_at(doc, where, f"flow {flow_doc.get('name')!r} needs option {name!r}, "
+                                                     "which is not set",
+                                         f"add {name}: under options:" + (f" ({what})" if what else ""),
+                                         key="options" in binding))
+            match = spec.get("must_match")
+            if isinstance(match, dict) and name in options:
+                self._check_must_match(options, name, match, bound, connections)
+            keys_in = spec.get("keys_in")
+            if isinstance(keys_in, dict) and isinstance(options.get(name), dict):
+                self._check_keys_in(options, name, keys_in)
+
+    def _check_must_match(self, options: YDict, name: str, match: dict, bound: dict, connections: dict) -> None:
+        role, field = match.get("role"), match.get("field")
+        conn_name = bound.get(role)
+        connection = connections.get(conn_name) if conn_name is not None else None
+        if not isinstance(connection, dict):
+            return
+        if field in connection:
+            actual = connection.get(field)
+        else:
+            actual = (connection.get("settings") or {}).get(field)
+        if actual is None or "${" in str(actual) or str(actual) == str(options[name]):
+            return
+        self.problems.append(_at(options, [name], f"{name}: {options[name]} contradicts connection {conn_name!r} "
+                                                  f"(role {role!r}), whose {field} is {actual}",
+                                 f"the connection's {field} applies: remove {name}, or set it to {actual}"))
+
+    def _check_keys_in(self, options: YDict, name: str, keys_in: dict) -> None:
+        other, of = keys_in.get("option"), keys_in.get("of", "keys")
+        source = options.get(other)
+        pool = source if isinstance(source, dict) else {}
+        known = sorted({str(v) for v in (pool.values() if of == "values" else pool.keys()) if not isinstance(v, dict | list)})
+        value = options[name]
+        for key in value:
+            if str(key) in known:
+                continue
+            close = difflib.get_close_matches(str(key), known, n=1)
+            used = f"no {other} {'value' if of == 'values' else 'key'} is {str(key)!r}"
+            where = ""
+            if close and isinstance(pool, YDict):
+                line = next((pool.value_locs.get(k) if of == "values" else pool.key_locs.get(k)
+                             for k, v in pool.items() if str(v if of == "values" else k) == close[0]), None)
+                where = f" ({other} has it on line {line.line}: one of the two is mistyped)" if line else ""
+            self.problems.append(_at(value, [key], f"{name} has an entry for {str(key)!r}, but {used}, so it is "
+                                                   f"never used",
+                                     (f"did you mean {close[0]!r}?{where} " if close else "")
+                                     + (f"{other} {of}: {', '.join(known)}" if known else f"{other} is not set"),
+                                     key=True))
+
+    def _check_option_references(self, value: Any, container: Any = None, key: Any = None) -> None:
+        """Options are used as written: a ${...} in one is never filled in."""
+        if isinstance(value, dict):
+            for sub_key, sub in value.items():
+                self._check_option_references(sub, value, sub_key)
+        elif isinstance(value, list):
+            for index, sub in enumerate(value):
+                self._check_option_references(sub, value, index)
+        elif isinstance(value, str) and container is not None and re.search(r"\$\{[^}]*\}?", value):
+            offset = value.find("${")
+            self.problems.append(Problem("flow options are used as written: this ${...} would not be replaced",
+                                         text_location(container, key, offset),
+                                         format_path([*getattr(container, "path", ()), key]),
+                                         "write the value itself; references are read only in connection "
+                                         "settings (${env:NAME}) and credentials"))
 
     def _check_capabilities(self, doc: YDict, local: str, binding: dict, role: str, needs: dict, conn_name: str,
                             connection: dict) -> None:
@@ -320,10 +774,11 @@ class Validator:
                                          f"connector {connector.name!r} cannot {direction} {', '.join(missing)}",
                                          f"role {role!r} needs it; pick another connection"))
         regions = caps.get("product_push_regions")
-        if regions and "product" in (needs.get("push") or []):
+        region = connection.get("region")
+        if regions and "product" in (needs.get("push") or []) and (region is None or is_country(region)):
             # A channel may take products from outside only in some markets; elsewhere the shop is
-            # the catalog and listings can only flow out of it.
-            region = connection.get("region")
+            # the catalog and listings can only flow out of it. (A region that is no country code
+            # at all is reported on its own line.)
             if region not in regions:
                 where = f"is in {region}" if region else "has no region:"
                 self.problems.append(_at(doc, ["flows", local, "connections", role],
@@ -347,6 +802,8 @@ class Validator:
         if not role or role not in bound or bound[role] not in connections:
             return
         primary = doc.get("primary_catalog")
+        if primary is not None and primary not in connections:
+            return  # an unknown primary_catalog is reported on its own line
         if primary is None:
             self.problems.append(_at(doc, ["flows", local, "connections", role],
                                      f"flow {flow_doc['name']!r} reads listings from the primary catalog, and the "
@@ -359,9 +816,10 @@ class Validator:
                                      "listings flow out of the primary catalog only; bind the primary catalog "
                                      "to this role or pick the flow for the other direction"))
 
+    # ------------------------------------------------------------------ tests
+
     def check_test(self, document: Document) -> None:
         doc = document.doc
-        merchant = None
         if doc.get("merchant"):
             path = (document.path.parent / doc["merchant"]).resolve()
             merchant = next((m for m in self.project.documents["merchant"].values() if m.path.resolve() == path), None)
@@ -383,5 +841,93 @@ class Validator:
                                          f"paths are relative to {document.path.parent}"))
 
 
+_SUGGESTED = re.compile(r"did you mean '([^']+)'\?")
+_MISSING = re.compile(r"missing required key '([^']+)'|needs option '([^']+)'")
+
+
+def _drop_superseded(problems: list[Problem]) -> list[Problem]:
+    """A key reported as missing next to an unknown key that is its misspelling is one mistake:
+    the unknown key's problem (with its did-you-mean) says it, at the line to fix."""
+    def parent(path: str) -> str:
+        path = "" if path == "(top level)" else path
+        return path.rsplit(".", 1)[0] if "." in path else ""
+
+    misspelt = set()
+    for problem in problems:
+        suggested = _SUGGESTED.search(problem.hint or "")
+        if problem.message.startswith("unknown key") and suggested:
+            misspelt.add((parent(problem.path), suggested[1]))
+    kept = []
+    for problem in problems:
+        missing = _MISSING.search(problem.message)
+        if missing:
+            name = missing[1] or missing[2]
+            own = "" if problem.path == "(top level)" else problem.path
+            if (own, name) in misspelt:
+                continue
+        kept.append(problem)
+    return kept
+
+
+_UNEXPECTED = re.compile(r"Additional properties are not allowed \('([^']+)'")
+
+
+def _explain_unexpected(problem: Problem, doc: Any) -> Problem:
+    """A pluggable block's (auth, rate_limit, paginate) unknown key, as the file schemas report
+    one: at the key, with the keys its kind takes."""
+    match = _UNEXPECTED.match(problem.message)
+    if not match:
+        return problem
+    parts = [int(i) if i else n for n, i in _PATH_PART.findall(problem.path)]
+    block: Any = doc
+    for part in parts:
+        block = block[part] if isinstance(block, dict | list) and (part in block if isinstance(block, dict)
+                                                                    else 0 <= part < len(block)) else None
+    if not isinstance(block, dict):
+        return problem
+    try:
+        from engine.http.auth import AUTH_KINDS
+        from engine.http.paginate import PAGINATORS
+        from engine.http.ratelimit import RATE_LIMITS
+    except ImportError:
+        return problem
+    registry = {"auth": AUTH_KINDS, "rate_limit": RATE_LIMITS}.get(str(parts[-1]) if parts else "",
+                                                                   PAGINATORS if parts and parts[-1] == "paginate" else None)
+    kind = block.get("kind")
+    allowed = sorted((registry.get(kind).options_schema.get("properties") or {}).keys()) \
+        if registry is not None and kind in registry else []
+    key = match[1]
+    hint = _did_you_mean(key, allowed) if difflib.get_close_matches(key, allowed, n=1) else \
+        (f"{parts[-1]} kind {kind} takes: " + ", ".join(allowed) if allowed else problem.hint)
+    return Problem(f"unknown key {key!r}", locate(doc, [*parts, key], key=True), format_path([*parts, key]), hint)
+
+
+def _market_hints(doc: Any, problems: list[Problem]) -> None:
+    """A region or currency of the wrong form gets the code it was probably meant to be."""
+    connections = doc.get("connections") if isinstance(doc, dict) else None
+    if not isinstance(connections, dict):
+        return
+    for name, conn in connections.items():
+        if not isinstance(conn, dict):
+            continue
+        for problem in problems:
+            if problem.path == f"connections.{name}.region" and isinstance(conn.get("region"), str):
+                problem.hint = region_hint(conn["region"])
+            elif problem.path == f"connections.{name}.currency" and isinstance(conn.get("currency"), str):
+                code = conn["currency"].strip().upper()
+                problem.hint = (f"write {code}: " if re.fullmatch(r"[A-Z]{3}", code) else "") + \
+                    "currencies are ISO 4217 codes in capitals, e.g. USD, GBP, EUR, MYR"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def validate_paths(paths: list[str | Path], *, include_shipped: bool = True) -> list[Problem]:
     return Validator(Project.load(paths, include_shipped=include_shipped)).run()
+

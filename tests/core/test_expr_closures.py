@@ -186,8 +186,8 @@ def test_shapes_the_shipped_mappings_use(text: str, data: dict, want: object) ->
 
 def test_type_errors_are_jmespaths_own() -> None:
     scope = Scope({"k": "not a list", "n": 5}, {}, None, {})
-    for text in ("object_from(k, k)", "split(n, ',')", "var(n)", "root(n)", "money_round('1', `2`, `3`)",
-                 "max(k)", "sort_by(k, &a)", "abs(k)"):
+    # A wrong number of arguments (root(n), money_round with three) is refused at compile time.
+    for text in ("object_from(k, k)", "split(n, ',')", "var(n)", "max(k)", "sort_by(k, &a)", "abs(k)"):
         compiled = EXPRS.jmespath(text)
         with pytest.raises(ExprEvalError) as fast:
             compiled.evaluate(scope)

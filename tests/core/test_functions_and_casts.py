@@ -136,11 +136,12 @@ def test_var_root_parent(exprs: ExpressionCompiler) -> None:
     assert exprs.jmespath("parent().p").evaluate(scope) == 3
 
 
-def test_too_many_arguments_is_an_error(exprs: ExpressionCompiler) -> None:
-    from engine.lang.expr import ExprEvalError
+def test_too_many_arguments_is_an_error_before_any_record(exprs: ExpressionCompiler) -> None:
+    from engine.lang.expr import ExprCompileError
 
-    with pytest.raises(ExprEvalError, match="arguments"):
-        ev(exprs, "money_round('1', `2`, `3`)")
+    with pytest.raises(ExprCompileError, match="takes 1 to 2 arguments, got 3") as info:
+        exprs.jmespath("money_round('1', `2`, `3`)")
+    assert "money_round(amount: string|number, places?: number)" in info.value.hint
 
 
 def test_functions_work_from_jinja_too(exprs: ExpressionCompiler) -> None:

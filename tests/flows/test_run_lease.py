@@ -12,7 +12,15 @@ import pytest
 
 from engine.flow.run_lease import RunLease
 from engine.state import FlowBusyError, open_store
-from tests.flows.test_push_fan_out import CREATE, CREATED, FakeConnection, FakeResponse, make_run, push, record
+from tests.flows.test_push_fan_out import (
+    CREATE,
+    CREATED,
+    FakeConnection,
+    FakeResponse,
+    make_run,
+    push,
+    record,
+)
 
 
 def _dead_pid() -> int:
