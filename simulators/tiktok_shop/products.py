@@ -63,6 +63,17 @@ def _sales_attribute(sim: SimState, category_id: str, attr: dict) -> dict:
     return out
 
 
+def _list_price(given: object, currency: str) -> object:
+    """A list price as stored and read back: its amount written the way TikTok writes money."""
+    if not isinstance(given, dict) or given.get("amount") in (None, ""):
+        return copy.deepcopy(given)
+    try:
+        amount = fmt(dec(given["amount"]), given.get("currency") or currency)
+    except ValueError:
+        return copy.deepcopy(given)
+    return dict(given, amount=amount)
+
+
 def _build_skus(sim: SimState, category_id: str, skus: list[dict], existing: dict[str, dict]) -> list[dict]:
     built = []
     for sku in skus:
@@ -81,6 +92,8 @@ def _build_skus(sim: SimState, category_id: str, skus: list[dict], existing: dic
             "sales_attributes": [_sales_attribute(sim, category_id, a) for a in sku.get("sales_attributes") or []],
         }
         row.update({k: copy.deepcopy(sku[k]) for k in SKU_FIELDS if k in sku})
+        if "list_price" in row:
+            row["list_price"] = _list_price(row["list_price"], sim.currency)
         built.append(row)
     return built
 
@@ -430,7 +443,7 @@ def update_prices(ctx: Ctx) -> dict:
         sku = skus[str(row["id"])]
         sku["price"] = {"amount": fmt(dec(row["price"]["amount"]), sim.currency), "currency": sim.currency}
         if "list_price" in row:
-            sku["list_price"] = row["list_price"]
+            sku["list_price"] = _list_price(row["list_price"], sim.currency)
     product["update_time"] = sim.later_than(product["update_time"])
     return {}
 
