@@ -8,9 +8,9 @@ from decimal import Decimal
 from . import errors as E
 from . import inventory, packages
 from .errors import ApiError
-from .money import dec, fmt
+from .money import dec, fmt, quantize
 from .pagination import paginate
-from .products import find_sku
+from .products import find_sku, sale_price
 from .routing import Ctx
 from .state import SimState
 
@@ -67,7 +67,11 @@ def _address(sim: SimState, buyer: dict, given: dict | None) -> dict:
 
 
 def _line_items(sim: SimState, spec: dict, rate: Decimal, currency: str) -> list[dict]:
-    """One line item per unit (1.11: there is no quantity field)."""
+    """One line item per unit (1.11: there is no quantity field).
+
+    Without a shop sale_tax_rate the buyer pays the seller's price and `rate` (a sales tax) comes
+    on top, in item_tax. With one, the buyer pays the SKU's sale_price, which already holds the
+    tax; item_tax then states the part of the line's price that is tax."""
     sku_ref = str(spec.get("sku_id") or "")
     if not sku_ref and spec.get("seller_sku"):
         sku_ref = next((s["id"] for p in sim.products.values() for s in p["skus"]
@@ -81,12 +85,16 @@ def _line_items(sim: SimState, spec: dict, rate: Decimal, currency: str) -> list
     quantity = int(spec.get("quantity", 1))
     if quantity < 1:
         raise OrderError("quantity must be at least 1")
-    original = dec(sku["price"]["amount"])
+    included = sim.sale_tax_rate
+    original = sale_price(sim, sku) if included else dec(sku["price"]["amount"])
     seller_disc, platform_disc = dec(spec.get("seller_discount")), dec(spec.get("platform_discount"))
     sale = original - seller_disc - platform_disc
     if sale < 0:
         raise OrderError("discounts exceed the price")
-    tax = (sale * rate).quantize(Decimal("0.01"))
+    if included:
+        tax, rate = sale - quantize(sale / (1 + included), currency), included
+    else:
+        tax = (sale * rate).quantize(Decimal("0.01"))
     sku_name = ", ".join(a["value_name"] for a in sku["sales_attributes"]) or "Default"
     image = (product.get("main_images") or [{}])[0].get("uri", "")
     warehouses: list[str] = []
@@ -106,12 +114,14 @@ def _line_items(sim: SimState, spec: dict, rate: Decimal, currency: str) -> list
         "currency": currency, "display_status": "UNPAID", "package_id": "", "package_status": "TO_FULFILL",
         "tracking_number": "", "shipping_provider_id": "", "shipping_provider_name": "", "rts_time": 0,
         "cancel_user": "", "cancel_reason": "", "sku_type": "NORMAL", "is_gift": False,
-        "item_tax": [{"tax_type": "SALES_TAX", "tax_amount": fmt(tax, currency), "tax_rate": str(rate)}],
+        # UNCONFIRMED: the samples only show SALES_TAX; VAT names tax held in the price.
+        "item_tax": [{"tax_type": "VAT" if included else "SALES_TAX", "tax_amount": fmt(tax, currency),
+                      "tax_rate": str(rate)}],
         "combined_listing_skus": [], "_warehouse_id": warehouse,
     } for warehouse in warehouses]
 
 
-def _payment(lines: list[dict], spec: dict, defaults: dict, currency: str) -> dict:
+def _payment(lines: list[dict], spec: dict, defaults: dict, currency: str, tax_included: bool) -> dict:
     def total(key: str) -> Decimal:
         return sum((dec(li[key]) for li in lines), Decimal(0))
 
@@ -132,8 +142,9 @@ def _payment(lines: list[dict], spec: dict, defaults: dict, currency: str) -> di
         "shipping_fee_seller_discount": ship_seller, "shipping_fee_platform_discount": ship_platform,
         "shipping_fee": shipping, "product_tax": product_tax, "shipping_fee_tax": shipping_tax, "tax": tax,
         "retail_delivery_fee": retail,
-        # 1.11: total_amount = sub_total + shipping_fee + taxes + retail_delivery_fee
-        "total_amount": sub_total + shipping + tax + retail,
+        # 1.11: total_amount = sub_total + shipping_fee + taxes + retail_delivery_fee, where the
+        # prices do not already hold the tax.
+        "total_amount": sub_total + shipping + (Decimal(0) if tax_included else tax) + retail,
     }
     out = {k: fmt(v, currency) for k, v in money.items()}
     out.update({k: fmt(Decimal(0), currency) for k in ZERO_FEES})
@@ -145,7 +156,8 @@ def place_order(sim: SimState, spec: dict) -> dict:
     """A buyer places an order (UNPAID); `status` in the spec then walks it forward."""
     currency = sim.currency
     defaults = sim.order_defaults
-    rate = dec(spec.get("tax_rate", defaults["tax_rate"]))
+    tax_included = bool(sim.sale_tax_rate)
+    rate = dec(spec.get("tax_rate", "0" if tax_included else defaults["tax_rate"]))
     specs = spec.get("line_items") or []
     if not specs:
         raise OrderError("line_items is required")
@@ -175,9 +187,9 @@ def place_order(sim: SimState, spec: dict) -> dict:
         "rts_sla_time": 0, "tts_sla_time": 0, "shipping_due_time": 0, "collection_due_time": 0,
         "delivery_due_time": 0, "cancel_order_sla_time": now + DAY,
         "payment_method_name": defaults["payment_method_name"], "commerce_platform": "TIKTOK_SHOP",
-        "order_type": "NORMAL", "payment": _payment(lines, spec, defaults, currency),
+        "order_type": "NORMAL", "payment": _payment(lines, spec, defaults, currency, tax_included),
         "recipient_address": _address(sim, buyer, spec.get("recipient_address")), "line_items": lines,
-        "_history": [("UNPAID", now)],
+        "_history": [("UNPAID", now)], "_tax_included": tax_included,
     }
     sim.orders[order["id"]] = order
     _announce(sim, order)

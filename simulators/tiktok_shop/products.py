@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+from decimal import Decimal
 
 from . import errors as E
 from . import product_rules
 from .catalog import attributes_for, category_chain
 from .errors import ApiError
-from .money import dec, fmt
+from .money import dec, fmt, plain, quantize
 from .pagination import paginate
 from .routing import Ctx
 from .state import SimState
@@ -195,10 +196,28 @@ def _status_event(sim: SimState, product: dict) -> None:
 
 
 # -- views ----------------------------------------------------------------------------------
-def _price_view(sku: dict) -> dict:
-    amount = sku["price"]["amount"]
-    # Prices are pre-tax (1.10), so the sale and tax-exclusive prices are the same number.
-    return {"currency": sku["price"]["currency"], "sale_price": amount, "tax_exclusive_price": amount}
+def sale_price(sim: SimState, sku: dict) -> Decimal:
+    """What the buyer pays for one unit: the seller's tax-exclusive price plus the tax the
+    market's prices include (none unless the shop has a sale_tax_rate)."""
+    return quantize(dec(sku["price"]["amount"]) * (1 + sim.sale_tax_rate), sku["price"]["currency"])
+
+
+def _price_view(sim: SimState, sku: dict, *, unit_price: bool = False) -> dict:
+    """skus[].price as TikTok writes it. Create, edit and price updates set `price.amount`, the
+    seller's price before tax (1.10); that reads back as `tax_exclusive_price`, and `sale_price`
+    is the buyer's price with tax (get_product_202309 sample: "117.5" vs "110"). Detail also
+    gives `unit_price`, the sale price per `sku_unit_count` unit."""
+    currency = sku["price"]["currency"]
+    sale = sale_price(sim, sku)
+    view = {"currency": currency, "sale_price": plain(sale),
+            "tax_exclusive_price": fmt(dec(sku["price"]["amount"]), currency)}
+    if unit_price:
+        try:
+            count = dec(sku.get("sku_unit_count"), "1")
+        except ValueError:
+            count = Decimal(1)
+        view["unit_price"] = fmt(sale / count if count > 0 else sale, currency)
+    return view
 
 
 def _inventory_view(sku: dict) -> list[dict]:
@@ -227,7 +246,8 @@ def product_view(sim: SimState, product: dict) -> dict:
         "product_attributes": [{"id": a.get("id"), "name": attrs.get(str(a.get("id")), {}).get("name", ""),
                                 "values": a.get("values", [])} for a in product.get("product_attributes") or []],
         "skus": [dict({k: copy.deepcopy(s[k]) for k in SKU_FIELDS if k in s}, id=s["id"],
-                      seller_sku=s["seller_sku"], price=_price_view(s), inventory=_inventory_view(s),
+                      seller_sku=s["seller_sku"], price=_price_view(sim, s, unit_price=True),
+                      inventory=_inventory_view(s),
                       sales_attributes=copy.deepcopy(s["sales_attributes"])) for s in product["skus"]],
         "audit": copy.deepcopy(product["audit"]),
         "audit_failed_reasons": copy.deepcopy(product["audit_failed_reasons"]),
@@ -244,7 +264,7 @@ def product_view(sim: SimState, product: dict) -> dict:
 def summary_view(sim: SimState, product: dict) -> dict:
     return {
         "id": product["id"], "title": product.get("title", ""), "status": product["status"],
-        "skus": [{"id": s["id"], "seller_sku": s["seller_sku"], "price": _price_view(s),
+        "skus": [{"id": s["id"], "seller_sku": s["seller_sku"], "price": _price_view(sim, s),
                   "inventory": _inventory_view(s)} for s in product["skus"]],
         "sales_regions": [sim.creds.region], "create_time": product["create_time"],
         "update_time": product["update_time"], "is_not_for_sale": bool(product.get("is_not_for_sale", False)),

@@ -10,6 +10,7 @@ import functools
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import yaml
@@ -57,8 +58,10 @@ class Tokens:
 
 class SimState:
     def __init__(self, *, seed: int, creds: Credentials, clock: Callable[[], float],
-                 audit_delay_seconds: float, rate_limit_per_second: float) -> None:
+                 audit_delay_seconds: float, rate_limit_per_second: float,
+                 sale_tax_rate: Decimal | None = None) -> None:
         self.seed = seed
+        self._sale_tax_rate = sale_tax_rate
         self.creds = creds
         self.clock = clock
         self.audit_delay_seconds = audit_delay_seconds
@@ -120,6 +123,13 @@ class SimState:
     @property
     def currency(self) -> str:
         return self.region["currency"]
+
+    @property
+    def sale_tax_rate(self) -> Decimal:
+        """Tax the buyer's price includes on top of the seller's tax-exclusive price (0: none)."""
+        if self._sale_tax_rate is not None:
+            return self._sale_tax_rate
+        return Decimal(str(self.region.get("sale_tax_rate") or "0"))
 
     def sales_warehouses(self) -> list[dict]:
         return [w for w in self.warehouses.values() if w["type"] == "SALES_WAREHOUSE"]

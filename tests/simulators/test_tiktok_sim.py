@@ -235,7 +235,8 @@ def test_product_create_audits_to_activate(clock):
         clock.now += 61
         product = api.ok("GET", path)
         assert (product["status"], product["audit"]["status"]) == ("ACTIVATE", "PASSED")
-        assert product["skus"][0]["price"] == {"currency": "USD", "sale_price": "19.9", "tax_exclusive_price": "19.9"}
+        assert product["skus"][0]["price"] == {"currency": "USD", "sale_price": "19.9", "tax_exclusive_price": "19.9",
+                                                "unit_price": "19.9"}
         assert product["category_chains"][-1]["id"] == "601302"
 
 
