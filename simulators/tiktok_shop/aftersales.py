@@ -149,6 +149,7 @@ def buyer_cancel_request(sim: SimState, spec: dict) -> dict:
     record["_line_ids"] = [li["id"] for li in lines]
     order["is_buyer_request_cancel"] = True
     order["update_time"] = sim.later_than(order["update_time"])
+    order["request_cancel_time"] = order["update_time"]
     _cancel_event(sim, record)
     return record
 

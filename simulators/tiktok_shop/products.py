@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import copy
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from . import errors as E
 from . import product_rules
-from .catalog import attributes_for, category_chain
+from .catalog import attributes_for, category_chain, recommended_leaf, rules_for
 from .errors import ApiError
 from .money import dec, fmt, plain, quantize
 from .pagination import paginate
@@ -171,8 +171,7 @@ def _finish_audit(sim: SimState, product: dict, rejection: list[dict] | None = N
         product["status"], product["audit"]["status"] = "ACTIVATE", "PASSED"
         change = "PRODUCT_STATUS_CHANGED" if product["passed_once"] else "PRODUCT_FIRST_PASS_REVIEW"
         product["passed_once"] = True
-    sim.emit("PRODUCT_STATUS_CHANGE", {"product_id": product["id"], "status": change,
-                                       "suspended_reason": "", "update_time": product["update_time"]})
+    _status_event(sim, product, change)
     sim.emit("PRODUCT_AUDIT_STATUS_CHANGE", {"product_id": product["id"],
                                              "audit": {"status": product["audit"]["status"]},
                                              "update_time": product["update_time"]})
@@ -190,8 +189,11 @@ def settle_audits(sim: SimState, *, force: bool = False, reject: dict[str, list[
     return done
 
 
-def _status_event(sim: SimState, product: dict) -> None:
-    sim.emit("PRODUCT_STATUS_CHANGE", {"product_id": product["id"], "status": "PRODUCT_STATUS_CHANGED",
+def _status_event(sim: SimState, product: dict, change: str = "PRODUCT_STATUS_CHANGED") -> None:
+    # product_id is a JSON number in this event (webhook_product_status_change_docsample.json, and
+    # 1.10: "some webhook payloads send product_id as a JSON number"); Python's json writes every
+    # digit of it. The other product events carry it as a string.
+    sim.emit("PRODUCT_STATUS_CHANGE", {"product_id": int(product["id"]), "status": change,
                                        "suspended_reason": "", "update_time": product["update_time"]})
 
 
@@ -224,38 +226,127 @@ def _inventory_view(sku: dict) -> list[dict]:
     return [{"warehouse_id": r["warehouse_id"], "quantity": r["quantity"]} for r in sku["inventory"]]
 
 
-def _image_view(sim: SimState, image: dict) -> dict:
-    known = sim.images.get(image.get("uri"), {})
+GRAMS_PER = {"GRAM": Decimal(1), "KILOGRAM": Decimal(1000), "POUND": Decimal("453.59237")}
+
+
+def _weight_view(sim: SimState, weight: object) -> object:
+    """package_weight as written (KILOGRAM or POUND), or in grams when the simulator is set to
+    read weights back in GRAM (create_app(package_weight_read_unit="GRAM"))."""
+    if sim.weight_read_unit != "GRAM" or not isinstance(weight, dict):
+        return weight
+    per = GRAMS_PER.get(str(weight.get("unit")))
+    try:
+        value = dec(weight.get("value"))
+    except ValueError:
+        return weight
+    if per is None:
+        return weight
+    return {"unit": "GRAM", "value": plain((value * per).quantize(Decimal(1), rounding=ROUND_HALF_UP))}
+
+
+def _image_view(sim: SimState, image: object) -> dict:
+    """An image as reads give it: the `uri` the write sent, with its URLs and size."""
+    uri = image.get("uri") if isinstance(image, dict) else None
+    known = sim.images.get(uri, {})
     url = known.get("url", "")
-    return {"uri": image.get("uri"), "urls": [url], "thumb_urls": [url],
-            "width": known.get("width", 0), "height": known.get("height", 0)}
+    return {"height": known.get("height", 0), "thumb_urls": [url], "uri": uri, "urls": [url],
+            "width": known.get("width", 0)}
+
+
+def _file_view(sim: SimState, given: dict) -> dict:
+    known = sim.files.get(str(given.get("id")), {})
+    return {"format": given.get("format") or known.get("format", "PDF"), "id": str(given.get("id") or ""),
+            "name": given.get("name") or known.get("name", ""), "urls": [known.get("url", "")]}
+
+
+def _certification_view(sim: SimState, product: dict, given: dict) -> dict:
+    rules = rules_for(sim, str(product.get("category_id") or ""))
+    spec = next((c for c in rules.get("product_certifications", []) if c["id"] == str(given.get("id"))), {})
+    return {"files": [_file_view(sim, f) for f in given.get("files") or [] if isinstance(f, dict)],
+            "id": str(given.get("id") or ""),
+            "images": [_image_view(sim, i) for i in given.get("images") or []],
+            "title": spec.get("name", "")}
+
+
+def _size_chart_view(sim: SimState, given: dict) -> dict:
+    view: dict = {}
+    if isinstance(given.get("image"), dict):
+        view["image"] = _image_view(sim, given["image"])
+    if isinstance(given.get("template"), dict):
+        view["template"] = {"id": str(given["template"].get("id") or "")}
+    return view
+
+
+def _video_view(sim: SimState, given: dict) -> dict:
+    """The video a write named by the `id` of its file upload. The simulator does not decode
+    videos, so width and height read 0."""
+    video_id = str(given.get("id") or "")
+    known = sim.files.get(video_id, {})
+    return {"cover_url": f"{known['url']}~cover.jpeg" if known.get("url") else "",
+            "format": known.get("format", "MP4"), "height": 0, "id": video_id,
+            "size": known.get("size", 0), "url": known.get("url", ""), "width": 0}
+
+
+def _sku_view(sim: SimState, sku: dict) -> dict:
+    view = {k: copy.deepcopy(sku[k]) for k in SKU_FIELDS if k in sku}
+    view.update(id=sku["id"], seller_sku=sku["seller_sku"], price=_price_view(sim, sku, unit_price=True),
+                inventory=_inventory_view(sku), sales_attributes=[])
+    for attr in sku["sales_attributes"]:
+        shown = {k: attr[k] for k in ("id", "name", "value_id", "value_name")}
+        if attr.get("sku_img"):
+            shown["sku_img"] = _image_view(sim, attr["sku_img"])
+        view["sales_attributes"].append(shown)
+    return view
+
+
+def _delivery_options(sim: SimState, product: dict) -> list[dict]:
+    """The shop's delivery options, each marked available for this product; a write that names
+    delivery_option_ids makes only those available."""
+    chosen = product.get("delivery_option_ids")
+    return [{"id": d["id"], "is_available": not chosen or d["id"] in chosen, "name": d["name"]}
+            for d in sim.delivery_options.values()]
+
+
+# Read names of what a write sends under other names or in another shape: category_id reads back as
+# category_chains, brand_id as brand, delivery_option_ids as delivery_options. Create-only fields
+# neither the 202309 sample nor the get-product reference returns are left out.
+READ_AS_SENT = ("title", "description", "package_weight", "package_dimensions", "external_product_id")
 
 
 def product_view(sim: SimState, product: dict) -> dict:
-    view = {k: copy.deepcopy(product[k]) for k in CONTENT_FIELDS if k in product and k != "brand_id"}
+    """GET /product/202309/products/{id}, shaped like get_product_202309_docsample.json."""
+    view = {k: copy.deepcopy(product[k]) for k in READ_AS_SENT if k in product}
+    if "package_weight" in view:
+        view["package_weight"] = _weight_view(sim, view["package_weight"])
     brand = sim.brands.get(product.get("brand_id") or "")
     if brand:
         view["brand"] = {"id": brand["id"], "name": brand["name"]}
-    view.pop("category_id", None)
-    attrs = {a["id"]: a for a in attributes_for(sim, str(product.get("category_id") or ""))}
+    if product.get("video"):
+        view["video"] = _video_view(sim, product["video"])
+    if product.get("certifications"):
+        view["certifications"] = [_certification_view(sim, product, c) for c in product["certifications"]
+                                  if isinstance(c, dict)]
+    if isinstance(product.get("size_chart"), dict) and product["size_chart"]:
+        view["size_chart"] = _size_chart_view(sim, product["size_chart"])
+    category_id = str(product.get("category_id") or "")
+    attrs = {a["id"]: a for a in attributes_for(sim, category_id)}
+    leaf = recommended_leaf(sim, str(product.get("title") or ""))
     view.update({
         "id": product["id"],
         "status": product["status"],
-        "category_chains": category_chain(sim, str(product.get("category_id") or "")),
+        "category_chains": category_chain(sim, category_id),
+        "recommended_categories": [{"id": leaf["id"], "local_name": leaf["local_name"]}] if leaf else [],
         "main_images": [_image_view(sim, i) for i in product.get("main_images") or []],
         "product_attributes": [{"id": a.get("id"), "name": attrs.get(str(a.get("id")), {}).get("name", ""),
                                 "values": a.get("values", [])} for a in product.get("product_attributes") or []],
-        "skus": [dict({k: copy.deepcopy(s[k]) for k in SKU_FIELDS if k in s}, id=s["id"],
-                      seller_sku=s["seller_sku"], price=_price_view(sim, s, unit_price=True),
-                      inventory=_inventory_view(s),
-                      sales_attributes=copy.deepcopy(s["sales_attributes"])) for s in product["skus"]],
+        "skus": [_sku_view(sim, s) for s in product["skus"]],
         "audit": copy.deepcopy(product["audit"]),
         "audit_failed_reasons": copy.deepcopy(product["audit_failed_reasons"]),
-        "delivery_options": [{"id": d, "name": sim.delivery_options.get(d, {}).get("name", ""),
-                              "is_available": True} for d in product.get("delivery_option_ids") or []],
+        "delivery_options": _delivery_options(sim, product),
         "create_time": product["create_time"],
         "update_time": product["update_time"],
         "listing_quality_tier": "GOOD" if len(product.get("main_images") or []) >= 5 else "FAIR",
+        "is_cod_allowed": bool(product.get("is_cod_allowed", False)),
         "is_not_for_sale": bool(product.get("is_not_for_sale", False)),
     })
     return view

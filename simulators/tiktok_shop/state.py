@@ -59,9 +59,10 @@ class Tokens:
 class SimState:
     def __init__(self, *, seed: int, creds: Credentials, clock: Callable[[], float],
                  audit_delay_seconds: float, rate_limit_per_second: float,
-                 sale_tax_rate: Decimal | None = None) -> None:
+                 sale_tax_rate: Decimal | None = None, weight_read_unit: str | None = None) -> None:
         self.seed = seed
         self._sale_tax_rate = sale_tax_rate
+        self.weight_read_unit = weight_read_unit  # None: reads give package_weight as written
         self.creds = creds
         self.clock = clock
         self.audit_delay_seconds = audit_delay_seconds

@@ -103,3 +103,14 @@ def test_sale_tax_rate_must_be_a_non_negative_decimal():
     for bad in ("abc", "-0.1", "NaN"):
         with pytest.raises(ValueError):
             create_app(sale_tax_rate=bad)
+
+
+def test_package_weight_reads_back_as_written_or_in_grams_when_asked():
+    for read_unit, expected in ((None, {"value": "0.30", "unit": "KILOGRAM"}), ("GRAM", {"value": "300", "unit": "GRAM"})):
+        clock = FakeClock()
+        with TestClient(create_app(seed=6, clock=clock, package_weight_read_unit=read_unit)) as client:
+            api = Api(client, clock)
+            created = api.ok("POST", "/product/202309/products", body=product_body(api.upload_image()))
+            assert api.ok("GET", f"/product/202309/products/{created['product_id']}")["package_weight"] == expected
+    with pytest.raises(ValueError):
+        create_app(package_weight_read_unit="OUNCE")
