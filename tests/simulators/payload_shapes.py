@@ -83,32 +83,62 @@ def shape_of(*samples: object) -> Shape:
     return shape
 
 
+def widen(shape: Shape, *samples: object) -> Shape:
+    """Let `shape` also take the JSON types other samples show at the paths it already has (a
+    field one sample fills and another leaves null is nullable), without adding their keys or
+    making any key optional; only where `shape` knows no structure (the primary samples show null
+    or an empty list there) does it take the other samples' structure. Returns `shape`."""
+    for sample in samples:
+        _widen(shape, sample)
+    return shape
+
+
+def _widen(shape: Shape, sample: object) -> None:
+    kind = json_type(sample)
+    if (kind == "object" and not shape.objects) or (kind == "array" and shape.items is None):
+        shape.add(sample)
+        return
+    shape.types.add(kind)
+    if isinstance(sample, dict):
+        for key, child in sample.items():
+            if key in shape.keys:
+                _widen(shape.keys[key], child)
+    elif isinstance(sample, list) and shape.items is not None:
+        for item in sample:
+            _widen(shape.items, item)
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
 def differences(shape: Shape, actual: object, *, missing: dict[str, str] | None = None,
-                extra: dict[str, str] | None = None, path: str = "", subset: bool = False) -> list[str]:
+                extra: dict[str, str] | None = None, nullable: dict[str, str] | None = None,
+                path: str = "", subset: bool = False) -> list[str]:
     """Every way `actual` differs in shape from the samples; empty when it matches.
 
     `missing`: path -> reason, sample keys the simulator may leave out. `extra`: path -> reason,
-    keys the simulator may send that no sample has. `subset`: `actual` is a summary that carries
+    keys the simulator may send that no sample has. `nullable`: path -> reason, where the
+    simulator may send null though no sample does. `subset`: `actual` is a summary that carries
     only some of the sample's keys, so none is reported missing (names and types still count). A
     path the samples only ever show as null or as an empty list has no known shape below it, so
     anything there is accepted.
     """
-    missing, extra = missing or {}, extra or {}
+    missing, extra, nullable = missing or {}, extra or {}, nullable or {}
     kind = json_type(actual)
     known = shape.types - {"null"}
     if not known:
         return []  # the samples only show null here: no shape to hold it to
+    if kind == "null" and (path or "<root>") in nullable:
+        return []
     if kind not in shape.types:
         return [f"{path or '<root>'}: {kind} where the samples have {' or '.join(sorted(shape.types))}"]
     found: list[str] = []
     if kind == "object":
         for key in sorted(shape.keys):
             sub = _join(path, key)
-            if not subset and key not in actual and shape.required(key) and sub not in missing:  # type: ignore[operator]
+            absent = key not in actual  # type: ignore[operator]
+            if absent and not subset and shape.required(key) and sub not in missing:
                 found.append(f"{sub}: missing (every sample has it)")
         for key, value in actual.items():  # type: ignore[union-attr]
             sub = _join(path, key)
@@ -116,10 +146,12 @@ def differences(shape: Shape, actual: object, *, missing: dict[str, str] | None 
                 if sub not in extra:
                     found.append(f"{sub}: not in any sample")
                 continue
-            found += differences(shape.keys[key], value, missing=missing, extra=extra, path=sub, subset=subset)
+            found += differences(shape.keys[key], value, missing=missing, extra=extra, nullable=nullable,
+                                 path=sub, subset=subset)
     elif kind == "array" and shape.items is not None:
         for item in actual:  # type: ignore[union-attr]
-            found += differences(shape.items, item, missing=missing, extra=extra, path=f"{path}[]", subset=subset)
+            found += differences(shape.items, item, missing=missing, extra=extra, nullable=nullable,
+                                 path=f"{path}[]", subset=subset)
     return sorted(set(found))
 
 
@@ -138,11 +170,12 @@ def paths(actual: object, path: str = "") -> set[str]:
 
 
 def assert_shape(shape: Shape, actual: object, *, missing: dict[str, str] | None = None,
-                 extra: dict[str, str] | None = None, subset: bool = False) -> None:
+                 extra: dict[str, str] | None = None, nullable: dict[str, str] | None = None,
+                 subset: bool = False) -> None:
     """`actual` has the samples' shape, and the allowances are still needed: every `missing`
     path is indeed absent and every `extra` path present, so a list cannot go stale."""
     missing, extra = missing or {}, extra or {}
-    found = differences(shape, actual, missing=missing, extra=extra, subset=subset)
+    found = differences(shape, actual, missing=missing, extra=extra, nullable=nullable, subset=subset)
     assert not found, "shape differs from the real payloads:\n  " + "\n  ".join(found)
     stale = sorted(p for p in missing if not _absent_somewhere(actual, p.split(".")))
     assert not stale, f"always sent now, drop from missing: {stale}"
