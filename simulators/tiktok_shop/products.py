@@ -299,6 +299,16 @@ def _sku_view(sim: SimState, sku: dict) -> dict:
     return view
 
 
+def _attribute_view(known: dict[str, dict], given: dict) -> dict:
+    """product_attributes[] as reads give it: {id, name, values[{id, name}]}, names filled in from
+    the category's attribute list when the write sent only ids."""
+    spec = known.get(str(given.get("id")), {})
+    names = {v["id"]: v["name"] for v in spec.get("values", [])}
+    values = [{"id": str(v.get("id") or ""), "name": v.get("name") or names.get(str(v.get("id")), "")}
+              for v in given.get("values") or [] if isinstance(v, dict)]
+    return {"id": str(given.get("id") or ""), "name": spec.get("name", ""), "values": values}
+
+
 def _delivery_options(sim: SimState, product: dict) -> list[dict]:
     """The shop's delivery options, each marked available for this product; a write that names
     delivery_option_ids makes only those available."""
@@ -337,8 +347,8 @@ def product_view(sim: SimState, product: dict) -> dict:
         "category_chains": category_chain(sim, category_id),
         "recommended_categories": [{"id": leaf["id"], "local_name": leaf["local_name"]}] if leaf else [],
         "main_images": [_image_view(sim, i) for i in product.get("main_images") or []],
-        "product_attributes": [{"id": a.get("id"), "name": attrs.get(str(a.get("id")), {}).get("name", ""),
-                                "values": a.get("values", [])} for a in product.get("product_attributes") or []],
+        "product_attributes": [_attribute_view(attrs, a) for a in product.get("product_attributes") or []
+                               if isinstance(a, dict)],
         "skus": [_sku_view(sim, s) for s in product["skus"]],
         "audit": copy.deepcopy(product["audit"]),
         "audit_failed_reasons": copy.deepcopy(product["audit_failed_reasons"]),

@@ -118,6 +118,14 @@ def test_a_minimal_product_detail_leaves_out_only_what_was_never_set(api, client
                  extra={k: v for k, v in PRODUCT_DOCUMENTED_EXTRAS.items() if k != "skus[].list_price"})
 
 
+def test_product_attribute_values_sent_by_id_read_back_with_their_names(api, client):
+    body = product_body(api.upload_image(), product_attributes=[{"id": "100392", "values": [{"id": "1000069"}]}])
+    created = api.ok("POST", "/product/202309/products", body=body)
+    product = api.ok("GET", f"/product/202309/products/{created['product_id']}")
+    assert product["product_attributes"] == [{"id": "100392", "name": "Material",
+                                              "values": [{"id": "1000069", "name": "Polyester"}]}]
+
+
 def test_product_search_items_use_the_detail_names_and_types_and_the_documented_key_set(api, client):
     rich_product(api, client)
     data = api.ok("POST", "/product/202309/products/search", query={"page_size": "10"}, body={"status": "ALL"})
