@@ -112,9 +112,12 @@ class SimState:
         return int(self.clock())
 
     def later_than(self, previous: int | None) -> int:
-        """A timestamp strictly after `previous`, so every transition moves update_time."""
+        """The time of a change to a record last stamped `previous`: now, never before `previous`
+        and never ahead of the clock. Two changes within one second share their Unix second, as
+        update_time does on TikTok; stamping previous + 1 instead put times in the future, so a
+        reader polling by update_time saw changes "from" a second that had not begun."""
         now = self.now()
-        return now if previous is None or now > previous else previous + 1
+        return now if previous is None else max(now, previous)
 
     # -- region helpers --------------------------------------------------------------------
     @property

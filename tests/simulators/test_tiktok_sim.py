@@ -373,6 +373,7 @@ def test_order_state_machine(api, client, clock):
 
     times = [detail["update_time"]]
     for status in ("ON_HOLD", "AWAITING_SHIPMENT"):
+        clock.now += 1  # each step a second later, so each stamps its own update_time
         assert client.post(f"/_admin/orders/{order_id}/advance", json={"to": status}).status_code == 200
         detail = api.ok("GET", "/order/202309/orders", query={"ids": order_id})["orders"][0]
         times.append(detail["update_time"])
@@ -380,6 +381,7 @@ def test_order_state_machine(api, client, clock):
     assert len(detail["packages"]) == 1
     assert client.post(f"/_admin/orders/{order_id}/advance", json={"to": "UNPAID"}).status_code == 409
 
+    clock.now += 1
     shipped = api.ok("POST", f"/fulfillment/202309/orders/{order_id}/packages",
                      body={"tracking_number": "1Z999", "shipping_provider_id": "7117858858072016686",
                            "order_line_item_ids": [order["line_items"][0]["id"]]})
@@ -389,6 +391,7 @@ def test_order_state_machine(api, client, clock):
     api.ok("POST", f"/fulfillment/202309/orders/{order_id}/packages",
            body={"tracking_number": "1Z998", "shipping_provider_id": "7117858858072016686"})
     for status in ("IN_TRANSIT", "DELIVERED", "COMPLETED"):
+        clock.now += 1
         if status != "IN_TRANSIT":
             client.post(f"/_admin/orders/{order_id}/advance", json={"to": status})
         detail = api.ok("GET", "/order/202309/orders", query={"ids": order_id})["orders"][0]
