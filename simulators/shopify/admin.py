@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from simulators.common import ADMIN_PREFIX
@@ -14,6 +14,7 @@ from .catalog import render_product
 from .errors import ApiError
 from .http import body_json, sim
 from .seed import seed
+from .values import JSONResponse
 from .webhooks import deliver
 
 

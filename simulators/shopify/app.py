@@ -16,7 +16,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,6 +26,7 @@ from . import admin, catalog, customers, fulfillment, inventory, orders, refunds
 from .bucket import LeakyBucket
 from .errors import ApiError
 from .state import ShopState
+from .values import JSONResponse
 
 DEFAULT_CREDENTIALS = {
     "shop": "sandbox-shop",

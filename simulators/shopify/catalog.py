@@ -6,7 +6,7 @@ import copy
 import re
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from .errors import ApiError, invalid, not_found
@@ -14,7 +14,7 @@ from .http import id_list, root, sim
 from .inventory import change_stock, connect, total_available
 from .paging import ListQuery, paginate, parse_list, project, time_filter
 from .state import ShopState
-from .values import dec, gid, money
+from .values import JSONResponse, dec, gid, money
 from .webhooks import emit
 
 STATUSES = ("active", "draft", "archived")
@@ -33,6 +33,12 @@ def render_variant(state: ShopState, variant: dict) -> dict:
     out = {k: v for k, v in variant.items() if not k.startswith("_")}
     out["inventory_quantity"] = total_available(state, variant["inventory_item_id"])
     out["old_inventory_quantity"] = out["inventory_quantity"]
+    currency = state.settings.currency
+    cap = variant.get("compare_at_price")
+    out["presentment_prices"] = [{
+        "price": {"amount": variant["price"], "currency_code": currency},
+        "compare_at_price": {"amount": cap, "currency_code": currency} if cap is not None else None,
+    }]
     return out
 
 
@@ -109,10 +115,17 @@ def _sync_options(product: dict) -> None:
     product["options"] = options
 
 
-def _apply_variant_fields(variant: dict, data: dict) -> None:
+def _blank_sku(state: ShopState) -> str | None:
+    """What a variant without a SKU reads (Settings.blank_sku_reads_null)."""
+    return None if state.settings.blank_sku_reads_null else ""
+
+
+def _apply_variant_fields(variant: dict, data: dict, blank: str | None = "") -> None:
     for key in VARIANT_FIELDS:
         if key in data:
             variant[key] = data[key]
+    if "sku" in data and not data["sku"]:
+        variant["sku"] = blank  # a blank SKU reads like no SKU
     if "price" in data:
         variant["price"] = money(dec(data["price"], "price"))
     if "compare_at_price" in data:
@@ -149,7 +162,7 @@ def new_variant(state: ShopState, product: dict, data: dict, initial_stock: bool
         "title": DEFAULT_TITLE,
         "price": "0.00",
         "compare_at_price": None,
-        "sku": "",
+        "sku": _blank_sku(state),
         "barcode": None,
         "position": len(product["variants"]) + 1,
         "option1": DEFAULT_TITLE,
@@ -169,7 +182,8 @@ def new_variant(state: ShopState, product: dict, data: dict, initial_stock: bool
     }
     if any(data.get(f"option{i}") for i in (1, 2, 3)):
         variant["option1"] = None
-    _apply_variant_fields(variant, {k: v for k, v in data.items() if k != "inventory_management"})
+    _apply_variant_fields(variant, {k: v for k, v in data.items() if k != "inventory_management"},
+                          _blank_sku(state))
     state.stamp(variant, data)
     item = {
         "id": item_id,
@@ -221,7 +235,7 @@ def _images(state: ShopState, product: dict, given: list) -> list[dict]:
                 "height": data.get("height", image.get("height", 800)),
                 "src": src,
                 "variant_ids": list(data.get("variant_ids", image.get("variant_ids", []))),
-                "admin_graphql_api_id": gid("ProductImage", ident),
+                "admin_graphql_api_id": gid("MediaImage", ident),  # 2025-01 sample: MediaImage gids
             }
         )
         state.stamp(image, data)
@@ -351,7 +365,8 @@ def delete_product(state: ShopState, product: dict) -> None:
 
 
 def _update_variant_fields(state: ShopState, variant: dict, data: dict) -> None:
-    _apply_variant_fields(variant, {k: v for k, v in data.items() if k != "inventory_management"})
+    _apply_variant_fields(variant, {k: v for k, v in data.items() if k != "inventory_management"},
+                          _blank_sku(state))
     item = state.db.inventory_items[variant["inventory_item_id"]]
     if "inventory_management" in data:
         variant["inventory_management"] = "shopify" if data["inventory_management"] else None
@@ -547,6 +562,7 @@ async def put_item(request: Request) -> Response:
     for key in ("sku", "country_code_of_origin", "province_code_of_origin", "harmonized_system_code"):
         if key in data:
             item[key] = data[key]
+    item["sku"] = item["sku"] or _blank_sku(state)
     if "cost" in data:
         item["cost"] = None if data["cost"] in (None, "") else money(dec(data["cost"], "cost"))
     if "requires_shipping" in data:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from .errors import ApiError, invalid, not_found
@@ -11,7 +11,7 @@ from .http import id_list, root, sim
 from .order_model import filter_orders, order_sort, public, render_order
 from .paging import ListQuery, paginate, parse_list, project, time_filter
 from .state import ShopState
-from .values import ZERO, dec, gid, money
+from .values import ZERO, JSONResponse, dec, gid, money
 from .webhooks import emit
 
 FIELDS = ("email", "first_name", "last_name", "phone", "note", "tags", "tax_exempt", "verified_email")
@@ -93,22 +93,33 @@ def create_customer(state: ShopState, data: dict) -> dict:
         "currency": state.settings.currency,
         "addresses": [],
         "default_address": None,
-        "email_marketing_consent": {"state": "not_subscribed", "opt_in_level": "single_opt_in"},
+        "email_marketing_consent": {"state": "not_subscribed", "opt_in_level": "single_opt_in",
+                                    "consent_updated_at": None},
+        "tax_exemptions": [],
         "sms_marketing_consent": None,
         "admin_graphql_api_id": gid("Customer", ident),
     }
     _apply(state, customer, data)
     _check(state, customer)
     state.stamp(customer, data)
+    customer["email_marketing_consent"].setdefault("consent_updated_at", None)
+    customer["email_marketing_consent"]["consent_updated_at"] = (
+        customer["email_marketing_consent"]["consent_updated_at"] or customer["created_at"])
+    if customer["phone"] and customer["sms_marketing_consent"] is None:
+        # Shopify keeps SMS consent only for customers with a phone number.
+        customer["sms_marketing_consent"] = {"state": "not_subscribed", "opt_in_level": "single_opt_in",
+                                             "consent_updated_at": customer["created_at"],
+                                             "consent_collected_from": "OTHER"}
     state.db.customers[ident] = customer
     emit(state, "customers/create", public(customer))
     return customer
 
 
 def resolve_for_order(
-    state: ShopState, data: dict | None, email: str | None, phone: str | None
+    state: ShopState, data: dict | None, email: str | None, phone: str | None, address: dict | None = None
 ) -> dict | None:
-    """An order's customer: `{id}` links, else found by email, else created from the details."""
+    """An order's customer: `{id}` links, else found by email, else created from the details, with
+    the names and default address taken from the order's address when the customer gives none."""
     data = data or {}
     if data.get("id"):
         customer = state.db.customers.get(int(data["id"]))
@@ -125,6 +136,12 @@ def resolve_for_order(
     details = {k: v for k, v in data.items() if k in FIELDS or k == "addresses"}
     if email:
         details["email"] = email
+    if address:
+        for key in ("first_name", "last_name"):
+            details.setdefault(key, address.get(key))
+        if not details.get("addresses"):
+            kept = {k: v for k, v in address.items() if k not in ("latitude", "longitude", "name")}
+            details["addresses"] = [kept]
     if not any(details.get(k) for k in ("email", "first_name", "last_name")):
         return None
     if phone and not details.get("phone"):

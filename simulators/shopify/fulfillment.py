@@ -7,7 +7,7 @@ fulfillment-order lines and, through them, of the order's lines.
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from .errors import ApiError, invalid, not_found
@@ -16,7 +16,7 @@ from .inventory import change_stock
 from .order_model import get_order, public, refresh_fulfillment_status, render_order
 from .paging import paginate, parse_list, project
 from .state import ShopState
-from .values import gid
+from .values import JSONResponse, gid
 from .webhooks import emit
 
 ACTIONS = {
@@ -323,11 +323,11 @@ def create_fulfillment(state: ShopState, data: dict) -> dict:
         "service": "manual",
         "shipment_status": None,
         "location_id": picks[0][0]["assigned_location_id"],
-        "origin_address": data.get("origin_address"),
+        "origin_address": data.get("origin_address") or {},  # {} in the samples when none is given
         "line_items": fulfillment_lines,
         "receipt": {},
         "name": f"{order['name']}.{count + 1}",
-        "notify_customer": bool(data.get("notify_customer", False)),
+        "_notify_customer": bool(data.get("notify_customer", False)),  # a request flag, not read back
         "admin_graphql_api_id": gid("Fulfillment", ident),
         "_fo_ids": sorted({fo["id"] for fo, _, _ in picks}),
         "_picks": [[fo_line["id"], fo["id"], fo_line["line_item_id"], qty] for fo, fo_line, qty in picks],
@@ -394,7 +394,7 @@ async def update_tracking(request: Request) -> Response:
     fulfillment = _fulfillment(state, request.path_params["id"])
     data = await root(request, "fulfillment")
     _tracking(fulfillment, data.get("tracking_info") or {})
-    fulfillment["notify_customer"] = bool(data.get("notify_customer", fulfillment["notify_customer"]))
+    fulfillment["_notify_customer"] = bool(data.get("notify_customer", fulfillment["_notify_customer"]))
     fulfillment["updated_at"] = state.now()
     emit(state, "fulfillments/update", public(fulfillment))
     return JSONResponse({"fulfillment": public(fulfillment)})

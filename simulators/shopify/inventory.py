@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from .errors import ApiError, invalid, missing_root, not_found
 from .http import body_json, id_list, sim
 from .paging import paginate, parse_list, project
 from .state import ShopState
-from .values import as_int, epoch, gid, parse_time
+from .values import JSONResponse, as_int, epoch, gid, parse_time
 from .webhooks import emit
 
 

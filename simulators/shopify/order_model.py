@@ -34,12 +34,21 @@ def order_transactions(state: ShopState, order_id: int) -> list[dict]:
     return [t for t in state.db.transactions.values() if t["order_id"] == order_id]
 
 
+# The customer as an order embeds it (2025-01 order sample): the customer resource without its
+# address book and order statistics.
+ORDER_CUSTOMER_KEYS = (
+    "id", "email", "created_at", "updated_at", "first_name", "last_name", "state", "note", "verified_email",
+    "multipass_identifier", "tax_exempt", "phone", "email_marketing_consent", "sms_marketing_consent", "tags",
+    "currency", "tax_exemptions", "admin_graphql_api_id", "default_address",
+)  # fmt: skip
+
+
 def render_order(state: ShopState, order: dict) -> dict:
     out = public(order)
     out["fulfillments"] = [public(f) for f in state.db.fulfillments.values() if f["order_id"] == order["id"]]
     out["refunds"] = [public(r) for r in state.db.refunds.values() if r["order_id"] == order["id"]]
     customer = state.db.customers.get(order.get("_customer_id") or 0)
-    out["customer"] = public(customer) if customer else None
+    out["customer"] = {k: public(customer).get(k) for k in ORDER_CUSTOMER_KEYS} if customer else None
     return out
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from . import fulfillment
@@ -25,7 +26,7 @@ from .order_model import (
 )
 from .paging import ListQuery, paginate, parse_list, project
 from .state import ShopState
-from .values import ZERO, as_int, dec, gid, money
+from .values import ZERO, JSONResponse, as_int, dec, gid, money, money_set
 from .webhooks import emit
 
 BEHAVIOURS = ("bypass", "decrement_ignoring_policy", "decrement_obeying_policy")
@@ -111,6 +112,9 @@ def _line(state: ShopState, data: dict, currency: str, behaviour: str) -> dict:
         "price_set": {"shop_money": {"amount": money(price), "currency_code": currency},
                       "presentment_money": {"amount": money(price), "currency_code": currency}},
         "total_discount": money(discount),
+        "total_discount_set": money_set(discount, currency),
+        "attributed_staffs": [],
+        "duties": [],
         "grams": int(data.get("grams") or (variant or {}).get("grams") or 0),
         "requires_shipping": bool(data.get("requires_shipping", (variant or {}).get("requires_shipping", True))),
         "taxable": bool(data.get("taxable", (variant or {}).get("taxable", True))),
@@ -127,12 +131,41 @@ def _line(state: ShopState, data: dict, currency: str, behaviour: str) -> dict:
     }  # fmt: skip
 
 
+# Every key of an order address in the 2025-01 order sample, in its order.
+ADDRESS_KEYS = ("first_name", "address1", "phone", "city", "zip", "province", "country", "last_name",
+                "address2", "company", "latitude", "longitude", "name", "country_code", "province_code")
+
+
 def _address(data: dict | None) -> dict | None:
+    """An order address with every key the sample has; what was not sent is null."""
     if not data:
         return None
-    out = dict(data)
-    out.setdefault("name", " ".join(p for p in (data.get("first_name"), data.get("last_name")) if p))
+    out = {key: data.get(key) for key in ADDRESS_KEYS}
+    names = (data.get("first_name"), data.get("last_name"))
+    out["name"] = data.get("name") or " ".join(p for p in names if p)
     return out
+
+
+def _shipping_line(state: ShopState, data: dict, currency: str) -> dict:
+    if not isinstance(data, dict):
+        raise invalid("shipping_lines", "is invalid")
+    price = dec(data.get("price"), "shipping_lines")
+    return {
+        "id": state.new_id(),
+        "carrier_identifier": None,
+        "code": data.get("code") or data.get("title"),
+        "discounted_price": money(price),
+        "discounted_price_set": money_set(price, currency),
+        "is_removed": False,
+        "phone": None,
+        "price": money(price),
+        "price_set": money_set(price, currency),
+        "requested_fulfillment_service_id": None,
+        "source": data.get("source", "shopify"),
+        "title": data.get("title", "Shipping"),
+        "tax_lines": [],
+        "discount_allocations": [],
+    }
 
 
 def _totals(order: dict, shipping_lines: list[dict], order_taxes: list[dict], codes: list[dict]) -> None:
@@ -158,7 +191,8 @@ def _totals(order: dict, shipping_lines: list[dict], order_taxes: list[dict], co
         ("current_total_price", total),
     ):
         set_money(order, field, value, currency)
-    set_money(order, "total_shipping_price", shipping, currency)
+    # The samples give shipping only as total_shipping_price_set, with no plain string twin.
+    order["total_shipping_price_set"] = money_set(shipping, currency)
     order["total_outstanding"] = money(total)
     order["total_weight"] = sum(li["grams"] * li["quantity"] for li in lines)
 
@@ -193,6 +227,7 @@ def add_transaction(state: ShopState, order: dict, data: dict, **defaults) -> di
         "admin_graphql_api_id": gid("OrderTransaction", ident),
     }
     state.stamp(txn)
+    del txn["updated_at"]  # transactions are immutable: created_at and processed_at only
     state.db.transactions[ident] = txn
     return txn
 
@@ -242,12 +277,7 @@ def create_order(state: ShopState, data: dict) -> dict:
                 raise invalid("line_items", "requested quantity is not available")
     ident = int(data.get("id") or state.new_id())
     number = state.next_order_number
-    shipping_lines = [
-        {"id": state.new_id(), "title": s.get("title", "Shipping"), "code": s.get("code") or s.get("title"),
-         "price": money(dec(s.get("price"), "shipping_lines")), "source": s.get("source", "shopify"),
-         "discounted_price": money(dec(s.get("price"), "shipping_lines")), "tax_lines": []}
-        for s in data.get("shipping_lines") or []
-    ]  # fmt: skip
+    shipping_lines = [_shipping_line(state, s, currency) for s in data.get("shipping_lines") or []]
     order_taxes = _tax_lines(data.get("tax_lines"), currency)
     codes = [
         {"code": c.get("code"), "amount": money(dec(c.get("amount"), "discount_codes")), "type": c.get("type", "fixed_amount")}
@@ -285,18 +315,60 @@ def create_order(state: ShopState, data: dict) -> dict:
         "buyer_accepts_marketing": bool(data.get("buyer_accepts_marketing", False)),
         "billing_address": _address(data.get("billing_address")),
         "shipping_address": _address(data.get("shipping_address")),
+        # What a storefront checkout would have filled; an order made through the API has none.
+        "browser_ip": None,
+        "cart_token": None,
+        "checkout_id": None,
+        "checkout_token": None,
+        "client_details": None,
+        "confirmed": True,
+        "customer_locale": None,
+        "device_id": None,
+        "landing_site": None,
+        "landing_site_ref": None,
+        "referring_site": None,
+        "reference": None,
+        "source_url": None,
+        "user_id": None,
+        "po_number": data.get("po_number"),
+        "payment_terms": None,
+        "merchant_of_record_app_id": None,
+        "merchant_business_entity_id": state.business_entity_id(),
+        "order_status_url": None,  # set below, from the token
+        "duties_included": False,
+        "estimated_taxes": False,
+        "tax_exempt": bool(data.get("tax_exempt", False)),
+        "discount_applications": [
+            {"target_type": "line_item", "type": "discount_code", "value": c["amount"],
+             "value_type": c["type"], "allocation_method": "across", "target_selection": "all", "code": c["code"]}
+            for c in codes
+        ],
+        "current_total_additional_fees_set": None,
+        "original_total_additional_fees_set": None,
+        "current_total_duties_set": None,
+        "original_total_duties_set": None,
+        "total_cash_rounding_payment_adjustment_set": money_set(ZERO, currency),
+        "total_cash_rounding_refund_adjustment_set": money_set(ZERO, currency),
+        "total_tip_received": money(ZERO),
+        "payment_gateway_names": [],
         "shipping_lines": shipping_lines,
         "line_items": lines,
         "location_id": None,
         "_customer_id": None,
         "_behaviour": behaviour,
     }  # fmt: skip
+    key = hashlib.sha256(order["token"].encode()).hexdigest()[:16]
+    order["order_status_url"] = (f"https://{state.domain}/{state.shop_number()}/orders/{order['token']}"
+                                 f"/authenticate?key={key}")
     state.stamp(order, data)
     _totals(order, shipping_lines, order_taxes, codes)
-    customer = resolve_for_order(state, data.get("customer"), order["email"], order["phone"])
+    customer = resolve_for_order(state, data.get("customer"), order["email"], order["phone"],
+                                 data.get("billing_address") or data.get("shipping_address"))
     state.next_order_number += 1
     state.db.orders[ident] = order
     _initial_money(state, order, data)
+    gateways = (t["gateway"] for t in order_transactions(state, ident))
+    order["payment_gateway_names"] = list(dict.fromkeys(gateways))
     for li in lines:
         if li["_decremented"]:
             change_stock(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from . import fulfillment
@@ -25,7 +25,7 @@ from .order_model import (
 )
 from .orders import add_transaction
 from .state import ShopState
-from .values import ZERO, as_int, dec, gid, money, money_set
+from .values import ZERO, JSONResponse, as_int, dec, gid, money, money_number, money_set
 from .webhooks import emit
 
 RESTOCK_TYPES = ("no_restock", "cancel", "return", "legacy_restock")
@@ -129,8 +129,9 @@ def calculate(state: ShopState, order: dict, data: dict) -> dict:
     }
 
 
-def _rli(p: dict, ident: int | None = None, currency: str = "USD") -> dict:
-    out = {
+def _rli(p: dict) -> dict:
+    """A refund line as refunds/calculate suggests it."""
+    return {
         "quantity": p["quantity"],
         "line_item_id": p["line"]["id"],
         "location_id": p["location_id"],
@@ -141,12 +142,23 @@ def _rli(p: dict, ident: int | None = None, currency: str = "USD") -> dict:
         "discounted_price": p["line"]["price"],
         "discounted_total_price": money(p["subtotal"]),
     }
-    if ident is not None:
-        out = {"id": ident} | out
-        out["subtotal_set"] = money_set(p["subtotal"], currency)
-        out["total_tax_set"] = money_set(p["tax"], currency)
-        out["line_item"] = public(p["line"])
-    return out
+
+
+def _refund_line(p: dict, ident: int, currency: str) -> dict:
+    """A refund line of a made refund, as the 2025-01 order sample shows it: `subtotal` and
+    `total_tax` are JSON numbers there (195.66, 3.98), with string amounts in the *_set twins."""
+    return {
+        "id": ident,
+        "line_item_id": p["line"]["id"],
+        "location_id": p["location_id"],
+        "quantity": p["quantity"],
+        "restock_type": p["restock_type"],
+        "subtotal": money_number(p["subtotal"]),
+        "subtotal_set": money_set(p["subtotal"], currency),
+        "total_tax": money_number(p["tax"]),
+        "total_tax_set": money_set(p["tax"], currency),
+        "line_item": public(p["line"]),
+    }
 
 
 def _remove_unfulfilled(state: ShopState, order: dict, line: dict, qty: int) -> None:
@@ -202,10 +214,10 @@ def create_refund(state: ShopState, order: dict, data: dict) -> dict:
         "restock": any(p["restock_type"] != "no_restock" for p in plan),
         "duties": [],
         "additional_fees": [],
+        "total_additional_fees_set": money_set(ZERO, currency),
         "total_duties_set": money_set(ZERO, currency),
-        "return": None,
         "admin_graphql_api_id": gid("Refund", ident),
-        "refund_line_items": [_rli(p, state.new_id(), currency) for p in plan],
+        "refund_line_items": [_refund_line(p, state.new_id(), currency) for p in plan],
         "transactions": txns,
         "order_adjustments": [],
         "_shipping": money(shipping),
@@ -216,6 +228,7 @@ def create_refund(state: ShopState, order: dict, data: dict) -> dict:
              "reason": "Shipping refund", "amount": money(-shipping), "tax_amount": "0.00"}
         )  # fmt: skip
     state.stamp(refund)
+    del refund["updated_at"]  # a refund is never edited: it has created_at and processed_at only
     state.db.refunds[ident] = refund
     removed = sum((p["subtotal"] + p["tax"] for p in plan), ZERO)
     for field, delta in (

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import random
 import uuid
+import zlib
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 
@@ -40,6 +42,10 @@ class Settings:
     webhook_failures_before_removal: int = 8
     webhook_timeout_seconds: float = 5.0
     max_variants: int = 100
+    # A variant without a SKU: the webhook samples (2023-10, 2025-01) give "sku": null, and webhook
+    # bodies always do. REST reads give "" unless this is on, because the shipped SKU audit
+    # (connectors/shopify.yaml sku_audit `variants[].sku`) does not see null SKUs yet.
+    blank_sku_reads_null: bool = False
 
     def update(self, values: dict) -> None:
         known = {f.name: f for f in fields(self)}
@@ -97,6 +103,14 @@ class ShopState:
 
     def token(self, nbytes: int = 16) -> str:
         return self.rng.getrandbits(nbytes * 8).to_bytes(nbytes, "big").hex()
+
+    def shop_number(self) -> int:
+        """The shop's numeric id (in order status URLs), steady for a shop name."""
+        return 500_000_000 + zlib.crc32(self.domain.encode()) % 100_000_000
+
+    def business_entity_id(self) -> str:
+        """merchant_business_entity_id: the sample's "MTU0ODM4MDAwOQ" is base64 of the shop number."""
+        return base64.b64encode(str(self.shop_number()).encode()).decode().rstrip("=")
 
     def uuid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))

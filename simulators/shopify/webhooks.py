@@ -8,13 +8,13 @@ pending; anything that fails stays queued for the next call.
 from __future__ import annotations
 
 import asyncio
-import json
+import copy
 from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 import httpx
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from engine.platforms.shopify import shopify_webhook_hmac
@@ -23,6 +23,7 @@ from .errors import invalid, missing_root, not_found
 from .http import body_json
 from .paging import paginate, parse_list, project
 from .state import ShopState
+from .values import JSONResponse, dumps
 
 # REST topic names. The ones in the reference's lists are confirmed; the fulfillment_orders/*
 # names are the commonly documented ones and UNCONFIRMED individually.
@@ -42,6 +43,73 @@ TOPICS = frozenset(
 )  # fmt: skip
 
 
+# API versions from which product webhooks leave out the variant fields that moved to the inventory
+# item and the delivery profile (2025-01 docsample and 2025-04 real products/update have none of
+# them; the 2023-10 real one has them all).
+PRODUCT_WEBHOOK_SLIM_FROM = "2024-07"
+SLIM_VARIANT_DROPS = ("grams", "weight", "weight_unit", "inventory_management", "fulfillment_service",
+                      "requires_shipping")
+
+
+def _product_body(product: dict, api_version: str) -> dict:
+    """products/create and products/update as the webhook samples show them: the REST product
+    without presentment prices; before 2024-07 with `variant_ids`, from it without the variant
+    fields above and with media, variant_gids, category and has_variants_that_requires_components."""
+    out = copy.deepcopy(product)
+    for variant in out.get("variants", []):
+        variant.pop("presentment_prices", None)
+        variant["sku"] = variant.get("sku") or None  # no SKU is null in every webhook sample
+    if api_version < PRODUCT_WEBHOOK_SLIM_FROM:
+        out["variant_ids"] = [{"id": v["id"]} for v in out.get("variants", [])]
+        return out
+    for variant in out.get("variants", []):
+        for key in SLIM_VARIANT_DROPS:
+            variant.pop(key, None)
+    out["media"] = [
+        {"admin_graphql_api_id": img["admin_graphql_api_id"], "alt": img.get("alt"),
+         "created_at": img.get("created_at"), "id": img["id"], "media_content_type": "IMAGE",
+         "position": img["position"], "preview_image": {"height": img.get("height"), "src": img["src"],
+                                                         "status": "READY", "width": img.get("width")},
+         "product_id": img["product_id"], "status": "READY", "updated_at": img.get("updated_at"),
+         "variant_ids": list(img.get("variant_ids") or [])}
+        for img in out.get("images", [])
+    ]  # fmt: skip
+    newest_first = sorted(out.get("variants", []), key=lambda v: v.get("updated_at") or "", reverse=True)
+    out["variant_gids"] = [{"admin_graphql_api_id": v["admin_graphql_api_id"], "updated_at": v.get("updated_at")}
+                           for v in newest_first]
+    out["has_variants_that_requires_components"] = False
+    out["category"] = None  # the simulator keeps no product taxonomy
+    return out
+
+
+def _order_body(order: dict) -> dict:
+    """orders/* as the 2025 webhook samples show them: the REST order plus the shipping totals,
+    returns and line item groups the REST sample does not carry, and a customer without the
+    marketing consents and tags (neither webhook sample has them)."""
+    out = copy.deepcopy(order)
+    if isinstance(out.get("customer"), dict):
+        for key in ("email_marketing_consent", "sms_marketing_consent", "tags"):
+            out["customer"].pop(key, None)
+    if "total_shipping_price_set" in out:
+        out["current_shipping_price_set"] = copy.deepcopy(out["total_shipping_price_set"])
+    out.setdefault("returns", [])
+    for line in out.get("line_items", []):
+        line.setdefault("sales_line_item_group_id", None)
+    for line in out.get("shipping_lines", []):
+        if "discounted_price_set" in line:
+            line["current_discounted_price_set"] = copy.deepcopy(line["discounted_price_set"])
+    return out
+
+
+def webhook_body(topic: str, payload: dict, api_version: str) -> dict:
+    """The body a subscription of `api_version` receives for `topic`."""
+    if topic in ("products/create", "products/update"):
+        return _product_body(payload, api_version)
+    if topic.startswith("orders/") and topic != "orders/delete":
+        return _order_body(payload)
+    return payload
+
+
 def emit(state: ShopState, topic: str, payload: dict) -> None:
     """Queue `payload` for every subscription to `topic` (nothing while seeding)."""
     if state.silent:
@@ -52,7 +120,8 @@ def emit(state: ShopState, topic: str, payload: dict) -> None:
     event_id = state.uuid()
     triggered_at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     for sub in subs:
-        body = json.dumps(project(payload, sub["fields"] or None), separators=(",", ":")).encode()
+        shaped = webhook_body(topic, payload, sub["api_version"])
+        body = dumps(project(shaped, sub["fields"] or None)).encode()
         webhook_id = state.uuid()
         headers = {
             "Content-Type": "application/json",

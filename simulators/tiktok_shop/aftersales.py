@@ -58,7 +58,8 @@ def _refund(order: dict, lines: list[dict], with_shipping: bool) -> dict:
     subtotal = sum((dec(li["sale_price"]) for li in lines), Decimal(0))
     tax = sum((dec(li["item_tax"][0]["tax_amount"]) for li in lines), Decimal(0))
     shipping = dec(order["payment"]["shipping_fee"]) if with_shipping else Decimal(0)
-    return {"currency": currency, "refund_total": fmt(subtotal + tax + shipping, currency),
+    total = subtotal + shipping + (Decimal(0) if order.get("_tax_included") else tax)
+    return {"currency": currency, "refund_total": fmt(total, currency),
             "refund_subtotal": fmt(subtotal, currency), "refund_shipping_fee": fmt(shipping, currency),
             "refund_tax": fmt(tax, currency)}
 
@@ -148,6 +149,7 @@ def buyer_cancel_request(sim: SimState, spec: dict) -> dict:
     record["_line_ids"] = [li["id"] for li in lines]
     order["is_buyer_request_cancel"] = True
     order["update_time"] = sim.later_than(order["update_time"])
+    order["request_cancel_time"] = order["update_time"]
     _cancel_event(sim, record)
     return record
 

@@ -7,6 +7,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -139,10 +140,29 @@ def create_app(
     audit_delay_seconds: float = 0.0,
     clock: Callable[[], float] = time.time,
     auto_deliver_webhooks: bool = False,
+    sale_tax_rate: str | Decimal | None = None,
+    package_weight_read_unit: str | None = None,
 ) -> Starlette:
+    """`sale_tax_rate`: tax included in buyer prices on top of the seller's tax-exclusive price
+    (e.g. "0.2" for 20% VAT); None takes the region's default from data/defaults.yaml (0).
+
+    `package_weight_read_unit`: None reads package_weight back as written (KILOGRAM or POUND, as
+    in the 202309 sample and the reference); "GRAM" reads it back in whole grams, for testing a
+    reader against a unit other than the one it wrote (UNCONFIRMED which shops read GRAM)."""
+    if package_weight_read_unit not in (None, "GRAM"):
+        raise ValueError(f"package_weight_read_unit must be None or 'GRAM', got {package_weight_read_unit!r}")
     creds = Credentials(app_key, app_secret, access_token, refresh_token, shop_cipher, shop_id, region)
+    rate = None
+    if sale_tax_rate is not None:
+        try:
+            rate = Decimal(str(sale_tax_rate))
+        except InvalidOperation as exc:
+            raise ValueError(f"sale_tax_rate must be a decimal, got {sale_tax_rate!r}") from exc
+        if not rate.is_finite() or rate < 0:
+            raise ValueError(f"sale_tax_rate must be 0 or more, got {sale_tax_rate!r}")
     sim = SimState(seed=seed, creds=creds, clock=clock, audit_delay_seconds=audit_delay_seconds,
-                   rate_limit_per_second=rate_limit_per_second)
+                   rate_limit_per_second=rate_limit_per_second, sale_tax_rate=rate,
+                   weight_read_unit=package_weight_read_unit)
     faults = FaultConfig(seed=seed)
     dispatcher = webhook_api.WebhookDispatcher(sim, auto_deliver_webhooks)
     router = Router(ROUTES)

@@ -64,14 +64,23 @@ def get_rules(ctx: Ctx) -> dict:
     return rules_for(ctx.sim, _category(ctx)["id"])
 
 
+def recommended_leaf(sim: SimState, title: str) -> dict | None:
+    """The leaf category whose keywords the title mentions most, if it mentions any."""
+    title = title.lower()
+    leaves = [c for c in sim.categories.values() if c.get("is_leaf")]
+    if not leaves:
+        return None
+    best = max(leaves, key=lambda c: sum(title.count(k) for k in c.get("keywords", [])))
+    return best if any(k in title for k in best.get("keywords", [])) else None
+
+
 def recommend_category(ctx: Ctx) -> dict:
     body = ctx.body or {}
-    title = str(body.get("product_title") or "").lower()
+    title = str(body.get("product_title") or "")
     if not title:
         raise ApiError(INVALID_PARAM, "Invalid params: product_title is required")
-    leaves = [c for c in ctx.sim.categories.values() if c["is_leaf"]]
-    best = max(leaves, key=lambda c: sum(title.count(k) for k in c.get("keywords", [])))
-    if not any(k in title for k in best.get("keywords", [])):
+    best = recommended_leaf(ctx.sim, title)
+    if best is None:
         return {"leaf_category_id": "", "categories": []}
     return {"leaf_category_id": best["id"], "categories": category_chain(ctx.sim, best["id"])}
 

@@ -8,9 +8,9 @@ from decimal import Decimal
 from . import errors as E
 from . import inventory, packages
 from .errors import ApiError
-from .money import dec, fmt
+from .money import dec, fmt, quantize
 from .pagination import paginate
-from .products import find_sku
+from .products import find_sku, sale_price
 from .routing import Ctx
 from .state import SimState
 
@@ -30,9 +30,14 @@ MAIN_PATH = ["UNPAID", "ON_HOLD", "AWAITING_SHIPMENT", "PARTIALLY_SHIPPING", "AW
              "IN_TRANSIT", "DELIVERED", "COMPLETED"]
 PRE_SHIP = {"UNPAID", "ON_HOLD", "AWAITING_SHIPMENT", "AWAITING_COLLECTION"}
 HIDE_ADDRESS = {"UNPAID", "ON_HOLD"}  # recipient_address is not returned yet (1.11)
+# Keys of recipient_address that are blanked once the order is cancelled (see _address_view).
+STREET_FIELDS = ("address_detail", "address_line1", "address_line2", "address_line3", "address_line4",
+                 "full_address")
 MAX_DETAIL_IDS = 50
 ZERO_FEES = ("small_order_fee", "buyer_service_fee", "handling_fee", "shipping_insurance_fee",
              "item_insurance_fee")
+# Fees the 202309 samples also give per line item; the simulator charges none of them.
+LINE_FEES = ("buyer_service_fee", "retail_delivery_fee", "small_order_fee")
 DAY = 24 * 3600
 
 
@@ -58,7 +63,7 @@ def _address(sim: SimState, buyer: dict, given: dict | None) -> dict:
         "address_line2": "", "address_line3": "", "address_line4": "", "address_detail": "",
         "postal_code": buyer["postal_code"], "region_code": sim.creds.region,
         "district_info": [
-            {"address_level": "L0", "address_level_name": "Country", "address_name": "United States"},
+            {"address_level": "L0", "address_level_name": "Country", "address_name": sim.region["country"]},
             {"address_level": "L1", "address_level_name": "State", "address_name": buyer["state"]},
             {"address_level": "L3", "address_level_name": "City", "address_name": buyer["city"]},
         ],
@@ -67,7 +72,11 @@ def _address(sim: SimState, buyer: dict, given: dict | None) -> dict:
 
 
 def _line_items(sim: SimState, spec: dict, rate: Decimal, currency: str) -> list[dict]:
-    """One line item per unit (1.11: there is no quantity field)."""
+    """One line item per unit (1.11: there is no quantity field).
+
+    Without a shop sale_tax_rate the buyer pays the seller's price and `rate` (a sales tax) comes
+    on top, in item_tax. With one, the buyer pays the SKU's sale_price, which already holds the
+    tax; item_tax then states the part of the line's price that is tax."""
     sku_ref = str(spec.get("sku_id") or "")
     if not sku_ref and spec.get("seller_sku"):
         sku_ref = next((s["id"] for p in sim.products.values() for s in p["skus"]
@@ -81,12 +90,16 @@ def _line_items(sim: SimState, spec: dict, rate: Decimal, currency: str) -> list
     quantity = int(spec.get("quantity", 1))
     if quantity < 1:
         raise OrderError("quantity must be at least 1")
-    original = dec(sku["price"]["amount"])
+    included = sim.sale_tax_rate
+    original = sale_price(sim, sku) if included else dec(sku["price"]["amount"])
     seller_disc, platform_disc = dec(spec.get("seller_discount")), dec(spec.get("platform_discount"))
     sale = original - seller_disc - platform_disc
     if sale < 0:
         raise OrderError("discounts exceed the price")
-    tax = (sale * rate).quantize(Decimal("0.01"))
+    if included:
+        tax, rate = sale - quantize(sale / (1 + included), currency), included
+    else:
+        tax = (sale * rate).quantize(Decimal("0.01"))
     sku_name = ", ".join(a["value_name"] for a in sku["sales_attributes"]) or "Default"
     image = (product.get("main_images") or [{}])[0].get("uri", "")
     warehouses: list[str] = []
@@ -106,12 +119,16 @@ def _line_items(sim: SimState, spec: dict, rate: Decimal, currency: str) -> list
         "currency": currency, "display_status": "UNPAID", "package_id": "", "package_status": "TO_FULFILL",
         "tracking_number": "", "shipping_provider_id": "", "shipping_provider_name": "", "rts_time": 0,
         "cancel_user": "", "cancel_reason": "", "sku_type": "NORMAL", "is_gift": False,
-        "item_tax": [{"tax_type": "SALES_TAX", "tax_amount": fmt(tax, currency), "tax_rate": str(rate)}],
+        "handling_duration_days": str(sim.order_defaults["handling_days"]),
+        **{fee: fmt(Decimal(0), currency) for fee in LINE_FEES},
+        # UNCONFIRMED: the samples only show SALES_TAX; VAT names tax held in the price.
+        "item_tax": [{"tax_type": "VAT" if included else "SALES_TAX", "tax_amount": fmt(tax, currency),
+                      "tax_rate": str(rate)}],
         "combined_listing_skus": [], "_warehouse_id": warehouse,
     } for warehouse in warehouses]
 
 
-def _payment(lines: list[dict], spec: dict, defaults: dict, currency: str) -> dict:
+def _payment(lines: list[dict], spec: dict, defaults: dict, currency: str, tax_included: bool) -> dict:
     def total(key: str) -> Decimal:
         return sum((dec(li[key]) for li in lines), Decimal(0))
 
@@ -132,8 +149,9 @@ def _payment(lines: list[dict], spec: dict, defaults: dict, currency: str) -> di
         "shipping_fee_seller_discount": ship_seller, "shipping_fee_platform_discount": ship_platform,
         "shipping_fee": shipping, "product_tax": product_tax, "shipping_fee_tax": shipping_tax, "tax": tax,
         "retail_delivery_fee": retail,
-        # 1.11: total_amount = sub_total + shipping_fee + taxes + retail_delivery_fee
-        "total_amount": sub_total + shipping + tax + retail,
+        # 1.11: total_amount = sub_total + shipping_fee + taxes + retail_delivery_fee, where the
+        # prices do not already hold the tax.
+        "total_amount": sub_total + shipping + (Decimal(0) if tax_included else tax) + retail,
     }
     out = {k: fmt(v, currency) for k, v in money.items()}
     out.update({k: fmt(Decimal(0), currency) for k in ZERO_FEES})
@@ -145,7 +163,8 @@ def place_order(sim: SimState, spec: dict) -> dict:
     """A buyer places an order (UNPAID); `status` in the spec then walks it forward."""
     currency = sim.currency
     defaults = sim.order_defaults
-    rate = dec(spec.get("tax_rate", defaults["tax_rate"]))
+    tax_included = bool(sim.sale_tax_rate)
+    rate = dec(spec.get("tax_rate", "0" if tax_included else defaults["tax_rate"]))
     specs = spec.get("line_items") or []
     if not specs:
         raise OrderError("line_items is required")
@@ -174,10 +193,15 @@ def place_order(sim: SimState, spec: dict) -> dict:
         "cancel_reason": "", "cancellation_initiator": "",
         "rts_sla_time": 0, "tts_sla_time": 0, "shipping_due_time": 0, "collection_due_time": 0,
         "delivery_due_time": 0, "cancel_order_sla_time": now + DAY,
+        # Times of what has not happened yet read 0, like the SLA times above.
+        "rts_time": 0, "collection_time": 0, "delivery_time": 0, "cancel_time": 0, "request_cancel_time": 0,
+        "delivery_sla_time": 0, "fast_dispatch_sla_time": 0, "pick_up_cut_off_time": 0,
+        "delivery_option_required_delivery_time": 0, "has_updated_recipient_address": False,
+        "handling_duration": {"days": str(defaults["handling_days"]), "type": "BUSINESS_DAY"},
         "payment_method_name": defaults["payment_method_name"], "commerce_platform": "TIKTOK_SHOP",
-        "order_type": "NORMAL", "payment": _payment(lines, spec, defaults, currency),
+        "order_type": "NORMAL", "payment": _payment(lines, spec, defaults, currency, tax_included),
         "recipient_address": _address(sim, buyer, spec.get("recipient_address")), "line_items": lines,
-        "_history": [("UNPAID", now)],
+        "_history": [("UNPAID", now)], "_tax_included": tax_included,
     }
     sim.orders[order["id"]] = order
     _announce(sim, order)
@@ -204,7 +228,15 @@ def set_status(sim: SimState, order: dict, status: str) -> None:
     order["is_on_hold_order"] = status == "ON_HOLD"
     if status == "AWAITING_SHIPMENT" and not order["rts_sla_time"]:
         order.update(rts_sla_time=now + 3 * DAY, tts_sla_time=now + 4 * DAY, shipping_due_time=now + 3 * DAY,
-                     collection_due_time=now + 5 * DAY, delivery_due_time=now + 10 * DAY)
+                     collection_due_time=now + 5 * DAY, delivery_due_time=now + 10 * DAY,
+                     delivery_sla_time=now + 10 * DAY)
+    # rts_time: when the seller shipped (arranged or handed over); collection_time: IN_TRANSIT;
+    # delivery_time: DELIVERED; cancel_time: CANCELLED (202309 order detail field notes).
+    if status in ("AWAITING_COLLECTION", "PARTIALLY_SHIPPING", "IN_TRANSIT") and not order["rts_time"]:
+        order["rts_time"] = now
+    stamp = {"IN_TRANSIT": "collection_time", "DELIVERED": "delivery_time", "CANCELLED": "cancel_time"}.get(status)
+    if stamp and not order[stamp]:
+        order[stamp] = now
     order["status"], order["update_time"] = status, now
     for line in order["line_items"]:
         if line["package_status"] != "CANCELLED":
@@ -275,11 +307,35 @@ def advance(sim: SimState, order: dict, to: str) -> None:
 
 
 # -- views and endpoints ---------------------------------------------------------------------
+def _mask(text: str) -> str:
+    return f"{text[0]}***" if text else ""
+
+
+def _address_view(order: dict) -> dict | None:
+    """recipient_address as reads give it. Not returned while UNPAID or ON_HOLD (1.11). Once the
+    order is CANCELLED the object keeps every key, but the name and phone are masked and the street
+    lines blank. UNCONFIRMED beyond what the 202309 samples show: those carry cancel fields and an
+    address whose phone is masked ("(+1)213-***-1234") and whose spare lines are blank."""
+    if order["status"] in HIDE_ADDRESS:
+        return None
+    address = copy.deepcopy(order["recipient_address"])
+    if order["status"] == "CANCELLED":
+        for key in ("name", "first_name", "last_name"):
+            address[key] = _mask(str(address.get(key) or ""))
+        phone = str(address.get("phone_number") or "")
+        address["phone_number"] = phone[:phone.index(")") + 1] + "***-***-****" if ")" in phone else "***"
+        address.update({key: "" for key in STREET_FIELDS})
+    return address
+
+
 def order_view(order: dict) -> dict:
     view = {k: copy.deepcopy(v) for k, v in order.items() if not k.startswith("_")}
     view["line_items"] = [{k: v for k, v in li.items() if not k.startswith("_")} for li in order["line_items"]]
-    if order["status"] in HIDE_ADDRESS:
+    address = _address_view(order)
+    if address is None:
         view.pop("recipient_address", None)
+    else:
+        view["recipient_address"] = address
     return view
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+from decimal import ROUND_HALF_UP, Decimal
 
 from . import errors as E
 from . import product_rules
-from .catalog import attributes_for, category_chain
+from .catalog import attributes_for, category_chain, recommended_leaf, rules_for
 from .errors import ApiError
-from .money import dec, fmt
+from .money import dec, fmt, plain, quantize
 from .pagination import paginate
 from .routing import Ctx
 from .state import SimState
@@ -63,6 +64,17 @@ def _sales_attribute(sim: SimState, category_id: str, attr: dict) -> dict:
     return out
 
 
+def _list_price(given: object, currency: str) -> object:
+    """A list price as stored and read back: its amount written the way TikTok writes money."""
+    if not isinstance(given, dict) or given.get("amount") in (None, ""):
+        return copy.deepcopy(given)
+    try:
+        amount = fmt(dec(given["amount"]), given.get("currency") or currency)
+    except ValueError:
+        return copy.deepcopy(given)
+    return dict(given, amount=amount)
+
+
 def _build_skus(sim: SimState, category_id: str, skus: list[dict], existing: dict[str, dict]) -> list[dict]:
     built = []
     for sku in skus:
@@ -81,6 +93,8 @@ def _build_skus(sim: SimState, category_id: str, skus: list[dict], existing: dic
             "sales_attributes": [_sales_attribute(sim, category_id, a) for a in sku.get("sales_attributes") or []],
         }
         row.update({k: copy.deepcopy(sku[k]) for k in SKU_FIELDS if k in sku})
+        if "list_price" in row:
+            row["list_price"] = _list_price(row["list_price"], sim.currency)
         built.append(row)
     return built
 
@@ -157,8 +171,7 @@ def _finish_audit(sim: SimState, product: dict, rejection: list[dict] | None = N
         product["status"], product["audit"]["status"] = "ACTIVATE", "PASSED"
         change = "PRODUCT_STATUS_CHANGED" if product["passed_once"] else "PRODUCT_FIRST_PASS_REVIEW"
         product["passed_once"] = True
-    sim.emit("PRODUCT_STATUS_CHANGE", {"product_id": product["id"], "status": change,
-                                       "suspended_reason": "", "update_time": product["update_time"]})
+    _status_event(sim, product, change)
     sim.emit("PRODUCT_AUDIT_STATUS_CHANGE", {"product_id": product["id"],
                                              "audit": {"status": product["audit"]["status"]},
                                              "update_time": product["update_time"]})
@@ -176,53 +189,174 @@ def settle_audits(sim: SimState, *, force: bool = False, reject: dict[str, list[
     return done
 
 
-def _status_event(sim: SimState, product: dict) -> None:
-    sim.emit("PRODUCT_STATUS_CHANGE", {"product_id": product["id"], "status": "PRODUCT_STATUS_CHANGED",
+def _status_event(sim: SimState, product: dict, change: str = "PRODUCT_STATUS_CHANGED") -> None:
+    # product_id is a JSON number in this event (webhook_product_status_change_docsample.json, and
+    # 1.10: "some webhook payloads send product_id as a JSON number"); Python's json writes every
+    # digit of it. The other product events carry it as a string.
+    sim.emit("PRODUCT_STATUS_CHANGE", {"product_id": int(product["id"]), "status": change,
                                        "suspended_reason": "", "update_time": product["update_time"]})
 
 
 # -- views ----------------------------------------------------------------------------------
-def _price_view(sku: dict) -> dict:
-    amount = sku["price"]["amount"]
-    # Prices are pre-tax (1.10), so the sale and tax-exclusive prices are the same number.
-    return {"currency": sku["price"]["currency"], "sale_price": amount, "tax_exclusive_price": amount}
+def sale_price(sim: SimState, sku: dict) -> Decimal:
+    """What the buyer pays for one unit: the seller's tax-exclusive price plus the tax the
+    market's prices include (none unless the shop has a sale_tax_rate)."""
+    return quantize(dec(sku["price"]["amount"]) * (1 + sim.sale_tax_rate), sku["price"]["currency"])
+
+
+def _price_view(sim: SimState, sku: dict, *, unit_price: bool = False) -> dict:
+    """skus[].price as TikTok writes it. Create, edit and price updates set `price.amount`, the
+    seller's price before tax (1.10); that reads back as `tax_exclusive_price`, and `sale_price`
+    is the buyer's price with tax (get_product_202309 sample: "117.5" vs "110"). Detail also
+    gives `unit_price`, the sale price per `sku_unit_count` unit."""
+    currency = sku["price"]["currency"]
+    sale = sale_price(sim, sku)
+    view = {"currency": currency, "sale_price": plain(sale),
+            "tax_exclusive_price": fmt(dec(sku["price"]["amount"]), currency)}
+    if unit_price:
+        try:
+            count = dec(sku.get("sku_unit_count"), "1")
+        except ValueError:
+            count = Decimal(1)
+        view["unit_price"] = fmt(sale / count if count > 0 else sale, currency)
+    return view
 
 
 def _inventory_view(sku: dict) -> list[dict]:
     return [{"warehouse_id": r["warehouse_id"], "quantity": r["quantity"]} for r in sku["inventory"]]
 
 
-def _image_view(sim: SimState, image: dict) -> dict:
-    known = sim.images.get(image.get("uri"), {})
+GRAMS_PER = {"GRAM": Decimal(1), "KILOGRAM": Decimal(1000), "POUND": Decimal("453.59237")}
+
+
+def _weight_view(sim: SimState, weight: object) -> object:
+    """package_weight as written (KILOGRAM or POUND), or in grams when the simulator is set to
+    read weights back in GRAM (create_app(package_weight_read_unit="GRAM"))."""
+    if sim.weight_read_unit != "GRAM" or not isinstance(weight, dict):
+        return weight
+    per = GRAMS_PER.get(str(weight.get("unit")))
+    try:
+        value = dec(weight.get("value"))
+    except ValueError:
+        return weight
+    if per is None:
+        return weight
+    return {"unit": "GRAM", "value": plain((value * per).quantize(Decimal(1), rounding=ROUND_HALF_UP))}
+
+
+def _image_view(sim: SimState, image: object) -> dict:
+    """An image as reads give it: the `uri` the write sent, with its URLs and size."""
+    uri = image.get("uri") if isinstance(image, dict) else None
+    known = sim.images.get(uri, {})
     url = known.get("url", "")
-    return {"uri": image.get("uri"), "urls": [url], "thumb_urls": [url],
-            "width": known.get("width", 0), "height": known.get("height", 0)}
+    return {"height": known.get("height", 0), "thumb_urls": [url], "uri": uri, "urls": [url],
+            "width": known.get("width", 0)}
+
+
+def _file_view(sim: SimState, given: dict) -> dict:
+    known = sim.files.get(str(given.get("id")), {})
+    return {"format": given.get("format") or known.get("format", "PDF"), "id": str(given.get("id") or ""),
+            "name": given.get("name") or known.get("name", ""), "urls": [known.get("url", "")]}
+
+
+def _certification_view(sim: SimState, product: dict, given: dict) -> dict:
+    rules = rules_for(sim, str(product.get("category_id") or ""))
+    spec = next((c for c in rules.get("product_certifications", []) if c["id"] == str(given.get("id"))), {})
+    return {"files": [_file_view(sim, f) for f in given.get("files") or [] if isinstance(f, dict)],
+            "id": str(given.get("id") or ""),
+            "images": [_image_view(sim, i) for i in given.get("images") or []],
+            "title": spec.get("name", "")}
+
+
+def _size_chart_view(sim: SimState, given: dict) -> dict:
+    view: dict = {}
+    if isinstance(given.get("image"), dict):
+        view["image"] = _image_view(sim, given["image"])
+    if isinstance(given.get("template"), dict):
+        view["template"] = {"id": str(given["template"].get("id") or "")}
+    return view
+
+
+def _video_view(sim: SimState, given: dict) -> dict:
+    """The video a write named by the `id` of its file upload. The simulator does not decode
+    videos, so width and height read 0."""
+    video_id = str(given.get("id") or "")
+    known = sim.files.get(video_id, {})
+    return {"cover_url": f"{known['url']}~cover.jpeg" if known.get("url") else "",
+            "format": known.get("format", "MP4"), "height": 0, "id": video_id,
+            "size": known.get("size", 0), "url": known.get("url", ""), "width": 0}
+
+
+def _sku_view(sim: SimState, sku: dict) -> dict:
+    view = {k: copy.deepcopy(sku[k]) for k in SKU_FIELDS if k in sku}
+    view.update(id=sku["id"], seller_sku=sku["seller_sku"], price=_price_view(sim, sku, unit_price=True),
+                inventory=_inventory_view(sku), sales_attributes=[])
+    for attr in sku["sales_attributes"]:
+        shown = {k: attr[k] for k in ("id", "name", "value_id", "value_name")}
+        if attr.get("sku_img"):
+            shown["sku_img"] = _image_view(sim, attr["sku_img"])
+        view["sales_attributes"].append(shown)
+    return view
+
+
+def _attribute_view(known: dict[str, dict], given: dict) -> dict:
+    """product_attributes[] as reads give it: {id, name, values[{id, name}]}, names filled in from
+    the category's attribute list when the write sent only ids."""
+    spec = known.get(str(given.get("id")), {})
+    names = {v["id"]: v["name"] for v in spec.get("values", [])}
+    values = [{"id": str(v.get("id") or ""), "name": v.get("name") or names.get(str(v.get("id")), "")}
+              for v in given.get("values") or [] if isinstance(v, dict)]
+    return {"id": str(given.get("id") or ""), "name": spec.get("name", ""), "values": values}
+
+
+def _delivery_options(sim: SimState, product: dict) -> list[dict]:
+    """The shop's delivery options, each marked available for this product; a write that names
+    delivery_option_ids makes only those available."""
+    chosen = product.get("delivery_option_ids")
+    return [{"id": d["id"], "is_available": not chosen or d["id"] in chosen, "name": d["name"]}
+            for d in sim.delivery_options.values()]
+
+
+# Read names of what a write sends under other names or in another shape: category_id reads back as
+# category_chains, brand_id as brand, delivery_option_ids as delivery_options. Create-only fields
+# neither the 202309 sample nor the get-product reference returns are left out.
+READ_AS_SENT = ("title", "description", "package_weight", "package_dimensions", "external_product_id")
 
 
 def product_view(sim: SimState, product: dict) -> dict:
-    view = {k: copy.deepcopy(product[k]) for k in CONTENT_FIELDS if k in product and k != "brand_id"}
+    """GET /product/202309/products/{id}, shaped like get_product_202309_docsample.json."""
+    view = {k: copy.deepcopy(product[k]) for k in READ_AS_SENT if k in product}
+    if "package_weight" in view:
+        view["package_weight"] = _weight_view(sim, view["package_weight"])
     brand = sim.brands.get(product.get("brand_id") or "")
     if brand:
         view["brand"] = {"id": brand["id"], "name": brand["name"]}
-    view.pop("category_id", None)
-    attrs = {a["id"]: a for a in attributes_for(sim, str(product.get("category_id") or ""))}
+    if product.get("video"):
+        view["video"] = _video_view(sim, product["video"])
+    if product.get("certifications"):
+        view["certifications"] = [_certification_view(sim, product, c) for c in product["certifications"]
+                                  if isinstance(c, dict)]
+    if isinstance(product.get("size_chart"), dict) and product["size_chart"]:
+        view["size_chart"] = _size_chart_view(sim, product["size_chart"])
+    category_id = str(product.get("category_id") or "")
+    attrs = {a["id"]: a for a in attributes_for(sim, category_id)}
+    leaf = recommended_leaf(sim, str(product.get("title") or ""))
     view.update({
         "id": product["id"],
         "status": product["status"],
-        "category_chains": category_chain(sim, str(product.get("category_id") or "")),
+        "category_chains": category_chain(sim, category_id),
+        "recommended_categories": [{"id": leaf["id"], "local_name": leaf["local_name"]}] if leaf else [],
         "main_images": [_image_view(sim, i) for i in product.get("main_images") or []],
-        "product_attributes": [{"id": a.get("id"), "name": attrs.get(str(a.get("id")), {}).get("name", ""),
-                                "values": a.get("values", [])} for a in product.get("product_attributes") or []],
-        "skus": [dict({k: copy.deepcopy(s[k]) for k in SKU_FIELDS if k in s}, id=s["id"],
-                      seller_sku=s["seller_sku"], price=_price_view(s), inventory=_inventory_view(s),
-                      sales_attributes=copy.deepcopy(s["sales_attributes"])) for s in product["skus"]],
+        "product_attributes": [_attribute_view(attrs, a) for a in product.get("product_attributes") or []
+                               if isinstance(a, dict)],
+        "skus": [_sku_view(sim, s) for s in product["skus"]],
         "audit": copy.deepcopy(product["audit"]),
         "audit_failed_reasons": copy.deepcopy(product["audit_failed_reasons"]),
-        "delivery_options": [{"id": d, "name": sim.delivery_options.get(d, {}).get("name", ""),
-                              "is_available": True} for d in product.get("delivery_option_ids") or []],
+        "delivery_options": _delivery_options(sim, product),
         "create_time": product["create_time"],
         "update_time": product["update_time"],
         "listing_quality_tier": "GOOD" if len(product.get("main_images") or []) >= 5 else "FAIR",
+        "is_cod_allowed": bool(product.get("is_cod_allowed", False)),
         "is_not_for_sale": bool(product.get("is_not_for_sale", False)),
     })
     return view
@@ -231,7 +365,7 @@ def product_view(sim: SimState, product: dict) -> dict:
 def summary_view(sim: SimState, product: dict) -> dict:
     return {
         "id": product["id"], "title": product.get("title", ""), "status": product["status"],
-        "skus": [{"id": s["id"], "seller_sku": s["seller_sku"], "price": _price_view(s),
+        "skus": [{"id": s["id"], "seller_sku": s["seller_sku"], "price": _price_view(sim, s),
                   "inventory": _inventory_view(s)} for s in product["skus"]],
         "sales_regions": [sim.creds.region], "create_time": product["create_time"],
         "update_time": product["update_time"], "is_not_for_sale": bool(product.get("is_not_for_sale", False)),
@@ -430,7 +564,7 @@ def update_prices(ctx: Ctx) -> dict:
         sku = skus[str(row["id"])]
         sku["price"] = {"amount": fmt(dec(row["price"]["amount"]), sim.currency), "currency": sim.currency}
         if "list_price" in row:
-            sku["list_price"] = row["list_price"]
+            sku["list_price"] = _list_price(row["list_price"], sim.currency)
     product["update_time"] = sim.later_than(product["update_time"])
     return {}
 

@@ -10,6 +10,7 @@ import functools
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import yaml
@@ -57,8 +58,11 @@ class Tokens:
 
 class SimState:
     def __init__(self, *, seed: int, creds: Credentials, clock: Callable[[], float],
-                 audit_delay_seconds: float, rate_limit_per_second: float) -> None:
+                 audit_delay_seconds: float, rate_limit_per_second: float,
+                 sale_tax_rate: Decimal | None = None, weight_read_unit: str | None = None) -> None:
         self.seed = seed
+        self._sale_tax_rate = sale_tax_rate
+        self.weight_read_unit = weight_read_unit  # None: reads give package_weight as written
         self.creds = creds
         self.clock = clock
         self.audit_delay_seconds = audit_delay_seconds
@@ -108,9 +112,12 @@ class SimState:
         return int(self.clock())
 
     def later_than(self, previous: int | None) -> int:
-        """A timestamp strictly after `previous`, so every transition moves update_time."""
+        """The time of a change to a record last stamped `previous`: now, never before `previous`
+        and never ahead of the clock. Two changes within one second share their Unix second, as
+        update_time does on TikTok; stamping previous + 1 instead put times in the future, so a
+        reader polling by update_time saw changes "from" a second that had not begun."""
         now = self.now()
-        return now if previous is None or now > previous else previous + 1
+        return now if previous is None else max(now, previous)
 
     # -- region helpers --------------------------------------------------------------------
     @property
@@ -120,6 +127,13 @@ class SimState:
     @property
     def currency(self) -> str:
         return self.region["currency"]
+
+    @property
+    def sale_tax_rate(self) -> Decimal:
+        """Tax the buyer's price includes on top of the seller's tax-exclusive price (0: none)."""
+        if self._sale_tax_rate is not None:
+            return self._sale_tax_rate
+        return Decimal(str(self.region.get("sale_tax_rate") or "0"))
 
     def sales_warehouses(self) -> list[dict]:
         return [w for w in self.warehouses.values() if w["type"] == "SALES_WAREHOUSE"]

@@ -127,7 +127,7 @@ def test_product_lifecycle(compiled, server):
     assert found[0]["skus"][0]["total_available_quantity"] == 42
     conn.call("update_prices", path_params={"product_id": pid},
               body={"skus": [{"id": sku_ids[0], "price": {"amount": "17.50", "currency": "USD"}}]})
-    assert conn.call("get_product", path_params={"product_id": pid}).record["skus"][0]["price"]["sale_price"] == "17.50"
+    assert conn.call("get_product", path_params={"product_id": pid}).record["skus"][0]["price"]["sale_price"] == "17.5"
 
     results = conn.call_batched("deactivate_products", [pid, "999999"])
     assert [r.ok for r in results] == [True, False] and results[1].errors[0].key == "999999"

@@ -9,9 +9,22 @@ from simulators.tiktok_shop import create_app
 from simulators.tiktok_shop.products import DEFAULT_REJECTION, new_product, product_view, start_audit
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_718_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def sim_client():
-    app = create_app(seed=3, audit_delay_seconds=3600)
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def sim_client(clock):
+    app = create_app(seed=3, audit_delay_seconds=3600, clock=clock)
     with TestClient(app) as client:
         yield app.state.sim, client
 
@@ -22,10 +35,11 @@ def audited(sim, title: str) -> dict:
     return product
 
 
-def test_rejected_products_fail_with_reasons_and_the_rest_pass(sim_client):
+def test_rejected_products_fail_with_reasons_and_the_rest_pass(sim_client, clock):
     sim, client = sim_client
     plain, listed, custom = audited(sim, "Tee"), audited(sim, "Mug"), audited(sim, "Boot")
     before = listed["update_time"]
+    clock.now += 5  # the reviewers answer later
     reason = {"position": "description", "reasons": ["Medical claims"], "suggestions": ["Remove the claims"]}
     answer = client.post("/_admin/audit/run", json={"reject": {listed["id"]: [DEFAULT_REJECTION],
                                                                custom["id"]: reason}}).json()
@@ -34,7 +48,7 @@ def test_rejected_products_fail_with_reasons_and_the_rest_pass(sim_client):
     view = product_view(sim, listed)
     assert (view["status"], view["audit"]["status"]) == ("FAILED", "REJECTED")
     assert view["audit_failed_reasons"] == [DEFAULT_REJECTION]
-    assert view["update_time"] > before  # the change shows in update_time searches
+    assert view["update_time"] == before + 5  # stamped when the result came: it shows in update_time searches
     assert product_view(sim, custom)["audit_failed_reasons"] == [reason]
     events = [e["event_type"] for e in sim.events]
     assert events.count("PRODUCT_STATUS_CHANGE") == 3 and events.count("PRODUCT_AUDIT_STATUS_CHANGE") == 3
