@@ -42,10 +42,9 @@ class Settings:
     webhook_failures_before_removal: int = 8
     webhook_timeout_seconds: float = 5.0
     max_variants: int = 100
-    # A variant without a SKU: the webhook samples (2023-10, 2025-01) give "sku": null, and webhook
-    # bodies always do. REST reads give "" unless this is on, because the shipped SKU audit
-    # (connectors/shopify.yaml sku_audit `variants[].sku`) does not see null SKUs yet.
-    blank_sku_reads_null: bool = False
+    # A variant without a SKU: the samples (REST product 2025-01, webhooks 2023-10 and 2025-01)
+    # give "sku": null, and so do the simulator's reads; off gives "" (older shops' data).
+    blank_sku_reads_null: bool = True
 
     def update(self, values: dict) -> None:
         known = {f.name: f for f in fields(self)}

@@ -24,10 +24,10 @@ def chatty():
     @click.command("chatty")
     def command() -> None:
         log = logging.getLogger("engine.http")
-        log.debug("debug with the secret %s", SECRET)
-        log.info("info with the secret in a URL https://api.test/x?sign=abc123&access_token=%s&page=2", SECRET)
+        log.debug("debug holding the token %s", SECRET)
+        log.info("info holding the token in a URL https://api.test/x?sign=abc123&access_token=%s&page=2", SECRET)
         logging.getLogger("httpx").info("HTTP Request: GET https://api.test/y?sign=deadbeef42 \"200 OK\"")
-        log.warning("warning with the secret %s", SECRET)
+        log.warning("warning holding the token %s", SECRET)
         raise RuntimeError(f"failed with {SECRET}")
 
     main.add_command(command)
@@ -41,7 +41,7 @@ def test_no_secret_reaches_a_log_line_at_any_level(cli, chatty, fmt) -> None:
     assert result.exit_code == 5
     assert SECRET not in result.output
     assert "deadbeef42" not in result.output and "abc123" not in result.output
-    for level in ("debug with the secret", "info with the secret", "warning with the secret"):
+    for level in ("debug holding the token", "info holding the token", "warning holding the token"):
         assert level in result.output
     assert "Traceback" in result.output  # -v shows the traceback of the failure, redacted too
     if fmt == "json":
@@ -54,8 +54,8 @@ def test_no_secret_reaches_a_log_line_at_any_level(cli, chatty, fmt) -> None:
 def test_without_v_only_warnings_and_the_one_line_error(cli, chatty) -> None:
     result = cli("chatty")
     assert result.exit_code == 5
-    assert "info with the secret" not in result.output and "debug with" not in result.output
-    assert "warning with the secret ***" in result.output
+    assert "info holding the token" not in result.output and "debug holding" not in result.output
+    assert "warning holding the token ***" in result.output
     assert "Traceback" not in result.output
     assert result.output.strip().splitlines()[-1].startswith("error: unexpected RuntimeError: failed with ***")
 
