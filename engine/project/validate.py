@@ -67,14 +67,6 @@ class _Written:
         self.kind, self.options = kind, options
 
 
-# Of the options step kinds declare as expressions (x-expression in their options schemas), those
-# evaluated on the record itself (not on a response or a pulled page), whose fields can be checked
-# against the canonical entity the records are at that step. "*" stands for every key or item.
-ON_RECORD = {("check", ("rules", "*", "when")), ("check", ("rules", "*", "assert")),
-             ("check", ("rules", "*", "violations")), ("check", ("rules", "*", "message")),
-             ("diff", ("parts", "*")), ("fetch", ("when",)), ("fetch", ("path_params", "*")),
-             ("fetch", ("query", "*")), ("match", ("skus",)), ("upload_images", ("urls",))}
-
 # What a flow's option declaration may hold: JSON Schema keywords, plus the engine's own checks
 # of a merchant's option values against each other and against the bound connections.
 _SCHEMA_KEYWORDS = frozenset({
@@ -256,11 +248,15 @@ class Validator:
         from engine.flow import steps as _steps  # noqa: F401  (registers the step kinds)
         from engine.flow.registry import STEPS
 
+        # The rules see the canonical entity they are declared for, so the fields they read are
+        # checked against it, as a check step's rules are in a flow.
+        entity = document.doc.get("entity")
+        record = entity if entity in self.schemas.canonical.entity_names() else None
         fetch_schema = STEPS.get("fetch").options_schema
         for fetch in document.doc.get("fetch") or []:
-            self._compile_step_expressions(fetch, fetch_schema)
+            self._compile_step_expressions(fetch, fetch_schema, record)
         self._compile_step_expressions(document.doc, {"properties": {
-            "rules": STEPS.get("check").options_schema["properties"]["rules"]}})
+            "rules": STEPS.get("check").options_schema["properties"]["rules"]}}, record)
 
     def check_mapping(self, document: Document) -> None:
         self.compile_mapping(document.doc)
@@ -315,38 +311,32 @@ class Validator:
                 if errors:
                     continue
             record = self._record_after(step.kind, options, record, merchant)
-            self._compile_step_expressions(options, entry.options_schema, step.kind, record)
+            self._compile_step_expressions(options, entry.options_schema, record)
             check = getattr(entry.impl, "check_references", None)
             if check is not None:
                 self.problems.extend(check(options, context))
 
-    def _compile_step_expressions(self, value: Any, schema: dict, kind: str = "", record: str | None = None,
-                                  path: tuple = ()) -> None:
+    def _compile_step_expressions(self, value: Any, schema: dict, record: str | None = None) -> None:
         """Compile every option a step kind declares as an expression (x-expression in its options
         schema), wherever it sits: the one generic pass, so no step compiles anything of its own
         at validate time and nothing a flow can hold fails to compile at run time. Expressions
-        evaluated on the record (ON_RECORD) are also held to the canonical entity's fields."""
+        evaluated on the record (x-on-record) are also held to the canonical entity's fields."""
         if not isinstance(schema, dict):
             return
         if isinstance(value, dict):
-            props = schema.get("properties") or {}
-            extra = schema.get("additionalProperties")
-            for key, item in value.items():
-                sub, where = props.get(key), (*path, key)
-                if sub is None and isinstance(extra, dict):
-                    sub, where = extra, (*path, "*")
-                if not isinstance(sub, dict):
-                    continue
-                if sub.get("x-expression") and isinstance(item, str):
-                    self._compile(value, key, sub["x-expression"], record if (kind, where) in ON_RECORD else None)
-                else:
-                    self._compile_step_expressions(item, sub, kind, record, where)
-        elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-            for index, item in enumerate(value):
-                if schema["items"].get("x-expression") and isinstance(item, str):
-                    self._compile(value, index, schema["items"]["x-expression"], None)
-                else:
-                    self._compile_step_expressions(item, schema["items"], kind, record, (*path, "*"))
+            props, extra = schema.get("properties") or {}, schema.get("additionalProperties")
+            items = [(key, item, props.get(key, extra)) for key, item in value.items()]
+        elif isinstance(value, list):
+            items = [(index, item, schema.get("items")) for index, item in enumerate(value)]
+        else:
+            return
+        for key, item, sub in items:
+            if not isinstance(sub, dict):
+                continue
+            if sub.get("x-expression") and isinstance(item, str):
+                self._compile(value, key, sub["x-expression"], record if sub.get("x-on-record") else None)
+            else:
+                self._compile_step_expressions(item, sub, record)
 
     def _record_after(self, kind: str, options: Any, record: str | None, merchant: Document | None) -> str | None:
         """Which canonical entity the records are once this step has run (None: native or unknown)."""

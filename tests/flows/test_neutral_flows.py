@@ -123,3 +123,14 @@ def test_a_connector_entity_mistake_is_reported_even_when_no_merchant_binds_it(t
     line = _line_of(project / "shopify.yaml", needle)
     assert any(p.location and p.location.line == line and (message in p.message or message in p.hint)
                for p in problems), [str(p) for p in problems]
+
+
+def test_a_channel_rule_reading_a_field_the_canonical_entity_lacks_is_reported_at_its_line(tmp_path):
+    text = (ROOT / "rules" / "tiktok_shop" / "product_listing.yaml").read_text()
+    old = 'assert: "length(title) <= `255`"'
+    assert old in text
+    (tmp_path / "product_listing.yaml").write_text(text.replace(old, 'assert: "length(titel) <= `255`"'))
+    problems = Validator(Project.load([tmp_path])).run()
+    line = _line_of(tmp_path / "product_listing.yaml", "titel")
+    assert any(p.location and p.location.line == line and "titel" in p.message and "'title'" in p.hint
+               for p in problems), [str(p) for p in problems]

@@ -12,6 +12,9 @@ from engine.project.yamlpos import format_path, locate
 ROLE = {"type": "string", "description": "A flow role (see the flow's `roles:`)."}
 EXPR = {"type": "string", "description": "JMESPath expression.", "x-expression": "jmespath"}
 TEMPLATE = {"type": "string", "description": "Jinja template.", "x-expression": "template"}
+# Expressions evaluated on the record itself (not on a response or a pulled page): validate holds the
+# fields they read to the canonical entity the records are at that step.
+ON_RECORD = {"x-on-record": True}
 ENTITY = {"type": "string", "description": "A canonical entity (product, listing, order...)."}
 ACTIONS = {"type": "array", "items": {"enum": ["create", "update", "price_update", "inventory_update"]},
            "description": "Run this step only for records whose planned action is one of these."}

@@ -8,7 +8,7 @@ from engine.errors import Problem, RecordError
 from engine.flow.context import RunContext
 from engine.flow.record import Record
 from engine.flow.registry import STEPS
-from engine.flow.steps.base import EXPR, ROLE, Step, _check_role
+from engine.flow.steps.base import EXPR, ON_RECORD, ROLE, Step, _check_role
 from engine.lang.expr import Scope
 from engine.state.hashing import content_hash
 
@@ -18,7 +18,7 @@ from engine.state.hashing import content_hash
     "properties": {
         "on": {**ROLE, "description": "The connection whose ids are looked up."},
         "entity": {"type": "string", "description": "The entity whose ID map is read."},
-        "skus": {**EXPR, "description": "The record's SKUs (default variants[].sku): checked for duplicates and "
+        "skus": {**EXPR, **ON_RECORD, "description": "The record's SKUs (default variants[].sku): checked for duplicates and "
                                         "given to later mappings as the sku_ids table of known remote SKU ids "
                                         "(and sku_refs: SKU -> {id, other ids the push kept})."},
     }}, doc="Find the record's remote id in the ID map; refuse SKUs another record already owns.")
@@ -74,7 +74,7 @@ class Match(Step):
             "description": "Named JMESPath projections hashed separately. `content` changes mean a full update; "
                            "a change in another part alone means that part's action (price -> price_update, "
                            "inventory -> inventory_update).",
-            "additionalProperties": EXPR,
+            "additionalProperties": {**EXPR, **ON_RECORD},
         },
     }}, doc="Compare content hashes with the last successful push; unchanged records make no call.")
 class Diff(Step):

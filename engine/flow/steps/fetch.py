@@ -14,7 +14,7 @@ from engine.errors import Problem, RecordError
 from engine.flow.context import RunContext
 from engine.flow.record import Record
 from engine.flow.registry import STEPS
-from engine.flow.steps.base import ACTIONS, EXPR, ROLE, Step, _check_operation, _check_role
+from engine.flow.steps.base import ACTIONS, EXPR, ON_RECORD, ROLE, Step, _check_operation, _check_role
 from engine.lang.expr import Scope
 from engine.lang.mapping import _truthy
 
@@ -24,10 +24,10 @@ from engine.lang.mapping import _truthy
     "properties": {
         "from": ROLE,
         "operation": {"type": "string", "description": "A read operation of the role's connector."},
-        "path_params": {"type": "object", "additionalProperties": EXPR,
+        "path_params": {"type": "object", "additionalProperties": {**EXPR, **ON_RECORD},
                         "description": "Path parameter -> expression over the record (var() reads flow options)."},
-        "query": {"type": "object", "additionalProperties": EXPR, "description": "Query parameter -> expression."},
-        "when": {**EXPR, "description": "Fetch only when this is truthy (e.g. the category is mapped)."},
+        "query": {"type": "object", "additionalProperties": {**EXPR, **ON_RECORD}, "description": "Query parameter -> expression."},
+        "when": {**EXPR, **ON_RECORD, "description": "Fetch only when this is truthy (e.g. the category is mapped)."},
         "result": {**EXPR, "description": "What to keep, evaluated on the response's records (or its record "
                                           "when the operation declares no records)."},
         "context_key": {"type": "string", "description": "Later rules and mappings read the result as var(KEY)."},

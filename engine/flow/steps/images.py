@@ -10,7 +10,7 @@ from engine.errors import Problem, RecordError
 from engine.flow.context import RunContext
 from engine.flow.record import Record
 from engine.flow.registry import STEPS
-from engine.flow.steps.base import ACTIONS, EXPR, ROLE, Step, _check_operation, _check_role
+from engine.flow.steps.base import ACTIONS, EXPR, ON_RECORD, ROLE, Step, _check_operation, _check_role
 from engine.lang.expr import Scope
 
 
@@ -22,7 +22,7 @@ from engine.lang.expr import Scope
                                                     "(entities.<entity>.images); a channel that declares none takes "
                                                     "image URLs and the step does nothing."},
         "operation": {"type": "string", "description": "A multipart upload operation (instead of entity:)."},
-        "urls": {**EXPR, "description": "The image URLs of the record."},
+        "urls": {**EXPR, **ON_RECORD, "description": "The image URLs of the record."},
         "file_field": {"type": "string", "default": "data", "description": "The multipart field carrying the file."},
         "form": {"type": "object", "description": "Other multipart fields, e.g. {use_case: MAIN_IMAGE}."},
         "result": {**EXPR, "description": "What to keep from the upload response record (e.g. uri)."},

@@ -12,6 +12,7 @@ from engine.flow.steps.base import (
     ACTIONS,
     ENTITY,
     EXPR,
+    ON_RECORD,
     ROLE,
     TEMPLATE,
     Step,
@@ -102,13 +103,13 @@ RULE = {
     "oneOf": [{"required": ["assert"]}, {"required": ["violations"]}],
     "properties": {
         "name": {"type": "string", "description": "The rule's name, shown with its message in the dead letter."},
-        "when": {**EXPR, "description": "Apply the rule only when this is truthy (e.g. a region test)."},
-        "assert": {**EXPR, "description": "Must be truthy for the record to pass."},
-        "violations": {**EXPR, "description": "Instead of assert: the offending items (a list); the record passes "
+        "when": {**EXPR, **ON_RECORD, "description": "Apply the rule only when this is truthy (e.g. a region test)."},
+        "assert": {**EXPR, **ON_RECORD, "description": "Must be truthy for the record to pass."},
+        "violations": {**EXPR, **ON_RECORD, "description": "Instead of assert: the offending items (a list); the record passes "
                                               "when it is empty or null, and the message sees them as "
                                               "ctx.violations."},
         "field": {"type": "string", "description": "The field the error is reported on."},
-        "message": {**TEMPLATE, "description": "Shown in the dead letter; {{ }} templates allowed."},
+        "message": {**TEMPLATE, **ON_RECORD, "description": "Shown in the dead letter; {{ }} templates allowed."},
     },
 }
 
