@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import Problem
+from engine.errors import Problem, did_you_mean
 from engine.project.yamlpos import YDict, YList, format_path, locate
 
 WRITE_ACTIONS = ("create", "update", "price_update", "inventory_update")
@@ -85,7 +85,10 @@ class FlowResolver:
             if handler is None or "entity" not in options:
                 out.append(ResolvedStep(kind, options))
                 continue
-            out.extend(handler(options))
+            before = len(self.problems)
+            resolved = handler(options)
+            if len(self.problems) == before:  # a step that could not be resolved is reported once, here
+                out.extend(resolved)
         return out
 
     # -- helpers
@@ -120,7 +123,7 @@ class FlowResolver:
             self.problems.append(_problem(options, "read" if "read" in options else "entity",
                                           f"connector {self.names.get(options['from'])!r} has no read {name!r} for "
                                           f"{options['entity']}",
-                                          "reads it declares: " + (", ".join(reads) or "none")))
+                                          did_you_mean(name, list(reads))))
             return [ResolvedStep("pull", options)]
         out = _copy(options)
         for key in ("operation", "query", "body", "detail", "events"):

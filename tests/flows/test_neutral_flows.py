@@ -134,3 +134,13 @@ def test_a_channel_rule_reading_a_field_the_canonical_entity_lacks_is_reported_a
     line = _line_of(tmp_path / "product_listing.yaml", "titel")
     assert any(p.location and p.location.line == line and "titel" in p.message and "'title'" in p.hint
                for p in problems), [str(p) for p in problems]
+
+
+def test_a_misspelt_read_is_one_problem_at_its_line_with_the_right_name(tmp_path):
+    project = _project_with(tmp_path, flow_edit=("  - pull: {from: source, entity: product}",
+                                                 "  - pull: {from: source, entity: product, read: livee}"))
+    problems = Validator(Project.load([project])).run()
+    line = _line_of(project / "catalog_copy.yaml", "livee")
+    found = [p for p in problems if p.location and Path(p.location.file).name == "catalog_copy.yaml"]
+    assert len(found) == 1, [str(p) for p in problems]
+    assert found[0].location.line == line and "did you mean 'live'" in found[0].hint
