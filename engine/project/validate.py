@@ -646,6 +646,7 @@ class Validator:
             if role not in bound and role not in misspelt:
                 self.problems.append(_at(doc, ["flows", local], f"flow role {role!r} is not bound to a connection",
                                          f"add connections: {{{role}: <connection>}}"))
+        incapable = False
         for role, conn_name in bound.items():
             if role not in roles:
                 self.problems.append(_at(doc, ["flows", local, "connections", role], f"flow has no role {role!r}",
@@ -654,11 +655,18 @@ class Validator:
                 self.problems.append(_at(doc, ["flows", local, "connections", role], f"unknown connection {conn_name!r}",
                                          _did_you_mean(conn_name, list(connections))))
             else:
+                before = len(self.problems)
                 self._check_capabilities(doc, local, binding, role, roles[role], conn_name, connections[conn_name])
+                incapable = incapable or len(self.problems) > before
         self._check_primary(doc, local, flow_doc, bound, connections)
         self._check_options(doc, local, binding, flow_doc, bound, connections)
-        self.check_flow(flow, merchant, flow_doc, {r: connections.get(c) for r, c in bound.items()},
-                        {r: c for r, c in bound.items() if c in connections})
+        # A connection that cannot serve its role is reported at the binding; resolving the flow's
+        # steps against it would only repeat that, pointing into the shared flow file.
+        if incapable:
+            self.check_flow(flow, merchant, flow_doc)
+        else:
+            self.check_flow(flow, merchant, flow_doc, {r: connections.get(c) for r, c in bound.items()},
+                            {r: c for r, c in bound.items() if c in connections})
 
     def _check_options(self, doc: YDict, local: str, binding: dict, flow_doc: YDict, bound: dict,
                        connections: dict) -> None:

@@ -144,3 +144,20 @@ def test_a_misspelt_read_is_one_problem_at_its_line_with_the_right_name(tmp_path
     found = [p for p in problems if p.location and Path(p.location.file).name == "catalog_copy.yaml"]
     assert len(found) == 1, [str(p) for p in problems]
     assert found[0].location.line == line and "did you mean 'live'" in found[0].hint
+
+
+def test_a_connection_that_cannot_serve_its_role_is_one_problem_at_the_binding(tmp_path):
+    project = tmp_path / "bloom_my"
+    shutil.copytree(ROOT / "examples" / "bloom_my", project)
+    for source in (ROOT / "tests" / "othercart" / "project").glob("*.yaml"):
+        shutil.copy(source, project)
+    merchant = project / "merchant.yaml"
+    text = merchant.read_text()
+    start = text.index("  shopify:\n    connector: shopify")
+    end = text.index("\n\n", start)
+    merchant.write_text(text[:start] + "  shopify:\n    connector: othercart\n    settings: {base_url: "
+                        "\"http://127.0.0.1:9\"}\n    credentials: {api_key: \"${env:OC_KEY}\"}" + text[end:])
+    problems = Validator(Project.load([project])).run()
+    assert [p.message for p in problems] == ["connector 'othercart' cannot push product"], \
+        [str(p) for p in problems]
+    assert Path(problems[0].location.file).name == "merchant.yaml"
