@@ -171,19 +171,11 @@ def _load_plan(mapping: str, merchant_path: Path | None) -> tuple[Any, Any, Any]
 
 
 def _uses(steps: list, mapping: str) -> tuple[bool, str | None]:
-    """Whether a flow's steps (resolved against the merchant's connectors) apply `mapping`, and the
-    role whose market (region, currency) it sees then: a map step's `market`, or the `to` of the
-    step whose write builds its body with it."""
-    for step in steps:
-        options = step.options
-        if not isinstance(options, dict):
-            continue
-        if options.get("mapping") == mapping:
-            return True, options.get("market")
-        for value in options.values():
-            if isinstance(value, dict) and value.get("mapping") == mapping:
-                return True, options.get("to") or options.get("market")
-    return False, None
+    """Whether a flow's resolved steps apply `mapping`, and the role whose market it sees then."""
+    from engine.flow.resolve import mappings_used
+
+    used = mappings_used(steps)
+    return mapping in used, used.get(mapping)
 
 
 def _flow_context(project: Any, merchant: Any, mapping: str, flow: str | None) -> dict:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.errors import Problem, did_you_mean
-from engine.project.yamlpos import YDict, YList, format_path, locate
+from engine.project.yamlpos import YDict, YList, copy_entry, problem_at
 
 WRITE_ACTIONS = ("create", "update", "price_update", "inventory_update")
 
@@ -42,22 +42,14 @@ def capabilities(connector: Any) -> dict[str, Any]:
 
 
 def _problem(node: Any, key: str, message: str, hint: str = "") -> Problem:
-    return Problem(message, locate(node, [key]), format_path([*getattr(node, "path", ()), key]), hint)
+    return problem_at(node, [key], message, hint)
 
 
 def _copy(node: Any) -> YDict:
     out = YDict(loc=getattr(node, "loc", None), path=getattr(node, "path", ()))
-    for key, value in node.items():
-        _put(out, node, key, value)
+    for key in node:
+        copy_entry(out, node, key)
     return out
-
-
-def _put(out: YDict, source: Any, key: str, value: Any) -> None:
-    out[key] = value
-    if isinstance(source, YDict):
-        for table in ("key_locs", "value_locs", "spans"):
-            if key in getattr(source, table):
-                getattr(out, table)[key] = getattr(source, table)[key]
 
 
 def _extend(out: YList, items: Any) -> None:
@@ -128,13 +120,13 @@ class FlowResolver:
         out = _copy(options)
         for key in ("operation", "query", "body", "detail", "events"):
             if key in read and key not in options:
-                _put(out, read, key, read[key])
+                copy_entry(out, read, key)
         if "key" in decl and "key" not in options:
-            _put(out, decl, "key", decl["key"])
+            copy_entry(out, decl, "key")
         if "since" in options:
             since = _copy(read.get("changed_since") or YDict())
-            for key, value in options["since"].items():
-                _put(since, options["since"], key, value)
+            for key in options["since"]:
+                copy_entry(since, options["since"], key)
             since.loc, since.path = options["since"].loc, options["since"].path
             out["since"] = since
         return [ResolvedStep("pull", out)]
@@ -149,7 +141,7 @@ class FlowResolver:
         side = "to_canonical" if role_key == "from" else "from_canonical"
         out = _copy(options)
         if side in decl:
-            _put(out, decl, "mapping", decl[side])
+            copy_entry(out, decl, side, as_key="mapping")
         else:
             self.problems.append(_problem(options, role_key,
                                           f"connector {self.names.get(options[role_key])!r} declares no {side} "
@@ -199,7 +191,7 @@ class FlowResolver:
         out = _copy(options)
         for key in ("operation", "form", "file_field", "result"):
             if key in images:
-                _put(out, images, key, images[key])
+                copy_entry(out, images, key)
         if images.get("max"):
             out["urls"] = f"({options['urls']})[:{int(images['max'])}]"
             out.value_locs["urls"] = options.value_locs.get("urls")
@@ -215,14 +207,28 @@ class FlowResolver:
         writes = decl.get("writes") or {}
         for action in WRITE_ACTIONS:
             if action in writes:
-                _put(out, writes, action, writes[action])
+                copy_entry(out, writes, action)
         if "lookup" in decl and "lookup_existing" not in options:
-            _put(out, decl, "lookup_existing", decl["lookup"])
+            copy_entry(out, decl, "lookup", as_key="lookup_existing")
         if "create" not in out:
             self.problems.append(_problem(options, "to", f"connector {self.names.get(options['to'])!r} declares no "
                                                          f"create for {options['entity']}",
                                           f"add entities.{options['entity']}.writes.create"))
         return [ResolvedStep("push", out)]
+
+
+def mappings_used(steps: list[ResolvedStep]) -> dict[str, str | None]:
+    """Each mapping the steps apply, with the role whose market (region, currency) it sees then: a
+    map step's `market`, or the `to` of the step whose write builds its body with it."""
+    used: dict[str, str | None] = {}
+    for step in steps:
+        options = step.options if isinstance(step.options, dict) else {}
+        if options.get("mapping"):
+            used.setdefault(options["mapping"], options.get("market"))
+        for value in options.values():
+            if isinstance(value, dict) and value.get("mapping"):
+                used.setdefault(value["mapping"], options.get("to") or options.get("market"))
+    return used
 
 
 def resolve_for_merchant(project: Any, merchant: Any, flow: Any, roles: dict[str, str],

@@ -8,13 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import Problem, did_you_mean
-from engine.project.yamlpos import format_path, locate
+from engine.project.yamlpos import problem_at
 
 EXPR_KEYS = ("key", "title", "skus")
-
-
-def _at(node: Any, path: list, message: str, hint: str = "") -> Problem:
-    return Problem(message, locate(node, path), format_path([*getattr(node, "path", ()), *path]), hint)
 
 
 def check_entities(validator: Any, document: Any) -> list[Problem]:
@@ -36,13 +32,13 @@ def check_entities(validator: Any, document: Any) -> list[Problem]:
     def operation(node: Any, key: str = "operation") -> None:
         name = node.get(key) if isinstance(node, dict) else None
         if name is not None and name not in operations:
-            found.append(_at(node, [key], f"connector {document.name!r} has no operation {name!r}",
+            found.append(problem_at(node, [key], f"connector {document.name!r} has no operation {name!r}",
                              did_you_mean(name, operations)))
 
     def named(node: Any, key: str, kind: str) -> None:
         name = node.get(key)
         if name is not None and project.get(kind, name) is None:
-            found.append(_at(node, [key], f"unknown {kind} {name!r}", did_you_mean(name, project.names(kind))))
+            found.append(problem_at(node, [key], f"unknown {kind} {name!r}", did_you_mean(name, project.names(kind))))
 
     for decl in entities.values():
         if not isinstance(decl, dict):

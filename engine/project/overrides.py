@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.project.loader import Document, Project
-from engine.project.yamlpos import YDict
+from engine.project.yamlpos import YDict, copy_entry
 
 VALUE_FORMS = ("path", "template", "const", "lookup", "each", "fields", "if", "coalesce")
 # Keys of a field form whose value is itself a field value (merged by the same rules).
@@ -41,15 +41,13 @@ def _merge(base: Any, override: Any, child: Any) -> Any:
         return override
     # the merged mapping exists because the override names it: field paths follow the override
     out = YDict(loc=getattr(base, "loc", None), path=getattr(override, "path", None) or getattr(base, "path", ()))
-    for key, value in base.items():
-        out[key] = value
-        _copy_locs(out, base, key)
+    for key in base:
+        copy_entry(out, base, key)
     for key, value in override.items():
         if value is None:
             out.pop(key, None)
             continue
-        out[key] = child(key, base[key], value) if key in base else value
-        _copy_locs(out, override, key)
+        copy_entry(out, override, key, child(key, base[key], value) if key in base else value)
     return out
 
 
@@ -89,18 +87,6 @@ def merge_field(base: Any, override: Any) -> Any:
         return override
     return _merge(base, override, lambda key, old, new: merge_field(old, new) if key in VALUE_POSITIONS
                   else _merge_child(key, old, new))
-
-
-def _copy_locs(target: YDict, source: Any, key: Any) -> None:
-    if isinstance(source, YDict):
-        if key in source.key_locs:
-            target.key_locs[key] = source.key_locs[key]
-        if key in source.value_locs:
-            target.value_locs[key] = source.value_locs[key]
-        if key in source.spans:
-            target.spans[key] = source.spans[key]
-        else:
-            target.spans.pop(key, None)
 
 
 def effective(project: Project, merchant: Document | None, kind: str, name: str) -> YDict | None:

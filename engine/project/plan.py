@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from engine.errors import Problem
-from engine.flow.resolve import WRITE_ACTIONS, ResolvedStep, resolve_for_merchant
+from engine.flow.resolve import ResolvedStep, mappings_used, resolve_for_merchant
 from engine.lang.expr import ExpressionCompiler
 from engine.lang.mapping import MappingPlan
 from engine.project.loader import Document, Project
@@ -34,24 +34,21 @@ class PlanCompiler(ExpressionCompiler):
 
     def __init__(self) -> None:
         super().__init__()
-        self._jmespath: dict[str, Any] = {}
-        self._templates: dict[str, Any] = {}
+        self._compiled: dict[tuple[str, str], Any] = {}
+
+    def _once(self, kind: str, source: Any, compile_: Any) -> Any:
+        if not isinstance(source, str):
+            return compile_(source)  # let the compiler say what is wrong
+        found = self._compiled.get((kind, source))
+        if found is None:
+            found = self._compiled[(kind, source)] = compile_(source)
+        return found
 
     def jmespath(self, source: str) -> Any:
-        if not isinstance(source, str):
-            return super().jmespath(source)
-        found = self._jmespath.get(source)
-        if found is None:
-            found = self._jmespath[source] = super().jmespath(source)
-        return found
+        return self._once("jmespath", source, super().jmespath)
 
     def template(self, source: str) -> Any:
-        if not isinstance(source, str):
-            return super().template(source)
-        found = self._templates.get(source)
-        if found is None:
-            found = self._templates[source] = super().template(source)
-        return found
+        return self._once("template", source, super().template)
 
 
 @dataclass(frozen=True)
@@ -107,16 +104,8 @@ def _flow_plan(project: Project, merchant: Document, local: str, binding: Any, v
     roles = plain(binding.get("connections") or {})
     defaults = {k: v.get("default") for k, v in plain(flow_doc.get("options") or {}).items() if "default" in v}
     steps = tuple(resolve_for_merchant(project, merchant.doc, flow_doc, roles))
-    names = set()
-    for step in steps:
-        if step.options.get("mapping"):
-            names.add(step.options["mapping"])
-        for write in WRITE_ACTIONS:
-            spec = step.options.get(write)
-            if isinstance(spec, dict) and spec.get("mapping"):
-                names.add(spec["mapping"])
     mappings = {}
-    for name in sorted(names):
+    for name in sorted(mappings_used(list(steps))):
         compiled = validator.compile_mapping(effective(project, merchant, "mapping", name))
         if compiled is not None:  # validate has reported why not
             mappings[name] = compiled

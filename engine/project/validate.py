@@ -60,13 +60,6 @@ def relocate(problems: list[Problem], doc: Any) -> list[Problem]:
     return problems
 
 
-class _Written:
-    """A step as the flow file writes it (no merchant binding to resolve it against)."""
-
-    def __init__(self, kind: str, options: Any) -> None:
-        self.kind, self.options = kind, options
-
-
 # What a flow's option declaration may hold: JSON Schema keywords, plus the engine's own checks
 # of a merchant's option values against each other and against the bound connections.
 _SCHEMA_KEYWORDS = frozenset({
@@ -269,7 +262,7 @@ class Validator:
         steps resolved against the bound connectors: references, and every expression compiled."""
         from engine.flow import steps as _steps  # noqa: F401  (registers the step kinds)
         from engine.flow.registry import STEPS
-        from engine.flow.resolve import resolve_for_merchant
+        from engine.flow.resolve import ResolvedStep, resolve_for_merchant
 
         doc = doc if doc is not None else document.doc
         roles = list((doc.get("roles") or {}).keys())
@@ -299,7 +292,7 @@ class Validator:
         if merchant is not None and roles_bound:
             steps = resolve_for_merchant(self.project, merchant.doc, doc, roles_bound, self.problems)
         else:
-            steps = [_Written(*next(iter(step.items()))) for step in doc.get("steps") or []]
+            steps = [ResolvedStep(*next(iter(step.items()))) for step in doc.get("steps") or []]  # as written
         context = self._context(doc, roles, merchant, bindings)
         record: str | None = None  # the canonical entity the records are at this step, when known
         for step in steps:
@@ -350,8 +343,8 @@ class Validator:
         return record
 
     def _context(self, flow_doc: YDict, roles: list[str], merchant: Document | None, bindings: dict | None) -> dict:
-        return {"project": self.project, "exprs": self.exprs, "schemas": self.schemas, "flow": flow_doc,
-                "roles": roles, "merchant": merchant, "bindings": bindings or {}}
+        return {"project": self.project, "schemas": self.schemas, "flow": flow_doc, "roles": roles,
+                "merchant": merchant, "bindings": bindings or {}}
 
     def _check_option_declarations(self, doc: YDict, roles: list[str]) -> None:
         """A flow's `options:` are JSON Schemas (plus the engine's checks): a misspelt keyword would

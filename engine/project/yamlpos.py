@@ -652,3 +652,28 @@ def format_path(parts: Iterable[Any]) -> str:
     for part in parts:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+def problem_at(node: Any, path: list, message: str, hint: str = "") -> Problem:
+    """A problem at `path` below `node`, with its position and its field path."""
+    return Problem(message, locate(node, path), format_path([*getattr(node, "path", ()), *path]), hint)
+
+
+_SOURCE_VALUE = object()
+
+
+def copy_entry(target: YDict, source: Any, key: Any, value: Any = _SOURCE_VALUE, *, as_key: Any = None) -> None:
+    """target[as_key or key] = source[key] (or `value`, made from it), with the positions of the
+    key and its value in `source`, so a value moved into another mapping (a merge, a resolved
+    step) still points at the file it came from."""
+    name = key if as_key is None else as_key
+    target[name] = source[key] if value is _SOURCE_VALUE else value
+    if isinstance(source, YDict):
+        if key in source.key_locs:
+            target.key_locs[name] = source.key_locs[key]
+        if key in source.value_locs:
+            target.value_locs[name] = source.value_locs[key]
+        if key in source.spans:
+            target.spans[name] = source.spans[key]
+        else:
+            target.spans.pop(name, None)

@@ -7,7 +7,7 @@ from typing import Any
 from engine.errors import Problem, did_you_mean
 from engine.flow.context import RunContext
 from engine.flow.record import Record
-from engine.project.yamlpos import format_path, locate
+from engine.project.yamlpos import problem_at
 
 ROLE = {"type": "string", "description": "A flow role (see the flow's `roles:`)."}
 EXPR = {"type": "string", "description": "JMESPath expression.", "x-expression": "jmespath"}
@@ -21,7 +21,7 @@ ACTIONS = {"type": "array", "items": {"enum": ["create", "update", "price_update
 
 
 def _problem(options: Any, key: str, message: str, hint: str = "") -> Problem:
-    return Problem(message, locate(options, [key]), format_path([*getattr(options, "path", ()), key]), hint)
+    return problem_at(options, [key], message, hint)
 
 
 def _check_role(options: Any, key: str, ctx: dict) -> list[Problem]:

@@ -22,7 +22,7 @@ from engine.flow.steps.base import (
 )
 from engine.lang.expr import ExprEvalError, Scope
 from engine.lang.mapping import _truthy
-from engine.project.yamlpos import format_path, locate
+from engine.project.yamlpos import format_path
 
 
 @STEPS.register("map", options_schema={
@@ -161,16 +161,5 @@ class Check(Step):
 
     @staticmethod
     def check_references(options: Any, ctx: dict) -> list[Problem]:
-        from engine.lang.expr import ExprCompileError
-
-        found = _check_role(options, "market", ctx) + _check_role(options, "on", ctx)
-        exprs = ctx["exprs"]
-        for index, rule in enumerate(options.get("rules") or []):
-            for key in ("when", "assert", "violations"):
-                if key in rule:
-                    try:
-                        exprs.jmespath(rule[key])
-                    except ExprCompileError as exc:
-                        found.append(Problem(str(exc), locate(options, ["rules", index, key]),
-                                             format_path([*options.path, "rules", index, key]), exc.hint))
-        return found
+        # The rules' expressions are compiled by validate's pass over the options schema.
+        return _check_role(options, "market", ctx) + _check_role(options, "on", ctx)
