@@ -46,6 +46,8 @@ class RunContext:
         option defaults); `connector validate` refuses an option that contradicts them.
         """
         ctx = dict(self.options)
+        if role and role in self.connection_names:
+            ctx["connection"] = self.connection_names[role]  # e.g. canonical orders name their channel
         if role and role in self.connection_meta:
             meta = self.connection_meta[role]
             if meta.get("region") or "region" not in ctx:
