@@ -123,6 +123,8 @@ class FlowResolver:
                 copy_entry(out, read, key)
         if "key" in decl and "key" not in options:
             copy_entry(out, decl, "key")
+        if "events" in out and "get" in decl and "get" not in options:
+            copy_entry(out, decl, "get")
         if "since" in options:
             since = _copy(read.get("changed_since") or YDict())
             for key in options["since"]:

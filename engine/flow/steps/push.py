@@ -98,6 +98,9 @@ BUILT_IN_WRITES = ("create", "update", "price_update", "inventory_update")
                                                     "from var('skus'), the canonical record's SKUs: by the time "
                                                     "the push runs the record is the channel's body."},
                                            "query": {**EXPR, "description": "Search query (GET lists)."},
+                                           "path_params": {"type": "object", "additionalProperties": EXPR,
+                                                           "description": "As a write's path_params (e.g. the "
+                                                           "order whose refunds are listed)."},
                                            "id": {**EXPR, "description": "The remote id in a found record; null "
                                                   "skips the record. Sees the record context, e.g. var('skus')."},
                                            "skus": {**EXPR, "description": "The SKUs of a found record. A found "
@@ -229,8 +232,10 @@ class Push(Step):
         spec, conn = write["spec"], run.connection(self.options["to"])
         body = self._body(action, record, run)
         scope = self._scope(record, run, body)
+        key = _idempotency_key(run.merchant, conn_name, action, record.key) if spec.get("idempotency") else None
         response = conn.call(spec["operation"], path_params=self._params(write["path_params"], scope, "path parameter"),
-                             query=self._params(write["query"], scope, "query parameter") or None, body=body)
+                             query=self._params(write["query"], scope, "query parameter") or None, body=body,
+                             idempotency_key=key)
         if response.item_errors:
             raise RecordError(f"{spec['operation']} rejected {len(response.item_errors)} item(s)", step="push",
                               field_errors=[{"field": e.key or "(item)", "message": f"{e.code}: {e.message}"}
@@ -415,11 +420,15 @@ class Push(Step):
         """The object an unfinished create made, found by what identifies the record on the channel
         (an order's name or external reference): a search, then the `match` test on each result."""
         lookup = self.options["lookup_existing"]
-        context = {**run.mapping_context(self.options["to"]), **record.context, "key": record.key}
+        context = {**run.mapping_context(self.options["to"]), **record.context, "key": record.key,
+                   "body": record.data, "record": record.canonical}
         scope = Scope(record.data, record.data, None, context)
         where = "query" if "query" in self.lookup else "body"
-        response = run.connection(self.options["to"]).call(lookup["operation"],
-                                                           **{where: self.lookup[where].evaluate(scope)})
+        params = {name: run.exprs.jmespath(expr) for name, expr in (lookup.get("path_params") or {}).items()}
+        response = run.connection(self.options["to"]).call(
+            lookup["operation"], path_params=self._params(params, self._scope(record, run, record.data),
+                                                          "path parameter") or None,
+            **{where: self.lookup[where].evaluate(scope)})
         for found in response.records:
             found_scope = Scope(found, found, None, context)
             if _truthy(self.lookup["match"].evaluate(found_scope)):
