@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from simulators.common import FaultConfig
 
-from . import aftersales, orders, products
+from . import aftersales, generator, orders, products
 from .products import new_product
 from .state import SimState
 from .tokens import issue_auth_code
@@ -126,6 +126,14 @@ def routes(sim: SimState, faults: FaultConfig, dispatcher: WebhookDispatcher) ->
             return _error(str(exc))
         return JSONResponse(orders.order_view(order) | {"recipient_address": order["recipient_address"]})
 
+    async def generate_orders(request: Request) -> JSONResponse:
+        """Many orders walked to a mix of statuses; body: the spec of generator.generate_orders."""
+        try:
+            made = generator.generate_orders(sim, await _body(request))
+        except (ValueError, TypeError) as exc:
+            return _error(str(exc))
+        return JSONResponse({"orders": made})
+
     async def advance_order(request: Request) -> JSONResponse:
         order = sim.orders.get(request.path_params["order_id"])
         if order is None:
@@ -204,6 +212,7 @@ def routes(sim: SimState, faults: FaultConfig, dispatcher: WebhookDispatcher) ->
         Route(f"{p}/expire_token", expire_token, methods=["POST"]),
         Route(f"{p}/auth_code", auth_code, methods=["POST"]),
         Route(f"{p}/orders", create_order, methods=["POST"]),
+        Route(f"{p}/orders/generate", generate_orders, methods=["POST"]),
         Route(f"{p}/orders/{{order_id}}/advance", advance_order, methods=["POST"]),
         Route(f"{p}/orders/{{order_id}}/address", change_address, methods=["POST"]),
         Route(f"{p}/cancellations", cancel_request, methods=["POST"]),
