@@ -127,6 +127,10 @@ def filter_orders(state: ShopState, q: ListQuery) -> list[dict]:
     if q.get("since_id"):
         orders = [o for o in orders if o["id"] > int(q.get("since_id") or 0)]
     if q.get("name"):
+        # Exact match on the whole name; one leading "#" is ignored on either side, so name=1001 and
+        # name=%231001 both find "#1001" and name=TT1 finds an order created with name "TT1".
+        # UNCONFIRMED: the reference only lists `name` as a filter; how Shopify treats a "#" the
+        # stored name lacks, and whether it splits on commas as this does, is not documented.
         wanted = {n.strip().lstrip("#") for n in (q.get("name") or "").split(",")}
         orders = [o for o in orders if o["name"].lstrip("#") in wanted]
     status = q.get("status") or "open"
