@@ -48,6 +48,9 @@ class Settings:
     # Line-level discount inputs POST orders.json honours, comma-separated: "total_discount",
     # "discount_allocations" (UNCONFIRMED which ones the real create takes; "" ignores both).
     line_discount_inputs: str = "total_discount,discount_allocations"
+    # The app lacks protected customer data access (Level 2): names, addresses, email and phone
+    # read null in order and customer answers and webhooks. Off: the app has the access.
+    redact_customer_data: bool = False
 
     def update(self, values: dict) -> None:
         known = {f.name: f for f in fields(self)}

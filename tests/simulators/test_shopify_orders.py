@@ -214,6 +214,26 @@ def test_a_fulfilled_import_ships_from_the_given_location_with_its_tracking(clie
     assert client.post(f"{BASE}/orders.json", json={"order": bad}).status_code == 422
 
 
+# protected customer data ---------------------------------------------------------------------------
+def test_without_protected_customer_data_access_names_addresses_email_and_phone_read_null(client, shop):
+    order = create(client, **tiktok_order(shop, customer={"first_name": "Avery", "last_name": "Brooks",
+                                                          "email": "v2x9kq7m3@scs.tiktokw.us"}))
+    assert order["shipping_address"]["first_name"] == "Avery" and order["customer"]["first_name"] == "Avery"
+    client.post("/_admin/config", json={"redact_customer_data": True})
+    hidden = client.get(f"{BASE}/orders/{order['id']}.json").json()["order"]
+    assert (hidden["email"], hidden["contact_email"], hidden["phone"]) == (None, None, None)
+    address = hidden["shipping_address"]
+    assert {address[k] for k in ("first_name", "last_name", "name", "address1", "phone", "city", "zip")} == {None}
+    assert address["province"] == "Oregon" and address["country"] == "US"
+    assert {hidden["customer"][k] for k in ("first_name", "last_name", "email", "phone")} == {None}
+    customer = client.get(f"{BASE}/customers/{order['customer']['id']}.json").json()["customer"]
+    assert customer["email"] is None and customer["first_name"] is None and customer["id"] == order["customer"]["id"]
+    listed = client.get(f"{BASE}/orders.json").json()["orders"][0]
+    assert listed["email"] is None
+    client.post("/_admin/config", json={"redact_customer_data": False})
+    assert client.get(f"{BASE}/orders/{order['id']}.json").json()["order"]["email"] == "v2x9kq7m3@scs.tiktokw.us"
+
+
 # refunds and cancellations ---------------------------------------------------------------------------
 def test_a_return_restocks_at_the_given_location_and_refunds_through_the_payment_gateway(client, shop):
     item = shop["tee"]["inventory_item_id"]
