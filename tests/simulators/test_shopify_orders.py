@@ -119,6 +119,20 @@ def test_status_updated_since_fields_and_link_paging(client, shop):
     assert sorted(seen) == ["TT0", "TT1", "TT2", "TT3", "TT4"] and len(seen) == 5
 
 
+def test_admin_counts_show_one_order_per_name_and_note_attribute(client, shop):
+    create(client, **tiktok_order(shop, "TT1"))
+    create(client, **tiktok_order(shop, "TT2"))
+    twice = create(client, **tiktok_order(shop, "TT2"))  # Shopify itself does not refuse a repeated name
+    client.post(f"{BASE}/orders/{twice['id']}/cancel.json")
+    counts = client.get("/_admin/orders/counts").json()
+    assert counts["total"] == 3 and counts["by_name"] == {"TT1": 1, "TT2": 2}
+    assert counts["by_note_attribute"] == {"tiktok_order_id": {"1": 1, "2": 2}}
+    assert counts["duplicate_names"] == ["TT2"] and counts["duplicate_note_attributes"] == {"tiktok_order_id": ["2"]}
+    only = client.get("/_admin/orders/counts", params={"note_attribute": "nothing"}).json()
+    assert only["by_note_attribute"] == {}
+    assert client.get("/_admin/state").json()["order_counts"] == counts
+
+
 # money -------------------------------------------------------------------------------------------
 def test_discounts_per_line_taxes_and_shipping_discounts_add_up(client, shop):
     order = create(client, **tiktok_order(
