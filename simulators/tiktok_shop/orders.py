@@ -368,7 +368,18 @@ def _step(sim: SimState, order: dict, to: str) -> None:
     """One admin-driven edge, with the fulfilment side effects a real buyer/carrier causes."""
     pkgs = [p for p in sim.packages.values() if p["order_id"] == order["id"] and p["package_status"] != "CANCELLED"]
     if to == "CANCELLED":
-        cancel_lines(sim, order, [li["id"] for li in order["line_items"]], "BUYER", "Buyer cancelled")
+        if order["status"] == "UNPAID":
+            # UNCONFIRMED: an order the buyer drops before paying closes without a cancellation record.
+            cancel_lines(sim, order, [li["id"] for li in order["line_items"]], "BUYER", "Buyer cancelled")
+            return
+        # A paid order: the buyer asks and the seller agrees, with the records and events of that.
+        from .aftersales import (  # aftersales builds on orders
+            approve_buyer_cancellation,
+            buyer_cancel_request,
+        )
+
+        approve_buyer_cancellation(sim, buyer_cancel_request(sim, {"order_id": order["id"],
+                                                                   "cancel_reason": "Buyer cancelled"}))
         return
     if to == "PARTIALLY_SHIPPING":
         first = next(li for li in packages.live_lines(order) if li["package_status"] in packages.OPEN_LINE)

@@ -143,3 +143,17 @@ def test_cancellation_and_return_searches_have_the_sample_shapes(api, client, sk
     assert item["seller_next_action_response"][0]["action"] == "SELLER_RESPOND_REFUND"
     assert item["discount_amount"][0]["product_seller_discount"] == "2"
     assert item["refund_amount"]["refund_subtotal"] == "17.9"
+
+
+def test_cancelling_a_paid_order_through_the_walk_leaves_the_buyers_cancellation(api, client, sku):
+    paid = place(client, line_items=[{"sku_id": sku["id"]}], status="AWAITING_SHIPMENT")
+    assert client.post(f"/_admin/orders/{paid['id']}/advance", json={"to": "CANCELLED"}).status_code == 200
+    found = api.ok("POST", "/return_refund/202309/cancellations/search", body={"order_ids": [paid["id"]]})
+    [record] = found["cancellations"]
+    assert (record["role"], record["cancel_status"]) == ("BUYER", "CANCELLATION_REQUEST_COMPLETE")
+    assert [e["data"]["cancel_status"] for e in events(client, "CANCELLATION_STATUS_CHANGE")] == [
+        "CANCELLATION_REQUEST_PENDING", "CANCELLATION_REQUEST_COMPLETE"]
+    assert detail(api, paid["id"])["cancellation_initiator"] == "BUYER"
+    unpaid = place(client, line_items=[{"sku_id": sku["id"]}], status="CANCELLED")  # dropped before paying
+    assert api.ok("POST", "/return_refund/202309/cancellations/search",
+                  body={"order_ids": [unpaid["id"]]})["cancellations"] == []
