@@ -251,7 +251,7 @@ def _discounts(data: dict, lines: list[dict], shipping_lines: list[dict], codes:
                 target_index = offset + index
             line["discount_allocations"].append(_allocation(amount, target_index, currency))
             own += amount
-        if own > dec(line["price"]) * line["quantity"]:
+        if line_discount(line) > dec(line["price"]) * line["quantity"]:
             raise invalid("line_items", "discounts exceed the line's price")
         line["total_discount"], line["total_discount_set"] = money(own), money_set(own, currency)
     for ship in shipping_lines:
