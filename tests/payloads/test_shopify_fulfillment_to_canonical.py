@@ -9,14 +9,8 @@ body (`fulfillments[]` merged with the order). Expected values were read off the
 from __future__ import annotations
 
 from payload_helpers import canonical_problems, load, mapped, needs_payloads
+from shopify_orders import BASE, MERCHANT_SHIPPED, PLATFORM_SHIPPED, create
 from starlette.testclient import TestClient
-from test_shopify_order_from_canonical import (  # noqa: F401  (shop is a fixture)
-    BASE,
-    MERCHANT_SHIPPED,
-    PLATFORM_SHIPPED,
-    create,
-    shop,
-)
 
 MAPPING = "shopify.fulfillment_to_canonical"
 
@@ -64,7 +58,7 @@ def test_anonymised_2025_04_webhook_fulfillment_shape():
     assert out["metadata"]["order_tags"] == ["example string"]
 
 
-def test_a_partial_shipment_of_an_imported_order(shop: TestClient):  # noqa: F811
+def test_a_partial_shipment_of_an_imported_order(shop: TestClient):
     _, created, _ = create(shop, MERCHANT_SHIPPED, {})
     tee = next(li for li in created["line_items"] if li["sku"] == "TEE-M")
     fo = shop.get(f"{BASE}/orders/{created['id']}/fulfillment_orders.json").json()["fulfillment_orders"][0]
@@ -91,7 +85,7 @@ def test_a_partial_shipment_of_an_imported_order(shop: TestClient):  # noqa: F81
     assert canonical_problems("fulfillment", out) == []
 
 
-def test_the_fulfillment_of_an_order_the_channel_ships_is_marked_and_cannot_be_pushed(shop: TestClient):  # noqa: F811
+def test_the_fulfillment_of_an_order_the_channel_ships_is_marked_and_cannot_be_pushed(shop: TestClient):
     _, created, _ = create(shop, PLATFORM_SHIPPED, {})
     [record] = with_order(shop.get(f"{BASE}/orders/{created['id']}.json").json()["order"])
     out = mapped(MAPPING, record)

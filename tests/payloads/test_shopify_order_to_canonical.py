@@ -10,8 +10,8 @@ from __future__ import annotations
 import copy
 
 from payload_helpers import apply, canonical_problems, load, mapped, needs_payloads
+from shopify_orders import BASE, PLATFORM_SHIPPED, create
 from starlette.testclient import TestClient
-from test_shopify_order_from_canonical import BASE, PLATFORM_SHIPPED, create, shop  # noqa: F401  (fixture)
 
 MAPPING = "shopify.order_to_canonical"
 CONTEXT = {"connection": "shopify"}
@@ -157,7 +157,7 @@ def test_protected_customer_data_left_blank_is_left_out():
     assert out["money"]["total"] == usd("598.94")
 
 
-def test_an_imported_order_names_its_channel_and_gives_back_what_the_buyer_paid(shop: TestClient):  # noqa: F811
+def test_an_imported_order_names_its_channel_and_gives_back_what_the_buyer_paid(shop: TestClient):
     # PLATFORM_SHIPPED went in with platform_discounts revenue: Shopify's total 53.96 holds the
     # 14.99 subsidy (9.00 product, 5.99 shipping), which comes out again.
     _, created, _ = create(shop, PLATFORM_SHIPPED, {})
@@ -182,7 +182,7 @@ def test_an_imported_order_names_its_channel_and_gives_back_what_the_buyer_paid(
     assert canonical_problems("order", out) == []
 
 
-def test_an_order_imported_with_platform_discounts_as_discounts_separates_them_again(shop: TestClient):  # noqa: F811
+def test_an_order_imported_with_platform_discounts_as_discounts_separates_them_again(shop: TestClient):
     _, created, _ = create(shop, PLATFORM_SHIPPED, {"platform_discounts": "discount"})
     out = mapped(MAPPING, created, CONTEXT)
     # Shopify's 9.00 of discounts are the channel's: none is the seller's.
