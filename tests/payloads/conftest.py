@@ -1,11 +1,13 @@
-"""The Shopify simulator shop the order mapping tests import into."""
+"""The simulator shops the order mapping tests write to: Shopify (`shop`) and TikTok Shop (`tiktok`)."""
 
 from __future__ import annotations
 
 import pytest
 from starlette.testclient import TestClient
+from tiktok_sim import TikTokApi
 
 from simulators.shopify import DEFAULT_CREDENTIALS, create_app
+from simulators.tiktok_shop import create_app as create_tiktok_app
 
 BASE = "/admin/api/2025-01"
 
@@ -27,3 +29,11 @@ def shop():
         client.customer_id = str(seeded["customers"][0]["id"])
         client.location_id = str(client.get(f"{BASE}/locations.json").json()["locations"][0]["id"])
         yield client
+
+
+@pytest.fixture
+def tiktok():
+    with TestClient(create_tiktok_app(seed=1)) as client:
+        api = TikTokApi(client)
+        api.add_product()
+        yield api
