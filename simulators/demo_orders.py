@@ -3,6 +3,7 @@ buyer's cancellation, a return refunded and restocked; each step a flow run agai
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -21,8 +22,12 @@ class Shop:
         self.base, self.token = env["ACME_SHOPIFY_URL"], env["ACME_SHOPIFY_TOKEN"]
 
     def call(self, method: str, path: str, body: dict | None = None, **query: Any) -> dict:
-        response = httpx.request(method, f"{self.base}/{path}", json=body, params=query or None,
-                                 headers={"X-Shopify-Access-Token": self.token}, timeout=30)
+        for _ in range(10):  # the staff's calls share the store's rate limit with the connector
+            response = httpx.request(method, f"{self.base}/{path}", json=body, params=query or None,
+                                     headers={"X-Shopify-Access-Token": self.token}, timeout=30)
+            if response.status_code != 429:
+                break
+            time.sleep(float(response.headers.get("Retry-After") or 1))
         response.raise_for_status()
         return response.json()
 
@@ -33,11 +38,11 @@ class Shop:
     def ship(self, order_id: int, company: str, number: str, units: dict[str, int] | None = None) -> dict:
         """Fulfil the order (or the given SKU -> units of it) with a carrier and tracking number."""
         lines = []
+        skus = {li["id"]: li.get("sku") for li in self.call("GET", f"orders/{order_id}.json")["order"]["line_items"]}
         for fo in self.call("GET", f"orders/{order_id}/fulfillment_orders.json")["fulfillment_orders"]:
             items = []
             for item in fo["line_items"]:
-                sku = next((li.get("sku") for li in self.call("GET", f"orders/{order_id}.json")["order"]["line_items"]
-                            if li["id"] == item["line_item_id"]), None)
+                sku = skus.get(item["line_item_id"])
                 wanted = item["fulfillable_quantity"] if units is None else min(units.get(sku, 0),
                                                                                 item["fulfillable_quantity"])
                 if wanted:
@@ -75,7 +80,8 @@ def _money_table(sandbox: Any, shop: Shop, order_ids: list[str]) -> Table:
         pay = order["payment"]
         subsidy = Decimal(pay.get("platform_discount") or "0") + Decimal(pay.get("shipping_fee_platform_discount") or "0")
         shopify = shop.order_named(f"TT{order_id}")
-        table.add_row(order_id[-8:], order["status"], shopify["name"][-10:] if shopify else "-",
+        table.add_row(order_id[-8:], order["status"].replace("_", " ").lower(),
+                      "…" + shopify["name"][-8:] if shopify else "-",
                       pay["total_amount"], str(subsidy), shopify["total_price"] if shopify else "-")
     return table
 
@@ -130,7 +136,13 @@ def run_order_story(sandbox: Any, merchant: Merchant, merchant_file: Any) -> Non
     console.print(f"  Shopify {cancelled['name']}: cancelled_at {cancelled['cancelled_at']}; "
                   f"reservations still held: {len(merchant.store.reservations())}")
 
-    console.print("[bold]9. A buyer returns two units; TikTok refunds them[/bold]")
+    console.print("[bold]9. The brand cancels the released order in Shopify (out of stock)[/bold]")
+    released = shop.order_named(f"TT{ids['on hold']}")
+    shop.call("POST", f"orders/{released['id']}/cancel.json", {"reason": "inventory", "restock": True})
+    _run(merchant, "cancellations", merchant_file, "   Cancellations, Shopify -> TikTok Shop")
+    console.print(f"  TikTok order {ids['on hold']}: {_tiktok_order(sandbox, ids['on hold'])['status']}")
+
+    console.print("[bold]10. A buyer returns two units; TikTok refunds them[/bold]")
     returned = ids["to return"]
     sandbox.admin("tiktok_shop", "POST", f"orders/{returned}/advance", json={"to": "DELIVERED"})
     ret = sandbox.admin("tiktok_shop", "POST", "returns", json={"order_id": returned,

@@ -57,6 +57,10 @@ WRITE = {
                  "description": "A side effect that must happen exactly once per record (cancel an order, refund a "
                                 "return): claimed in the state store's ledger before the call, recorded after. "
                                 "Creates always are."},
+        "check_first": {"type": "boolean",
+                        "description": "With once and lookup: read the channel before the first attempt too (the "
+                                       "effect may have come from elsewhere, e.g. an order the merchant already "
+                                       "cancelled by hand)."},
         "lookup": {"type": "object", "additionalProperties": False, "required": ["operation", "match"],
                    "description": "With once: when an earlier attempt did not finish (crash, unknown outcome), "
                                   "read the channel first; a match means the write already happened.",
@@ -173,9 +177,13 @@ class Push(Step):
             run.planned.append({"key": record.key, "action": record.action, "body": record.data})
             return record
         done: set[str] = set()
+        record.context["writes_not_needed"] = []
         for action in actions:
             self._write(action, record, run, entity, conn_name, done)
         self._remember(record, run, entity, conn_name)
+        if set(record.context.pop("writes_not_needed")) >= set(actions):
+            # Every write had happened already (an earlier run, or by hand): nothing was sent.
+            record.action = "skip"
         return record
 
     # -- writes
@@ -247,20 +255,22 @@ class Push(Step):
     def _once(self, action: str, write: dict, record: Record, run: RunContext, entity: str, conn_name: str) -> None:
         """A side effect that must not happen twice (cancel, refund): claimed in the ledger before the
         call. After an attempt that did not finish, the write's lookup decides whether it happened."""
-        scope = f"{action}:{entity}:{conn_name}"
+        scope, spec = f"{action}:{entity}:{conn_name}", write["spec"]
         ticket = run.store.begin_once(scope, record.key)
         if ticket.status == "in_progress" and run.exclusive:
             run.store.fail_once(scope, record.key, "left in progress by a run that ended without finishing it")
             ticket = run.store.begin_once(scope, record.key)
         if ticket.status == "done":
             record.detail[action] = ticket.result
-            record.detail.setdefault("reason", f"{action} already done")
+            record.detail["reason"] = f"{action} already done"
+            record.context["writes_not_needed"].append(action)
             return
         if ticket.status == "in_progress":
             raise RecordError(f"another worker is running {action} for {entity} {record.key}", step="push",
                               retryable=True)
         try:
-            result = self._already_done(write, record, run) if ticket.attempts > 1 else None
+            checked = ticket.attempts > 1 or spec.get("check_first")
+            result = self._already_done(write, record, run) if checked else None
             if result is None:
                 response = self._call(action, write, record, run, conn_name)
                 found = write["id"].evaluate(Scope(response.record, response.record, None, {})) \
@@ -271,6 +281,9 @@ class Push(Step):
             raise
         run.store.complete_once(scope, record.key, result)
         record.detail[action] = result
+        if result.get("found"):
+            record.detail["reason"] = f"{action} found already done on the channel"
+            record.context["writes_not_needed"].append(action)
 
     def _already_done(self, write: dict, record: Record, run: RunContext) -> dict | None:
         lookup = write["lookup"]
@@ -351,6 +364,8 @@ class Push(Step):
                                                      for sku, sku_id in (ticket.result.get("sku_ids") or {}).items()}
             self._keep_skus(refs, run, conn_name, record)
             run.store.map_id(entity, conn_name, record.key, record.remote_id)
+            record.context.setdefault("writes_not_needed", []).append("create")
+            record.detail["reason"] = "created by an earlier run"
             return
         if ticket.status == "in_progress":
             raise RecordError(f"another worker is creating {entity} {record.key}", step="push", retryable=True)
