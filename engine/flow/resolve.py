@@ -118,7 +118,7 @@ class FlowResolver:
                                           did_you_mean(name, list(reads))))
             return [ResolvedStep("pull", options)]
         out = _copy(options)
-        for key in ("operation", "query", "body", "detail", "events"):
+        for key in ("operation", "query", "body", "detail", "events", "items"):
             if key in read and key not in options:
                 copy_entry(out, read, key)
         if "key" in decl and "key" not in options:
@@ -178,6 +178,75 @@ class FlowResolver:
             out["market"] = options["on"]
         return [*steps, ResolvedStep("check", out)]
 
+    def _fetch(self, options: YDict) -> list[ResolvedStep]:
+        if "operation" in options:
+            return [ResolvedStep("fetch", options)]
+        decl = self._declaration(options, "from")
+        if decl is None:
+            return [ResolvedStep("fetch", options)]
+        get = decl.get("get")
+        if not get:
+            self.problems.append(_problem(options, "entity", f"connector {self.names.get(options['from'])!r} "
+                                                             f"declares no way to read one {options['entity']}",
+                                          f"add entities.{options['entity']}.get: {{operation, param}}"))
+            return [ResolvedStep("fetch", options)]
+        out = _copy(options)
+        copy_entry(out, get, "operation")
+        params = YDict(loc=getattr(options, "loc", None), path=getattr(options, "path", ()))
+        params[get["param"]] = options["id"]
+        out["query" if get.get("in") == "query" else "path_params"] = params
+        out.pop("entity", None)
+        out.pop("id", None)
+        if "result" in get and "result" not in options:
+            copy_entry(out, get, "result")
+        if options.get("canonical") and "mapping" not in options:
+            if "to_canonical" in decl:
+                copy_entry(out, decl, "to_canonical", as_key="mapping")
+            else:
+                self.problems.append(_problem(options, "canonical", f"connector "
+                                              f"{self.names.get(options['from'])!r} declares no to_canonical "
+                                              f"mapping for {options['entity']}",
+                                              f"add entities.{options['entity']}.to_canonical"))
+        out.pop("canonical", None)
+        return [ResolvedStep("fetch", out)]
+
+    def _resolve_skus(self, options: YDict) -> list[ResolvedStep]:
+        if "operation" in options:
+            return [ResolvedStep("resolve_skus", options)]
+        decl = self._declaration(options, "on")
+        index = (decl or {}).get("sku_index")
+        if not index:
+            return [ResolvedStep("resolve_skus", options)]  # the ID map only
+        out = _copy(options)
+        read = (decl.get("reads") or {}).get(index.get("read", "all")) or {}
+        for key in ("operation", "query", "body"):
+            if key in read:
+                copy_entry(out, read, key)
+        copy_entry(out, index, "items")
+        return [ResolvedStep("resolve_skus", out)]
+
+    def _ensure(self, options: YDict) -> list[ResolvedStep]:
+        decl = self._declaration(options, "to")
+        if decl is None:
+            return [ResolvedStep("ensure", options)]
+        out = _copy(options)
+        if "lookup" in decl and "lookup" not in options:
+            copy_entry(out, decl, "lookup")
+        create = (decl.get("writes") or {}).get("create")
+        if create and "create" not in options:
+            node = YDict(loc=getattr(create, "loc", None), path=getattr(create, "path", ()))
+            for key in ("operation", "id", "mapping"):
+                if key in create:
+                    copy_entry(node, create, key)
+            out["create"] = node
+        if "from_canonical" in decl and "mapping" not in options:
+            copy_entry(out, decl, "from_canonical", as_key="mapping")
+        if "create" not in out:
+            self.problems.append(_problem(options, "to", f"connector {self.names.get(options['to'])!r} declares no "
+                                                         f"create for {options['entity']}",
+                                          f"add entities.{options['entity']}.writes.create"))
+        return [ResolvedStep("ensure", out)]
+
     def _upload_images(self, options: YDict) -> list[ResolvedStep]:
         if "operation" in options:
             return [ResolvedStep("upload_images", options)]
@@ -198,7 +267,7 @@ class FlowResolver:
         return [ResolvedStep("upload_images", out)]
 
     def _push(self, options: YDict) -> list[ResolvedStep]:
-        if any(action in options for action in WRITE_ACTIONS):
+        if any(action in options for action in WRITE_ACTIONS) or "writes" in options:
             return [ResolvedStep("push", options)]
         decl = self._declaration(options, "to")
         if decl is None:
@@ -208,6 +277,12 @@ class FlowResolver:
         for action in WRITE_ACTIONS:
             if action in writes:
                 copy_entry(out, writes, action)
+        others = [name for name in writes if name not in WRITE_ACTIONS]
+        if others and "writes" not in options:
+            named = YDict(loc=getattr(writes, "loc", None), path=getattr(writes, "path", ()))
+            for name in others:
+                copy_entry(named, writes, name)
+            out["writes"] = named
         if "lookup" in decl and "lookup_existing" not in options:
             copy_entry(out, decl, "lookup", as_key="lookup_existing")
         if "create" not in out:

@@ -206,7 +206,7 @@ class FlowRun:
                 if not step.applies(record):
                     continue
                 record = step.process(record, ctx)
-                if record.action in ("skip", "queued"):
+                if record.action in ("skip", "queued", "held"):
                     break
         except (RecordError, HttpCallError) as exc:
             return self._dead_letter(record, step_name, exc)
@@ -214,7 +214,7 @@ class FlowRun:
         outcome = {"key": record.key, "action": action, "status": "ok", "remote_id": record.remote_id,
                    "detail": record.detail, "previous": record.previous, "canonical": record.canonical}
         if not ctx.dry_run:
-            status = "skipped" if action in ("skip", "queued", "untracked") else "ok"
+            status = "skipped" if action in ("skip", "queued", "untracked", "held") else "ok"
             store.record_result(ctx.run_id, ctx.flow_name, record.key, action.replace("+", ","), status,
                                 {"remote_id": record.remote_id, **record.detail})
             if status == "ok":  # the record went through: its own open letters are closed

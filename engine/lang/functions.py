@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import html
 import inspect
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -154,6 +155,24 @@ def _money_add(*values: Any) -> str:
     return decimal_text(sum((to_decimal(v) for v in values), Decimal(0)))
 
 
+@function("money_sum", "array|null", optional=("number",), names=("values", "places"), returns="string",
+          example=Example("money_sum(units[].discount)", "3.50",
+                          input={"units": [{"discount": "1.25"}, {"discount": None}, {"discount": "2.25"}]}))
+def _money_sum(values: list | None, places: Any = None) -> str:
+    """Exact sum of a list of amounts (nulls and empty text skipped, no amounts: "0"); `places` rounds half-up."""
+    total = sum((to_decimal(v) for v in values or [] if v is not None and v != ""), Decimal(0))
+    return decimal_text(quantize(total, int(places)) if places is not None else total)
+
+
+@function("money", "string|number|null", "string|null", returns="object|null",
+          example=("money('24.5', 'USD')", {"amount": "24.5", "currency": "USD"}))
+def _money(amount: Any, currency: str | None) -> dict | None:
+    """A money object {amount: decimal string, currency}; a null or empty amount gives null."""
+    if amount is None or (isinstance(amount, str) and not amount.strip()):
+        return None
+    return {"amount": decimal_text(to_decimal(amount)), "currency": currency}
+
+
 @function("money_sub", "string|number", "string|number", returns="string",
           example=("money_sub('10.00', '0.01')", "9.99"))
 def _money_sub(a: Any, b: Any) -> str:
@@ -287,6 +306,12 @@ def _split(value: str | None, separator: str) -> list[str]:
     return [piece.strip() for piece in value.split(separator) if piece.strip()]
 
 
+@function("trim", "string|null", returns="string|null", example=("trim('  TEE-M\n')", "TEE-M"))
+def _trim(value: str | None) -> str | None:
+    """Leading and trailing whitespace removed (line breaks too); null stays null."""
+    return None if value is None else value.strip()
+
+
 @function("upper", "string|null", returns="string|null", example=("upper('tee-m')", "TEE-M"))
 def _upper(value: str | None) -> str | None:
     """Upper case; null stays null."""
@@ -361,6 +386,31 @@ def _get(value: dict | None, key: Any) -> Any:
 def _to_entries(value: dict | None) -> list[dict]:
     """{a: 1} -> [{key: a, value: 1}], for `each` over an object."""
     return [{"key": k, "value": v} for k, v in (value or {}).items()]
+
+
+@function("group_by", "array|null", "string", returns="array", example=Example(
+    "group_by(units, 'sku')[].{sku: key, count: length(items)}",
+    [{"sku": "TEE-M", "count": 2}, {"sku": "CAP", "count": 1}],
+    input={"units": [{"sku": "TEE-M", "id": "1"}, {"sku": "CAP", "id": "2"}, {"sku": "TEE-M", "id": "3"}]}))
+def _group_by(items: list | None, key: str) -> list[dict]:
+    """Objects grouped by one field, groups in first-seen order: [{key: value, items: [...]}]; no field: the null group."""
+    groups: dict[str, dict] = {}
+    for item in items or []:
+        value = item.get(key) if isinstance(item, dict) else None
+        # Values compare by their JSON text: "1" and 1 are two groups, as are 1 and true.
+        identity = json.dumps(value, sort_keys=True, default=str)
+        group = groups.get(identity)
+        if group is None:
+            group = groups[identity] = {"key": value, "items": []}
+        group["items"].append(item)
+    return list(groups.values())
+
+
+@function("take", "array|null", "number", returns="array",
+          example=Example("take(items, n)", ["a", "b"], input={"items": ["a", "b", "c"], "n": 2}))
+def _take(items: list | None, count: Any) -> list:
+    """The first `count` items (a count read from the record; a slice only takes a literal)."""
+    return list((items or [])[: max(0, int(count))])
 
 
 # ---------------------------------------------------------------- dates

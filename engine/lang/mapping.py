@@ -33,7 +33,7 @@ from engine.lang.expr import (
     Scope,
     current_fields,
 )
-from engine.project.yamlpos import YDict, YList, format_path, locate, text_location
+from engine.project.yamlpos import YDict, YList, format_path, locate, plain, text_location
 from engine.registry import Example, Registry
 
 # The value forms, in the order they are tried and listed; each is declared once below with the
@@ -327,8 +327,10 @@ class MappingPlan:
         self.doc = doc
         self.source = doc.get("source") or {}
         self.target = doc.get("target") or {}
+        # Plain values: a list default read from YAML is a YList, which JMESPath's functions
+        # would not take for an array.
         self.context_defaults = {
-            key: spec.get("default") for key, spec in (doc.get("context") or {}).items()
+            key: plain(spec.get("default")) for key, spec in (doc.get("context") or {}).items()
             if isinstance(spec, dict) and "default" in spec
         }
         self.required = required

@@ -247,6 +247,26 @@ class StateStore(ABC):
     def get_once(self, scope: str, key: str) -> dict | None:
         """Inspect a ledger entry: status (in_progress/done/failed), result, error, attempts..."""
 
+    # ---- stock reservations -----------------------------------------------------------------
+
+    @abstractmethod
+    def reserve_stock(self, connection: str, order_key: str, lines: dict[str, int]) -> bool:
+        """Hold SKU -> quantity for an order the merchant system has not taken yet (on hold). The
+        same hold again changes nothing (False); other lines replace the order's hold."""
+
+    @abstractmethod
+    def release_stock(self, connection: str, order_key: str, reason: str) -> bool:
+        """Let the order's hold go (it reached the merchant system, or was cancelled). True if one was held."""
+
+    @abstractmethod
+    def reservations(self, connection: str | None = None, order_key: str | None = None,
+                     status: str | None = "held") -> list[dict]:
+        """Reservation rows: connection, order_key, sku, quantity, status, reason, created_at, updated_at."""
+
+    @abstractmethod
+    def reserved_stock(self, connection: str | None = None) -> dict[str, int]:
+        """SKU -> units held now (what the inventory flow takes off what may be sold)."""
+
     # ---- runs -----------------------------------------------------------------------------
 
     @abstractmethod

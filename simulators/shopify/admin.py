@@ -40,9 +40,37 @@ async def seed_shop(request: Request) -> Response:
     return JSONResponse(seed(sim(request), await _body(request)))
 
 
+def order_counts(state, note_attribute: str | None = None) -> dict:  # noqa: ANN001
+    """How many orders bear each name and each note attribute value (every attribute, or just the
+    one named), and the names and values held by more than one order: a cheap check that each
+    marketplace order became exactly one Shopify order. Cancelled and closed orders count too."""
+    by_name: dict[str, int] = {}
+    by_attribute: dict[str, dict[str, int]] = {}
+    for order in state.db.orders.values():
+        by_name[order["name"]] = by_name.get(order["name"], 0) + 1
+        for attr in order["note_attributes"]:
+            if note_attribute is None or attr["name"] == note_attribute:
+                values = by_attribute.setdefault(str(attr["name"]), {})
+                values[str(attr["value"])] = values.get(str(attr["value"]), 0) + 1
+    return {
+        "total": len(state.db.orders),
+        "by_name": by_name,
+        "by_note_attribute": by_attribute,
+        "duplicate_names": sorted(n for n, c in by_name.items() if c > 1),
+        "duplicate_note_attributes": {name: sorted(v for v, c in values.items() if c > 1)
+                                      for name, values in by_attribute.items() if any(c > 1 for c in values.values())},
+    }
+
+
+async def orders_counts(request: Request) -> Response:
+    """GET /_admin/orders/counts[?note_attribute=NAME]: see order_counts."""
+    return JSONResponse(order_counts(sim(request), request.query_params.get("note_attribute")))
+
+
 async def state_dump(request: Request) -> Response:
     state = sim(request)
     dump = state.dump()
+    dump["order_counts"] = order_counts(state)
     dump["products"] = [render_product(state, p) for p in state.db.products.values()]
     dump["bucket"] = request.app.state.bucket.as_dict()
     dump["faults"] = request.app.state.faults.as_dict()
@@ -97,6 +125,7 @@ ROUTES = [
     Route(f"{ADMIN_PREFIX}/reset", reset, methods=["POST"]),
     Route(f"{ADMIN_PREFIX}/seed", seed_shop, methods=["POST"]),
     Route(f"{ADMIN_PREFIX}/state", state_dump, methods=["GET"]),
+    Route(f"{ADMIN_PREFIX}/orders/counts", orders_counts, methods=["GET"]),
     Route(f"{ADMIN_PREFIX}/faults", faults, methods=["POST"]),
     Route(f"{ADMIN_PREFIX}/config", config, methods=["POST"]),
     Route(f"{ADMIN_PREFIX}/requests", requests_log, methods=["GET"]),

@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from .errors import ApiError, invalid, not_found
 from .http import id_list, root, sim
-from .order_model import filter_orders, order_sort, public, render_order
+from .order_model import filter_orders, order_sort, render_customer, render_order
 from .paging import ListQuery, paginate, parse_list, project, time_filter
 from .state import ShopState
 from .values import ZERO, JSONResponse, dec, gid, money
@@ -111,7 +111,7 @@ def create_customer(state: ShopState, data: dict) -> dict:
                                              "consent_updated_at": customer["created_at"],
                                              "consent_collected_from": "OTHER"}
     state.db.customers[ident] = customer
-    emit(state, "customers/create", public(customer))
+    emit(state, "customers/create", render_customer(state, customer))
     return customer
 
 
@@ -156,7 +156,7 @@ def record_order(state: ShopState, customer: dict, order: dict) -> None:
     customer["last_order_id"] = order["id"]
     customer["last_order_name"] = order["name"]
     customer["updated_at"] = state.now()
-    emit(state, "customers/update", public(customer))
+    emit(state, "customers/update", render_customer(state, customer))
 
 
 def _get(state: ShopState, ident: int) -> dict:
@@ -195,7 +195,7 @@ async def list_customers(request: Request) -> Response:
     state = sim(request)
     q = parse_list(request)
     page, headers = paginate(request, q, _filter(state, q), key=lambda c: [c["id"]])
-    return JSONResponse({"customers": [project(public(c), q.fields) for c in page]}, headers=headers)
+    return JSONResponse({"customers": [project(render_customer(state, c), q.fields) for c in page]}, headers=headers)
 
 
 async def search_customers(request: Request) -> Response:
@@ -208,7 +208,7 @@ async def search_customers(request: Request) -> Response:
             raise ApiError(400, {"query": f"unsupported search field {field}"})  # UNCONFIRMED
     found = [c for c in state.db.customers.values() if all(_matches(c, t) for t in terms)]
     page, headers = paginate(request, q, found, key=lambda c: [c["id"]])
-    return JSONResponse({"customers": [project(public(c), q.fields) for c in page]}, headers=headers)
+    return JSONResponse({"customers": [project(render_customer(state, c), q.fields) for c in page]}, headers=headers)
 
 
 async def count_customers(request: Request) -> Response:
@@ -217,13 +217,13 @@ async def count_customers(request: Request) -> Response:
 
 
 async def show_customer(request: Request) -> Response:
-    return JSONResponse({"customer": public(_get(sim(request), request.path_params["id"]))})
+    return JSONResponse({"customer": render_customer(sim(request), _get(sim(request), request.path_params["id"]))})
 
 
 async def post_customer(request: Request) -> Response:
     state = sim(request)
     customer = create_customer(state, await root(request, "customer"))
-    return JSONResponse({"customer": public(customer)}, status_code=201)
+    return JSONResponse({"customer": render_customer(state, customer)}, status_code=201)
 
 
 async def put_customer(request: Request) -> Response:
@@ -239,8 +239,8 @@ async def put_customer(request: Request) -> Response:
         customer.update(before)
         raise
     customer["updated_at"] = state.now()
-    emit(state, "customers/update", public(customer))
-    return JSONResponse({"customer": public(customer)})
+    emit(state, "customers/update", render_customer(state, customer))
+    return JSONResponse({"customer": render_customer(state, customer)})
 
 
 async def delete_customer(request: Request) -> Response:

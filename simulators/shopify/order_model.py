@@ -43,12 +43,43 @@ ORDER_CUSTOMER_KEYS = (
 )  # fmt: skip
 
 
+# Protected customer data (Level 2: name, email, phone, address) an app without that access reads
+# as null. UNCONFIRMED which address keys count: the simulator blanks everything below the
+# province, and keeps country and province (and their codes).
+REDACTED_ADDRESS_KEYS = ("first_name", "last_name", "name", "company", "address1", "address2", "city", "zip",
+                         "phone", "latitude", "longitude")
+REDACTED_PERSON_KEYS = ("first_name", "last_name", "email", "phone")
+
+
+def _redact_address(address: dict | None) -> dict | None:
+    return None if address is None else address | {k: None for k in REDACTED_ADDRESS_KEYS if k in address}
+
+
+def _redact_person(record: dict) -> dict:
+    out = record | {k: None for k in REDACTED_PERSON_KEYS if k in record}
+    if "default_address" in out:
+        out["default_address"] = _redact_address(out["default_address"])
+    if "addresses" in out:
+        out["addresses"] = [_redact_address(a) for a in out["addresses"]]
+    return out
+
+
+def render_customer(state: ShopState, customer: dict) -> dict:
+    """A customer as answers and webhooks give it (redacted when the app lacks the access)."""
+    out = public(customer)
+    return _redact_person(out) if state.settings.redact_customer_data else out
+
+
 def render_order(state: ShopState, order: dict) -> dict:
     out = public(order)
     out["fulfillments"] = [public(f) for f in state.db.fulfillments.values() if f["order_id"] == order["id"]]
     out["refunds"] = [public(r) for r in state.db.refunds.values() if r["order_id"] == order["id"]]
     customer = state.db.customers.get(order.get("_customer_id") or 0)
-    out["customer"] = {k: public(customer).get(k) for k in ORDER_CUSTOMER_KEYS} if customer else None
+    out["customer"] = {k: render_customer(state, customer).get(k) for k in ORDER_CUSTOMER_KEYS} if customer else None
+    if state.settings.redact_customer_data:
+        out.update(email=None, contact_email=None, phone=None,
+                   billing_address=_redact_address(out["billing_address"]),
+                   shipping_address=_redact_address(out["shipping_address"]))
     return out
 
 
@@ -127,6 +158,10 @@ def filter_orders(state: ShopState, q: ListQuery) -> list[dict]:
     if q.get("since_id"):
         orders = [o for o in orders if o["id"] > int(q.get("since_id") or 0)]
     if q.get("name"):
+        # Exact match on the whole name; one leading "#" is ignored on either side, so name=1001 and
+        # name=%231001 both find "#1001" and name=TT1 finds an order created with name "TT1".
+        # UNCONFIRMED: the reference only lists `name` as a filter; how Shopify treats a "#" the
+        # stored name lacks, and whether it splits on commas as this does, is not documented.
         wanted = {n.strip().lstrip("#") for n in (q.get("name") or "").split(",")}
         orders = [o for o in orders if o["name"].lstrip("#") in wanted]
     status = q.get("status") or "open"

@@ -23,7 +23,7 @@ from .order_model import (
     render_order,
     set_money,
 )
-from .orders import add_transaction
+from .orders import add_transaction, line_discount
 from .state import ShopState
 from .values import ZERO, JSONResponse, as_int, dec, gid, money, money_number, money_set
 from .webhooks import emit
@@ -64,8 +64,9 @@ def _plan_lines(state: ShopState, order: dict, given: list) -> list[dict]:
         location_id = data.get("location_id") or line["_location_id"]
         if restock_type != "no_restock" and int(location_id) not in state.db.locations:
             raise invalid("location_id", "is invalid")
-        unit_total = dec(line["price"]) * line["quantity"] - dec(line["total_discount"])
+        unit_total = dec(line["price"]) * line["quantity"] - line_discount(line)
         subtotal = _share(unit_total, qty, line["quantity"])
+        discount = _share(line_discount(line), qty, line["quantity"])
         tax = _share(sum((dec(t["price"]) for t in line["tax_lines"]), ZERO), qty, line["quantity"])
         plan.append(
             {
@@ -75,6 +76,7 @@ def _plan_lines(state: ShopState, order: dict, given: list) -> list[dict]:
                 "location_id": int(location_id) if location_id else None,
                 "subtotal": subtotal,
                 "tax": tax,
+                "discount": discount,
             }
         )
     return plan
@@ -189,7 +191,10 @@ def create_refund(state: ShopState, order: dict, data: dict) -> dict:
         if amount <= 0 or amount > refundable:
             raise invalid("transactions", f"amount must be less than or equal to {money(refundable)}")
         refundable -= amount
-        txn_data.append(txn | {"kind": "refund", "parent_id": parent_id, "amount": money(amount)})
+        # A refund goes back through the gateway of the payment it refunds unless told otherwise.
+        gateway = state.db.transactions[int(parent_id)]["gateway"]
+        txn_data.append({"gateway": gateway} | {k: v for k, v in txn.items() if v is not None}
+                        | {"kind": "refund", "parent_id": int(parent_id), "amount": money(amount)})
     ident = state.new_id()
     currency = data.get("currency") or order["currency"]
     for p in plan:
@@ -232,6 +237,7 @@ def create_refund(state: ShopState, order: dict, data: dict) -> dict:
     state.db.refunds[ident] = refund
     removed = sum((p["subtotal"] + p["tax"] for p in plan), ZERO)
     for field, delta in (
+        ("current_total_discounts", sum((p["discount"] for p in plan), ZERO)),
         ("current_subtotal_price", sum((p["subtotal"] for p in plan), ZERO)),
         ("current_total_tax", sum((p["tax"] for p in plan), ZERO)),
         ("current_total_price", removed + shipping),

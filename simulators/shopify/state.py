@@ -45,6 +45,12 @@ class Settings:
     # A variant without a SKU: the samples (REST product 2025-01, webhooks 2023-10 and 2025-01)
     # give "sku": null, and so do the simulator's reads; off gives "" (older shops' data).
     blank_sku_reads_null: bool = True
+    # Line-level discount inputs POST orders.json honours, comma-separated: "total_discount",
+    # "discount_allocations" (UNCONFIRMED which ones the real create takes; "" ignores both).
+    line_discount_inputs: str = "total_discount,discount_allocations"
+    # The app lacks protected customer data access (Level 2): names, addresses, email and phone
+    # read null in order and customer answers and webhooks. Off: the app has the access.
+    redact_customer_data: bool = False
 
     def update(self, values: dict) -> None:
         known = {f.name: f for f in fields(self)}

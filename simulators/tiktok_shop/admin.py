@@ -11,11 +11,11 @@ from starlette.routing import Route
 
 from simulators.common import FaultConfig
 
-from . import aftersales, orders, products
+from . import aftersales, generator, orders, products
 from .products import new_product
 from .state import SimState
 from .tokens import issue_auth_code
-from .webhooks import WebhookDispatcher
+from .webhooks import WebhookDispatcher, outbox
 
 
 def _error(message: str, status: int = 400) -> JSONResponse:
@@ -126,12 +126,31 @@ def routes(sim: SimState, faults: FaultConfig, dispatcher: WebhookDispatcher) ->
             return _error(str(exc))
         return JSONResponse(orders.order_view(order) | {"recipient_address": order["recipient_address"]})
 
+    async def generate_orders(request: Request) -> JSONResponse:
+        """Many orders walked to a mix of statuses; body: the spec of generator.generate_orders."""
+        try:
+            made = generator.generate_orders(sim, await _body(request))
+        except (ValueError, TypeError) as exc:
+            return _error(str(exc))
+        return JSONResponse({"orders": made})
+
     async def advance_order(request: Request) -> JSONResponse:
         order = sim.orders.get(request.path_params["order_id"])
         if order is None:
             return _error("unknown order", 404)
         try:
             orders.advance(sim, order, str((await _body(request)).get("to")))
+        except ValueError as exc:
+            return _error(str(exc), 409)
+        return JSONResponse(orders.order_view(order) | {"recipient_address": order["recipient_address"]})
+
+    async def change_address(request: Request) -> JSONResponse:
+        """The buyer edits the delivery address; body: the recipient_address keys to change."""
+        order = sim.orders.get(request.path_params["order_id"])
+        if order is None:
+            return _error("unknown order", 404)
+        try:
+            orders.update_address(sim, order, await _body(request))
         except ValueError as exc:
             return _error(str(exc), 409)
         return JSONResponse(orders.order_view(order) | {"recipient_address": order["recipient_address"]})
@@ -175,6 +194,13 @@ def routes(sim: SimState, faults: FaultConfig, dispatcher: WebhookDispatcher) ->
     async def deliver(request: Request) -> JSONResponse:
         return JSONResponse(await dispatcher.flush())
 
+    async def webhook_outbox(request: Request) -> JSONResponse:
+        """Events not delivered yet as raw signed bodies plus headers. Query: event_type=NAME,
+        all=1 (delivered and dropped ones too)."""
+        q = request.query_params
+        return JSONResponse({"events": outbox(sim, include_delivered=q.get("all") in ("1", "true"),
+                                              event_type=q.get("event_type"))})
+
     p = "/_admin"
     return [
         Route(f"{p}/reset", reset, methods=["POST"]),
@@ -186,10 +212,13 @@ def routes(sim: SimState, faults: FaultConfig, dispatcher: WebhookDispatcher) ->
         Route(f"{p}/expire_token", expire_token, methods=["POST"]),
         Route(f"{p}/auth_code", auth_code, methods=["POST"]),
         Route(f"{p}/orders", create_order, methods=["POST"]),
+        Route(f"{p}/orders/generate", generate_orders, methods=["POST"]),
         Route(f"{p}/orders/{{order_id}}/advance", advance_order, methods=["POST"]),
+        Route(f"{p}/orders/{{order_id}}/address", change_address, methods=["POST"]),
         Route(f"{p}/cancellations", cancel_request, methods=["POST"]),
         Route(f"{p}/returns", return_request, methods=["POST"]),
         Route(f"{p}/returns/{{return_id}}/advance", advance_return, methods=["POST"]),
         Route(f"{p}/audit/run", run_audit, methods=["POST"]),
         Route(f"{p}/webhooks/deliver", deliver, methods=["POST"]),
+        Route(f"{p}/webhooks/outbox", webhook_outbox, methods=["GET"]),
     ]

@@ -59,9 +59,20 @@ def _refund(order: dict, lines: list[dict], with_shipping: bool) -> dict:
     tax = sum((dec(li["item_tax"][0]["tax_amount"]) for li in lines), Decimal(0))
     shipping = dec(order["payment"]["shipping_fee"]) if with_shipping else Decimal(0)
     total = subtotal + shipping + (Decimal(0) if order.get("_tax_included") else tax)
-    return {"currency": currency, "refund_total": fmt(total, currency),
+    # The simulator charges no retail delivery fee per line; the order's is refunded with shipping.
+    retail = dec(order["payment"]["retail_delivery_fee"]) if with_shipping else Decimal(0)
+    return {"currency": currency, "refund_total": fmt(total + retail, currency),
             "refund_subtotal": fmt(subtotal, currency), "refund_shipping_fee": fmt(shipping, currency),
-            "refund_tax": fmt(tax, currency)}
+            "refund_tax": fmt(tax, currency), "retail_delivery_fee": fmt(retail, currency)}
+
+
+def _line_view(sim: SimState, order: dict, li: dict, id_key: str, kind: str) -> dict:
+    """A cancel or return line as the search answers show it (FD 202309 samples)."""
+    image = {"height": 200, "url": li["sku_image"], "width": 200} if li["sku_image"] else {
+        "height": 0, "url": "", "width": 0}
+    return {id_key: sim.ids.new(kind), "order_line_item_id": li["id"], "sku_id": li["sku_id"],
+            "seller_sku": li["seller_sku"], "product_name": li["product_name"], "sku_name": li["sku_name"],
+            "product_image": image, "refund_amount": _refund(order, [li], False)}
 
 
 def _pick_lines(order: dict, body: dict, allowed: set[str], key: str = "order_line_item_ids") -> list[dict]:
@@ -110,10 +121,10 @@ def _new_cancellation(sim: SimState, order: dict, lines: list[dict], role: str, 
         "cancel_type": "CANCEL" if role == "SELLER" else "BUYER_CANCEL", "role": role,
         "cancel_status": status, "cancel_reason": reason, "cancel_reason_text": reason,
         "refund_amount": _refund(order, lines, full),
-        "cancel_line_items": [{"cancel_line_item_id": sim.ids.new("cancel"), "order_line_item_id": li["id"],
-                               "sku_id": li["sku_id"], "seller_sku": li["seller_sku"],
-                               "product_name": li["product_name"], "refund_amount": _refund(order, [li], False)}
-                              for li in lines],
+        "cancel_line_items": [_line_view(sim, order, li, "cancel_line_item_id", "cancel") for li in lines],
+        # The seller must answer a buyer's request; nothing is asked of it otherwise.
+        "seller_next_action_response": ([{"action": "SELLER_RESPOND_CANCEL", "deadline": now + 2 * DAY}]
+                                        if status == PENDING_CANCEL else []),
         "create_time": now, "update_time": now,
     }
     sim.cancellations[record["cancel_id"]] = record
@@ -128,9 +139,7 @@ def seller_cancel(ctx: Ctx) -> dict:
     if not body.get("cancel_reason"):
         raise ApiError(E.INVALID_PARAM, "Invalid params: cancel_reason is required")
     lines = _pick_lines(order, body, {"TO_FULFILL", "PROCESSING"})
-    record = _new_cancellation(sim, order, lines, "SELLER", body["cancel_reason"], DONE_CANCEL)
-    cancel_lines(sim, order, [li["id"] for li in lines], "SELLER", body["cancel_reason"])
-    _cancel_event(sim, record)
+    record = seller_cancel_order(sim, order, body["cancel_reason"], lines)
     return {"cancel_id": record["cancel_id"], "cancel_status": record["cancel_status"]}
 
 
@@ -163,15 +172,29 @@ def _pending_cancellation(sim: SimState, cancel_id: str) -> dict:
     return record
 
 
+def approve_buyer_cancellation(sim: SimState, record: dict) -> None:
+    """The seller agrees to a pending buyer cancellation: the lines are cancelled and refunded."""
+    order = sim.orders[record["order_id"]]
+    order["is_buyer_request_cancel"] = False
+    cancel_lines(sim, order, record["_line_ids"], "BUYER", record["cancel_reason"])
+    record.update(cancel_status=DONE_CANCEL, update_time=sim.later_than(record["update_time"]))
+    record["seller_next_action_response"] = []
+    _cancel_event(sim, record)
+
+
+def seller_cancel_order(sim: SimState, order: dict, reason: str, lines: list[dict] | None = None) -> dict:
+    """The seller cancels lines (all open ones by default) of an unshipped order; done at once."""
+    lines = lines if lines is not None else [li for li in order["line_items"]
+                                             if li["package_status"] in ("TO_FULFILL", "PROCESSING")]
+    record = _new_cancellation(sim, order, lines, "SELLER", reason, DONE_CANCEL)
+    cancel_lines(sim, order, [li["id"] for li in lines], "SELLER", reason)
+    _cancel_event(sim, record)
+    return record
+
+
 def approve_cancellation(ctx: Ctx) -> dict:
     def act() -> dict:
-        sim = ctx.sim
-        record = _pending_cancellation(sim, ctx.params["cancel_id"])
-        order = sim.orders[record["order_id"]]
-        order["is_buyer_request_cancel"] = False
-        cancel_lines(sim, order, record["_line_ids"], "BUYER", record["cancel_reason"])
-        record.update(cancel_status=DONE_CANCEL, update_time=sim.later_than(record["update_time"]))
-        _cancel_event(sim, record)
+        approve_buyer_cancellation(ctx.sim, _pending_cancellation(ctx.sim, ctx.params["cancel_id"]))
         return {}
     return _idempotent(ctx, "approve_cancellation", act)
 
@@ -185,8 +208,8 @@ def reject_cancellation(ctx: Ctx) -> dict:
         order = sim.orders[record["order_id"]]
         order["is_buyer_request_cancel"] = False
         order["update_time"] = sim.later_than(order["update_time"])
-        record.update(cancel_status=REJECTED_CANCEL, reject_reason=body["reject_reason"],
-                      update_time=sim.later_than(record["update_time"]))
+        record.update(cancel_status=REJECTED_CANCEL, _reject_reason=body["reject_reason"],
+                      update_time=sim.later_than(record["update_time"]), seller_next_action_response=[])
         _cancel_event(sim, record)
         return {}
     return _idempotent(ctx, "reject_cancellation", act)
@@ -225,9 +248,15 @@ def search_cancellations(ctx: Ctx) -> dict:
 
 
 # -- returns ----------------------------------------------------------------------------------
+# What the seller must do next. SELLER_RESPOND_REFUND is the 202309 search-returns sample's (a
+# pending REFUND); the names for the other types and for a parcel on its way back are UNCONFIRMED.
+RESPOND_ACTIONS = {"REFUND": "SELLER_RESPOND_REFUND", "RETURN_AND_REFUND": "SELLER_RESPOND_RETURN",
+                   "REPLACEMENT": "SELLER_RESPOND_REPLACEMENT"}
+
+
 def _next_actions(record: dict, now: int) -> list[dict]:
-    action = {PENDING_RETURN: "SELLER_RESPOND_REQUEST", "BUYER_SHIPPED_ITEM": "SELLER_RECEIVE_PACKAGE"}.get(
-        record["return_status"])
+    action = {PENDING_RETURN: RESPOND_ACTIONS[record["return_type"]],
+              "BUYER_SHIPPED_ITEM": "SELLER_RECEIVE_PACKAGE"}.get(record["return_status"])
     return [{"action": action, "deadline": now + 2 * DAY}] if action else []
 
 
@@ -245,6 +274,16 @@ def _set_return_status(sim: SimState, record: dict, status: str) -> None:
     _return_event(sim, record)
 
 
+def _return_discounts(order: dict, lines: list[dict]) -> dict:
+    """discount_amount[]: the discounts on the returned lines (the order's shipping discounts are
+    not refunded with a return, so they read 0 here)."""
+    currency = order["payment"]["currency"]
+    return {"currency": currency,
+            "product_platform_discount": fmt(sum((dec(li["platform_discount"]) for li in lines), Decimal(0)), currency),
+            "product_seller_discount": fmt(sum((dec(li["seller_discount"]) for li in lines), Decimal(0)), currency),
+            "shipping_fee_platform_discount": "0", "shipping_fee_seller_discount": "0"}
+
+
 def _new_return(sim: SimState, order: dict, lines: list[dict], role: str, return_type: str, reason: str,
                 status: str) -> dict:
     if return_type not in ("REFUND", "RETURN_AND_REFUND", "REPLACEMENT"):
@@ -258,12 +297,16 @@ def _new_return(sim: SimState, order: dict, lines: list[dict], role: str, return
         "return_id": sim.ids.new("return"), "order_id": order["id"], "return_type": return_type,
         "return_status": status, "role": role, "return_reason": reason, "return_reason_text": reason,
         "arbitration_status": "", "shipment_type": "PLATFORM", "handover_method": "DROP_OFF",
-        "return_tracking_number": "", "return_provider_name": "",
+        "return_tracking_number": "", "return_provider_name": "", "return_provider_id": "",
+        "can_buyer_keep_item": False,
         "refund_amount": _refund(order, lines, False),
-        "return_line_items": [{"return_line_item_id": sim.ids.new("return_line"), "order_line_item_id": li["id"],
-                               "sku_id": li["sku_id"], "seller_sku": li["seller_sku"],
-                               "product_name": li["product_name"], "refund_amount": _refund(order, [li], False)}
-                              for li in lines],
+        "discount_amount": [_return_discounts(order, lines)],
+        # Who pays the parcel back (202309 search-returns sample); the simulator's returns ship on
+        # a platform label the seller pays for, and refunds alone ship nothing.
+        "shipping_fee_amount": [{"buyer_paid_return_shipping_fee": "0", "currency": order["payment"]["currency"],
+                                 "platform_paid_return_shipping_fee": "0",
+                                 "seller_paid_return_shipping_fee": "0" if return_type == "REFUND" else "5.99"}],
+        "return_line_items": [_line_view(sim, order, li, "return_line_item_id", "return_line") for li in lines],
         "create_time": now, "update_time": now, "_line_ids": [li["id"] for li in lines],
     }
     record["seller_next_action_response"] = _next_actions(record, now)
@@ -294,7 +337,7 @@ def buyer_return_move(sim: SimState, return_id: str, to: str, tracking: str | No
         raise OrderError(f"a return in {record['return_status']} cannot move to {to}")
     if to == "BUYER_SHIPPED_ITEM":
         record["return_tracking_number"] = tracking or "9400" + sim.ids.new("package")[:18]
-        record["return_provider_name"] = "USPS"
+        record["return_provider_name"], record["return_provider_id"] = "USPS", "7117858858072016686"
     _set_return_status(sim, record, to)
     return record
 
@@ -334,7 +377,7 @@ def _decide(ctx: Ctx, table: dict, scope: str) -> dict:
             offer = body.get("partial_refund") or {}
             record["refund_amount"]["refund_total"] = fmt(dec(offer.get("amount")), record["refund_amount"]["currency"])
         if table is REJECTIONS:
-            record["reject_reason"] = body.get("reject_reason", "")
+            record["_reject_reason"] = body.get("reject_reason", "")
         _set_return_status(sim, record, to)
         return {}
     return _idempotent(ctx, scope, act)

@@ -7,7 +7,7 @@ import copy
 from . import errors as E
 from . import packages
 from .errors import ApiError
-from .orders import find_order, set_status
+from .orders import find_order, is_fbt, set_status
 from .pagination import paginate
 from .routing import Ctx
 from .state import SimState
@@ -35,8 +35,17 @@ def shipping_providers(ctx: Ctx) -> dict:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+def _seller_fulfils(order: dict) -> None:
+    """1.11 (LY): only FULFILLMENT_BY_SELLER orders can be shipped by the seller. The refusal
+    comes in the usual envelope, HTTP 200 with a business code (code and wording UNCONFIRMED)."""
+    if is_fbt(order):
+        raise ApiError(E.FBT_ORDER, f"Order {order['id']} is fulfilled by TikTok (FULFILLMENT_BY_TIKTOK); "
+                       "only FULFILLMENT_BY_SELLER orders can be shipped by the seller")
+
+
 def _shippable_order(sim: SimState, order_id: str) -> dict:
     order = find_order(sim, order_id)
+    _seller_fulfils(order)
     if order["status"] not in SHIPPABLE:
         raise ApiError(E.ORDER_STATUS_NOT_ALLOWED, f"Order status {order['status']} does not allow shipping")
     return order
@@ -147,6 +156,10 @@ def deliver_packages(ctx: Ctx) -> dict:
                            "detail": {"package_id": str(spec.get("id"))}})
             continue
         order = sim.orders[pkg["order_id"]]
+        if is_fbt(order):
+            errors.append({"code": E.FBT_ORDER, "message": "The order is fulfilled by TikTok",
+                           "detail": {"package_id": pkg["id"]}})
+            continue
         packages.deliver(sim, order, pkg)
         if all(li["package_status"] == "COMPLETED" for li in packages.live_lines(order)):
             set_status(sim, order, "DELIVERED")
@@ -154,6 +167,7 @@ def deliver_packages(ctx: Ctx) -> dict:
 
 
 def _update_tracking(sim: SimState, order: dict, pkg: dict, body: dict) -> None:
+    _seller_fulfils(order)
     if not pkg["shipped"] and not pkg["ready"]:
         raise ApiError(E.ORDER_STATUS_NOT_ALLOWED, "Only shipped packages have tracking to update")
     if not body.get("tracking_number") or not body.get("shipping_provider_id"):

@@ -47,9 +47,15 @@ def new_package(sim: SimState, order: dict, line_ids: list[str]) -> dict:
             line["package_id"] = pkg["id"]
     order["packages"] = [{"id": p["id"]} for p in sim.packages.values() if p["order_id"] == order["id"]]
     order["split_or_combine_tag"] = "SPLIT" if len(order["packages"]) > 1 else ""
-    sim.emit("PACKAGE_UPDATE", {"sc_type": "SPLIT" if len(order["packages"]) > 1 else "",
-                                "role_type": "SELLER", "update_time": now,
-                                "package_list": [{"package_id": pkg["id"], "order_id_list": [order["id"]]}]})
+    if len(order["packages"]) > 1:
+        # 1.12 type 4 tells of a split or a combine (sc_type SPLIT|COMBINE); an order's first
+        # package is neither, so only a split announces itself. package_list names every package
+        # the order now has. UNCONFIRMED: role_type's values; the reference names the field only
+        # (an SDK sample shows "ROLE_USER"), the simulator says who split it: SELLER.
+        sim.emit("PACKAGE_UPDATE", {"sc_type": "SPLIT", "role_type": "SELLER",
+                                    "package_list": [{"package_id": p["id"], "order_id_list": [order["id"]]}
+                                                     for p in order["packages"]],
+                                    "update_time": now})
     return pkg
 
 

@@ -105,13 +105,40 @@ def queue_event(sim: SimState, event_type: str, data: dict) -> None:
         sim.on_event()
 
 
+def signed_headers(sim: SimState, raw: bytes) -> dict:
+    """The headers a delivery carries: Authorization = hex HMAC-SHA256(app_secret, app_key + body)."""
+    creds = sim.creds
+    return {"Content-Type": "application/json",
+            "Authorization": tiktok_webhook_signature(creds.app_key, creds.app_secret, raw)}
+
+
+def outbox(sim: SimState, *, include_delivered: bool = False, event_type: str | None = None) -> list[dict]:
+    """Every event not delivered yet (pending, or queued with no subscription at the time), as
+    the exact bytes and headers a delivery sends, so a test can replay them anywhere."""
+    out = []
+    for event in sim.events:
+        if event["status"] in ("delivered", "dropped") and not include_delivered:
+            continue
+        if event_type and event["event_type"] != event_type:
+            continue
+        raw = event["body"].encode()
+        sub = sim.webhooks.get(event["event_type"])
+        out.append({
+            "tts_notification_id": json.loads(raw)["tts_notification_id"],
+            "event_type": event["event_type"], "type": EVENT_TYPES[event["event_type"]],
+            "status": event["status"], "attempts": event["attempts"],
+            "address": sub["address"] if sub else None,
+            "body": event["body"], "headers": signed_headers(sim, raw),
+        })
+    return out
+
+
 def pending(sim: SimState) -> list[dict]:
     return [e for e in sim.events if e["status"] == "pending"]
 
 
 async def deliver(sim: SimState, *, only_due: bool = False) -> dict:
     """POST every pending event to its subscription; failures stay pending for the next call."""
-    creds = sim.creds
     counts = {"delivered": 0, "failed": 0, "dropped": 0}
     async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT) as client:
         for event in pending(sim):
@@ -123,10 +150,7 @@ async def deliver(sim: SimState, *, only_due: bool = False) -> dict:
                 counts["dropped"] += 1
                 continue
             raw = event["body"].encode()
-            headers = {
-                "Content-Type": "application/json",
-                "Authorization": tiktok_webhook_signature(creds.app_key, creds.app_secret, raw),
-            }
+            headers = signed_headers(sim, raw)
             event["attempts"] += 1
             status, error = None, None
             try:

@@ -56,6 +56,35 @@ def test_money_refuses_non_numbers(exprs: ExpressionCompiler) -> None:
         ev(exprs, "decimal('NaN')")
 
 
+@pytest.mark.parametrize(("expr", "data", "want"), [
+    ("money_sum(v)", {"v": ["19.99", "0.01", "100"]}, "120.00"),
+    ("money_sum(v)", {"v": ["0.1", 0.2, None, "", "5"]}, "5.3"),  # nulls and empty text skipped
+    ("money_sum(v)", {"v": []}, "0"),
+    ("money_sum(v)", {"v": None}, "0"),
+    ("money_sum(v)", {}, "0"),
+    ("money_sum(v, `2`)", {"v": ["1.005", "0.0001"]}, "1.01"),  # half-up, after the exact sum
+    ("money_sum(v, `2`)", {"v": ["0.125"]}, "0.13"),
+    ("money_sum(v, `0`)", {"v": ["2.5"]}, "3"),
+    ("money_sum(v)", {"v": ["-1.50", "1.5"]}, "0.00"),
+    ("money(a, 'USD')", {"a": "5000"}, {"amount": "5000", "currency": "USD"}),
+    ("money(a, 'USD')", {"a": 19.99}, {"amount": "19.99", "currency": "USD"}),
+    ("money(a, 'USD')", {"a": "1e2"}, {"amount": "100", "currency": "USD"}),
+    ("money(a, 'USD')", {"a": None}, None),
+    ("money(a, 'USD')", {"a": " "}, None),
+])
+def test_money_sum_and_money_objects(exprs: ExpressionCompiler, expr: str, data: dict, want: object) -> None:
+    assert ev(exprs, expr, data) == want
+
+
+def test_money_sum_refuses_non_numbers(exprs: ExpressionCompiler) -> None:
+    from engine.lang.expr import ExprEvalError
+
+    with pytest.raises(ExprEvalError, match="not a decimal number"):
+        ev(exprs, "money_sum(v)", {"v": ["1", "one"]})
+    with pytest.raises(ExprEvalError, match="not a number"):
+        ev(exprs, "money_sum(v)", {"v": [True]})
+
+
 @pytest.mark.parametrize(("expr", "want"), [
     ("convert_weight('1', 'lb', 'g')", "453.592"),
     ("convert_weight('2.5', 'lb', 'kg', `2`)", "1.13"),
@@ -101,6 +130,49 @@ def test_html_to_text(exprs: ExpressionCompiler) -> None:
 ])
 def test_text_and_object_functions(exprs: ExpressionCompiler, expr: str, data: dict, want: object) -> None:
     assert ev(exprs, expr, data) == want
+
+
+UNITS = [{"sku": "A", "id": 1}, {"sku": "B", "id": 2}, {"id": 3}, {"sku": "A", "id": 4}, {"sku": None, "id": 5},
+         {"sku": "1", "id": 6}, {"sku": 1, "id": 7}]
+
+
+def test_group_by_keeps_first_seen_order_and_puts_missing_keys_under_null(exprs: ExpressionCompiler) -> None:
+    groups = ev(exprs, "group_by(u, 'sku')", {"u": UNITS})
+    assert [g["key"] for g in groups] == ["A", "B", None, "1", 1]  # "1" and 1 are not the same key
+    assert [[i["id"] for i in g["items"]] for g in groups] == [[1, 4], [2], [3, 5], [6], [7]]
+    assert ev(exprs, "group_by(u, 'sku')[].{k: key, n: length(items)}", {"u": UNITS})[0] == {"k": "A", "n": 2}
+
+
+@pytest.mark.parametrize(("data", "want"), [
+    ({"u": None}, []),
+    ({"u": []}, []),
+    ({}, []),
+    ({"u": ["x", {"k": "a"}, "x"]}, [{"key": None, "items": ["x", "x"]}, {"key": "a", "items": [{"k": "a"}]}]),
+    # keys may be lists or objects: compared by value
+    ({"u": [{"k": ["a", 1]}, {"k": ["a", 1]}, {"k": {"b": 2}}]},
+     [{"key": ["a", 1], "items": [{"k": ["a", 1]}, {"k": ["a", 1]}]}, {"key": {"b": 2}, "items": [{"k": {"b": 2}}]}]),
+])
+def test_group_by_edges(exprs: ExpressionCompiler, data: dict, want: list) -> None:
+    assert ev(exprs, "group_by(u, 'k')", data) == want
+
+
+@pytest.mark.parametrize(("data", "want"), [
+    ({"i": [1, 2, 3], "n": 2}, [1, 2]),
+    ({"i": [1, 2, 3], "n": 5}, [1, 2, 3]),
+    ({"i": [1, 2, 3], "n": 0}, []),
+    ({"i": [1, 2, 3], "n": -1}, []),  # not "all but the last"
+    ({"i": [1, 2, 3], "n": 2.0}, [1, 2]),
+    ({"i": None, "n": 2}, []),
+])
+def test_take_counts_from_the_record(exprs: ExpressionCompiler, data: dict, want: list) -> None:
+    assert ev(exprs, "take(i, n)", data) == want
+
+
+@pytest.mark.parametrize(("value", "want"), [
+    ("  TEE-M\n", "TEE-M"), ("\t", ""), ("a b", "a b"), (None, None),
+])
+def test_trim(exprs: ExpressionCompiler, value: object, want: object) -> None:
+    assert ev(exprs, "trim(s)", {"s": value}) == want
 
 
 @pytest.mark.parametrize(("value", "want"), [

@@ -155,6 +155,15 @@ def test_context_defaults_from_the_mapping() -> None:
     assert p.apply({}, {"currency": "EUR"}).output == {"currency": "EUR"}
 
 
+def test_list_and_object_context_defaults_work_in_functions() -> None:
+    # A default read from YAML keeps positions; functions must see a plain array and object.
+    p = plan("relay: \"contains(var('domains'), domain)\"\nn: \"length(keys(var('table')))\"\n",
+             "context:\n  domains: {type: array, default: [a.example, b.example]}\n"
+             "  table: {type: object, default: {x: 1}}\n")
+    assert p.apply({"domain": "b.example"}).output == {"relay": True, "n": 1}
+    assert p.apply({"domain": "b.example"}, {"domains": ["c.example"]}).output == {"relay": False, "n": 1}
+
+
 def test_function_failure_is_a_field_error_not_an_exception() -> None:
     r = plan("total: \"money_add(price, tax)\"\n").apply({"price": "1", "tax": "x"})
     assert r.errors and r.errors[0].path == "total" and "not a decimal number" in r.errors[0].message

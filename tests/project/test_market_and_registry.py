@@ -20,12 +20,13 @@ def context(options: dict, meta: dict) -> RunContext:
 
 def test_the_connections_currency_wins_over_an_option() -> None:
     ctx = context({"currency": "USD", "warehouse_id": "1"}, {"region": "GB", "currency": "GBP"})
-    assert ctx.mapping_context("target") == {"currency": "GBP", "region": "GB", "warehouse_id": "1"}
+    assert ctx.mapping_context("target") == {"currency": "GBP", "region": "GB", "warehouse_id": "1",
+                                             "connection": "tt"}
 
 
 def test_an_option_fills_in_when_the_connection_has_no_currency() -> None:
     ctx = context({"currency": "EUR"}, {"region": None, "currency": None})
-    assert ctx.mapping_context("target") == {"currency": "EUR", "region": None}
+    assert ctx.mapping_context("target") == {"currency": "EUR", "region": None, "connection": "tt"}
 
 
 def test_no_shipped_flow_option_that_must_match_a_connection_has_a_default() -> None:

@@ -163,14 +163,59 @@ def test_order_get_has_the_real_2025_01_order_keys_nesting_and_types(client):
                   {"order": load_payload("shopify/webhook_orders_2025-04_real_anonymized.json")})
     assert_shape(shape, order, **ORDER_ALLOWANCES)
     line = order["order"]["refunds"][0]["refund_line_items"][0]
-    # JSON numbers there, with the string amount in the *_set twin, as in the sample.
-    assert isinstance(line["subtotal"], int | float) and line["subtotal_set"]["shop_money"]["amount"] == "199.00"
+    # JSON numbers there, with the string amount in the *_set twin, as in the sample; net of the
+    # line's share of the discount code (the sample's 195.66 is 199.00 less its 3.34 allocation).
+    assert isinstance(line["subtotal"], int | float) and line["subtotal_set"]["shop_money"]["amount"] == "194.00"
+
+
+def test_a_marketplace_order_keeps_the_real_order_shape(client):
+    """An order as the connector writes a TikTok one: its own name, per-line discounts and taxes,
+    line properties, a discount code, two gateways and an already fulfilled import."""
+    variants = _ipod(client)["product"]["variants"]
+    location = client.get(f"{client.base}/locations.json").json()["locations"][1]["id"]
+    body = {"order": {
+        "name": "TT576461413038785752", "source_name": "tiktok", "tags": "TikTok", "email": "v2b2V5@example.com",
+        "note_attributes": [{"name": "tiktok_order_id", "value": "576461413038785752"}],
+        "customer": {"first_name": "David", "last_name": "Kong", "email": "v2b2V5@example.com"},
+        "billing_address": ADDRESS, "shipping_address": ADDRESS,
+        "line_items": [{"variant_id": variants[0]["id"], "quantity": 2, "total_discount": "10.00",
+                        "properties": [{"name": "tiktok_sku_id", "value": "2729382476852921560"}],
+                        "tax_lines": [{"title": "State Tax", "price": "23.28", "rate": 0.06}]},
+                       {"variant_id": variants[1]["id"], "quantity": 1,
+                        "tax_lines": [{"title": "State Tax", "price": "11.94", "rate": 0.06}]}],
+        "discount_codes": [{"code": "TT-SELLER", "amount": "6.00", "type": "fixed_amount"}],
+        "shipping_lines": [{"title": "Standard shipping", "price": "5.99", "code": "TIKTOK"}],
+        "transactions": [{"kind": "sale", "status": "success", "amount": "500.00", "gateway": "tiktok_shop"},
+                         {"kind": "sale", "status": "success", "gateway": "tiktok_platform"}],
+        "fulfillment_status": "fulfilled",
+        "fulfillments": [{"location_id": location, "tracking_number": "9400111", "tracking_company": "USPS"}],
+    }}
+    created = client.post(f"{client.base}/orders.json", json=body)
+    assert created.status_code == 201, created.text
+    order = client.get(f"{client.base}/orders/{created.json()['order']['id']}.json").json()
+    shape = widen(shape_of(load_payload("shopify/order_get_2025-01_docsample.json")),
+                  {"order": load_payload("shopify/webhook_orders_create_2025-01_docsample.json")},
+                  {"order": load_payload("shopify/webhook_orders_2025-04_real_anonymized.json")})
+    manual = "UNCONFIRMED: a manual discount application names itself by title and description, not code"
+    assert_shape(shape, order, missing={
+        "order.discount_applications[].code": manual,
+        "order.fulfillments[].receipt.testcase": ORDER_ALLOWANCES["missing"]["order.fulfillments[].receipt.testcase"],
+        "order.fulfillments[].receipt.authorization": "same",
+    }, extra={"order.discount_applications[].title": manual,
+              "order.discount_applications[].description": manual},
+        nullable=ORDER_ALLOWANCES["nullable"] | {
+            "order.customer.sms_marketing_consent": "a customer without a phone has no SMS consent",
+            "order.fulfillments[].line_items[].sku": ORDER_ALLOWANCES["nullable"]["order.line_items[].sku"]})
+    got = order["order"]
+    assert got["name"] == "TT576461413038785752" and got["fulfillment_status"] == "fulfilled"
+    assert got["payment_gateway_names"] == ["tiktok_shop", "tiktok_platform"]
+    assert [len(li["discount_allocations"]) for li in got["line_items"]] == [2, 1]
 
 
 def test_refund_line_amounts_are_exact_json_numbers_not_floats(client):
     order = _order(client)
     raw = client.get(f"{client.base}/orders/{order['order']['id']}.json").text
-    assert '"subtotal":199.00,' in raw and '"total_tax":3.98,' in raw
+    assert '"subtotal":194.00,' in raw and '"total_tax":3.98,' in raw
 
 
 def _subscribe(client: TestClient, topic: str) -> None:

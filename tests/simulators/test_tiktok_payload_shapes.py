@@ -158,6 +158,23 @@ def test_order_detail_has_the_real_order_keys_nesting_and_types(api, client, sta
     assert_shape(shape_of(*ORDER_SAMPLE["data"]["orders"]), order, missing=ORDER_NOT_SIMULATED)
 
 
+@pytest.mark.parametrize("spec", [
+    {"is_replacement_order": True, "replaced_order_id": "576461416728782174"},
+    {"fulfillment_type": "FULFILLMENT_BY_TIKTOK", "is_sample_order": True},
+    {"is_on_hold_order": True, "seller_discount": "1.25", "platform_discount": "0.5",
+     "shipping_fee_seller_discount": "1", "shipping_fee_platform_discount": "0.99"},
+], ids=["replacement", "fbt-sample", "on-hold-discounted"])
+def test_order_kinds_keep_the_real_order_shape(api, client, spec):
+    sku_id = create_active_product(api, client)["skus"][0]["id"]
+    order_id = client.post("/_admin/orders", json={"line_items": [{"sku_id": sku_id, "quantity": 2}],
+                                                   "status": "IN_TRANSIT", **spec}).json()["id"]
+    order = api.ok("GET", "/order/202309/orders", query={"ids": order_id})["orders"][0]
+    missing = dict(ORDER_NOT_SIMULATED)
+    if spec.get("is_replacement_order"):
+        del missing["replaced_order_id"]  # a replacement order carries it, as the sample does
+    assert_shape(shape_of(*ORDER_SAMPLE["data"]["orders"]), order, missing=missing)
+
+
 def test_unpaid_order_detail_matches_the_sample_but_has_no_address_yet(api, client):
     sku_id = create_active_product(api, client)["skus"][0]["id"]
     order = api.ok("GET", "/order/202309/orders", query={"ids": _order(client, sku_id, "UNPAID")})["orders"][0]

@@ -16,8 +16,9 @@ TEMPLATE = {"type": "string", "description": "Jinja template.", "x-expression": 
 # fields they read to the canonical entity the records are at that step.
 ON_RECORD = {"x-on-record": True}
 ENTITY = {"type": "string", "description": "A canonical entity (product, listing, order...)."}
-ACTIONS = {"type": "array", "items": {"enum": ["create", "update", "price_update", "inventory_update"]},
-           "description": "Run this step only for records whose planned action is one of these."}
+ACTIONS = {"type": "array", "items": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+           "description": "Run this step only for records whose planned action is one of these (create, update, "
+                          "price_update, inventory_update, or a write a decide step chose, e.g. cancel)."}
 
 
 def _problem(options: Any, key: str, message: str, hint: str = "") -> Problem:

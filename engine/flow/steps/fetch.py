@@ -14,22 +14,42 @@ from engine.errors import Problem, RecordError
 from engine.flow.context import RunContext
 from engine.flow.record import Record
 from engine.flow.registry import STEPS
-from engine.flow.steps.base import ACTIONS, EXPR, ON_RECORD, ROLE, Step, _check_operation, _check_role
+from engine.flow.steps.base import (
+    ACTIONS,
+    ENTITY,
+    EXPR,
+    ON_RECORD,
+    ROLE,
+    Step,
+    _check_mapping,
+    _check_operation,
+    _check_role,
+)
 from engine.lang.expr import Scope
 from engine.lang.mapping import _truthy
 
 
 @STEPS.register("fetch", options_schema={
-    "type": "object", "additionalProperties": False, "required": ["from", "operation", "result", "context_key"],
+    "type": "object", "additionalProperties": False, "required": ["from", "context_key"],
+    "anyOf": [{"required": ["operation"]}, {"required": ["entity", "id"]}],
     "properties": {
         "from": ROLE,
+        "entity": {**ENTITY, "description": "Read one record of this entity the way the role's connector declares "
+                                            "it (entities.<entity>.get), instead of operation:."},
+        "id": {**EXPR, **ON_RECORD, "description": "With entity: the id of the record to read."},
+        "canonical": {"type": "boolean", "default": False,
+                      "description": "With entity: map what was read to canonical (the connector's to_canonical)."},
+        "mapping": {"type": "string", "description": "Apply this mapping to the result (set by canonical: true)."},
+        "fresh": {"type": "boolean", "default": False,
+                  "description": "Read again for every record instead of once per run (records that change "
+                                 "while the run writes, e.g. an order's packages)."},
         "operation": {"type": "string", "description": "A read operation of the role's connector."},
         "path_params": {"type": "object", "additionalProperties": {**EXPR, **ON_RECORD},
                         "description": "Path parameter -> expression over the record (var() reads flow options)."},
         "query": {"type": "object", "additionalProperties": {**EXPR, **ON_RECORD}, "description": "Query parameter -> expression."},
         "when": {**EXPR, **ON_RECORD, "description": "Fetch only when this is truthy (e.g. the category is mapped)."},
-        "result": {**EXPR, "description": "What to keep, evaluated on the response's records (or its record "
-                                          "when the operation declares no records)."},
+        "result": {**EXPR, "default": "@", "description": "What to keep, evaluated on the response's records (or "
+                                                         "its record when the operation declares no records)."},
         "context_key": {"type": "string", "description": "Later rules and mappings read the result as var(KEY)."},
         "actions": ACTIONS,
     }}, doc="Read reference data once per distinct request and per run; rules and mappings see it as var(KEY).")
@@ -42,7 +62,8 @@ class Fetch(Step):
         self.path_params = {k: run.exprs.jmespath(v) for k, v in (options.get("path_params") or {}).items()}
         self.query = {k: run.exprs.jmespath(v) for k, v in (options.get("query") or {}).items()}
         self.when = run.exprs.jmespath(options["when"]) if options.get("when") else None
-        self.result = run.exprs.jmespath(options["result"])
+        self.result = run.exprs.jmespath(options.get("result", "@"))
+        self.plan = run.plans.get(options["mapping"]) if options.get("mapping") else None
         self.cache: dict[str, Any] = {}  # one run's responses, by request
 
     def process(self, record: Record, run: RunContext) -> Record | None:
@@ -56,16 +77,23 @@ class Fetch(Step):
             raise RecordError(f"{self.options['operation']} needs {', '.join(missing)}, and the record gives none",
                               step="fetch")
         request = json.dumps([path_params, query], sort_keys=True, default=str)
-        if request not in self.cache:
+        if request not in self.cache or self.options.get("fresh"):
             response = run.connection(self.options["from"]).call(
                 self.options["operation"], path_params=path_params, query={k: v for k, v in query.items()
                                                                            if v is not None})
             data = response.selection
-            self.cache[request] = self.result.evaluate(Scope(data, data, None, {}))
+            value = self.result.evaluate(Scope(data, data, None, {}))
+            if self.plan is not None and value is not None:
+                mapped = self.plan.apply(value, {**self.context, **record.context})
+                if mapped.errors:
+                    raise RecordError(f"mapping {self.plan.name} failed on what {self.options['operation']} read",
+                                      step="fetch", field_errors=[e.as_dict() for e in mapped.errors])
+                value = mapped.output
+            self.cache[request] = value
         record.context[self.options["context_key"]] = self.cache[request]
         return record
 
     @staticmethod
     def check_references(options: Any, ctx: dict) -> list[Problem]:
-        return _check_role(options, "from", ctx) + _check_operation(options, "operation", options.get("operation"),
-                                                                    options.get("from"), ctx)
+        return (_check_role(options, "from", ctx) + _check_mapping(options, "mapping", ctx)
+                + _check_operation(options, "operation", options.get("operation"), options.get("from"), ctx))

@@ -22,7 +22,8 @@ from engine.flow.steps.base import (
 )
 from engine.http import AuthError, HttpCallError
 from engine.lang.expr import Scope
-from engine.project.yamlpos import YDict
+from engine.lang.mapping import _truthy
+from engine.project.yamlpos import YDict, plain
 
 WRITE = {
     "type": "object", "additionalProperties": False, "required": ["operation"],
@@ -30,8 +31,13 @@ WRITE = {
         "operation": {"type": "string", "description": "The connector operation that makes this write."},
         "mapping": {"type": "string", "description": "Build the body from the canonical record with this mapping "
                                                      "(default: the body the flow's last map step made)."},
-        "path_params": {"type": "object", "additionalProperties": {"type": "string"},
-                        "description": "Path parameter -> `remote_id` or `key`."},
+        "path_params": {"type": "object", "additionalProperties": EXPR,
+                        "description": "Path parameter -> expression over {remote_id, key, record (the canonical "
+                                       "record), body}; var() reads flow options and what earlier steps found "
+                                       "(e.g. var('store_order_id')). Plain `remote_id` and `key` stay valid."},
+        "query": {"type": "object", "additionalProperties": EXPR,
+                  "description": "Query parameter -> expression, over the same scope as path_params."},
+        "body": {"type": "object", "description": "A fixed body (instead of a mapping), e.g. {restock: true}."},
         "id": {**EXPR, "description": "Create: where the new remote id is in the response record."},
         "sku_ids": {**EXPR, "description": "Create/update: [{sku, id, ...}] in the response record. Other keys "
                                            "(e.g. an inventory item id) are kept with the SKU and given to later "
@@ -44,11 +50,31 @@ WRITE = {
         "skip_unchanged": {"type": "boolean",
                            "description": "With each and mapping: send only the items that differ from those the "
                                           "same mapping makes from the record as last pushed."},
-        "then": {"type": "array", "items": {"enum": ["price_update", "inventory_update"]},
+        "then": {"type": "array", "items": {"type": "string"},
                  "description": "Writes of this push to run after this one, with the ids it returned (e.g. stock "
                                 "levels a product body cannot carry)."},
+        "once": {"type": "boolean",
+                 "description": "A side effect that must happen exactly once per record (cancel an order, refund a "
+                                "return): claimed in the state store's ledger before the call, recorded after. "
+                                "Creates always are."},
+        "lookup": {"type": "object", "additionalProperties": False, "required": ["operation", "match"],
+                   "description": "With once: when an earlier attempt did not finish (crash, unknown outcome), "
+                                  "read the channel first; a match means the write already happened.",
+                   "properties": {
+                       "operation": {"type": "string", "description": "A read operation of the connector."},
+                       "path_params": {"type": "object", "additionalProperties": EXPR,
+                                       "description": "As the write's path_params."},
+                       "query": {"type": "object", "additionalProperties": EXPR,
+                                 "description": "As the write's query."},
+                       "match": {**EXPR, "description": "Over each record the read returns (or its one record): "
+                                                        "true when it is this write's effect, e.g. "
+                                                        "`cancelled_at != null`."},
+                       "id": {**EXPR, "description": "The matched record's id, kept as the write's result."}}},
     },
 }
+
+NAMED = "^[a-z][a-z0-9_]*$"
+BUILT_IN_WRITES = ("create", "update", "price_update", "inventory_update")
 
 
 @STEPS.register("push", options_schema={
@@ -64,7 +90,8 @@ WRITE = {
         "lookup_existing": {"type": "object", "additionalProperties": False,
                             "description": "When an earlier attempt at a create did not finish (crash, unknown "
                                            "outcome), search the channel before creating again.",
-                            "required": ["operation", "id", "skus"],
+                            "required": ["operation", "id"],
+                            "anyOf": [{"required": ["skus"]}, {"required": ["match"]}],
                             "properties": {"operation": {"type": "string", "description": "A search or list "
                                                          "operation of the connector."},
                                            "body": {**EXPR, "description": "Search body (POST searches). Build it "
@@ -78,8 +105,15 @@ WRITE = {
                                                     "record's (var('skus'), from match); one that shares some "
                                                     "but not all is refused for a person to resolve."},
                                            "sku_ids": {**EXPR, "description": "[{sku, id, ...}] in a found record "
-                                                       "(default: the create's sku_ids)."}},
+                                                       "(default: the create's sku_ids)."},
+                                           "match": {**EXPR, "description": "Instead of skus: true for the found "
+                                                     "record that is this one, e.g. its name or external "
+                                                     "reference against var('key'). Sees flow options."}},
                             "oneOf": [{"required": ["body"]}, {"required": ["query"]}]},
+        "writes": {"type": "object", "propertyNames": {"pattern": NAMED}, "additionalProperties": WRITE,
+                   "description": "Other named writes (cancel, refund, approve...), run when an earlier step "
+                                  "(decide) sets the record's action to that name. From the role's connector "
+                                  "(entities.<entity>.writes) when not written here."},
         "quota": {"type": "object", "additionalProperties": False, "required": ["option"],
                   "description": "Daily limit on creates, read from the named flow option; the rest wait for the "
                                  "next UTC day.",
@@ -92,9 +126,11 @@ class Push(Step):
     def __init__(self, options: dict, run: RunContext) -> None:
         super().__init__(options, run)
         self.writes = {}
-        for action in ("create", "update", "price_update", "inventory_update"):
-            spec = options.get(action)
+        named = [(action, options.get(action)) for action in BUILT_IN_WRITES]
+        named += list((options.get("writes") or {}).items())
+        for action, spec in named:
             if spec:
+                lookup = spec.get("lookup")
                 self.writes[action] = {
                     "spec": spec,
                     "plan": run.plans.get(spec["mapping"]) if spec.get("mapping") else None,
@@ -103,9 +139,19 @@ class Push(Step):
                     "each": run.exprs.jmespath(spec["each"]) if spec.get("each") else None,
                     "item_params": {name: run.exprs.jmespath(expr)
                                     for name, expr in (spec.get("item_path_params") or {}).items()},
+                    "path_params": {name: run.exprs.jmespath(expr)
+                                    for name, expr in (spec.get("path_params") or {}).items()},
+                    "query": {name: run.exprs.jmespath(expr) for name, expr in (spec.get("query") or {}).items()},
+                    "lookup": {
+                        "operation": lookup["operation"],
+                        "path_params": {k: run.exprs.jmespath(v) for k, v in (lookup.get("path_params") or {}).items()},
+                        "query": {k: run.exprs.jmespath(v) for k, v in (lookup.get("query") or {}).items()},
+                        "match": run.exprs.jmespath(lookup["match"]),
+                        "id": run.exprs.jmespath(lookup["id"]) if lookup.get("id") else None,
+                    } if lookup else None,
                 }
         lookup = options.get("lookup_existing")
-        self.lookup = ({k: run.exprs.jmespath(lookup[k]) for k in ("body", "query", "id", "skus", "sku_ids")
+        self.lookup = ({k: run.exprs.jmespath(lookup[k]) for k in ("body", "query", "id", "skus", "sku_ids", "match")
                         if k in lookup}
                        if lookup else None)
         self.quota_option = (options.get("quota") or {}).get("option")
@@ -132,7 +178,10 @@ class Push(Step):
     # -- writes
 
     def _body(self, action: str, record: Record, run: RunContext) -> Any:
-        plan = self.writes[action]["plan"]
+        write = self.writes[action]
+        if write["spec"].get("body") is not None:
+            return plain(write["spec"]["body"])
+        plan = write["plan"]
         if plan is None:
             return record.data
         result = plan.apply(record.canonical, {**run.mapping_context(self.options["to"]), **record.context})
@@ -140,9 +189,23 @@ class Push(Step):
             raise RecordError(f"mapping {plan.name} failed", step="push", field_errors=[e.as_dict() for e in result.errors])
         return result.output
 
-    def _path_params(self, spec: dict, record: Record) -> dict:
-        values = {"remote_id": record.remote_id, "key": record.key}
-        return {name: values[source] for name, source in (spec.get("path_params") or {}).items()}
+    def _scope(self, record: Record, run: RunContext, body: Any = None) -> Scope:
+        """What a write's path and query expressions see: the record's ids, the canonical record,
+        the body, and (through var()) the flow options and what earlier steps found."""
+        data = {"remote_id": record.remote_id, "key": record.key, "record": record.canonical, "body": body}
+        return Scope(data, data, None, {**run.mapping_context(self.options["to"]), **record.context})
+
+    def _params(self, exprs: dict, scope: Scope, what: str) -> dict:
+        values = {name: expr.evaluate(scope) for name, expr in exprs.items()}
+        missing = sorted(name for name, value in values.items() if value in (None, ""))
+        if missing:
+            raise RecordError(f"no value for {what} {', '.join(missing)}", step="push",
+                              field_errors=[{"field": name, "message": "the expression gave nothing"}
+                                            for name in missing])
+        return {name: str(value) if isinstance(value, int) else value for name, value in values.items()}
+
+    def _path_params(self, write: dict, record: Record, run: RunContext, body: Any = None) -> dict:
+        return self._params(write["path_params"], self._scope(record, run, body), "path parameter")
 
     def _write(self, action: str, record: Record, run: RunContext, entity: str, conn_name: str,
                done: set[str]) -> None:
@@ -150,22 +213,76 @@ class Push(Step):
             return
         done.add(action)
         write = self.writes[action]
-        spec, conn = write["spec"], run.connection(self.options["to"])
+        spec = write["spec"]
         if action == "create":
             self._create(write, record, run, entity, conn_name)
         elif write["each"] is not None:
             self._fan_out(action, write, record, run)
+        elif spec.get("once"):
+            self._once(action, write, record, run, entity, conn_name)
         else:
-            response = conn.call(spec["operation"], path_params=self._path_params(spec, record),
-                                 body=self._body(action, record, run))
-            if response.item_errors:
-                raise RecordError(f"{spec['operation']} rejected {len(response.item_errors)} item(s)", step="push",
-                                  field_errors=[{"field": e.key or "(item)", "message": f"{e.code}: {e.message}"}
-                                                for e in response.item_errors])
-            if write["sku_ids"] is not None:
-                self._map_skus(write["sku_ids"], response.record, run, conn_name, record)
+            self._call(action, write, record, run, conn_name)
         for follow in spec.get("then") or []:
             self._write(follow, record, run, entity, conn_name, done)
+
+    def _call(self, action: str, write: dict, record: Record, run: RunContext, conn_name: str) -> Any:
+        spec, conn = write["spec"], run.connection(self.options["to"])
+        body = self._body(action, record, run)
+        scope = self._scope(record, run, body)
+        response = conn.call(spec["operation"], path_params=self._params(write["path_params"], scope, "path parameter"),
+                             query=self._params(write["query"], scope, "query parameter") or None, body=body)
+        if response.item_errors:
+            raise RecordError(f"{spec['operation']} rejected {len(response.item_errors)} item(s)", step="push",
+                              field_errors=[{"field": e.key or "(item)", "message": f"{e.code}: {e.message}"}
+                                            for e in response.item_errors])
+        if write["sku_ids"] is not None:
+            self._map_skus(write["sku_ids"], response.record, run, conn_name, record)
+        return response
+
+    def _once(self, action: str, write: dict, record: Record, run: RunContext, entity: str, conn_name: str) -> None:
+        """A side effect that must not happen twice (cancel, refund): claimed in the ledger before the
+        call. After an attempt that did not finish, the write's lookup decides whether it happened."""
+        scope = f"{action}:{entity}:{conn_name}"
+        ticket = run.store.begin_once(scope, record.key)
+        if ticket.status == "in_progress" and run.exclusive:
+            run.store.fail_once(scope, record.key, "left in progress by a run that ended without finishing it")
+            ticket = run.store.begin_once(scope, record.key)
+        if ticket.status == "done":
+            record.detail[action] = ticket.result
+            record.detail.setdefault("reason", f"{action} already done")
+            return
+        if ticket.status == "in_progress":
+            raise RecordError(f"another worker is running {action} for {entity} {record.key}", step="push",
+                              retryable=True)
+        try:
+            result = self._already_done(write, record, run) if ticket.attempts > 1 else None
+            if result is None:
+                response = self._call(action, write, record, run, conn_name)
+                found = write["id"].evaluate(Scope(response.record, response.record, None, {})) \
+                    if write["id"] is not None else None
+                result = {"id": None if found is None else str(found)}
+        except Exception as exc:
+            run.store.fail_once(scope, record.key, str(exc)[:500])
+            raise
+        run.store.complete_once(scope, record.key, result)
+        record.detail[action] = result
+
+    def _already_done(self, write: dict, record: Record, run: RunContext) -> dict | None:
+        lookup = write["lookup"]
+        if lookup is None:
+            return None
+        scope = self._scope(record, run)
+        response = run.connection(self.options["to"]).call(
+            lookup["operation"], path_params=self._params(lookup["path_params"], scope, "path parameter"),
+            query=self._params(lookup["query"], scope, "query parameter") or None)
+        candidates = response.records or ([response.record] if response.record is not None else [])
+        context = {**run.mapping_context(self.options["to"]), **record.context, "key": record.key}
+        for found in candidates:
+            found_scope = Scope(found, found, None, context)
+            if _truthy(lookup["match"].evaluate(found_scope)):
+                found_id = lookup["id"].evaluate(found_scope) if lookup["id"] is not None else None
+                return {"id": None if found_id is None else str(found_id), "found": True}
+        return None
 
     def _fan_out(self, action: str, write: dict, record: Record, run: RunContext) -> None:
         """One call per item, for channels whose API takes one object per call (a variant's price, a
@@ -180,7 +297,7 @@ class Push(Step):
         conn, failures, retryable = run.connection(self.options["to"]), [], False
         for index, item in items:
             field = f"{spec['each']}[{index}]"
-            params = self._path_params(spec, record)
+            params = self._path_params(write, record, run)
             for name, expr in write["item_params"].items():
                 params[name] = expr.evaluate(Scope(item, item, None, {}))
             try:
@@ -242,7 +359,11 @@ class Push(Step):
                 sku_expr = self.lookup.get("sku_ids") or sku_expr
             else:
                 key = _idempotency_key(run.merchant, conn_name, entity, record.key) if spec.get("idempotency") else None
-                response = conn.call(spec["operation"], body=self._body("create", record, run), idempotency_key=key)
+                body = self._body("create", record, run)
+                where = self._scope(record, run, body)
+                response = conn.call(spec["operation"], body=body, idempotency_key=key,
+                                     path_params=self._params(write["path_params"], where, "path parameter") or None,
+                                     query=self._params(write["query"], where, "query parameter") or None)
                 response_record = response.record
                 remote_id = write["id"].evaluate(Scope(response_record, response_record, None, {})) if write["id"] else None
                 if not remote_id:
@@ -264,6 +385,8 @@ class Push(Step):
         is how one listing once came to stand for several products."""
         if self.lookup is None:
             return None
+        if "match" in self.lookup:
+            return self._find_by_match(record, run)
         wanted = {str(sku) for sku in record.context.get("skus") or [] if sku not in (None, "")}
         if not wanted:
             return None  # nothing to key a search on; create
@@ -286,6 +409,23 @@ class Push(Step):
                     field_errors=[{"field": "variants.sku", "message": "resolve the partial listing on the channel "
                                    "(delete it or make its SKUs match), then replay this record"}])
             return str(remote_id), found
+        return None
+
+    def _find_by_match(self, record: Record, run: RunContext) -> tuple[str, Any] | None:
+        """The object an unfinished create made, found by what identifies the record on the channel
+        (an order's name or external reference): a search, then the `match` test on each result."""
+        lookup = self.options["lookup_existing"]
+        context = {**run.mapping_context(self.options["to"]), **record.context, "key": record.key}
+        scope = Scope(record.data, record.data, None, context)
+        where = "query" if "query" in self.lookup else "body"
+        response = run.connection(self.options["to"]).call(lookup["operation"],
+                                                           **{where: self.lookup[where].evaluate(scope)})
+        for found in response.records:
+            found_scope = Scope(found, found, None, context)
+            if _truthy(self.lookup["match"].evaluate(found_scope)):
+                remote_id = self.lookup["id"].evaluate(found_scope)
+                if remote_id not in (None, ""):
+                    return str(remote_id), found
         return None
 
     def _map_skus(self, expr: Any, response_record: Any, run: RunContext, conn_name: str, record: Record) -> dict:
@@ -340,8 +480,10 @@ class Push(Step):
         if ctx.get("bindings") and "create" not in options:
             found.append(_problem(options, "entity", "no create write for this entity",
                                   "declare entities.<entity>.writes on the connector, or write create: here"))
-        for action in ("create", "update", "price_update", "inventory_update"):
-            spec = options.get(action)
+        named = [(action, options.get(action)) for action in BUILT_IN_WRITES]
+        named += list((options.get("writes") or {}).items())
+        writes = {action for action, spec in named if isinstance(spec, dict)}
+        for action, spec in named:
             if isinstance(spec, YDict):
                 found += _check_operation(spec, "operation", spec.get("operation"), options.get("to"), ctx)
                 found += _check_mapping(spec, "mapping", ctx)
@@ -353,8 +495,14 @@ class Push(Step):
                                           "the items of the last pushed record are made with the write's mapping"))
                 if action == "create" and "each" in spec:
                     found.append(_problem(spec, "each", "a create is one call", "fan out a follow-up write instead"))
+                if "lookup" in spec and not spec.get("once"):
+                    found.append(_problem(spec, "lookup", "lookup: is for writes with once: true",
+                                          "add once: true, or remove the lookup"))
+                if isinstance(spec.get("lookup"), YDict):
+                    found += _check_operation(spec["lookup"], "operation", spec["lookup"].get("operation"),
+                                              options.get("to"), ctx)
                 for follow in spec.get("then") or []:
-                    if follow == action or not isinstance(options.get(follow), dict):
+                    if follow == action or follow not in writes:
                         found.append(_problem(spec, "then", f"then: names {follow!r}, which is not another write "
                                                             f"of this push", "add that write or remove it"))
         lookup = options.get("lookup_existing")

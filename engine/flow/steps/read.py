@@ -53,10 +53,16 @@ SINCE = {
         "query": {"type": "object", "description": "Extra query parameters."},
         "body": {"type": "object", "description": "Request body (search filters)."},
         "key": {**EXPR, "description": "The record's key (default: id)."},
+        "items": {**EXPR, "description": "Records inside each pulled record, each then its own record (e.g. "
+                                        "the fulfillments of an order: `fulfillments[].merge(@, {order: root()})`; "
+                                        "root() is the pulled record)."},
         "detail": {"type": "object", "additionalProperties": False, "required": ["operation", "param"],
                    "description": "Fetch each record's full detail by id (when the list returns summaries).",
                    "properties": {"operation": {"type": "string", "description": "The operation that reads one record."},
-                                  "param": {"type": "string", "description": "Its path parameter that takes the key."},
+                                  "param": {"type": "string", "description": "Its parameter that takes the key."},
+                                  "in": {"enum": ["path", "query"], "default": "path",
+                                         "description": "Where the key goes: a path parameter, or a query "
+                                                        "parameter of a batch read (the first record returned)."},
                                   "when": {**EXPR, "description": "Only for list records where this is true "
                                                                   "(the summary lacks what is needed)."}}},
         "since": SINCE,
@@ -79,6 +85,7 @@ class Pull(Step):
         events = options.get("events") or {}
         self.event_id = run.exprs.jmespath(events["id"]) if events else None
         self.event_when = run.exprs.jmespath(events["when"]) if events.get("when") else None
+        self.items = run.exprs.jmespath(options["items"]) if options.get("items") else None
         self.newest: datetime | None = None  # newest update time read by this run
         self.complete = False  # every page was read (no limit, no failure)
 
@@ -101,11 +108,25 @@ class Pull(Step):
                         # The platform refuses to read this one record (frozen, under review): a dead
                         # letter for it, not the end of the run.
                         error = exc
-                yield Record(key=self._key(item), native=item, data=item, read_error=error)
-                count += 1
-                if run.limit is not None and count >= run.limit:
-                    return  # a partial read never moves the cursor
+                for record in self._records_of(item, error):
+                    yield record
+                    count += 1
+                    if run.limit is not None and count >= run.limit:
+                        return  # a partial read never moves the cursor
         self.complete = True
+
+    def _records_of(self, item: Any, error: Exception | None) -> Iterator[Record]:
+        if self.items is None or error is not None:
+            yield Record(key=self._key(item), native=item, data=item, read_error=error)
+            return
+        try:
+            inner = self.items.evaluate(Scope(item, item, None, {})) or []
+        except ExprEvalError as exc:
+            yield Record(key=str(self._key(item)), native=item, data=item,
+                         read_error=RecordError(f"items: {exc}", step="pull"))
+            return
+        for each in inner:
+            yield Record(key=self._key(each), native=each, data=each)
 
     def event_records(self, run: RunContext, payloads: Iterable[Any]) -> Iterator[Record]:
         """The records named by inbound events (parsed payloads, already verified and stored), each
@@ -127,10 +148,12 @@ class Pull(Step):
         conn, detail = run.connection(self.options["from"]), self.options["detail"]
         for record_id in ids:
             try:
-                item = conn.call(detail["operation"], path_params={detail["param"]: record_id}).record
+                item = self._read_one(conn, detail, record_id)
             except NotFoundError:
+                item = None
+            if item is None:
                 continue  # no longer readable (deleted, frozen); the next poll reports what it can
-            yield Record(key=self._key(item), native=item, data=item)
+            yield from self._records_of(item, None)
 
     def _request(self, run: RunContext) -> tuple[dict | None, dict | None]:
         query, body = self.options.get("query"), self.options.get("body")
@@ -173,9 +196,17 @@ class Pull(Step):
         except ExprEvalError:
             return True  # when in doubt, read the full record
 
+    @staticmethod
+    def _read_one(conn: Any, detail: dict, record_id: str) -> Any:
+        if detail.get("in") == "query":
+            response = conn.call(detail["operation"], query={detail["param"]: record_id})
+            return next(iter(response.records), None)
+        return conn.call(detail["operation"], path_params={detail["param"]: record_id}).record
+
     def _detail(self, conn: Any, detail: dict, item: Any) -> Any:
         try:
-            return conn.call(detail["operation"], path_params={detail["param"]: self._key(item)}).record
+            found = self._read_one(conn, detail, self._key(item))
+            return item if found is None else found
         except NotFoundError:
             # Gone between the list and the detail call (deleted, frozen): the list record is
             # still the best account of it.

@@ -109,6 +109,15 @@ MIGRATIONS: list[tuple[int, str, tuple[str, ...]]] = [
             PRIMARY KEY (source, event_id))""",
         "CREATE INDEX inbound_event_queue ON inbound_event (status, received_at)",
     )),
+    (2, "stock reservations of orders not yet in the merchant system", (
+        """CREATE TABLE reservation (
+            connection TEXT NOT NULL, order_key TEXT NOT NULL, sku TEXT NOT NULL,
+            quantity INTEGER NOT NULL CHECK (quantity > 0),
+            status TEXT NOT NULL CHECK (status IN ('held', 'released')),
+            reason TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            PRIMARY KEY (connection, order_key, sku))""",
+        "CREATE INDEX reservation_held ON reservation (status, sku)",
+    )),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
