@@ -213,83 +213,158 @@ def canonical_to_tiktok_product(product: dict, ctx: dict) -> dict:
     return out
 
 
-# ------------------------------------------------------------------ a TikTok Shop order -> canonical
+# ------------------------------------------------------------------ tiktok_shop.order_to_canonical
 
 _ORDER_STATUS = {
     "UNPAID": "pending_payment", "ON_HOLD": "on_hold", "AWAITING_SHIPMENT": "awaiting_fulfillment",
     "PARTIALLY_SHIPPING": "partially_fulfilled", "AWAITING_COLLECTION": "awaiting_fulfillment",
     "IN_TRANSIT": "fulfilled", "DELIVERED": "delivered", "COMPLETED": "completed", "CANCELLED": "cancelled",
 }
-_FULFILLMENT_TYPE = {"FULFILLMENT_BY_SELLER": "merchant", "FULFILLMENT_BY_TIKTOK": "platform"}
+_RELAY = ("chat.seller.tiktok.com", "scs.tiktokw.us")
+_SHIPPED = ("IN_TRANSIT", "DELIVERED", "COMPLETED")
 
 
-def _money(amount: Any, currency: str) -> dict | None:
-    return None if amount in (None, "") else {"amount": decimal_text(to_decimal(amount)), "currency": currency}
+def _money(amount: Any, currency: str | None) -> dict | None:
+    if amount is None or (isinstance(amount, str) and not amount.strip()):
+        return None
+    return {"amount": decimal_text(to_decimal(amount)), "currency": currency}
+
+
+def _sum(values: Any) -> Decimal:
+    return sum((to_decimal(v) for v in values if v is not None and v != ""), Decimal(0))
+
+
+def _text(value: Any) -> str | None:
+    """trim() of a present value, left out when blank (the mapping's coalesce of a trim)."""
+    value = None if value is None else value.strip()
+    return value or None
 
 
 def _time(value: Any) -> str | None:
-    return None if value is None else rfc3339(_parse_datetime(value))
+    return rfc3339(_parse_datetime(value)) if value is not None and value > 0 else None
 
 
-def tiktok_order_to_canonical(order: dict) -> dict:
-    """One order of Get Order Detail (202309): line items (one per unit) grouped per seller SKU
-    into quantities, money as decimal strings in the payment's currency."""
+def _line(items: list[dict], currency: str) -> dict:
+    first = items[0]
+    money_of = first.get("currency") or currency
+    seller, platform = _sum(i.get("seller_discount") for i in items), _sum(i.get("platform_discount") for i in items)
+    taxes = [t.get("tax_amount") for i in items for t in i.get("item_tax") or []]
+    line: dict = {}
+    _put(line, "sku", first.get("seller_sku") or None)
+    line["quantity"] = len(items)
+    _put(line, "title", first.get("product_name") or None)
+    _put(line, "variant_title", first.get("sku_name") or None)
+    _put(line, "unit_price", _money(first.get("original_price"), money_of))
+    line["discount_seller"] = _money(decimal_text(seller), money_of)
+    line["discount_platform"] = _money(decimal_text(platform), money_of)
+    line["discount"] = _money(decimal_text(seller + platform), money_of)
+    if taxes:
+        line["tax"] = _money(decimal_text(_sum(taxes)), money_of)
+    rate = ((first.get("item_tax") or [{}])[0] or {}).get("tax_rate")
+    if rate is not None:
+        line["tax_rate"] = cast_decimal(rate)
+    total = _sum(i.get("original_price") for i in items) - (seller + platform) + _sum(taxes)
+    line["total"] = _money(decimal_text(total), money_of)
+    line["channel_line_ids"] = [str(i["id"]) for i in items if i.get("id") is not None]
+    _put(line, "channel_product_id", None if first.get("product_id") in (None, "") else str(first["product_id"]))
+    _put(line, "channel_sku_id", None if first.get("sku_id") in (None, "") else str(first["sku_id"]))
+    _put(line, "is_gift", first.get("is_gift"))
+    live = [i for i in items if i.get("package_status") != "CANCELLED" and i.get("display_status") != "CANCELLED"]
+    shipped = [i for i in items if i.get("package_status") in ("FULFILLING", "COMPLETED")
+               or i.get("display_status") in _SHIPPED]
+    waiting = [i for i in live if not (i.get("package_status") in ("FULFILLING", "COMPLETED")
+                                       or i.get("display_status") in _SHIPPED)]
+    line["fulfillment_status"] = ("cancelled" if not live else "unfulfilled" if not shipped
+                                  else "fulfilled" if not waiting else "partial")
+    return line
+
+
+def tiktok_order_to_canonical(order: dict, connection: str = "tiktok_us") -> dict:
+    """tiktok_shop.order_to_canonical on an order such as the Get Order Detail sample: one line
+    per seller SKU (TikTok sends one line item per unit), money as decimal strings. Written for the
+    shapes the sample has (a recipient address, sellers' SKUs, no gifts)."""
     payment = order.get("payment") or {}
     currency = payment["currency"]
-    out: dict = {"channel": "tiktok_shop", "channel_order_id": str(order["id"]),
-                 "external_ids": {"tiktok_shop": str(order["id"])},
-                 "status": _ORDER_STATUS[order["status"]]}
-    _put(out, "fulfillment_type", _FULFILLMENT_TYPE.get(order.get("fulfillment_type")))
-    buyer: dict = {}
-    _put(buyer, "email", order.get("buyer_email"))
-    _put(buyer, "channel_customer_id", order.get("user_id"))
-    if buyer:
-        out["buyer"] = buyer
-    address = order.get("recipient_address") or {}
-    shipping = {key: address[source] for key, source in (
-        ("name", "name"), ("first_name", "first_name"), ("last_name", "last_name"), ("line1", "address_line1"),
-        ("line2", "address_line2"), ("postal_code", "postal_code"), ("country_code", "region_code"),
-        ("phone", "phone_number"), ("full_address", "full_address")) if address.get(source) not in (None, "")}
-    if shipping:
-        out["shipping_address"] = shipping
-    lines: dict[str, dict] = {}
-    for item in order.get("line_items") or []:
-        sku = item["seller_sku"].strip()
-        line = lines.get(sku)
-        if line is None:
-            line = lines[sku] = {"sku": sku, "title": item.get("product_name"), "variant_title": item.get("sku_name"),
-                                 "quantity": 0, "unit_price": _money(item["sale_price"], currency),
-                                 "discount_seller": Decimal(0), "discount_platform": Decimal(0),
-                                 "channel_line_ids": [], "channel_product_id": item.get("product_id"),
-                                 "channel_sku_id": item.get("sku_id")}
-        line["quantity"] += 1
-        line["channel_line_ids"].append(str(item["id"]))
-        line["discount_seller"] += to_decimal(item.get("seller_discount") or "0")
-        line["discount_platform"] += to_decimal(item.get("platform_discount") or "0")
-    out["lines"] = []
-    for line in lines.values():
-        unit = to_decimal(line["unit_price"]["amount"])
-        line["total"] = {"amount": decimal_text(unit * line["quantity"]), "currency": currency}
-        for key in ("discount_seller", "discount_platform"):
-            line[key] = {"amount": decimal_text(line[key]), "currency": currency}
-        out["lines"].append({k: v for k, v in line.items() if v is not None})
-    money = {key: _money(payment.get(source), currency) for key, source in (
-        ("subtotal", "sub_total"), ("shipping", "shipping_fee"), ("discount_seller", "seller_discount"),
-        ("discount_platform", "platform_discount"), ("tax", "tax"), ("total", "total_amount"),
-        ("subtotal_before_discounts", "original_total_product_price"),
-        ("shipping_before_discounts", "original_shipping_fee"),
-        ("shipping_discount_seller", "shipping_fee_seller_discount"),
-        ("shipping_discount_platform", "shipping_fee_platform_discount"),
-        ("product_tax", "product_tax"), ("shipping_tax", "shipping_fee_tax"))}
-    out["money"] = {k: v for k, v in money.items() if v is not None}
+    status = order["status"]
+    out: dict = {"channel": connection, "channel_order_id": str(order["id"]), "order_number": str(order["id"]),
+                 "status": _ORDER_STATUS[status]}
+    paid = order.get("paid_time")
+    out["financial_status"] = ("pending" if status == "UNPAID" else "paid" if paid is not None and paid > 0
+                               else "voided" if status == "CANCELLED" else "pending")
+    out["fulfillment_type"] = "platform" if order.get("fulfillment_type") == "FULFILLMENT_BY_TIKTOK" else "merchant"
     out["currency"] = currency
-    _put(out, "shipping_method", order.get("delivery_option_name"))
-    _put(out, "payment_method", order.get("payment_method_name"))
+    address = order.get("recipient_address")
+    email = _text(order.get("buyer_email"))
+    buyer: dict = {}
+    _put(buyer, "email", email)
+    if email and "@" in email:
+        buyer["email_is_relay"] = email.split("@")[-1].lower() in _RELAY
+    _put(buyer, "channel_customer_id", None if order.get("user_id") in (None, "") else str(order["user_id"]))
+    for key, source in (("name", "name"), ("first_name", "first_name"), ("last_name", "last_name"),
+                        ("phone", "phone_number")):
+        _put(buyer, key, _text((address or {}).get(source)))
+    out["buyer"] = buyer
+    if address:
+        shipping: dict = {}
+        for key, source in (("name", "name"), ("first_name", "first_name"), ("last_name", "last_name"),
+                            ("phone", "phone_number"), ("line1", "address_line1")):
+            _put(shipping, key, _text(address.get(source)))
+        line1, line2, detail = (_text(address.get(k)) for k in ("address_line1", "address_line2", "address_detail"))
+        extra = detail if detail not in (line1, line2) else None
+        _put(shipping, "line2", ", ".join(p for p in (line2, extra) if p and p != '""') or None)
+        for key in ("address_line3", "address_line4"):
+            value = _text(address.get(key))
+            _put(shipping, key.replace("address_", ""), value if value != '""' else None)
+        levels = {d.get("address_level"): _text(d.get("address_name")) for d in address.get("district_info") or []}
+        _put(shipping, "city", levels.get("L3") or levels.get("L2"))
+        _put(shipping, "region", levels.get("L1"))
+        _put(shipping, "postal_code", _text(address.get("postal_code")))
+        code = _text(address.get("region_code"))
+        _put(shipping, "country_code", code.upper() if code else None)
+        _put(shipping, "full_address", _text(address.get("full_address")))
+        out["shipping_address"] = shipping
+    groups: dict[tuple, list[dict]] = {}
+    for item in order.get("line_items") or []:
+        key = (item.get("seller_sku"), None if item.get("seller_sku") else str(item.get("id")), item.get("is_gift") is True)
+        groups.setdefault(key, []).append(item)
+    out["lines"] = [_line(items, currency) for items in groups.values()]
+    money: dict = {}
+    for key, source in (("subtotal", "sub_total"), ("subtotal_before_discounts", "original_total_product_price"),
+                        ("shipping", "shipping_fee"), ("shipping_before_discounts", "original_shipping_fee"),
+                        ("shipping_discount_seller", "shipping_fee_seller_discount"),
+                        ("shipping_discount_platform", "shipping_fee_platform_discount"),
+                        ("discount_seller", "seller_discount"), ("discount_platform", "platform_discount"),
+                        ("tax", "tax"), ("product_tax", "product_tax"), ("shipping_tax", "shipping_fee_tax")):
+        _put(money, key, _money(payment.get(source), currency))
+    fees = [payment.get(k) for k in ("retail_delivery_fee", "small_order_fee", "buyer_service_fee", "handling_fee",
+                                      "shipping_insurance_fee", "item_insurance_fee")]
+    if any(f is not None and f != "" for f in fees):
+        money["fees"] = _money(decimal_text(_sum(fees)), currency)
+    money["total"] = _money(payment["total_amount"], currency)
+    subsidy = [payment.get("platform_discount"), payment.get("shipping_fee_platform_discount")]
+    if any(f is not None and f != "" for f in subsidy):
+        money["platform_subsidy"] = _money(decimal_text(_sum(subsidy)), currency)
+    out["money"] = money
+    out["placed_at"] = _time(order["create_time"])
+    for key, source in (("paid_at", "paid_time"), ("updated_at", "update_time"), ("cancelled_at", "cancel_time")):
+        _put(out, key, _time(order.get(source)))
+    for key, source in (("cancel_reason", "cancel_reason"), ("notes", "buyer_message"),
+                        ("payment_method", "payment_method_name"), ("shipping_method", "delivery_option_name")):
+        _put(out, key, _text(order.get(source)))
     for key, source in (("is_cod", "is_cod"), ("is_sample", "is_sample_order"),
                         ("is_replacement", "is_replacement_order")):
         _put(out, key, order.get(source))
-    out["placed_at"] = _time(order["create_time"])
-    for key, source in (("paid_at", "paid_time"), ("updated_at", "update_time")):
-        _put(out, key, _time(order.get(source)))
-    _put(out, "notes", order.get("buyer_message"))
+    metadata: dict = {}
+    _put(metadata, "shipping_type", order.get("shipping_type") or None)
+    for key in ("warehouse_id", "delivery_option_id"):
+        _put(metadata, key, None if order.get(key) in (None, "") else str(order[key]))
+    ids = [str(p["id"]).strip() for p in order.get("packages") or [] if p.get("id") is not None]
+    _put(metadata, "package_ids", ids or None)
+    _put(metadata, "cancellation_initiator", order.get("cancellation_initiator") or None)
+    _put(metadata, "is_buyer_request_cancel", order.get("is_buyer_request_cancel"))
+    _put(metadata, "replaced_order_id",
+         None if order.get("replaced_order_id") in (None, "") else str(order["replaced_order_id"]))
+    for key in ("tracking_number", "shipping_provider"):
+        _put(metadata, key, _text(order.get(key)))
+    out["metadata"] = metadata
     return out

@@ -95,7 +95,7 @@ def rows(cfg: Config) -> list[Row]:
         out.append(Row("P1", what, goal=GOAL, note="no order sample (shared/payloads)"))
     else:
         out.append(_row("P1", what, plans[order_name], hand.tiktok_order_to_canonical,
-                        [order] * cfg.size(2000, 10000), None, cfg.rounds))
+                        [order] * cfg.size(2000, 10000), {"connection": "tiktok_us"}, cfg.rounds))
     return out
 
 
