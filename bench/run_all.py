@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = Config(full=args.full, rounds=args.rounds)
     start = time.perf_counter()
     rows = run(ids, cfg)
-    size = "full sizes" if cfg.full else "quick sizes (--full for the issue's)"
-    print_table(rows, title=f"Benchmarks, {size}: medians of {cfg.rounds} interleaved rounds")
+    size = "full sizes" if cfg.full else "quick sizes (--full: the issue's)"
+    print_table(rows, title=f"Benchmarks, {size}; medians of {cfg.rounds} rounds")
     print(f"{time.perf_counter() - start:.0f} s in all; absolute figures are this machine's, "
           "only the ratios are held to the goals.")
     if args.json:
