@@ -29,6 +29,13 @@ from engine.state import open_store
 
 @dataclass
 class RunReport:
+    """What a run did. `counts` has every record; `results` has every dead letter but, in a real
+    run, only the first KEEP_RESULTS other outcomes (each record's result is in the state store
+    already: `connector runs show`), so a run's memory does not grow with the catalog. A dry run
+    writes nothing anywhere else, so it keeps every outcome for the plan it prints."""
+
+    KEEP_RESULTS = 1000
+
     run_id: str
     merchant: str
     flow: str
@@ -164,13 +171,16 @@ class FlowRun:
         ctx.run_id = "dry-run" if ctx.dry_run else store.start_run(ctx.merchant, ctx.flow, False, ctx.options)
         report = RunReport(ctx.run_id, ctx.merchant, ctx.flow, ctx.dry_run)
         source = records if records is not None else self.steps[0].records(ctx)
+        kept = 0  # outcomes other than dead letters held in report.results
         try:
             for record in source:
                 if lease is not None:
                     lease.keep()
                 outcome = self.process(record)
                 report.add(outcome["action"])
-                report.results.append(outcome)
+                if ctx.dry_run or outcome["action"] == "dead_letter" or kept < report.KEEP_RESULTS:
+                    report.results.append(outcome)
+                    kept += outcome["action"] != "dead_letter"
                 if progress:
                     progress(record, outcome["action"])
         except HttpCallError as exc:  # auth or outage: every further record would fail the same way
@@ -207,10 +217,9 @@ class FlowRun:
             status = "skipped" if action in ("skip", "queued", "untracked", "held") else "ok"
             store.record_result(ctx.run_id, ctx.flow_name, record.key, action.replace("+", ","), status,
                                 {"remote_id": record.remote_id, **record.detail})
-            if status == "ok":
-                for letter in store.list_dead_letters(merchant=ctx.merchant, flow=ctx.flow):
-                    if letter["key"] == record.key:
-                        store.mark_replayed(letter["id"], ctx.run_id, True)
+            if status == "ok":  # the record went through: its own open letters are closed
+                for letter_id in store.open_dead_letter_ids(ctx.merchant, ctx.flow, record.key):
+                    store.mark_replayed(letter_id, ctx.run_id, True)
         return outcome
 
     def _dead_letter(self, record: Record, step: str, exc: Exception) -> dict:

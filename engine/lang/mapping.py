@@ -334,8 +334,26 @@ class MappingPlan:
             if isinstance(spec, dict) and "default" in spec
         }
         self.required = required
+        # The same plan as one generated Python function (engine.lang.mapping_codegen): it maps
+        # a record that has no field error; any other record goes through the nodes above.
+        from engine.lang.mapping_codegen import generate
+
+        self._fast = generate(root, name)
 
     def apply(self, record: Any, context: dict | None = None) -> MapResult:
+        ctx = {**self.context_defaults, **(context or {})}
+        fast = self._fast
+        if fast is not None:
+            try:
+                return MapResult(fast(record, ctx))
+            except Exception:  # noqa: BLE001  (a field error: the interpreter reports it, field by field)
+                pass
+        errors: list[FieldError] = []
+        output = self._root.value(Scope(record, record, None, ctx), errors, "")
+        return MapResult(output, errors)
+
+    def interpret(self, record: Any, context: dict | None = None) -> MapResult:
+        """`apply` by the interpreter alone: the reference the generated function must equal."""
         ctx = {**self.context_defaults, **(context or {})}
         errors: list[FieldError] = []
         output = self._root.value(Scope(record, record, None, ctx), errors, "")

@@ -317,6 +317,13 @@ class StateStore(ABC):
                           status: str | None = "open") -> list[dict]:
         """Oldest first. ``status=None`` lists every status."""
 
+    def open_dead_letter_ids(self, merchant: str, flow: str, key: str) -> list[int]:
+        """Ids of the open dead letters of one record of a flow (any entity), oldest first: what
+        a run closes after the record went through. A backend answers from an index; this
+        default reads the flow's whole queue."""
+        return [letter["id"] for letter in self.list_dead_letters(merchant=merchant, flow=flow)
+                if letter["key"] == key]
+
     @abstractmethod
     def get_dead_letter(self, dlq_id: int) -> dict | None:
         """The full record, or None."""

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from .errors import ApiError, invalid, not_found
 from .http import id_list, root, sim
-from .inventory import change_stock, connect, total_available
+from .inventory import change_stock, connect, forget, total_available
 from .paging import ListQuery, paginate, parse_list, project, time_filter
 from .state import ShopState
 from .values import JSONResponse, dec, gid, money
@@ -66,11 +66,56 @@ def get_variant(state: ShopState, ident: int) -> dict:
 # building --------------------------------------------------------------------------------
 
 
+class HandleIndex:
+    """handle -> product id for the products in `state.db.products`, so that choosing a free
+    handle looks up each candidate instead of building the set of every handle on each create
+    (which made seeding a large catalog quadratic).
+
+    The product writes here keep it current; a change made anywhere else that adds or removes
+    products is seen by their number, and an entry whose product no longer has that handle is
+    seen when it is looked up: either way the index is rebuilt.
+    """
+
+    def __init__(self, products: dict[int, dict]) -> None:
+        self.products = products
+        self.ids = {p["handle"]: p["id"] for p in products.values()}
+        self.count = len(products)
+
+    @staticmethod
+    def of(state: ShopState) -> HandleIndex:
+        index = getattr(state, "_handle_index", None)
+        if index is None or index.products is not state.db.products or index.count != len(state.db.products):
+            index = HandleIndex(state.db.products)
+            state._handle_index = index  # type: ignore[attr-defined]
+        return index
+
+    def stored(self, product: dict) -> None:
+        """After `product` was stored under its handle (created, or renamed)."""
+        self.ids[product["handle"]] = product["id"]
+        self.count = len(self.products)
+
+    def deleted(self, product: dict) -> None:
+        if self.ids.get(product["handle"]) == product["id"]:
+            del self.ids[product["handle"]]
+        self.count = len(self.products)
+
+    def taken(self, handle: str, own_id: int | None) -> bool:
+        owner = self.ids.get(handle)
+        if owner is None or owner == own_id:
+            return False
+        product = self.products.get(owner)
+        if product is not None and product["handle"] == handle:
+            return True
+        self.ids = {p["handle"]: p["id"] for p in self.products.values()}  # renamed elsewhere: look again
+        owner = self.ids.get(handle)
+        return owner is not None and owner != own_id
+
+
 def _handle(state: ShopState, wanted: str, own_id: int | None = None) -> str:
     base = re.sub(r"[^a-z0-9]+", "-", wanted.lower()).strip("-") or "product"
-    taken = {p["handle"] for p in state.db.products.values() if p["id"] != own_id}
+    index = HandleIndex.of(state)
     handle, n = base, 1
-    while handle in taken:
+    while index.taken(handle, own_id):
         handle, n = f"{base}-{n}", n + 1
     return handle
 
@@ -261,6 +306,8 @@ def _apply_product_fields(state: ShopState, product: dict, data: dict) -> None:
         product["tags"] = _tags(data["tags"])
     if "handle" in data and data["handle"]:
         product["handle"] = _handle(state, data["handle"], product["id"])
+        if state.db.products.get(product["id"]) is product:
+            HandleIndex.of(state).stored(product)
     if "published" in data:
         product["published_at"] = state.now() if data["published"] else None
     elif "published_at" in data:
@@ -305,7 +352,9 @@ def create_product(state: ShopState, data: dict, initial_stock: bool = True) -> 
         for variant in product["variants"]:  # leave no half-made product behind
             _drop_variant(state, variant)
         raise
+    index = HandleIndex.of(state)
     state.db.products[ident] = product
+    index.stored(product)
     emit(state, "products/create", render_product(state, product))
     return product
 
@@ -314,8 +363,7 @@ def _drop_variant(state: ShopState, variant: dict) -> None:
     state.db.variants.pop(variant["id"], None)
     item_id = variant["inventory_item_id"]
     state.db.inventory_items.pop(item_id, None)
-    for key in [k for k in state.db.levels if k[0] == item_id]:
-        del state.db.levels[key]
+    forget(state, item_id)
     emit(state, "inventory_items/delete", {"id": item_id})
 
 
@@ -360,7 +408,9 @@ def update_product(state: ShopState, product: dict, data: dict) -> dict:
 def delete_product(state: ShopState, product: dict) -> None:
     for variant in product["variants"]:
         _drop_variant(state, variant)
+    index = HandleIndex.of(state)
     del state.db.products[product["id"]]
+    index.deleted(product)
     emit(state, "products/delete", {"id": product["id"]})
 
 

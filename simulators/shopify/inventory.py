@@ -18,12 +18,59 @@ def level_gid(item_id: int, location_id: int) -> str:
     return f"{gid('InventoryLevel', location_id)}?inventory_item_id={item_id}"
 
 
+class LevelIndex:
+    """The location ids each inventory item is stocked at, kept beside `state.db.levels` so that
+    rendering a variant reads its own levels instead of scanning every level in the shop (which
+    made listing and seeding quadratic in the catalog size).
+
+    `connect`, `forget` and the routes here keep it current; a change to the levels made anywhere
+    else changes their number or the dict itself, and the index is then rebuilt on next use.
+    """
+
+    def __init__(self, levels: dict[tuple[int, int], dict]) -> None:
+        self.levels = levels
+        self.by_item: dict[int, dict[int, None]] = {}  # item id -> location ids, in insertion order
+        for item_id, location_id in levels:
+            self.by_item.setdefault(item_id, {})[location_id] = None
+        self.count = len(levels)
+
+    @staticmethod
+    def of(state: ShopState) -> LevelIndex:
+        index = getattr(state, "_level_index", None)
+        if index is None or index.levels is not state.db.levels or index.count != len(state.db.levels):
+            index = LevelIndex(state.db.levels)
+            state._level_index = index  # type: ignore[attr-defined]
+        return index
+
+    def added(self, item_id: int, location_id: int) -> None:
+        self.by_item.setdefault(item_id, {})[location_id] = None
+        self.count = len(self.levels)
+
+    def removed(self, item_id: int, location_id: int) -> None:
+        self.by_item.get(item_id, {}).pop(location_id, None)
+        self.count = len(self.levels)
+
+
+def levels_of(state: ShopState, item_id: int) -> list[dict]:
+    levels = state.db.levels
+    return [levels[(item_id, lid)] for lid in LevelIndex.of(state).by_item.get(item_id, ())]
+
+
 def total_available(state: ShopState, item_id: int) -> int:
-    return sum(lvl["available"] for (iid, _), lvl in state.db.levels.items() if iid == item_id)
+    return sum(lvl["available"] for lvl in levels_of(state, item_id))
 
 
 def connected_locations(state: ShopState, item_id: int) -> list[int]:
-    return [lid for lid in state.db.locations if (item_id, lid) in state.db.levels]
+    stocked = LevelIndex.of(state).by_item.get(item_id, {})
+    return [lid for lid in state.db.locations if lid in stocked]
+
+
+def forget(state: ShopState, item_id: int) -> None:
+    """Drop every level of an inventory item (its variant was deleted)."""
+    index = LevelIndex.of(state)
+    for location_id in list(index.by_item.get(item_id, ())):
+        del state.db.levels[(item_id, location_id)]
+        index.removed(item_id, location_id)
 
 
 def connect(state: ShopState, item_id: int, location_id: int, available: int = 0) -> tuple[dict, bool]:
@@ -37,7 +84,9 @@ def connect(state: ShopState, item_id: int, location_id: int, available: int = 0
         "updated_at": state.now(),
         "admin_graphql_api_id": level_gid(item_id, location_id),
     }
+    index = LevelIndex.of(state)
     state.db.levels[key] = level
+    index.added(item_id, location_id)
     emit(state, "inventory_levels/connect", dict(level))
     return level, True
 
@@ -140,7 +189,9 @@ async def delete_level(request: Request) -> Response:
                 "stocked at a minimum of 1 location."
             ],
         )
+    index = LevelIndex.of(state)
     del state.db.levels[(item_id, location_id)]
+    index.removed(item_id, location_id)
     emit(state, "inventory_levels/disconnect", {"inventory_item_id": item_id, "location_id": location_id})
     return Response(status_code=204)
 

@@ -72,13 +72,113 @@ class Map(Step):
     "properties": {"entity": {"type": "string", "description": "Canonical entity name."}},
 }, doc="Check the record against its canonical JSON Schema; every violation is a field error.")
 class Validate(Step):
+    """The record is first held to the entity's schema compiled into Python code (fastjsonschema:
+    one generated function, no per-record $ref look-ups), which says only whether it fits. Only a
+    record that does not fit is walked again by jsonschema, for the full list of field errors;
+    so the errors are jsonschema's, and a fitting record costs a few dict and regex checks.
+
+    fastjsonschema knows drafts 4 to 7. A schema is compiled only when every keyword in it means
+    the same in draft 7 as in 2020-12 (`FAST_KEYWORDS`, no `$ref` with validating siblings);
+    other schemas, and a compile failure, leave the step on jsonschema alone.
+    """
+
     kind = "validate"
+    # Keywords whose draft-7 meaning (fastjsonschema's) is their 2020-12 meaning; `items` only as
+    # one schema (an array of schemas is 2020-12's prefixItems), `format` is not asserted by either.
+    FAST_KEYWORDS = frozenset({
+        "type", "properties", "additionalProperties", "required", "items", "enum", "const", "pattern",
+        "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
+        "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties", "patternProperties",
+        "propertyNames", "anyOf", "oneOf", "allOf", "not", "$ref", "$defs", "definitions", "format",
+        "$schema", "$id", "$comment", "title", "description", "examples", "default", "deprecated",
+        "readOnly", "writeOnly",
+    })
+    _ANNOTATIONS = frozenset({"$ref", "description", "title", "$comment", "examples", "deprecated"})
 
     def __init__(self, options: dict, run: RunContext) -> None:
         super().__init__(options, run)
         self.validator = run.schemas.canonical.validator(options["entity"])
+        self.fits = self.fast_check(run.schemas, options["entity"], self.validator)
+
+    @classmethod
+    def fast_check(cls, schemas: Any, entity: str, validator: Any) -> Any:
+        """The compiled check of one canonical entity, or None to use jsonschema alone. Compiled
+        once per plan: kept on the plan's canonical schemas, beside their jsonschema validators."""
+        canonical = schemas.canonical
+        compiled = canonical.__dict__.setdefault("_fast_checks", {})
+        if entity not in compiled:
+            compiled[entity] = cls._compile(validator.schema, schemas.registry)
+        return compiled[entity]
+
+    @classmethod
+    def _compile(cls, schema: dict, registry: Any) -> Any:
+        try:
+            import fastjsonschema
+        except ImportError:
+            return None
+        documents: dict[str, Any] = {}
+
+        def fetch(uri: str) -> Any:  # $refs to the other canonical files, from the loaded registry
+            base = uri.split("#", 1)[0]
+            if base not in documents:
+                documents[base] = registry.contents(base)
+            return documents[base]
+
+        if not cls._draft7_safe(schema, fetch, set()):
+            return None
+        try:
+            check = fastjsonschema.compile(schema, handlers={"https": fetch, "http": fetch},
+                                           use_default=False, use_formats=False, detailed_exceptions=False)
+        except Exception:  # noqa: BLE001  (any refusal leaves the step on jsonschema)
+            return None
+
+        def fits(instance: Any) -> bool:
+            try:
+                check(instance)
+            except Exception:  # noqa: BLE001  (JsonSchemaValueException, or a value it cannot judge)
+                return False
+            return True
+
+        return fits
+
+    @classmethod
+    def _draft7_safe(cls, node: Any, fetch: Any, seen: set[str], base: str = "") -> bool:
+        if isinstance(node, list):
+            return all(cls._draft7_safe(item, fetch, seen, base) for item in node)
+        if not isinstance(node, dict):
+            return True
+        base = node.get("$id", base) if isinstance(node.get("$id"), str) else base
+        for key, value in node.items():
+            if key not in cls.FAST_KEYWORDS:
+                return False
+            if key == "$ref":
+                if set(node) - cls._ANNOTATIONS:
+                    return False  # 2020-12 applies a $ref's siblings, draft 7 ignores them
+                target = value.split("#", 1)[0]
+                if target and target not in seen:
+                    seen.add(target)
+                    from urllib.parse import urljoin
+
+                    try:
+                        document = fetch(urljoin(base, target))
+                    except Exception:  # noqa: BLE001
+                        return False
+                    if not cls._draft7_safe(document, fetch, seen, urljoin(base, target)):
+                        return False
+            elif key == "items" and isinstance(value, list):
+                return False
+            elif key in ("properties", "patternProperties", "$defs", "definitions"):
+                if not isinstance(value, dict) or not all(cls._draft7_safe(v, fetch, seen, base) for v in value.values()):
+                    return False
+            elif key in ("enum", "const", "examples", "default", "required", "type"):
+                continue
+            elif not cls._draft7_safe(value, fetch, seen, base):
+                return False
+        return True
 
     def process(self, record: Record, run: RunContext) -> Record | None:
+        if self.fits is not None and self.fits(record.data):
+            return record
         errors = sorted(self.validator.iter_errors(record.data), key=lambda e: list(map(str, e.absolute_path)))
         if errors:
             raise RecordError(f"{len(errors)} field(s) do not fit the canonical {self.options['entity']}",

@@ -56,6 +56,14 @@ class DeadLettersPart:
             rows = conn.execute(sql + " ORDER BY id", args).fetchall()
         return [_row_dict(r, self._DLQ_JSON, ("replay_ok",)) for r in rows]
 
+    def open_dead_letter_ids(self, merchant: str, flow: str, key: str) -> list[int]:
+        # The open letters' unique index (merchant, flow, entity, key) answers this.
+        with self._use() as conn:
+            rows = conn.execute(
+                "SELECT id FROM dead_letter WHERE merchant=? AND flow=? AND key=? AND status='open' ORDER BY id",
+                (merchant, flow, key)).fetchall()
+        return [int(row["id"]) for row in rows]
+
     def get_dead_letter(self, dlq_id: int) -> dict | None:
         with self._use() as conn:
             row = conn.execute("SELECT * FROM dead_letter WHERE id=?", (int(dlq_id),)).fetchone()

@@ -1,0 +1,459 @@
+"""A compiled mapping plan turned into the source of one Python function, compiled once.
+
+The interpreter (engine.lang.mapping) walks a tree of small nodes per record: a method call, a
+path string and a few checks per field, a Scope and an item path per list item. The generated
+function does the same work written out as straight-line code, as a hand-written mapping would:
+plain dict reads for field paths, the casts and lookups called directly, loops for `each`.
+
+It only ever produces the output of a record that maps without a field error. Wherever the
+interpreter would record one (an expression that fails, a cast that refuses, a lookup miss, a
+required value missing, `each` over a non-list), the generated code raises, and
+MappingPlan.apply maps that record again with the interpreter, which reports the errors exactly
+as before. So the errors, their paths and mapping locations come from one place, and a record
+the generated code cannot vouch for costs one extra pass, never a different answer.
+
+Expressions are not re-implemented: a plain field path (`a.b.c`) is read inline, anything else
+calls the closures engine.lang.expr compiled for it, with the same scope.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from engine.lang import mapping as m
+from engine.lang.expr import FieldPath, JMESPathExpr, Scope
+
+
+class Fallback(Exception):
+    """This record has a field error: the interpreter maps it and says which."""
+
+
+_EMPTY: dict = {}  # read-only stand-in for "the current value is not an object"
+_EMPTIES = (None, "", [])  # what coalesce skips (the interpreter's own test, same comparisons)
+
+
+def _truthy_code(name: str) -> str:
+    """JMESPath truthiness of variable `name`, inline (engine.lang.mapping._truthy)."""
+    return (f"({name} is not None and {name} is not False and "
+            f"(len({name}) > 0 if isinstance({name}, (str, list, dict)) else True))")
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.names: dict[str, Any] = {"Scope": Scope, "Fallback": Fallback, "EMPTY": _EMPTY, "EMPTIES": _EMPTIES}
+        self._ids: dict[int, str] = {}
+        self._count = 0
+
+    def temp(self, prefix: str = "v") -> str:
+        self._count += 1
+        return f"{prefix}{self._count}"
+
+    def bind(self, value: Any, prefix: str) -> str:
+        """A global name for a constant object of the plan (a closure, a table, a cast, a default)."""
+        key = id(value)
+        if key not in self._ids:
+            name = self.temp(prefix)
+            self.names[name] = value
+            self._ids[key] = name
+        return self._ids[key]
+
+    def line(self, depth: int, text: str) -> None:
+        self.lines.append("    " * depth + text)
+
+
+class _Level:
+    """Where code runs: the variable holding the current item, its Scope (built when needed), the
+    item's enclosing value (for parent()) and its dict view for plain field reads."""
+
+    def __init__(self, cur: str, scope: str, parent: str, view: str | None = None) -> None:
+        self.cur, self.scope, self.parent, self.view = cur, scope, parent, view
+
+
+def generate(root: Any, name: str = "") -> Callable[[Any, dict], dict] | None:
+    """The fast form of a plan's root object node, or None when a node kind is not known here."""
+    writer = _Writer()
+    try:
+        body = _Gen(writer)
+        writer.line(1, "scope0 = Scope(record, record, None, ctx)")
+        body.object_into(root, _Level("record", "scope0", "None"), "out", 1)
+        writer.line(1, "return out")
+    except _Unsupported:
+        return None
+    source = "def mapped(record, ctx):\n" + "\n".join(writer.lines) + "\n"
+    namespace = dict(writer.names)
+    exec(compile(source, f"<mapping {name or 'plan'}>", "exec"), namespace)  # noqa: S102 (our own code)
+    function = namespace["mapped"]
+    function.source = source  # type: ignore[attr-defined]  # for tests and for reading
+    return function
+
+
+class _Unsupported(Exception):
+    pass
+
+
+class _Gen:
+    def __init__(self, writer: _Writer) -> None:
+        self.w = writer
+
+    # -- objects and fields
+
+    def object_into(self, node: Any, level: _Level, out: str, depth: int) -> None:
+        w = self.w
+        w.line(depth, f"{out} = {{}}")
+        if level.view is None and any(self._reads_view(f) for f in node.fields):
+            view = w.temp("d")
+            w.line(depth, f"{view} = {level.cur} if isinstance({level.cur}, dict) else EMPTY")
+            level = _Level(level.cur, level.scope, level.parent, view)
+        for item in node.fields:
+            self.field(item, level, out, depth)
+
+    def _reads_view(self, item: Any) -> bool:
+        return item.key is not None or _plain_path(item.node) is not None
+
+    def field(self, item: Any, level: _Level, out: str, depth: int) -> None:
+        w = self.w
+        value = w.temp()
+        if item.key is not None:
+            w.line(depth, f"{value} = {level.view}.get({item.key!r})")
+        else:
+            self.value(item.node, level, value, depth)
+        if not isinstance(item, m._Copy) and not item.plain:
+            if item.default is not m._MISSING:
+                w.line(depth, f"if {value} is None:")
+                w.line(depth + 1, f"{value} = {w.bind(item.default, 'default')}")
+            if item.cast is not None:
+                w.line(depth, f"if {value} is not None:")
+                w.line(depth + 1, f"{value} = {w.bind(item.cast, 'cast')}({value}, {item.scale!r})")
+            if item.required:
+                w.line(depth, f"if {value} is None or (isinstance({value}, (str, list, dict)) and not {value}):")
+                w.line(depth + 1, "raise Fallback")
+        w.line(depth, f"if {value} is not None:")
+        target = out
+        for key in item.parents:
+            target = f"{target}.setdefault({key!r}, {{}})"
+        w.line(depth + 1, f"{target}[{item.leaf!r}] = {value}")
+
+    # -- values
+
+    def value(self, node: Any, level: _Level, target: str, depth: int) -> None:
+        kind = type(node)
+        if kind is m._Const:
+            self.w.line(depth, f"{target} = {self.w.bind(node.const, 'const')}")
+        elif kind is m._Expr:
+            self.expr(node.expr, level, target, depth)
+        elif kind is m._Lookup:
+            self.lookup(node, level, target, depth)
+        elif kind is m._If:
+            self.condition(node, level, target, depth)
+        elif kind is m._Coalesce:
+            self.coalesce(node, level, target, depth)
+        elif kind is m._Object:
+            self.object_into(node, level, target, depth)
+        elif kind is m._Each:
+            self.each(node, level, target, depth)
+        else:
+            raise _Unsupported(kind.__name__)
+
+    def expr(self, expr: Any, level: _Level, target: str, depth: int) -> None:
+        w = self.w
+        if isinstance(expr, FieldPath):
+            keys = expr.keys
+            source = level.view if level.view is not None else f"({level.cur} if isinstance({level.cur}, dict) else EMPTY)"
+            w.line(depth, f"{target} = {source}.get({keys[0]!r})")
+            for key in keys[1:]:
+                w.line(depth, f"{target} = {target}.get({key!r}) if isinstance({target}, dict) else None")
+        elif isinstance(expr, JMESPathExpr) and not expr._sets_scope:
+            try:
+                code = _JMESPath(w, expr, level).code(expr._parsed, level.cur)
+            except _Unsupported:
+                code = None
+            if code is not None:
+                w.line(depth, f"{target} = {code}")
+            else:
+                # What JMESPathExpr.evaluate does, minus the wrapping of errors (any error falls back).
+                w.line(depth, f"{target} = {w.bind(expr._run, 'run')}({level.cur}, {level.scope})")
+        else:
+            w.line(depth, f"{target} = {w.bind(expr.evaluate, 'evaluate')}({level.scope})")
+
+    def lookup(self, node: Any, level: _Level, target: str, depth: int) -> None:
+        key = self.w.temp("k")
+        self.value(node.source, level, key, depth)
+        # A miss without a default raises KeyError, which falls back like any field error.
+        # (LookupTable.get reads only the scope's context, which every level shares: scope0.)
+        self.w.line(depth, f"{target} = {self.w.bind(node.table.get, 'table')}({key}, scope0)")
+
+    def condition(self, node: Any, level: _Level, target: str, depth: int) -> None:
+        w = self.w
+        test = w.temp("c")
+        self.value(node.cond, level, test, depth)
+        w.line(depth, f"if {_truthy_code(test)}:")
+        self.branch(node.then, level, target, depth + 1)
+        w.line(depth, "else:")
+        self.branch(node.other, level, target, depth + 1)
+
+    def branch(self, node: Any, level: _Level, target: str, depth: int) -> None:
+        if node is None:
+            self.w.line(depth, f"{target} = None")
+        else:
+            self.value(node, level, target, depth)
+
+    def coalesce(self, node: Any, level: _Level, target: str, depth: int) -> None:
+        w = self.w
+        for option in node.options:
+            self.value(option, level, target, depth)
+            w.line(depth, f"if {target} in EMPTIES:")
+            depth += 1
+        w.line(depth, f"{target} = None")
+
+    def each(self, node: Any, level: _Level, target: str, depth: int) -> None:
+        w = self.w
+        items, entry, result = w.temp("items"), w.temp("e"), w.temp("r")
+        self.value(node.source, level, items, depth)
+        w.line(depth, f"if {items} is None:")
+        w.line(depth + 1, f"{target} = None")
+        w.line(depth, f"elif not isinstance({items}, list):")
+        w.line(depth + 1, "raise Fallback")
+        w.line(depth, "else:")
+        inner = depth + 1
+        w.line(inner, f"{target} = []")
+        w.line(inner, f"for {entry} in {items}:")
+        body = inner + 1
+        scope = w.temp("s")
+        start = len(w.lines)
+        item_level = _Level(entry, scope, level.cur)
+        if node.keep is not None:
+            keep = w.temp("c")
+            self.value(node.keep, item_level, keep, body)
+            w.line(body, f"if not {_truthy_code(keep)}:")
+            w.line(body + 1, "continue")
+        self.value(node.item, item_level, result, body)
+        w.line(body, f"if {result} is not None:")
+        w.line(body + 1, f"{target}.append({result})")
+        if node.limit is not None:
+            w.line(body, f"if len({target}) >= {int(node.limit)}:")
+            w.line(body + 1, "break")
+        # Scope(current, root, parent, context), as _Each builds it for every item: only when
+        # something in the item calls an expression's closures with it.
+        used = re.compile(rf"\b{scope}\b")
+        if any(used.search(text) for text in w.lines[start:]):
+            w.lines.insert(start, "    " * body + f"{scope} = Scope({entry}, record, {level.cur}, ctx)")
+
+
+def _plain_path(node: Any) -> FieldPath | None:
+    expr = getattr(node, "expr", None) if type(node) is m._Expr else None
+    return expr if isinstance(expr, FieldPath) else None
+
+
+# ------------------------------------------------------------------------------ JMESPath, inline
+# A parsed JMESPath expression written as one Python expression, node for node what the closures
+# of engine.lang.expr._Closures compute (their results, and an exception wherever they raise).
+# A node kind not known here (an `&expr`, a function without a direct implementation...) leaves
+# the whole expression to its closures.
+
+_ORDER_OPS = {"lt": "<", "gt": ">", "lte": "<=", "gte": ">="}
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _false_code(name: str) -> str:
+    """engine.lang.expr._is_false, inline: JMESPath falsiness by equality (0 is true)."""
+    return f'({name} == "" or {name} == [] or {name} == {{}} or {name} is None or {name} is False)'
+
+
+class _JMESPath:
+    def __init__(self, writer: _Writer, expr: JMESPathExpr, level: _Level) -> None:
+        from engine.lang.expr import _Closures, _elements_agree, _equals, _is_number
+
+        self.w, self.level = writer, level
+        self.closures = _Closures(expr._interpreter, expr._interpreter._functions)
+        self.names = writer.names
+        self.names.setdefault("_equals", _equals)
+        self.names.setdefault("_is_number", _is_number)
+        self.names.setdefault("_elements_agree", _elements_agree)
+
+    def code(self, node: dict, value: str) -> str:
+        method = getattr(self, "_" + node["type"], None)
+        if method is None:
+            raise _Unsupported(node["type"])
+        return method(node, value)
+
+    def _tmp(self) -> str:
+        return self.w.temp("_j")
+
+    def _name(self, value: str) -> tuple[str, str]:
+        """A name for `value` and the code that binds it: none when it is a name already."""
+        if _IDENTIFIER.match(value):
+            return value, value
+        t = self._tmp()
+        return t, f"({t} := {value})"
+
+    # -- paths
+
+    def _field(self, node: dict, value: str) -> str:
+        t, bound = self._name(value)
+        return f"({t}.get({node['value']!r}) if isinstance({bound}, dict) else None)"
+
+    def _chain(self, node: dict, value: str) -> str:
+        for child in node["children"]:
+            if child["type"] in ("identity", "current"):
+                continue
+            value = self.code(child, value)
+        return value
+
+    _subexpression = _index_expression = _pipe = _chain
+
+    def _index(self, node: dict, value: str) -> str:
+        (t, bound), index = self._name(value), int(node["value"])
+        return f"({t}[{index}] if isinstance({bound}, list) and -len({t}) <= {index} < len({t}) else None)"
+
+    def _slice(self, node: dict, value: str) -> str:
+        t = self._tmp()
+        bounds = self.w.bind(tuple(node["children"]), "bounds")
+        return f"({t}[slice(*{bounds})] if isinstance({t} := {value}, list) else None)"
+
+    def _identity(self, node: dict, value: str) -> str:
+        return value
+
+    _current = _identity
+
+    def _literal(self, node: dict, value: str) -> str:
+        return self.w.bind(node["value"], "lit")  # the interpreter returns this very object each time
+
+    # -- projections
+
+    def _projection(self, node: dict, value: str) -> str:
+        left_node, right_node = node["children"]
+        base, element, out = self._tmp(), self._tmp(), self._tmp()
+        left = self.code(left_node, value)
+        if right_node["type"] in ("identity", "current"):
+            body = f"[{element} for {element} in {base} if {element} is not None]"
+        else:
+            right = self.code(right_node, element)
+            body = f"[{out} for {element} in {base} if ({out} := {right}) is not None]"
+        return f"({body} if isinstance({base} := {left}, list) else None)"
+
+    def _filter_projection(self, node: dict, value: str) -> str:
+        left_node, right_node, condition_node = node["children"]
+        base, element, test, out = self._tmp(), self._tmp(), self._tmp(), self._tmp()
+        left = self.code(left_node, value)
+        condition = self.code(condition_node, element)
+        right = self.code(right_node, element)
+        body = (f"[{out} for {element} in {base} if not ({test} := {condition}, {_false_code(test)})[1] "
+                f"and ({out} := {right}) is not None]")
+        return f"({body} if isinstance({base} := {left}, list) else None)"
+
+    def _flatten(self, node: dict, value: str) -> str:
+        base = self._tmp()
+        inner = self.code(node["children"][0], value)
+        flatten = self.names.setdefault("_flatten", _flatten)
+        return f"({flatten.__name__}({base}) if isinstance({base} := {inner}, list) else None)"
+
+    # -- building values
+
+    def _multi_select_list(self, node: dict, value: str) -> str:
+        t = self._tmp()
+        items = ", ".join(self.code(child, t) for child in node["children"])
+        return f"(None if ({t} := {value}) is None else [{items}])"
+
+    def _multi_select_dict(self, node: dict, value: str) -> str:
+        t = self._tmp()
+        pairs = ", ".join(f"{child['value']!r}: {self.code(child['children'][0], t)}" for child in node["children"])
+        return f"(None if ({t} := {value}) is None else {{{pairs}}})"
+
+    # -- logic
+
+    def _then(self, v: str, bound: str, expression: str) -> str:
+        """`expression` (which reads `v`) after binding `v`, when `v` needed binding."""
+        return expression if bound == v else f"({bound}, {expression})[1]"
+
+    def _comparator(self, node: dict, value: str) -> str:
+        left_node, right_node = node["children"]
+        op = node["value"]
+        v, bound = self._name(value)
+        left = self.code(left_node, v)
+        if op in ("eq", "ne"):
+            literal = right_node.get("value") if right_node["type"] == "literal" else None
+            if isinstance(literal, str):
+                test = f"{left} == {literal!r}"
+            else:
+                test = f"_equals({left}, {self.code(right_node, v)})"
+            return self._then(v, bound, test if op == "eq" else f"(not {test})")
+        a, b = self._tmp(), self._tmp()
+        right = self.code(right_node, v)
+        orderable = "(_is_number({0}) or isinstance({0}, str))"
+        return self._then(v, bound, f"((({a} := {left}), ({b} := {right}), ({a} {_ORDER_OPS[op]} {b}) if "
+                                    f"{orderable.format(a)} and {orderable.format(b)} else None)[2])")
+
+    def _or_expression(self, node: dict, value: str) -> str:
+        v, bound = self._name(value)
+        t = self._tmp()
+        left, right = (self.code(child, v) for child in node["children"])
+        return self._then(v, bound, f"({right} if ({t} := {left}, {_false_code(t)})[1] else {t})")
+
+    def _and_expression(self, node: dict, value: str) -> str:
+        v, bound = self._name(value)
+        t = self._tmp()
+        left, right = (self.code(child, v) for child in node["children"])
+        return self._then(v, bound, f"({t} if ({t} := {left}, {_false_code(t)})[1] else {right})")
+
+    def _not_expression(self, node: dict, value: str) -> str:
+        t = self._tmp()
+        inner = self.code(node["children"][0], value)
+        return f"(False if _is_number({t} := {inner}) and {t} == 0 else not {t})"
+
+    # -- functions
+
+    def _function_expression(self, node: dict, value: str) -> str:
+        from engine.lang.functions import context_value
+
+        name, children = node["value"], node["children"]
+        if name == "root" and not children:
+            return "record"
+        if name == "parent" and not children:
+            return self.level.parent
+        if name == "var" and len(children) == 1 and children[0]["type"] == "literal" \
+                and isinstance(children[0]["value"], str):
+            parts = tuple(children[0]["value"].split("."))
+            if len(parts) == 1:
+                return f"(ctx.get({parts[0]!r}) if isinstance(ctx, dict) else None)"
+            return f"{self.w.bind(context_value, 'context_value')}(ctx, {parts!r})"
+        fast = self.closures._direct_call(name, len(children))
+        if fast is None:
+            raise _Unsupported(name)
+        call, checks = fast
+        v, bound = self._name(value)
+        args = [self._tmp() for _ in children]
+        parts = [] if bound == v else [bound]
+        parts += [f"({arg} := {self.code(child, v)})" for arg, child in zip(args, children, strict=True)]
+        tests = []
+        for index, names, groups in checks:
+            child = children[index]
+            if groups is None and child["type"] == "literal" and type(child["value"]).__name__ in names:
+                continue  # a literal of an accepted type needs no check at run time
+            test = f"type({args[index]}).__name__ not in {self.w.bind(names, 'types')}"
+            if groups:
+                test = f"({test} or not _elements_agree({args[index]}, {self.w.bind(groups, 'groups')}))"
+            tests.append(test)
+        fail = self.names.setdefault("_refuse", _refuse)
+        call_name = self.w.bind(call, "fn")
+        result = f"{call_name}({', '.join(args)})"
+        if tests:
+            result = f"({fail.__name__}() if {' or '.join(tests)} else {result})"
+        return f"({', '.join(parts)}, {result})[-1]"
+
+
+def _refuse() -> Any:
+    """An argument of a type the function does not take: jmespath would raise; so does this."""
+    raise Fallback
+
+
+def _flatten(base: list) -> list:
+    merged: list = []
+    for element in base:
+        if isinstance(element, list):
+            merged.extend(element)
+        else:
+            merged.append(element)
+    return merged

@@ -1,0 +1,145 @@
+"""The generated form of a mapping plan (engine.lang.mapping_codegen) gives what the interpreter
+gives: the same output for every record without a field error, and for every other record the
+interpreter's own errors (the generated function gives up on it, and apply falls back).
+
+Checked on every mapping test case in the repository, on generated catalogs run through the
+shipped mappings, and on generated JMESPath expressions placed in every position a field can be.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import assume, given, settings
+
+from engine.lang.expr import ExprCompileError
+from engine.lang.mapping import compile_mapping
+from engine.project.loader import Project
+from engine.project.testing import _input, load_suites
+from engine.project.validate import Validator
+from simulators.catalog import generate_shopify_products
+from tests.core.test_expr_closures import EDGE_EXPRESSIONS, EDGE_RECORDS, JSON, _expressions
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _outcome(result) -> tuple:  # noqa: ANN001
+    # repr: True and 1, 1 and 1.0, or a different key order would compare equal otherwise
+    return repr(result.output), [error.as_dict() for error in result.errors]
+
+
+def _same(plan, record, context=None) -> None:  # noqa: ANN001
+    assert _outcome(plan.apply(record, context)) == _outcome(plan.interpret(record, context))
+
+
+def _cases():  # noqa: ANN202
+    project = Project.load([ROOT / "tests", ROOT / "examples"], include_shipped=True)
+    for suite in load_suites(project):
+        for case in suite.cases:
+            name = case.get("mapping") or suite.document.doc.get("mapping")
+            if name:
+                yield pytest.param(suite, case, name, id=f"{suite.document.path.name}:{case.get('name')}")
+
+
+@pytest.mark.parametrize(("suite", "case", "name"), list(_cases()))
+def test_every_mapping_test_case_maps_the_same(suite, case, name) -> None:  # noqa: ANN001
+    plan = suite.plans[name]
+    assert plan._fast is not None, f"{name}: no generated form"
+    record = _input(suite.document, case)
+    context = case.get("context")
+    _same(plan, record, context)
+    reference = plan.interpret(record, context)
+    if reference.ok:  # a record without field errors never needs the interpreter
+        ctx = {**plan.context_defaults, **(context or {})}
+        assert repr(plan._fast(record, ctx)) == repr(reference.output)
+
+
+def _shipped(name: str):  # noqa: ANN202
+    project = Project.load([], include_shipped=True)
+    validator = Validator(project)
+    plan = validator.compile_mapping(project.get("mapping", name).doc)
+    assert plan is not None, validator.problems
+    return plan
+
+
+def test_generated_catalogs_map_the_same_both_ways() -> None:
+    to_canonical = _shipped("shopify.product_to_canonical")
+    to_tiktok = _shipped("tiktok_shop.product_from_canonical")
+    products = generate_shopify_products(150, seed=3, invalid_share=0.3, max_variants=12)
+    for index, product in enumerate(products):
+        product["id"] = 7_000_000 + index
+        for number, variant in enumerate(product.get("variants") or []):
+            variant["id"] = 8_000_000 + index * 100 + number
+            if number % 3 == 0:
+                variant["sku"] = None if number % 2 else ""
+        context = {"variants_without_sku": "reject"} if index % 5 == 0 else None
+        _same(to_canonical, product, context)
+        canonical = to_canonical.interpret(product, context).output
+        categories = {"category_map": {canonical.get("category", {}).get("name", "x"): "600001"},
+                      "image_uris": {i.get("url"): f"u{n}" for n, i in enumerate(canonical.get("images") or [])},
+                      "warehouse_id": "1", "sku_ids": {v.get("sku"): "9" for v in canonical.get("variants", [])[:1]}}
+        _same(to_tiktok, canonical, categories if index % 4 else {})
+
+
+def _plans(text: str) -> list:
+    """The expression as a plain field, a cast field, a condition, a lookup key, an each source,
+    an each item and filter (where parent() and root() differ from @), a coalesce option and a
+    required field: each its own mapping, so that one position's field error does not send the
+    whole record to the interpreter and hide what the others do."""
+    positions = [
+        {"plain": text},
+        {"cast": {"path": text, "cast": "string", "default": "d"}},
+        {"when": {"if": text, "then": {"const": 1}, "else": {"fields": {"x": text}}}},
+        {"looked": {"lookup": "t", "from": text}},
+        {"each": {"each": text, "value": "@"}},
+        {"items": {"each": "items", "filter": text, "fields": {"v": text, "n.d": text}}},
+        {"items": {"each": "items", "limit": 1, "value": {"coalesce": [text, {"const": "c"}]}}},
+        {"nested.deep": {"path": text, "required": True}},
+    ]
+    plans = []
+    for fields in positions:
+        doc = {"kind": "mapping", "name": "t", "fields": fields,
+               "lookups": {"t": {"values": {"1": "one", "a": "A"}, "default": "none"}}}
+        try:
+            plans.append(compile_mapping(doc))
+        except Exception:  # noqa: BLE001  (an expression the engine refuses at compile time)
+            return []
+    return plans
+
+
+def _checked(plans: list, record: object, context: dict) -> int:
+    """Compare every plan both ways; the number of them the generated function mapped itself."""
+    mapped = 0
+    for plan in plans:
+        assert plan._fast is not None
+        _same(plan, record, context)
+        try:
+            plan._fast(record, {**plan.context_defaults, **context})
+            mapped += 1
+        except Exception:  # noqa: BLE001
+            pass
+    return mapped
+
+
+@pytest.mark.parametrize("text", EDGE_EXPRESSIONS)
+def test_edge_expressions_map_the_same(text: str) -> None:
+    plans = _plans(text)
+    assert plans
+    mapped = 0
+    for data in EDGE_RECORDS:
+        record = {"items": [data, data], **data} if isinstance(data, dict) else data
+        mapped += _checked(plans, record, data if isinstance(data, dict) else {"a": data})
+    assert mapped, "the generated functions gave up on every record"
+
+
+@settings(max_examples=600, deadline=None)
+@given(text=_expressions(), data=JSON, context=JSON)
+def test_generated_expressions_map_the_same(text: str, data: object, context: object) -> None:
+    try:
+        plans = _plans(text)
+    except ExprCompileError:
+        plans = []
+    assume(plans)
+    record = {"items": [data, {"a": data}], "a": data} if not isinstance(data, dict) else {"items": [data], **data}
+    _checked(plans, record, context if isinstance(context, dict) else {"a": context})
