@@ -122,9 +122,9 @@ _CALL_LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
             "leak_follows_size": {
                 "type": "boolean",
                 "default": False,
-                "description": "The platform drains a larger bucket faster, in proportion (Shopify: 40 at 2/s, "
-                               "Plus stores 400 at 20/s): when the header reports another size, the leak rate "
-                               "scales with it.",
+                "description": "The platform drains a larger bucket faster, in proportion (a plan with ten "
+                               "times the bucket leaks ten times faster): when the header reports another "
+                               "size, the leak rate scales with it.",
             },
         },
         "required": ["kind", "bucket_size", "leak_per_second", "header"],
