@@ -1,6 +1,6 @@
 """`make demo`: start the sandbox, sync the example merchant's catalog to TikTok Shop on SQLite,
-print the report, show that a second run writes nothing, then let TikTok audit the listings and
-read their status and failure reasons back."""
+print the report, show that a second run writes nothing, let TikTok audit the listings and read
+their status and failure reasons back; then the order story (simulators/demo_orders.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "acme"
 
 
 def main() -> None:
+    from simulators.demo_orders import run_order_story
     from simulators.sandbox import start_sandbox
     from simulators.tiktok_shop.products import DEFAULT_REJECTION
 
@@ -57,6 +58,7 @@ def main() -> None:
                 for line in reasons_text(failed["audit_failed_reasons"]).splitlines():
                     console.print(f"    {escape(line)}")
             console.print(f"All of them: connector listings {merchant_file}")
+            run_order_story(sandbox, merchant, merchant_file)
         finally:
             merchant.close()
 

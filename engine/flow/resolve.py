@@ -123,6 +123,8 @@ class FlowResolver:
                 copy_entry(out, read, key)
         if "key" in decl and "key" not in options:
             copy_entry(out, decl, "key")
+        if "events" in out and "get" in decl and "get" not in options:
+            copy_entry(out, decl, "get")
         if "since" in options:
             since = _copy(read.get("changed_since") or YDict())
             for key in options["since"]:
@@ -300,8 +302,10 @@ def mappings_used(steps: list[ResolvedStep]) -> dict[str, str | None]:
         options = step.options if isinstance(step.options, dict) else {}
         if options.get("mapping"):
             used.setdefault(options["mapping"], options.get("market"))
-        for value in options.values():
-            if isinstance(value, dict) and value.get("mapping"):
+        nested = [value for value in options.values() if isinstance(value, dict)]
+        nested += [value for value in (options.get("writes") or {}).values() if isinstance(value, dict)]
+        for value in nested:
+            if value.get("mapping"):
                 used.setdefault(value["mapping"], options.get("to") or options.get("market"))
     return used
 

@@ -119,6 +119,13 @@ _CALL_LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
                 "default": 2,
                 "description": "Slots kept free for clock drift and other clients of the same app.",
             },
+            "leak_follows_size": {
+                "type": "boolean",
+                "default": False,
+                "description": "The platform drains a larger bucket faster, in proportion (a plan with ten "
+                               "times the bucket leaks ten times faster): when the header reports another "
+                               "size, the leak rate scales with it.",
+            },
         },
         "required": ["kind", "bucket_size", "leak_per_second", "header"],
         "additionalProperties": False,
@@ -131,6 +138,7 @@ class LeakyBucketHeader(Limiter):
         self.leak = float(options["leak_per_second"])
         self.header = str(options["header"])
         self.headroom = int(options.get("headroom", 2))
+        self.leak_per_slot = self.leak / self.size if options.get("leak_follows_size") else None
         self.clock, self.sleep = clock, sleep
         self._level = 0.0
         self._stamp = clock()
@@ -171,6 +179,8 @@ class LeakyBucketHeader(Limiter):
             used, size = int(match.group(1)), int(match.group(2))
             self._drain(self.clock())
             self.size = size  # the plan may differ from the spec (Plus stores have larger buckets)
+            if self.leak_per_slot is not None:
+                self.leak = self.leak_per_slot * size
             # The server's count is the truth at answer time. Requests still in flight (sent or
             # reserved by a caller that is still sleeping) may not be in it yet, so they are added
             # on top: this over-counts a little under concurrency, which only costs a short wait.

@@ -115,7 +115,9 @@ def test_usage_errors_exit_2(cli, acme, tmp_path) -> None:
     assert cli("run", tmp_path / "nowhere.yaml", "catalog").exit_code == exit_codes.USAGE
     unknown = cli("run", acme, "no_such_flow")
     assert unknown.exit_code == exit_codes.USAGE
-    assert unknown.output.strip() == "error: merchant acme has no flow 'no_such_flow'; its flows: catalog, listing_status"
+    assert unknown.output.strip() == ("error: merchant acme has no flow 'no_such_flow'; its flows: catalog, "
+                                      "listing_status, orders, fulfillment, cancellation_requests, cancellations, "
+                                      "returns")
     empty = tmp_path / "empty"
     empty.mkdir()
     no_merchant = cli("dlq", "list", empty)

@@ -108,7 +108,8 @@ def test_a_broken_expression_in_a_connector_entity_is_reported_at_its_line_and_r
 
 
 @pytest.mark.parametrize("old, new, needle, message", [
-    ('      skus: "variants[].sku"\n\ncapabilities', '      skus: "' + BROKEN + '"\n\ncapabilities', BROKEN, "invalid JMESPath"),
+    ('      skus: "variants[].sku"\n    # Orders take', '      skus: "' + BROKEN + '"\n    # Orders take', BROKEN,
+     "invalid JMESPath"),
     ("operation: update_variant", "operation: update_varaint", "update_varaint", "did you mean 'update_variant'"),
     ("from_canonical: shopify.product_from_canonical", "from_canonical: shopify.product_from_canonical_v2",
      "product_from_canonical_v2", "unknown mapping"),

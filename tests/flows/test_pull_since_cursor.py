@@ -388,4 +388,4 @@ def test_validate_wants_a_detail_operation_for_events(tmp_path):
         "steps:\n  - pull: {from: channel, operation: search_products, events: {id: data.product_id}}\n",
         encoding="utf-8")
     problems = Validator(Project.load([tmp_path / "flow.yaml"], include_shipped=False)).run()
-    assert [p.message for p in problems] == ["events: needs detail:, the operation that reads one record"]
+    assert [p.message for p in problems] == ["events: needs detail: or get:, the operation that reads one record"]

@@ -147,6 +147,7 @@ def test_order_operations(compiled, server):
         "notify": False, "refund_line_items": suggestion["refund_line_items"],
         "transactions": [{**t, "kind": "refund"} for t in suggestion["transactions"]]}}).record
     assert refund["order_id"] == oid
+    assert [r["id"] for r in conn.records("list_refunds", path_params={"order_id": oid})] == [refund["id"]]
 
     second = conn.call("create_order", body={"order": {
         "line_items": [{"variant_id": variant["id"], "quantity": 1}], "financial_status": "pending"}}).record

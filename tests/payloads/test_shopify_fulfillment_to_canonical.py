@@ -40,7 +40,8 @@ def test_rest_order_sample_fulfillment():
         "created_at": "2025-01-02T16:29:59Z",
         "updated_at": "2025-01-02T16:29:59Z",
         # A failed fulfillment shipped nothing; the flow sends only status success.
-        "metadata": {"status": "failure", "order_name": "#1001", "order_tags": [], "fulfillment_type": "merchant"},
+        "metadata": {"status": "failure", "order_name": "#1001", "order_tags": [], "fulfillment_type": "merchant",
+                     "imported_fulfilled": False},
     }
     assert canonical_problems("fulfillment", out) == []
 

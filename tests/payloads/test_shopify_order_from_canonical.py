@@ -218,10 +218,10 @@ def test_sample_and_replacement_are_tagged(shop):
     assert replacement["taxes_included"] is True
 
 
-def test_a_platform_fulfilled_order_needs_the_location():
-    result = apply(MAPPING, PLATFORM_SHIPPED, {"variant_ids": {"HOODIE": "1"}})
-    assert [(e.path, e.message) for e in result.errors] == [
-        ("order.fulfillments[0].location_id", "required value is missing or empty")]
+def test_a_platform_fulfilled_order_without_a_location_ships_from_the_default_one():
+    body = mapped(MAPPING, PLATFORM_SHIPPED, {"variant_ids": {"HOODIE": "1"}})["order"]
+    assert body["fulfillment_status"] == "fulfilled" and "fulfillments" not in body
+    assert body["inventory_behaviour"] == "bypass"  # the stock sits in the channel's warehouse
 
 
 def test_an_unknown_platform_discounts_setting_is_a_field_error_not_a_guess():

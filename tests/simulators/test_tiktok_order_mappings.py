@@ -326,7 +326,7 @@ def test_a_return_and_refund_through_every_step(shop):
                                 "tax": {"amount": "5.66", "currency": "USD"},
                                 "total": {"amount": "74.36", "currency": "USD"}}
     assert "return_tracking" not in opened
-    assert opened["metadata"]["seller_next_actions"][0]["action"] == "SELLER_RESPOND_REQUEST"
+    assert opened["metadata"]["seller_next_actions"][0]["action"] == "SELLER_RESPOND_RETURN"
 
     shop.api.ok("POST", f"{base}/approve", body={"decision": "APPROVE_RETURN"})
     assert current()["status"] == "approved"

@@ -57,6 +57,10 @@ WRITE = {
                  "description": "A side effect that must happen exactly once per record (cancel an order, refund a "
                                 "return): claimed in the state store's ledger before the call, recorded after. "
                                 "Creates always are."},
+        "check_first": {"type": "boolean",
+                        "description": "With once and lookup: read the channel before the first attempt too (the "
+                                       "effect may have come from elsewhere, e.g. an order the merchant already "
+                                       "cancelled by hand)."},
         "lookup": {"type": "object", "additionalProperties": False, "required": ["operation", "match"],
                    "description": "With once: when an earlier attempt did not finish (crash, unknown outcome), "
                                   "read the channel first; a match means the write already happened.",
@@ -98,6 +102,9 @@ BUILT_IN_WRITES = ("create", "update", "price_update", "inventory_update")
                                                     "from var('skus'), the canonical record's SKUs: by the time "
                                                     "the push runs the record is the channel's body."},
                                            "query": {**EXPR, "description": "Search query (GET lists)."},
+                                           "path_params": {"type": "object", "additionalProperties": EXPR,
+                                                           "description": "As a write's path_params (e.g. the "
+                                                           "order whose refunds are listed)."},
                                            "id": {**EXPR, "description": "The remote id in a found record; null "
                                                   "skips the record. Sees the record context, e.g. var('skus')."},
                                            "skus": {**EXPR, "description": "The SKUs of a found record. A found "
@@ -170,9 +177,13 @@ class Push(Step):
             run.planned.append({"key": record.key, "action": record.action, "body": record.data})
             return record
         done: set[str] = set()
+        record.context["writes_not_needed"] = []
         for action in actions:
             self._write(action, record, run, entity, conn_name, done)
         self._remember(record, run, entity, conn_name)
+        if set(record.context.pop("writes_not_needed")) >= set(actions):
+            # Every write had happened already (an earlier run, or by hand): nothing was sent.
+            record.action = "skip"
         return record
 
     # -- writes
@@ -229,8 +240,10 @@ class Push(Step):
         spec, conn = write["spec"], run.connection(self.options["to"])
         body = self._body(action, record, run)
         scope = self._scope(record, run, body)
+        key = _idempotency_key(run.merchant, conn_name, action, record.key) if spec.get("idempotency") else None
         response = conn.call(spec["operation"], path_params=self._params(write["path_params"], scope, "path parameter"),
-                             query=self._params(write["query"], scope, "query parameter") or None, body=body)
+                             query=self._params(write["query"], scope, "query parameter") or None, body=body,
+                             idempotency_key=key)
         if response.item_errors:
             raise RecordError(f"{spec['operation']} rejected {len(response.item_errors)} item(s)", step="push",
                               field_errors=[{"field": e.key or "(item)", "message": f"{e.code}: {e.message}"}
@@ -242,20 +255,22 @@ class Push(Step):
     def _once(self, action: str, write: dict, record: Record, run: RunContext, entity: str, conn_name: str) -> None:
         """A side effect that must not happen twice (cancel, refund): claimed in the ledger before the
         call. After an attempt that did not finish, the write's lookup decides whether it happened."""
-        scope = f"{action}:{entity}:{conn_name}"
+        scope, spec = f"{action}:{entity}:{conn_name}", write["spec"]
         ticket = run.store.begin_once(scope, record.key)
         if ticket.status == "in_progress" and run.exclusive:
             run.store.fail_once(scope, record.key, "left in progress by a run that ended without finishing it")
             ticket = run.store.begin_once(scope, record.key)
         if ticket.status == "done":
             record.detail[action] = ticket.result
-            record.detail.setdefault("reason", f"{action} already done")
+            record.detail["reason"] = f"{action} already done"
+            record.context["writes_not_needed"].append(action)
             return
         if ticket.status == "in_progress":
             raise RecordError(f"another worker is running {action} for {entity} {record.key}", step="push",
                               retryable=True)
         try:
-            result = self._already_done(write, record, run) if ticket.attempts > 1 else None
+            checked = ticket.attempts > 1 or spec.get("check_first")
+            result = self._already_done(write, record, run) if checked else None
             if result is None:
                 response = self._call(action, write, record, run, conn_name)
                 found = write["id"].evaluate(Scope(response.record, response.record, None, {})) \
@@ -266,6 +281,9 @@ class Push(Step):
             raise
         run.store.complete_once(scope, record.key, result)
         record.detail[action] = result
+        if result.get("found"):
+            record.detail["reason"] = f"{action} found already done on the channel"
+            record.context["writes_not_needed"].append(action)
 
     def _already_done(self, write: dict, record: Record, run: RunContext) -> dict | None:
         lookup = write["lookup"]
@@ -346,6 +364,8 @@ class Push(Step):
                                                      for sku, sku_id in (ticket.result.get("sku_ids") or {}).items()}
             self._keep_skus(refs, run, conn_name, record)
             run.store.map_id(entity, conn_name, record.key, record.remote_id)
+            record.context.setdefault("writes_not_needed", []).append("create")
+            record.detail["reason"] = "created by an earlier run"
             return
         if ticket.status == "in_progress":
             raise RecordError(f"another worker is creating {entity} {record.key}", step="push", retryable=True)
@@ -415,11 +435,15 @@ class Push(Step):
         """The object an unfinished create made, found by what identifies the record on the channel
         (an order's name or external reference): a search, then the `match` test on each result."""
         lookup = self.options["lookup_existing"]
-        context = {**run.mapping_context(self.options["to"]), **record.context, "key": record.key}
+        context = {**run.mapping_context(self.options["to"]), **record.context, "key": record.key,
+                   "body": record.data, "record": record.canonical}
         scope = Scope(record.data, record.data, None, context)
         where = "query" if "query" in self.lookup else "body"
-        response = run.connection(self.options["to"]).call(lookup["operation"],
-                                                           **{where: self.lookup[where].evaluate(scope)})
+        params = {name: run.exprs.jmespath(expr) for name, expr in (lookup.get("path_params") or {}).items()}
+        response = run.connection(self.options["to"]).call(
+            lookup["operation"], path_params=self._params(params, self._scope(record, run, record.data),
+                                                          "path parameter") or None,
+            **{where: self.lookup[where].evaluate(scope)})
         for found in response.records:
             found_scope = Scope(found, found, None, context)
             if _truthy(self.lookup["match"].evaluate(found_scope)):

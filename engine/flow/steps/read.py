@@ -65,6 +65,11 @@ SINCE = {
                                                         "parameter of a batch read (the first record returned)."},
                                   "when": {**EXPR, "description": "Only for list records where this is true "
                                                                   "(the summary lacks what is needed)."}}},
+        "get": {"type": "object", "additionalProperties": False, "required": ["operation", "param"],
+                "description": "How an event's record is read (the entity's get:), when the list needs no detail.",
+                "properties": {"operation": {"type": "string"}, "param": {"type": "string"},
+                               "in": {"enum": ["path", "query"], "default": "path"},
+                               "result": {"type": "string", "description": "Unused by pull (fetch reads it)."}}},
         "since": SINCE,
         "events": {"type": "object", "additionalProperties": False, "required": ["id"],
                    "description": "Inbound events (webhooks) that name a changed record: each named record is "
@@ -132,8 +137,9 @@ class Pull(Step):
         """The records named by inbound events (parsed payloads, already verified and stored), each
         read once with the detail operation. Feed them to ``FlowRun.run(records=...)``: the steps
         after the pull are the same as for a poll, and the poll's cursor does not move."""
-        if self.event_id is None or not self.options.get("detail"):
-            raise RecordError("this pull step takes no events (it needs events: and detail:)", step="pull")
+        read_one = self.options.get("get") or self.options.get("detail")
+        if self.event_id is None or not read_one:
+            raise RecordError("this pull step takes no events (it needs events: and a get: or detail:)", step="pull")
         ids: dict[str, None] = {}
         for payload in payloads:
             scope = Scope(payload, payload, None, {})
@@ -145,7 +151,7 @@ class Pull(Step):
                 continue  # an event of another shape (other topics share the endpoint)
             if value not in (None, ""):
                 ids.setdefault(str(value), None)  # a burst of events about one record: one read
-        conn, detail = run.connection(self.options["from"]), self.options["detail"]
+        conn, detail = run.connection(self.options["from"]), read_one
         for record_id in ids:
             try:
                 item = self._read_one(conn, detail, record_id)
@@ -242,9 +248,9 @@ class Pull(Step):
         if options.get("detail"):
             found += _check_operation(options["detail"], "operation", options["detail"].get("operation"),
                                       options.get("from"), ctx)
-        if options.get("events") and not options.get("detail"):
-            found.append(_problem(options, "events", "events: needs detail:, the operation that reads one record",
-                                  "add detail: {operation: ..., param: ...}"))
+        if options.get("events") and not (options.get("detail") or options.get("get")):
+            found.append(_problem(options, "events", "events: needs detail: or get:, the operation that reads one "
+                                                     "record", "add detail: {operation: ..., param: ...}"))
         since = options.get("since")
         resolved = "operation" in options  # an entity read takes body/query/from from the connector
         if since and resolved and "from" not in since:

@@ -43,7 +43,9 @@ def _scope(record: Record, run: RunContext, role: str | None, **extra: Any) -> S
         "on": {**ROLE, "description": "The connection whose ids the SKUs are resolved to (the merchant system)."},
         "entity": {**ENTITY, "description": "The entity whose SKUs they are (product); its connector's sku_index "
                                             "says how to read them all when one is missing."},
-        "skus": {**EXPR, **ON_RECORD, "default": "lines[].sku", "description": "The record's SKUs, in line order."},
+        "skus": {**EXPR, **ON_RECORD, "default": "lines[].not_null(sku, '')",
+                 "description": "The record's SKUs, one per line in line order (a line without one gives '' so it "
+                                "is named, not dropped as a projection drops nulls)."},
         "field": {"type": "string", "default": "lines",
                   "description": "The list the SKUs are in, for error messages (lines[2].sku)."},
         "as": {**CONTEXT_KEY, "default": "variant_ids",
@@ -63,7 +65,7 @@ class ResolveSkus(Step):
 
     def __init__(self, options: dict, run: RunContext) -> None:
         super().__init__(options, run)
-        self.skus = run.exprs.jmespath(options.get("skus", "lines[].sku"))
+        self.skus = run.exprs.jmespath(options.get("skus", "lines[].not_null(sku, '')"))
         self.items = run.exprs.jmespath(options["items"]) if options.get("items") else None
         self.index: dict[str, dict] = {}  # read during this run (a dry run keeps it here only)
         self.refreshed = False

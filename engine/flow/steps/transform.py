@@ -224,6 +224,7 @@ RULE = {
         "market": {**ROLE, "description": "Whose region the rules see as var('region') (default: on)."},
         "rules": {"type": "array", "minItems": 1, "items": RULE,
                   "description": "The flow's own rules, checked after the channel's."},
+        "actions": ACTIONS,
     }}, doc="Business rules (channel listing requirements, region limits) checked before anything is sent.")
 class Check(Step):
     kind = "check"
