@@ -93,7 +93,7 @@ class Identify(Step):
         by = self.options.get("by")
         value = record.data.get(by) if isinstance(record.data, dict) and by else None
         if value in (None, ""):
-            raise RecordError(f"the record has no {by}: it is not a {self.options['entity']} record (stock "
+            raise RecordError(f"the record has no {by}, so it is no {self.options['entity']} record (stock "
                               f"dead letters are repaired by the next run or a reconciliation, not replayed)",
                               step="identify")
         conn = run.conn_name(self.options["on"])
@@ -304,6 +304,7 @@ CHANNEL_WRITE = {"type": "object", "additionalProperties": True, "required": ["o
 FLOW_OPTIONS = ("warehouses", "safety_buffer", "sku_buffers", "deactivate_when_sold_out")
 LOCK_TTL_SECONDS = 60.0
 LOCK_WAIT_SECONDS = 30.0
+WAREHOUSES_KEPT_SECONDS = 3600.0
 
 
 @STEPS.register("stock", options_schema={
@@ -628,15 +629,23 @@ class Stock(Step):
         return out
 
     def _read_warehouses(self, run: RunContext) -> None:
-        """Once per run: the mapped warehouses the channel says take no stock for sale are left out."""
+        """The mapped warehouses the channel says take no stock for sale are left out. The channel's
+        answer is kept for an hour (per connection), so a run with nothing to write calls nothing."""
         if self._warehouses_read or self.wh_sellable is None:
             return
         self._warehouses_read = True
-        response = run.connection(self.options["to"]).call(self.options["warehouses_read"]["operation"])
-        sellable = {}
-        for warehouse in response.records or []:
-            scope = Scope(warehouse, warehouse, None, {})
-            sellable[str(self.wh_id.evaluate(scope))] = _truthy(self.wh_sellable.evaluate(scope))
+        channel = run.conn_name(self.options["to"])
+        now = run.now() if run.now else time.time()
+        kept = run.store.kv_get("channel_warehouses", channel) or {}
+        sellable = kept.get("sellable") if now - kept.get("at", 0) < WAREHOUSES_KEPT_SECONDS else None
+        if sellable is None:
+            response = run.connection(self.options["to"]).call(self.options["warehouses_read"]["operation"])
+            sellable = {}
+            for warehouse in response.records or []:
+                scope = Scope(warehouse, warehouse, None, {})
+                sellable[str(self.wh_id.evaluate(scope))] = _truthy(self.wh_sellable.evaluate(scope))
+            if not run.dry_run:
+                run.store.kv_set("channel_warehouses", channel, {"at": now, "sellable": sellable})
         for warehouse, _ in self.feeds:
             if warehouse not in sellable:
                 self.ignored[warehouse] = "not a warehouse of this shop"
