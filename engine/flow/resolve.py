@@ -327,7 +327,8 @@ class FlowResolver:
             document = self.project.get("price_rules", name) if isinstance(name, str) else None
             if document is None:
                 known = self.project.names("price_rules")
-                self.problems.append(_problem(out, "rules", f"unknown price rules {name!r}",
+                where = (self.options, ref["option"]) if ref["option"] in self.options else (out, "rules")
+                self.problems.append(_problem(*where, f"unknown price rules {name!r}",
                                               did_you_mean(str(name), known) if known else
                                               "no file of kind price_rules is loaded; write one beside the "
                                               "merchant file"))

@@ -265,7 +265,8 @@ class Validator:
     # ------------------------------------------------------------------ flows
 
     def check_flow(self, document: Document, merchant: Document | None = None, doc: YDict | None = None,
-                   bindings: dict | None = None, roles_bound: dict | None = None, options: Any = None) -> None:
+                   bindings: dict | None = None, roles_bound: dict | None = None,
+                   binding_options: Any = None) -> None:
         """The flow's steps as written (schema of each step kind), then, for a merchant binding, the
         steps resolved against the bound connectors: references, and every expression compiled."""
         from engine.flow import steps as _steps  # noqa: F401  (registers the step kinds)
@@ -298,7 +299,8 @@ class Validator:
         if not written_ok:
             return
         if merchant is not None and roles_bound:
-            steps = resolve_for_merchant(self.project, merchant.doc, doc, roles_bound, self.problems, options)
+            steps = resolve_for_merchant(self.project, merchant.doc, doc, roles_bound, self.problems,
+                                         binding_options)
         else:
             steps = [ResolvedStep(*next(iter(step.items()))) for step in doc.get("steps") or []]  # as written
         context = self._context(doc, roles, merchant, bindings)
