@@ -208,6 +208,14 @@ class VariantPrice:
     floor: Decimal | None = None
     clamped_from: Decimal | None = None
 
+    @property
+    def rule_name(self) -> str:
+        """What set the price, named as the file names it: a promotion, a rule, the market's price
+        list (markets.GBP.prices) or mirror (no rule holds)."""
+        if self.promotion or self.rule:
+            return self.promotion or self.rule or ""
+        return f"markets.{self.currency}.prices" if self.by.endswith("price list") else "mirror"
+
 
 @dataclass(frozen=True)
 class PriceRules:
@@ -338,8 +346,7 @@ class PriceRules:
                 if item.compare_at is not None and item.compare_at <= item.price:
                     item.compare_at = None
                 continue
-            errors.append({"field": f"variants[{item.index}].price", "sku": item.sku,
-                           "rule": item.promotion or item.rule or f"markets.{market.currency}",
+            errors.append({"field": f"variants[{item.index}].price", "sku": item.sku, "rule": item.rule_name,
                            "message": f"SKU {item.sku}: {money_text(item.price)} {item.currency} by {item.by} is "
                                       f"below the margin floor {money_text(round_up_to_cent(floor))} "
                                       f"{item.currency} (cost {cost} {self.currency}, minimum margin "

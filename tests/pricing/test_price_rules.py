@@ -206,8 +206,9 @@ def test_the_margin_floor_converts_the_cost_with_the_market_rate():
     [below] = price_rules.price_product(product(("A-1", "19.98", None)), "GBP", NOW)
     with pytest.raises(PricingError) as caught:
         price_rules.guard([below], costs(A_1="18.00"), "GBP")
-    assert "15.78 GBP by mirror (no rule holds) is below the margin floor 15.80 GBP" in \
-        caught.value.field_errors[0]["message"]
+    [error] = caught.value.field_errors
+    assert "15.78 GBP by mirror (no rule holds) is below the margin floor 15.80 GBP" in error["message"]
+    assert error["rule"] == "mirror"
 
 
 # ------------------------------------------------------------------------------ promotions
