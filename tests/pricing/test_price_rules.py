@@ -258,3 +258,41 @@ def test_a_sku_in_two_promotions_at_once_is_refused_when_priced():
         price_rules.price_product(product(("T-1", "30.00", None), tags=["summer", "tee"]), "USD",
                                   parse_utc("2027-07-02T00:00:00Z"))
     assert "promotions 'summer' and 'tees' at once" in caught.value.field_errors[0]["message"]
+
+
+# ------------------------------------------------------------------------------ the README's worked example
+
+README_RULES = {
+    "margin": {"min_percent": 10},
+    "rules": [{"name": "gifts", "tags": ["gift"], "markup_percent": 8, "round": "to_99"},
+              {"name": "everything_else", "mirror": True}],
+    "markets": {"GBP": {"rate": "0.79", "round": "to_99"}},
+    "promotions": [{"name": "summer_apparel", "tags": ["apparel"], "markdown_percent": 20, "round": "to_99",
+                    "round_direction": "down", "starts_at": "2027-07-01T05:00:00Z", "ends_at": "2027-07-08T05:00:00Z"}],
+}
+
+
+@pytest.mark.parametrize("sku, price, tags_, cost, currency, when, expected, compare_at, error", [
+    ("CNDL-1", "14.00", ["gift"], "9.00", "USD", "2027-06-01T00:00:00Z", "15.99", None, None),
+    ("CNDL-1", "14.00", ["gift"], "9.00", "GBP", "2027-06-01T00:00:00Z", "11.99", None, None),
+    ("TEE-1", "45.00", ["apparel"], "30.00", "USD", "2027-06-30T00:00:00Z", "45.00", None, None),
+    ("TEE-1", "45.00", ["apparel"], "30.00", "GBP", "2027-06-30T00:00:00Z", "35.99", None, None),
+    ("TEE-1", "45.00", ["apparel"], "30.00", "USD", "2027-07-01T05:00:00Z", "35.99", "45.00", None),
+    ("TEE-1", "45.00", ["apparel"], "30.00", "GBP", "2027-07-01T05:00:00Z", "27.99", "35.99", None),
+    ("MUG-1", "12.00", [], "11.50", "USD", "2027-06-01T00:00:00Z", "12.00", None,
+     "SKU MUG-1: 12.00 USD by rule 'everything_else' is below the margin floor 12.78 USD (cost 11.50 USD, "
+     "minimum margin 10%)"),
+    ("MUG-1", "12.00", [], "11.50", "GBP", "2027-06-01T00:00:00Z", "9.99", None,
+     "SKU MUG-1: 9.99 GBP by rule 'everything_else' is below the margin floor 10.10 GBP (cost 11.50 USD, "
+     "minimum margin 10%)"),
+], ids=["gift-us", "gift-gb", "tee-us", "tee-gb", "tee-promo-us", "tee-promo-gb", "mug-us", "mug-gb"])
+def test_the_readme_worked_example(sku, price, tags_, cost, currency, when, expected, compare_at, error):
+    price_rules = rules(**README_RULES)
+    item = one(price_rules, product((sku, price, None), tags=tags_), currency, parse_utc(when))
+    assert (item.price, item.compare_at) == (D(expected), D(compare_at) if compare_at else None)
+    if error is None:
+        price_rules.guard([item], {sku: D(cost)}, currency)
+        return
+    with pytest.raises(PricingError) as caught:
+        price_rules.guard([item], {sku: D(cost)}, currency)
+    assert caught.value.field_errors[0]["message"] == error
