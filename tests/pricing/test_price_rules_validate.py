@@ -137,3 +137,25 @@ def test_a_channel_currency_without_a_market_is_refused(tmp_path):
     found = problems(folder)
     assert any("sells in CAD" in p.message and Path(p.location.file).name == "prices.yaml" for p in found), \
         [p.format() for p in found]
+
+
+def test_a_run_with_price_rules_and_a_selection_compiles_no_expression_again(tmp_path, monkeypatch):
+    from engine.flow.runner import FlowRun, Merchant
+    from engine.lang.expr import ExpressionCompiler
+
+    folder = project(tmp_path, merchant_edit=(OPTIONS, OPTIONS + "      select: \"contains(tags, 'tiktok')\"\n"))
+    prices = folder / "prices.yaml"
+    prices.write_text(prices.read_text().replace("    tags: [gift]\n", "    when: \"contains(tags, 'gift')\"\n"))
+    env = {"ACME_SHOPIFY_TOKEN": "shpat_test", "ACME_TIKTOK_SHOP_CIPHER": "c", "ACME_TIKTOK_APP_KEY": "k",
+           "ACME_TIKTOK_APP_SECRET": "s", "ACME_TIKTOK_ACCESS_TOKEN": "a", "ACME_TIKTOK_REFRESH_TOKEN": "r"}
+    merchant = Merchant(folder / "merchant.yaml", environ=env)
+    try:
+        compiled: list[str] = []
+        original = ExpressionCompiler.jmespath
+        monkeypatch.setattr(ExpressionCompiler, "jmespath", lambda self, source: compiled.append(source)
+                            or original(self, source))
+        run = FlowRun(merchant, "catalog")
+        assert {"filter", "price"} <= {step.kind for step in run.steps}
+        assert compiled == []
+    finally:
+        merchant.close()

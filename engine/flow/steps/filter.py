@@ -125,6 +125,7 @@ class Filter(Step):
         item errors). A dry run only lists it."""
         record.remote_id = remote_id
         record.context["remote_id"] = remote_id
+        record.previous = record.canonical  # the listing's content is not what changes (no field diff)
         if run.dry_run:
             run.planned.append({"key": record.key, "action": action,
                                 "body": self.writer._body(action, record, run)})
