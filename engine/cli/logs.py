@@ -17,7 +17,8 @@ from engine.http.errors import redact_url
 from engine.project.secrets import REDACTOR
 
 HANDLER_NAME = "connector-cli"
-_URL = re.compile(r"https?://[^\s\"'<>]+")
+# A URL up to a space, quote or bracket (a message may close it with "]"); an IPv6 host keeps its brackets.
+_URL = re.compile(r"https?://(?:\[[0-9a-fA-F:.]+\])?[^\s\"'<>\[\]]*")
 # Libraries that log whole requests: quiet unless asked twice (-vv), and even then their URLs are redacted.
 CHATTY = ("httpx", "httpcore", "hpack", "urllib3", "asyncio")
 

@@ -53,6 +53,7 @@ class SyncReport:
     addresses: dict[str, str] = field(default_factory=dict)  # connection -> its webhook address
     rows: list[Row] = field(default_factory=list)
     unmapped: list[Unmapped] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # connection -> why nothing could be done on it
 
     @property
     def exit_code(self) -> int:
@@ -62,7 +63,7 @@ class SyncReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"merchant": self.merchant, "url": self.url, "dry_run": self.dry_run, "addresses": self.addresses,
-                "subscriptions": [asdict(r) for r in self.rows],
+                "subscriptions": [asdict(r) for r in self.rows], "errors": self.errors,
                 "unmapped_events": [asdict(u) for u in self.unmapped], "exit_code": self.exit_code}
 
 
@@ -101,21 +102,22 @@ def sync(merchant: Any, url: str, *, dry_run: bool = False, prune: bool = False)
             continue
         address = webhook_address(url, merchant.name, name)
         report.addresses[name] = address
-        report.rows += _sync_connection(merchant.connection(name), subs, address, wanted, dry_run, prune)
+        report.rows += _sync_connection(merchant.connection(name), subs, address, wanted, dry_run, prune,
+                                        report.errors)
     return report
 
 
 def _sync_connection(conn: Any, subs: Any, address: str, wanted: list[Need], dry_run: bool,
-                     prune: bool) -> list[Row]:
+                     prune: bool, errors: dict[str, str]) -> list[Row]:
     from engine.http import HttpCallError
 
     name = conn.name
     try:
         listed = _list(conn, subs)
     except HttpCallError as exc:
-        error = f"listing the subscriptions failed: {REDACTOR.text(str(exc))}"
-        log.warning("%s: %s", name, error)
-        return [Row(name, n.topic, FAILED, list(n.events), list(n.flows), error) for n in wanted]
+        errors[name] = f"listing the subscriptions failed: {REDACTOR.text(str(exc))}"
+        log.warning("%s: %s", name, errors[name])
+        return [Row(name, n.topic, FAILED, list(n.events), list(n.flows), "could not list (below)") for n in wanted]
     ours = {item.topic: item for item in listed if item.address == address}
     rows: list[Row] = []
     for need in wanted:
@@ -200,6 +202,8 @@ def print_sync(report: SyncReport) -> None:
         console.print(table)
     else:
         console.print("no flow of the merchant names a webhook event (`trigger.webhook`); nothing to subscribe")
+    for name, error in report.errors.items():
+        console.print(text(f"{name}: {error}", "red"))
     for item in report.unmapped:
         console.print(text(f"flow {item.flow} names the event {item.event}, which no connection of the flow "
                            f"subscribes to ({', '.join(item.connections)}): check the name against the "
