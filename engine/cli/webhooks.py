@@ -118,6 +118,8 @@ def _sync_connection(conn: Any, subs: Any, address: str, wanted: list[Need], dry
         errors[name] = f"listing the subscriptions failed: {REDACTOR.text(str(exc))}"
         log.warning("%s: %s", name, errors[name])
         return [Row(name, n.topic, FAILED, list(n.events), list(n.flows), "could not list (below)") for n in wanted]
+    log.debug("%s: %d subscription(s) listed: %s", name, len(listed),
+              ", ".join(f"{item.topic} -> {item.address}" for item in listed) or "none")
     ours = {item.topic: item for item in listed if item.address == address}
     rows: list[Row] = []
     for need in wanted:
