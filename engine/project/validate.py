@@ -293,7 +293,7 @@ class Validator:
             steps = resolve_for_merchant(self.project, merchant.doc, doc, roles_bound, self.problems)
         else:
             steps = [ResolvedStep(*next(iter(step.items()))) for step in doc.get("steps") or []]  # as written
-        context = self._context(doc, roles, merchant, bindings)
+        context = {**self._context(doc, roles, merchant, bindings), "steps": steps}
         record: str | None = None  # the canonical entity the records are at this step, when known
         for step in steps:
             entry = STEPS.get(step.kind)

@@ -222,3 +222,24 @@ def test_a_path_parameter_without_a_value_fails_the_record_naming_it(tmp_path):
     with pytest.raises(RecordError) as failed:
         push.process(record, run)
     assert "order_id" in str(failed.value)
+
+
+def test_validate_names_a_decide_action_the_push_cannot_write(tmp_path):
+    from pathlib import Path
+
+    from engine.project.loader import Project
+    from engine.project.validate import Validator
+
+    root = Path(__file__).resolve().parents[2]
+    flow = (root / "flows" / "orders_from_tiktok.yaml").read_text()
+    assert "          action: cancel\n" in flow
+    flow = flow.replace("name: orders_from_tiktok", "name: my_orders").replace(
+        "          action: cancel\n", "          action: cancle\n")
+    (tmp_path / "my_orders.yaml").write_text(flow)
+    merchant = (root / "examples" / "acme" / "merchant.yaml").read_text().replace(
+        "flow: orders_from_tiktok", "flow: my_orders")
+    (tmp_path / "merchant.yaml").write_text(merchant)
+    problems = Validator(Project.load([tmp_path])).run()
+    line = next(n for n, text in enumerate(flow.splitlines(), 1) if "action: cancle" in text)
+    found = [p for p in problems if "no write 'cancle'" in p.message]
+    assert found and found[0].location.line == line and "cancel" in found[0].hint

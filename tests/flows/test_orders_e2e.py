@@ -232,7 +232,8 @@ def _open_orders(sandbox, merchant, units: int = 1) -> list[str]:
     return sorted(oid for oid, order in tiktok.items()
                   if order["status"] == "AWAITING_SHIPMENT" and order["fulfillment_type"] == "FULFILLMENT_BY_SELLER"
                   and len(order["line_items"]) >= units and f"TT{oid}" in store
-                  and not store[f"TT{oid}"].get("cancelled_at"))
+                  and not store[f"TT{oid}"].get("cancelled_at")
+                  and store[f"TT{oid}"].get("fulfillment_status") in (None, "unfulfilled"))
 
 
 def _stock(sandbox, sku: str) -> int:
@@ -340,3 +341,27 @@ def test_a_completed_return_is_refunded_to_the_cent_and_restocked(shop, imported
         assert restocked == (len(tiktok[order_id]["line_items"]) if order_id == returned else 0)
     assert _stock(sandbox, sku) > before
     assert "create" not in FlowRun(merchant, "returns").run().counts
+
+
+def test_a_changed_tracking_number_updates_the_package_tiktok_made(shop, imported):
+    """The package id TikTok gave the first shipment is kept, and a later tracking change goes to
+    that package's path."""
+    from simulators.demo_orders import Shop as StoreStaff
+
+    sandbox, merchant, _ = shop
+    staff = StoreStaff(sandbox)
+    order_id = _open_orders(sandbox, merchant)[0]
+    shopify_id = shopify_orders(sandbox)[f"TT{order_id}"]["id"]
+    shipped = staff.ship(shopify_id, "USPS", "9400100000000000000077")
+    FlowRun(merchant, "fulfillment").run()
+    package_id = merchant.store.get_remote_id("fulfillment", "tiktok_us", str(shipped["id"]))
+    assert package_id and {li["package_id"] for li in tiktok_orders(sandbox)[order_id]["line_items"]} == {package_id}
+    staff.call("POST", f"fulfillments/{shipped['id']}/update_tracking.json", {"fulfillment": {
+        "notify_customer": False, "tracking_info": {"company": "UPS", "number": "1Z0000000000000088"}}})
+    sandbox.admin("tiktok_shop", "POST", "requests/clear")
+    report = FlowRun(merchant, "fulfillment").run()
+    assert report.counts.get("update") == 1, report.counts
+    paths = [r["path"] for r in sandbox.admin("tiktok_shop", "GET", "requests")["requests"] if r["method"] == "POST"]
+    assert f"/fulfillment/202309/packages/{package_id}/shipping_info/update" in paths
+    lines = tiktok_orders(sandbox)[order_id]["line_items"]
+    assert {li["tracking_number"] for li in lines} == {"1Z0000000000000088"}

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.errors import Problem
+from engine.errors import Problem, did_you_mean
 from engine.flow.context import RunContext
 from engine.flow.record import Record
 from engine.flow.registry import STEPS
 from engine.flow.steps.base import ACTIONS, EXPR, ON_RECORD, ROLE, TEMPLATE, Step, _check_role, _problem
+from engine.flow.steps.push import BUILT_IN_WRITES
 from engine.lang.expr import ExprEvalError, Scope
 from engine.lang.mapping import _truthy
 
@@ -71,4 +72,19 @@ class Decide(Step):
         if "push" not in steps and any(rule.get("action") != "skip" for rule in options.get("rules") or []):
             found.append(_problem(options, "rules", "decide chooses writes, but the flow has no push step",
                                   "add a push step, or make every rule's action skip"))
+            return found
+        # With a merchant binding the push is resolved: every action chosen must be one of its writes.
+        pushes = [step.options for step in ctx.get("steps") or [] if step.kind == "push"]
+        if not ctx.get("bindings") or not pushes:
+            return found
+        writes = {"skip"} | {name for name in BUILT_IN_WRITES if pushes[-1].get(name)}
+        writes |= set(pushes[-1].get("writes") or {})
+        chosen = [(rule, "action") for rule in options.get("rules") or [] if isinstance(rule, dict)]
+        chosen += [(options, "default")] if options.get("default") else []
+        for node, key in chosen:
+            action = node.get(key)
+            if action not in writes:
+                found.append(_problem(node, key, f"the push step has no write {action!r} for "
+                                                 f"{pushes[-1].get('entity')}",
+                                      did_you_mean(action, sorted(writes)) or "writes: " + ", ".join(sorted(writes))))
         return found
