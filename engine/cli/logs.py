@@ -5,8 +5,8 @@
 
 Every record goes through the project's redactor before any handler sees it: a filter on the
 command line's handler (every logger), and the same filter on the loggers of the HTTP libraries
-(httpx logs each request's whole URL at INFO, and TikTok Shop's token refresh carries the app secret
-and the refresh token in its query), so a handler someone else adds (a server's, a test's) gets the
+(httpx logs each request's whole URL at INFO, and a token refresh may carry the app secret and
+the refresh token in its query), so a handler someone else adds (a server's, a test's) gets the
 masked record too. A secret that reached a message, an argument or a traceback is masked at every
 level; URLs lose their sensitive query values (signatures, tokens) the way the HTTP runtime's own
 messages do.

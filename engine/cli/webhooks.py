@@ -194,7 +194,7 @@ def print_sync(report: SyncReport) -> None:
     for row in report.rows:
         status = WOULD.get(row.status, row.status) if report.dry_run else row.status
         why = ", ".join(row.flows)
-        if row.events and row.events != [row.topic]:  # TikTok's topics are its event names
+        if row.events and row.events != [row.topic]:  # a platform whose topics are its event names
             why += f" ({', '.join(row.events)})"
         cell = text(why)
         if row.note:
