@@ -25,6 +25,7 @@ from engine.http.errors import ERROR_CLASSES
 from engine.http.paginate import PAGINATORS, Paginator
 from engine.http.ratelimit import RATE_LIMITS
 from engine.http.retry import RetryPolicy
+from engine.http.subscriptions import CompiledSubscriptions, compile_subscriptions
 from engine.lang.expr import ExprCompileError, ExpressionCompiler, ExprEvalError, Scope
 from engine.project.resources import schemas_dir
 
@@ -96,6 +97,7 @@ class CompiledConnector:
     operations: Mapping[str, CompiledOperation]
     capabilities: Mapping[str, Any]
     spec: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    subscriptions: CompiledSubscriptions | None = None  # webhook subscriptions, when the platform has them
 
 
 def field_path(*parts: Any) -> str:
@@ -306,6 +308,7 @@ def compile_connector(spec: Mapping[str, Any], exprs: ExpressionCompiler | None 
         compiled = c.operation(name, op)
         if compiled is not None:
             operations[name] = compiled
+    subscriptions = compile_subscriptions(c, spec["subscriptions"], operations) if "subscriptions" in spec else None
 
     if c.problems:
         raise SpecError(c.problems)
@@ -327,4 +330,5 @@ def compile_connector(spec: Mapping[str, Any], exprs: ExpressionCompiler | None 
         operations=MappingProxyType(operations),
         capabilities=MappingProxyType(dict(spec.get("capabilities", {}))),
         spec=MappingProxyType(spec),
+        subscriptions=subscriptions,
     )

@@ -153,7 +153,7 @@ class Pull(Step):
                 ids.setdefault(str(value), None)  # a burst of events about one record: one read
         conn, detail = run.connection(self.options["from"]), read_one
         if detail.get("in") == "query":
-            # A batch read (an order detail call may take up to 50 ids): a burst of events costs one
+            # A batch read (an order detail call that takes up to 50 ids): a burst of events costs one
             # call per batch, not one per event.
             batch = getattr(conn.operation(detail["operation"]), "batch", None)
             size = batch.size if batch is not None else 1
