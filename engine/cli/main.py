@@ -206,7 +206,8 @@ def _flow_context(project: Any, merchant: Any, mapping: str, flow: str | None) -
                        f"{', '.join(bindings) or 'none'}", exit_codes.USAGE)
     docs = {local: effective(project, merchant, "flow", binding["flow"]) for local, binding in bindings.items()}
     steps = {local: resolve_for_merchant(project, merchant.doc, doc, plain(bindings[local].get("connections") or {}),
-                                         problems=[]) if doc is not None else []
+                                         problems=[], options=bindings[local].get("options"))
+             if doc is not None else []
              for local, doc in docs.items()}
     if flow is None:
         using = [local for local in docs if _uses(steps[local], mapping)[0]]

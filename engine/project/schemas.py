@@ -23,7 +23,7 @@ from engine.project.resources import schemas_dir
 from engine.project.secrets import reference_issue, shape_of_secret
 from engine.project.yamlpos import field_path, locate
 
-FILE_KINDS = ("connector", "mapping", "flow", "merchant", "test", "rules")
+FILE_KINDS = ("connector", "mapping", "flow", "merchant", "test", "rules", "price_rules")
 
 
 class SchemaSet:

@@ -96,7 +96,7 @@ class Validator:
         self._schema_ok: dict[tuple[str, str], bool] = {}
 
     def run(self) -> list[Problem]:
-        for kind in ("connector", "mapping", "rules", "flow", "merchant", "test"):
+        for kind in ("connector", "mapping", "rules", "price_rules", "flow", "merchant", "test"):
             for document in list(self.project.documents[kind].values()):
                 self._guarded(document.doc, lambda d=document, k=kind: self.schema_ok(d) and
                               getattr(self, f"check_{k}")(d))
@@ -251,13 +251,22 @@ class Validator:
         self._compile_step_expressions(document.doc, {"properties": {
             "rules": STEPS.get("check").options_schema["properties"]["rules"]}}, record)
 
+    def check_price_rules(self, document: Document) -> None:
+        """A price rules file: its `when:` expressions compiled against the canonical product, its
+        amounts, windows and promotion overlaps (engine/pricing/check.py)."""
+        from engine.pricing.check import check_price_rules
+
+        self.problems.extend(check_price_rules(document.doc, lambda node, key: self._compile(node, key, "jmespath",
+                                                                                             "product")))
+
     def check_mapping(self, document: Document) -> None:
         self.compile_mapping(document.doc)
 
     # ------------------------------------------------------------------ flows
 
     def check_flow(self, document: Document, merchant: Document | None = None, doc: YDict | None = None,
-                   bindings: dict | None = None, roles_bound: dict | None = None) -> None:
+                   bindings: dict | None = None, roles_bound: dict | None = None,
+                   binding_options: Any = None) -> None:
         """The flow's steps as written (schema of each step kind), then, for a merchant binding, the
         steps resolved against the bound connectors: references, and every expression compiled."""
         from engine.flow import steps as _steps  # noqa: F401  (registers the step kinds)
@@ -290,7 +299,8 @@ class Validator:
         if not written_ok:
             return
         if merchant is not None and roles_bound:
-            steps = resolve_for_merchant(self.project, merchant.doc, doc, roles_bound, self.problems)
+            steps = resolve_for_merchant(self.project, merchant.doc, doc, roles_bound, self.problems,
+                                         binding_options)
         else:
             steps = [ResolvedStep(*next(iter(step.items()))) for step in doc.get("steps") or []]  # as written
         context = {**self._context(doc, roles, merchant, bindings), "steps": steps}
@@ -659,7 +669,7 @@ class Validator:
             self.check_flow(flow, merchant, flow_doc)
         else:
             self.check_flow(flow, merchant, flow_doc, {r: connections.get(c) for r, c in bound.items()},
-                            {r: c for r, c in bound.items() if c in connections})
+                            {r: c for r, c in bound.items() if c in connections}, binding.get("options"))
 
     def _check_options(self, doc: YDict, local: str, binding: dict, flow_doc: YDict, bound: dict,
                        connections: dict) -> None:

@@ -411,6 +411,17 @@ class StateStore(ABC):
     def set_snapshot(self, entity: str, connection: str, key: str, record: Any) -> None:
         self.kv_set(f"snapshot:{entity}:{connection}", key, {"record": record})
 
+    def get_price_memo(self, connection: str, key: str) -> dict | None:
+        """What the price rules last set for a record on a connection: per SKU the promotion in
+        force, its price and the regular price it replaced (so its end can report the restore)."""
+        return self.kv_get(f"price_memo:{connection}", key)
+
+    def set_price_memo(self, connection: str, key: str, memo: dict | None) -> None:
+        if memo:
+            self.kv_set(f"price_memo:{connection}", key, memo)
+        else:
+            self.kv_delete(f"price_memo:{connection}", key)
+
     def get_token(self, key: str) -> dict | None:
         """A connection's rotating credentials (access and refresh tokens with their expiry)."""
         return self.kv_get("tokens", key)
