@@ -118,6 +118,11 @@ MIGRATIONS: list[tuple[int, str, tuple[str, ...]]] = [
             PRIMARY KEY (connection, order_key, sku))""",
         "CREATE INDEX reservation_held ON reservation (status, sku)",
     )),
+    (3, "inbound events: retry backoff and what processing did", (
+        # A retried event waits until not_before (backoff); outcome says which flows took it.
+        "ALTER TABLE inbound_event ADD COLUMN not_before TEXT",
+        "ALTER TABLE inbound_event ADD COLUMN outcome TEXT",
+    )),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
