@@ -368,10 +368,10 @@ def test(paths: tuple[Path, ...], verbose: bool) -> None:
 
 
 def _register_commands() -> None:
-    from engine.cli import audit, docs, listings
+    from engine.cli import audit, docs, listings, serve
     from engine.cli import run as run_commands
 
-    for module in (run_commands, listings, audit, docs):
+    for module in (run_commands, listings, audit, docs, serve):
         module.register(main)
     # Commands that live outside the engine (the simulators' `sandbox`) are plugged in by entry
     # point, so the engine never imports them.
