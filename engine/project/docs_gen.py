@@ -141,7 +141,7 @@ def _connectors(auth: Registry, paginators: Registry, rate_limits: Registry, ver
          "instead of earning a 429. Without `rate_limit:` the kind is `none`."),
         ("Webhook verifiers", verifiers, "webhooks.verifier", "How `connector serve` checks that an inbound webhook "
          "comes from the platform, before anything is stored: the connector's `webhooks:` section names one "
-         "(`webhooks: {verifier: {kind: shopify_hmac}, event_id: ..., topic: ...}`). A missing, badly encoded, "
+         "(`webhooks: {verifier: {kind: KIND, ...}, event_id: ..., topic: ...}`). A missing, badly encoded, "
          "forged or tampered signature is refused with 401, compared in constant time."),
     ):
         out += [f"## {title}", "", intro, ""]

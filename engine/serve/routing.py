@@ -4,7 +4,7 @@ from the plan when the server starts.
 An event received on connection C with topic T goes to every flow of the merchant whose
 `trigger.webhook` lists T and whose first step pulls from a role bound to C (the event names a
 record of that connection, which the pull step reads again). Flows list event names; the
-connector's `webhooks.topics` turns the platform's own value (TikTok's type number) into one.
+connector's `webhooks.topics` turns the platform's own value (a type number) into one.
 """
 
 from __future__ import annotations

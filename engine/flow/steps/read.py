@@ -154,7 +154,7 @@ class Pull(Step):
         conn, detail = run.connection(self.options["from"]), read_one
         batch = conn.operation(detail["operation"]).batch if detail.get("in") == "query" else None
         if batch is not None and batch.field == detail["param"] and batch.where == "query" and batch.size > 1:
-            # The read takes a list of ids (TikTok's order detail: 50): a burst of events costs one
+            # The read takes a list of ids (an order detail read of 50): a burst of events costs one
             # call per batch, not one per record.
             yield from self._read_batched(conn, detail, list(ids), batch.size)
             return
