@@ -45,7 +45,9 @@ from engine.serve.routing import Routes
 
 log = logging.getLogger(__name__)
 
-NO_FLOW = "webhooks"  # the dead-letter queue's flow name for events no flow could take
+# The dead-letter queue's flow name for events given up on. Not the failing flow's own name: a
+# `connector dlq replay` of that flow would feed the event's payload to it as one of its records.
+EVENTS_FLOW = "webhooks"
 
 
 def owner_id() -> str:
@@ -111,7 +113,7 @@ class EventDispatcher:
             key = (event["source"], event["event_id"])
             payload, problem = self._read(event)
             if problem:
-                self._give_up(event, NO_FLOW, payload, problem)
+                self._give_up(event, payload, problem)
                 continue
             flows = self.routes.flows_for(event["source"], event["topic"])
             done_before = set((event.get("outcome") or {}).get("flows_done") or [])
@@ -177,7 +179,7 @@ class EventDispatcher:
             error = f"flow {flow}: {first.error or 'the run failed'}"
             self.metrics.failed.labels(self.merchant.name, event["source"]).inc()
             if event["attempts"] >= self.options.max_attempts:
-                self._give_up(event, flow, payload, f"{error} (after {event['attempts']} attempts)")
+                self._give_up(event, payload, f"{error} (after {event['attempts']} attempts)")
                 return
             delay = self.options.backoff(event["attempts"])
             log.info("%s: event %s/%s: %s; retry in %.0f s", self.merchant.name, event["source"],
@@ -209,9 +211,9 @@ class EventDispatcher:
         self.store.finish_event(event["source"], event["event_id"], status, None, outcome=outcome)
         self.metrics.processed.labels(self.merchant.name, event["source"]).inc()
 
-    def _give_up(self, event: dict, flow: str, payload: Any, error: str) -> None:
+    def _give_up(self, event: dict, payload: Any, error: str) -> None:
         log.warning("%s: event %s/%s dead-lettered: %s", self.merchant.name, event["source"], event["event_id"], error)
         body = payload if isinstance(payload, dict) else {"payload": payload}
-        self.store.dead_letter_event(event["source"], event["event_id"], self.merchant.name, flow,
+        self.store.dead_letter_event(event["source"], event["event_id"], self.merchant.name, EVENTS_FLOW,
                                      REDACTOR.data(body), {"message": REDACTOR.text(error), "type": "EventError"})
         self.metrics.dead_lettered.labels(self.merchant.name, event["source"]).inc()

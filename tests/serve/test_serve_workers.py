@@ -109,9 +109,10 @@ def test_a_poison_event_reaches_the_dead_letter_queue_and_leaves_the_others_alon
     assert store.get_event("tt", "good")["status"] == "done"
     bad = store.get_event("tt", "bad")
     assert bad["status"] == "failed" and bad["attempts"] == 3
-    letters = store.list_dead_letters(merchant="acme", flow="orders")
-    assert [(x["key"], x["payload"]) for x in letters] == [("tt:bad", {"poison": True})]
-    assert "after 3 attempts" in letters[0]["error"]["message"]
+    letters = store.list_dead_letters(merchant="acme", flow="webhooks")
+    assert [(x["key"], x["entity"], x["payload"]) for x in letters] == [("tt:bad", "event", {"poison": True})]
+    assert letters[0]["error"]["message"] == "flow orders: orders said failed (after 3 attempts)"
+    assert not store.list_dead_letters(merchant="acme", flow="orders")  # never replayed as an order
 
 
 def test_an_event_that_cannot_be_read_is_dead_lettered_at_once(setup):
