@@ -471,15 +471,20 @@ class Validator:
             return
         self._check_settings(doc, name, conn, connector)
         declared = [c for c in (connector.doc.get("credentials") or []) if isinstance(c, str)]
+        # Secrets only the webhook receiver reads: known, but a connection serving no webhooks omits them.
+        webhooks = connector.doc.get("webhooks")
+        optional = [c for c in ((webhooks.get("credentials") if isinstance(webhooks, dict) else None) or [])
+                    if isinstance(c, str)]
         credentials = conn.get("credentials") or YDict()
         misspelt: set[str] = set()  # declared names an unknown one is a misspelling of (reported there)
         for cred, ref in credentials.items():
-            if cred not in declared:
-                misspelt.update(difflib.get_close_matches(str(cred), declared, n=1))
+            if cred not in declared and cred not in optional:
+                misspelt.update(difflib.get_close_matches(str(cred), declared + optional, n=1))
                 self.problems.append(_at(credentials, [cred], f"connector {connector.name!r} takes no credential "
                                                                f"{cred!r}",
-                                         _did_you_mean(cred, declared) + f" (credentials of {connector.name}: "
-                                         + (", ".join(declared) or "none") + ")", key=True))
+                                         _did_you_mean(cred, declared + optional) + f" (credentials of "
+                                         f"{connector.name}: " + (", ".join(declared + optional) or "none") + ")",
+                                         key=True))
                 continue
             issue = reference_issue(ref)
             if issue is not None:
@@ -890,9 +895,10 @@ def _explain_unexpected(problem: Problem, doc: Any) -> Problem:
         from engine.http.auth import AUTH_KINDS
         from engine.http.paginate import PAGINATORS
         from engine.http.ratelimit import RATE_LIMITS
+        from engine.http.verify import VERIFIERS
     except ImportError:
         return problem
-    registry = {"auth": AUTH_KINDS, "rate_limit": RATE_LIMITS}.get(str(parts[-1]) if parts else "",
+    registry = {"auth": AUTH_KINDS, "rate_limit": RATE_LIMITS, "verifier": VERIFIERS}.get(str(parts[-1]) if parts else "",
                                                                    PAGINATORS if parts and parts[-1] == "paginate" else None)
     kind = block.get("kind")
     allowed = sorted((registry.get(kind).options_schema.get("properties") or {}).keys()) \
