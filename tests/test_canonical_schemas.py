@@ -21,6 +21,7 @@ ENTITIES = [
     "product",
     "price",
     "inventory_level",
+    "inventory",
     "order",
     "fulfillment",
     "cancellation",

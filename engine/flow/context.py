@@ -32,6 +32,9 @@ class RunContext:
     exprs: ExpressionCompiler = field(default_factory=ExpressionCompiler)
     now: Callable[[], float] | None = None
     planned: list[dict] = field(default_factory=list)  # dry run: what would be written
+    # "run" (sync what changed) or "reconcile" (compare with what the channel holds now and repair
+    # the differences); steps that cannot reconcile ignore it.
+    mode: str = "run"
 
     def connection(self, role: str) -> Any:
         return self.connections[role]

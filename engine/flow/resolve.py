@@ -144,6 +144,8 @@ class FlowResolver:
         for key in ("operation", "query", "body", "detail", "events", "items"):
             if key in read and key not in options:
                 copy_entry(out, read, key)
+        if "scope" in read and "scope_param" not in options:
+            copy_entry(out, read, "scope", as_key="scope_param")
         if "key" in decl and "key" not in options:
             copy_entry(out, decl, "key")
         if "events" in out and "get" in decl and "get" not in options:
@@ -249,6 +251,86 @@ class FlowResolver:
                 copy_entry(out, read, key)
         copy_entry(out, index, "items")
         return [ResolvedStep("resolve_skus", out)]
+
+    def _identify(self, options: YDict) -> list[ResolvedStep]:
+        """A record that names no SKU (a stock level) gets it from the SKU index of the entity its
+        connector names under sku_of (the product's variants, with their inventory item ids)."""
+        if "operation" in options:
+            return [ResolvedStep("identify", options)]
+        decl = self._declaration(options, "on")
+        if decl is None:
+            return [ResolvedStep("identify", options)]
+        sku_of = decl.get("sku_of")
+        connector = self.connectors.get(options["on"])
+        index = (entity_declaration(connector, sku_of["entity"]) or {}).get("sku_index") if sku_of else None
+        if not index:
+            self.problems.append(_problem(options, "entity",
+                                          f"connector {self.names.get(options['on'])!r} does not say how to find the "
+                                          f"SKU of a {options['entity']} record",
+                                          f"add entities.{options['entity']}.sku_of: {{entity, by}}, and a sku_index "
+                                          "on that entity"))
+            return [ResolvedStep("identify", options)]
+        out = _copy(options)
+        copy_entry(out, sku_of, "by")
+        read = (entity_declaration(connector, sku_of["entity"]).get("reads") or {}).get(index.get("read", "all")) or {}
+        for key in ("operation", "query", "body"):
+            if key in read:
+                copy_entry(out, read, key)
+        copy_entry(out, index, "items")
+        return [ResolvedStep("identify", out)]
+
+    def _stock(self, options: YDict) -> list[ResolvedStep]:
+        """What may be sold, read again from the source and written to the channel: the source's
+        levels by id (entities.<levels>.get, sku_of, to_canonical) and the channel's stock
+        (entities.<entity>: writes update, activate, deactivate; get and to_canonical)."""
+        if "write" in options:
+            return [ResolvedStep("stock", options)]
+        out = _copy(options)
+        levels = options.get("levels", "inventory_level")
+        source = self.connectors.get(options.get("from"))
+        source_decl = entity_declaration(source, levels) if source is not None else None
+        if source is not None and source_decl is None:
+            self.problems.append(_problem(options, "from", f"connector {self.names.get(options['from'])!r} "
+                                                           f"declares no entity {levels!r}",
+                                          "declare it under the connector's entities:"))
+        elif source_decl is not None:
+            get, sku_of = source_decl.get("get"), source_decl.get("sku_of")
+            if not get or not get.get("many") or not sku_of or "to_canonical" not in source_decl:
+                self.problems.append(_problem(options, "from", f"connector {self.names.get(options['from'])!r} "
+                                                               f"cannot read the {levels} of given SKUs again",
+                                              f"declare entities.{levels}.get (many: true), sku_of and "
+                                              "to_canonical"))
+            else:
+                read = YDict(loc=getattr(get, "loc", None), path=getattr(get, "path", ()))
+                for key in ("operation", "param", "in", "size"):
+                    if key in get:
+                        copy_entry(read, get, key)
+                copy_entry(read, source_decl, "to_canonical", as_key="mapping")
+                copy_entry(read, sku_of, "by")
+                out["read"] = read
+        decl = self._declaration(options, "to")
+        if decl is not None:
+            writes = decl.get("writes") or {}
+            if "update" not in writes or "from_canonical" not in decl:
+                self.problems.append(_problem(options, "to", f"connector {self.names.get(options['to'])!r} declares "
+                                                             f"no update of {options['entity']}",
+                                              f"add entities.{options['entity']}.writes.update and from_canonical"))
+                return [ResolvedStep("stock", out)]
+            write = _copy(writes["update"])
+            if "mapping" not in write:
+                copy_entry(write, decl, "from_canonical", as_key="mapping")
+            out["write"] = write
+            for name in ("activate", "deactivate"):
+                if name in writes:
+                    copy_entry(out, writes, name)
+            if decl.get("warehouses") and "warehouses_read" not in options:
+                copy_entry(out, decl, "warehouses", as_key="warehouses_read")
+            get = decl.get("get")
+            if get and get.get("many") and "to_canonical" in decl:
+                current = _copy(get)
+                copy_entry(current, decl, "to_canonical", as_key="mapping")
+                out["current"] = current
+        return [ResolvedStep("stock", out)]
 
     def _ensure(self, options: YDict) -> list[ResolvedStep]:
         decl = self._declaration(options, "to")

@@ -122,7 +122,8 @@ class Merchant:
 class FlowRun:
     """One run of one merchant flow."""
 
-    def __init__(self, merchant: Merchant, flow: str, *, dry_run: bool = False, limit: int | None = None) -> None:
+    def __init__(self, merchant: Merchant, flow: str, *, dry_run: bool = False, limit: int | None = None,
+                 mode: str = "run") -> None:
         binding = (merchant.doc.get("flows") or {}).get(flow)
         if binding is None:
             raise ConnectorError(f"merchant {merchant.name} has no flow {flow!r}; "
@@ -140,7 +141,7 @@ class FlowRun:
                                     "connector": merchant.doc["connections"][name]["connector"]}
                              for role, name in roles.items()},
             store=merchant.store, dry_run=dry_run, limit=limit, schemas=merchant.schemas,
-            exprs=merchant.plan.exprs, plans=dict(plan.mappings),
+            exprs=merchant.plan.exprs, plans=dict(plan.mappings), mode=mode,
         )
         # The plan's steps, resolved and compiled when the merchant was loaded; a run only binds
         # them to its connections and state.
@@ -153,7 +154,10 @@ class FlowRun:
     def run(self, records: Iterator[Record] | None = None,
             progress: Callable[[Record, str], None] | None = None) -> RunReport:
         ctx, store = self.ctx, self.merchant.store
-        lease = None if ctx.dry_run else RunLease(store, ctx.merchant, ctx.flow)
+        # A reconciliation holds a lease of its own: it may run beside the flow's runs, whose
+        # writes it serializes with per record (the steps' own locks), never beside another one.
+        name = ctx.flow if ctx.mode == "run" else f"{ctx.flow}:{ctx.mode}"
+        lease = None if ctx.dry_run else RunLease(store, ctx.merchant, name)
         if lease is not None:
             lease.acquire()  # FlowBusyError when another live run of this flow holds it
             ctx.exclusive = True
@@ -172,17 +176,36 @@ class FlowRun:
         report = RunReport(ctx.run_id, ctx.merchant, ctx.flow, ctx.dry_run)
         source = records if records is not None else self.steps[0].records(ctx)
         kept = 0  # outcomes other than dead letters held in report.results
+
+        def handle(record: Record, start: int = 1) -> None:
+            nonlocal kept
+            if lease is not None:
+                lease.keep()
+            outcome = self.process(record, start)
+            report.add(outcome["action"])
+            if outcome["action"] == "gathered":
+                return  # held by a step until the read ends; its group's outcome is recorded
+            if ctx.dry_run or outcome["action"] == "dead_letter" or kept < report.KEEP_RESULTS:
+                report.results.append(outcome)
+                kept += outcome["action"] != "dead_letter"
+            if progress:
+                progress(record, outcome["action"])
+
         try:
             for record in source:
-                if lease is not None:
-                    lease.keep()
-                outcome = self.process(record)
-                report.add(outcome["action"])
-                if ctx.dry_run or outcome["action"] == "dead_letter" or kept < report.KEEP_RESULTS:
-                    report.results.append(outcome)
-                    kept += outcome["action"] != "dead_letter"
-                if progress:
-                    progress(record, outcome["action"])
+                handle(record)
+            # A step that gathers records (stock levels summed per SKU and listing) lets them go
+            # once the read has ended, grouped; each group goes on from that step.
+            for index, step in enumerate(self.steps[1:], start=1):
+                drain = getattr(step, "drain", None)
+                if drain is None:
+                    continue
+                groups = iter(drain(ctx))
+                try:
+                    for record in groups:
+                        handle(record, index)
+                finally:
+                    getattr(groups, "close", lambda: None)()
         except HttpCallError as exc:  # auth or outage: every further record would fail the same way
             report.status, report.error = "failed", REDACTOR.text(str(exc))
         if report.status == "ok" and records is None and isinstance(self.steps[0], Pull):
@@ -195,25 +218,26 @@ class FlowRun:
             store.finish_run(ctx.run_id, report.status, {"counts": report.counts, "error": report.error})
         return report
 
-    def process(self, record: Record) -> dict:
+    def process(self, record: Record, start: int = 1) -> dict:
+        """Take one record through the steps from `start` (1: the one after the pull)."""
         ctx, store = self.ctx, self.merchant.store
         step_name = "pull"
         if record.read_error is not None:
             return self._dead_letter(record, step_name, record.read_error)
         try:
-            for step in self.steps[1:]:
+            for step in self.steps[start:]:
                 step_name = step.kind
                 if not step.applies(record):
                     continue
                 record = step.process(record, ctx)
-                if record.done or record.action in ("skip", "queued", "held"):
+                if record.done or record.action in ("skip", "queued", "held", "gathered"):
                     break
         except (RecordError, HttpCallError) as exc:
             return self._dead_letter(record, step_name, exc)
         action = record.action or "processed"
         outcome = {"key": record.key, "action": action, "status": "ok", "remote_id": record.remote_id,
                    "detail": record.detail, "previous": record.previous, "canonical": record.canonical}
-        if not ctx.dry_run:
+        if not ctx.dry_run and action != "gathered":
             status = "skipped" if action in ("skip", "queued", "untracked", "held") else "ok"
             store.record_result(ctx.run_id, ctx.flow_name, record.key, action.replace("+", ","), status,
                                 {"remote_id": record.remote_id, **record.detail})

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -383,6 +383,81 @@ class StateStore(ABC):
             yield
         finally:
             self.release_lease(name, owner)
+
+    # ---- stock: per-SKU locks, what was offered, listings paused for stock -----------------
+    # Every writer of a SKU's stock (a scheduled run, an event worker, a reconciliation) holds the
+    # SKU's lock while it reads the source, computes what may be sold and writes the channel, so two
+    # writers never interleave their read and write and a stale value never lands after a fresh one.
+    # The locks are leases: a holder that dies frees them when their time to live runs out.
+
+    @staticmethod
+    def stock_lock_name(connection: str, sku: str) -> str:
+        """The lease that guards one SKU of a source connection (the merchant system)."""
+        return f"stock:{connection}:{sku}"
+
+    @abstractmethod
+    def acquire_stock_locks(self, connection: str, skus: Iterable[str], owner: str, ttl_seconds: float) -> bool:
+        """Take the lock of every SKU for ``owner``, all of them or none, atomically: a writer of
+        several SKUs (one listing's) never holds some while it waits for others, so two writers
+        cannot deadlock. A lock that is free, expired, or already ``owner``'s is taken."""
+
+    @abstractmethod
+    def release_stock_locks(self, connection: str, skus: Iterable[str], owner: str) -> int:
+        """Give back the locks ``owner`` holds among these SKUs; how many were released."""
+
+    def renew_stock_locks(self, connection: str, skus: Iterable[str], owner: str, ttl_seconds: float) -> bool:
+        """Extend ``owner``'s locks during long work. False if any of them was lost (expired and taken)."""
+        return all([self.renew_lease(self.stock_lock_name(connection, sku), owner, ttl_seconds)
+                    for sku in sorted(set(skus))])
+
+    def stock_lock_holders(self, connection: str, skus: Iterable[str]) -> dict[str, dict]:
+        """SKU -> its lease (owner, expires_at), for the SKUs whose lock row exists (it may have expired)."""
+        held = {}
+        for sku in sorted(set(skus)):
+            lease = self.get_lease(self.stock_lock_name(connection, sku))
+            if lease is not None:
+                held[sku] = lease
+        return held
+
+    @contextmanager
+    def stock_locks(self, connection: str, skus: Iterable[str], owner: str, ttl: float = 30.0,
+                    wait_seconds: float = 10.0, poll_seconds: float = 0.01) -> Iterator[None]:
+        """Hold the locks of these SKUs for the duration of the block (see :meth:`lock` for the
+        waiting; raises :class:`LockTimeout` when they are not all free within ``wait_seconds``)."""
+        wanted = sorted(set(skus))
+        deadline = time.monotonic() + wait_seconds
+        delay = poll_seconds
+        while not self.acquire_stock_locks(connection, wanted, owner, ttl):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                busy = ", ".join(sorted(self.stock_lock_holders(connection, wanted)))
+                raise LockTimeout(f"stock locks of {connection} not acquired by {owner!r} within {wait_seconds}s "
+                                  f"(held: {busy or 'none any more'})")
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.25)
+        try:
+            yield
+        finally:
+            self.release_stock_locks(connection, wanted, owner)
+
+    def get_stock(self, connection: str, sku: str) -> dict | None:
+        """What was last offered for ``sku`` on a channel connection: ``{"salable", "warehouses":
+        {warehouse: units}, "at"}``, as written by the inventory flow."""
+        return self.kv_get(f"stock:{connection}", sku)
+
+    def set_stock(self, connection: str, sku: str, value: dict) -> None:
+        self.kv_set(f"stock:{connection}", sku, value)
+
+    def get_stock_paused(self, connection: str, listing: str) -> dict | None:
+        """Set while the inventory flow holds a listing deactivated because it sold out (so only
+        a listing it deactivated itself is activated again when stock returns)."""
+        return self.kv_get(f"stock_paused:{connection}", listing)
+
+    def set_stock_paused(self, connection: str, listing: str, value: dict | None) -> None:
+        if value is None:
+            self.kv_delete(f"stock_paused:{connection}", listing)
+        else:
+            self.kv_set(f"stock_paused:{connection}", listing, value)
 
     # ---- key/value (connector tokens) -----------------------------------------------------
 

@@ -117,7 +117,7 @@ def test_usage_errors_exit_2(cli, acme, tmp_path) -> None:
     assert unknown.exit_code == exit_codes.USAGE
     assert unknown.output.strip() == ("error: merchant acme has no flow 'no_such_flow'; its flows: catalog, "
                                       "listing_status, orders, fulfillment, cancellation_requests, cancellations, "
-                                      "returns")
+                                      "returns, inventory, inventory_holds")
     empty = tmp_path / "empty"
     empty.mkdir()
     no_merchant = cli("dlq", "list", empty)

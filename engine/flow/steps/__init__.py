@@ -19,6 +19,7 @@ from engine.flow.steps import (  # noqa: F401
     read,
     related,
     reserve,
+    stock,
     track,
     transform,
 )

@@ -69,7 +69,23 @@ SINCE = {
                 "description": "How an event's record is read (the entity's get:), when the list needs no detail.",
                 "properties": {"operation": {"type": "string"}, "param": {"type": "string"},
                                "in": {"enum": ["path", "query"], "default": "path"},
-                               "result": {"type": "string", "description": "Unused by pull (fetch reads it)."}}},
+                               "result": {"type": "string", "description": "Unused by pull (fetch reads it)."},
+                               "many": {"type": "boolean", "default": False,
+                                        "description": "An id names a group of records, and every record the "
+                                                       "read returns is one (an inventory item's levels at every "
+                                                       "location); with in: query."},
+                               "size": {"type": "integer", "minimum": 1, "default": 1,
+                                        "description": "With many: ids per call, joined with commas."}}},
+        "scope": {**EXPR, "description": "Read only within these values (e.g. the locations a flow maps): an "
+                                        "expression over the flow options that gives a list of ids; the "
+                                        "connector's read names the parameter that takes them (its scope:)."},
+        "scope_param": {"type": "object", "additionalProperties": False, "required": ["query"],
+                        "description": "Where the scope's values go (from the connector's read: scope:).",
+                        "properties": {"query": {"type": "string", "description": "The query parameter."},
+                                       "join": {"type": "string", "default": ",",
+                                                "description": "Several values in one parameter, joined by this."},
+                                       "size": {"type": "integer", "minimum": 1, "default": 50,
+                                                "description": "At most this many values per read."}}},
         "since": SINCE,
         "events": {"type": "object", "additionalProperties": False, "required": ["id"],
                    "description": "Inbound events (webhooks) that name a changed record: each named record is "
@@ -91,6 +107,7 @@ class Pull(Step):
         self.event_id = run.exprs.jmespath(events["id"]) if events else None
         self.event_when = run.exprs.jmespath(events["when"]) if events.get("when") else None
         self.items = run.exprs.jmespath(options["items"]) if options.get("items") else None
+        self.scope = run.exprs.jmespath(options["scope"]) if options.get("scope") else None
         self.newest: datetime | None = None  # newest update time read by this run
         self.complete = False  # every page was read (no limit, no failure)
 
@@ -102,7 +119,7 @@ class Pull(Step):
         query, body = self._request(run)
         self.newest, self.complete = None, False
         count = 0
-        for page in conn.paginate(self.options["operation"], query=query, body=body):
+        for page in self._pages(conn, run, query, body):
             for item in page.records:
                 self._observe(item)
                 error = None
@@ -119,6 +136,21 @@ class Pull(Step):
                     if run.limit is not None and count >= run.limit:
                         return  # a partial read never moves the cursor
         self.complete = True
+
+    def _pages(self, conn: Any, run: RunContext, query: dict | None, body: dict | None) -> Iterator[Any]:
+        """The pages of the read; with a scope, of one read per batch of the scope's values."""
+        if self.scope is None:
+            yield from conn.paginate(self.options["operation"], query=query, body=body)
+            return
+        options = dict(run.options)
+        found = self.scope.evaluate(Scope(options, options, None, options)) or []
+        values = list(dict.fromkeys(str(v) for v in (found if isinstance(found, list) else [found])
+                                    if v not in (None, "")))
+        param = self.options.get("scope_param") or {}
+        size, join = int(param.get("size", 50)), param.get("join", ",")
+        for start in range(0, len(values), size):
+            scoped = {**(query or {}), param["query"]: join.join(values[start:start + size])}
+            yield from conn.paginate(self.options["operation"], query=scoped, body=body)
 
     def _records_of(self, item: Any, error: Exception | None) -> Iterator[Record]:
         if self.items is None or error is not None:
@@ -152,6 +184,9 @@ class Pull(Step):
             if value not in (None, ""):
                 ids.setdefault(str(value), None)  # a burst of events about one record: one read
         conn, detail = run.connection(self.options["from"]), read_one
+        if detail.get("many"):
+            yield from self._read_groups(conn, detail, list(ids))
+            return
         batch = conn.operation(detail["operation"]).batch if detail.get("in") == "query" else None
         if batch is not None and batch.field == detail["param"] and batch.where == "query" and batch.size > 1:
             # The read takes a list of ids (an order detail read of 50): a burst of events costs one
@@ -178,6 +213,19 @@ class Pull(Step):
             for record_id in chunk:  # in the events' order; ids not returned are no longer readable
                 if record_id in by_key:
                     yield from self._records_of(by_key[record_id], None)
+
+    def _read_groups(self, conn: Any, detail: dict, ids: list[str]) -> Iterator[Record]:
+        """Each id names a group of records (an inventory item's levels): every record read is one,
+        `size` ids per call."""
+        size = int(detail.get("size", 1))
+        for start in range(0, len(ids), size):
+            try:
+                found = conn.call(detail["operation"],
+                                  query={detail["param"]: ",".join(ids[start:start + size])}).records or []
+            except NotFoundError:
+                continue
+            for item in found:
+                yield from self._records_of(item, None)
 
     def _request(self, run: RunContext) -> tuple[dict | None, dict | None]:
         query, body = self.options.get("query"), self.options.get("body")
@@ -269,6 +317,13 @@ class Pull(Step):
         if options.get("events") and not (options.get("detail") or options.get("get")):
             found.append(_problem(options, "events", "events: needs detail: or get:, the operation that reads one "
                                                      "record", "add detail: {operation: ..., param: ...}"))
+        if options.get("scope") and "operation" in options and not options.get("scope_param"):
+            found.append(_problem(options, "scope", "this read takes no scope",
+                                  "declare scope: {query: <parameter>} on the connector's read"))
+        read_one = options.get("get") or options.get("detail") or {}
+        if read_one.get("many") and read_one.get("in") != "query":
+            found.append(_problem(options, "get" if options.get("get") else "detail",
+                                  "many: true reads ids through a query parameter", "add in: query"))
         since = options.get("since")
         resolved = "operation" in options  # an entity read takes body/query/from from the connector
         if since and resolved and "from" not in since:

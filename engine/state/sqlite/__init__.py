@@ -2,7 +2,7 @@
 `core` for how connections and transactions work).
 
 One module per typed part of the state (ID map, hashes, cursors, ledger, runs, dead letters,
-leases, values, events, stock reservations), each a mixin over the connections in `core`; SQLiteStore puts them
+leases, values, events, stock reservations, stock locks), each a mixin over the connections in `core`; SQLiteStore puts them
 together behind the StateStore interface.
 """
 
@@ -18,11 +18,13 @@ from engine.state.sqlite.leases import LeasesPart
 from engine.state.sqlite.ledger import LedgerPart
 from engine.state.sqlite.reservations import ReservationsPart
 from engine.state.sqlite.runs import RunsPart
+from engine.state.sqlite.stock import StockPart
 from engine.state.sqlite.values import ValuesPart
 from engine.state.store import StateStore
 
 
-class SQLiteStore(IdMapPart, HashesPart, CursorsPart, LedgerPart, ReservationsPart, RunsPart, DeadLettersPart, LeasesPart, ValuesPart, EventsPart, SQLiteCore, StateStore):
+class SQLiteStore(IdMapPart, HashesPart, CursorsPart, LedgerPart, ReservationsPart, RunsPart, DeadLettersPart, LeasesPart, ValuesPart, EventsPart,
+                  StockPart, SQLiteCore, StateStore):
     """State in one SQLite file (or ``:memory:`` for tests and dry runs without a file).
 
     clock: seconds since the epoch, like ``time.time``; tests pass a fake one to expire leases.
