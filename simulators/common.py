@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, fields
+from urllib.parse import urlsplit
 
 import uvicorn
 from starlette.requests import Request
@@ -139,3 +140,13 @@ class LoopbackServer:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+def pointed(address: str, base_url: str | None) -> str:
+    """Where a webhook for `address` goes: `address` itself, or, when the simulator is pointed at a
+    base URL (`POST /_admin/webhooks/point`), that URL with the address's path and query, so a
+    subscription made for any host reaches a local `connector serve`."""
+    if not base_url:
+        return address
+    parts = urlsplit(address)
+    return base_url.rstrip("/") + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

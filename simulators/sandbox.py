@@ -2,6 +2,11 @@
 
 `connector sandbox` runs this and prints one JSON line with the URLs and credentials; tests and
 the demo call `start_sandbox()` in-process.
+
+Pointed at a running `connector serve` (`start_sandbox(webhook_url=...)`, `Sandbox.point_webhooks`
+or `connector sandbox --webhook-url`), both simulators deliver their webhooks as events happen, to
+that base URL with the path of each subscription's address (/webhooks/<merchant>/<connection>, as
+`connector webhooks sync` subscribes them, whatever host it was given).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from .common import LoopbackServer
 class Sandbox:
     servers: dict[str, LoopbackServer] = field(default_factory=dict)
     products: list[dict] = field(default_factory=list)
+    webhook_url: str | None = None  # where both simulators deliver webhooks (None: to each address)
 
     @property
     def urls(self) -> dict[str, str]:
@@ -31,6 +37,7 @@ class Sandbox:
         return {
             **self.urls,
             "shopify_api": f"{self.urls['shopify']}/admin/api/2025-01",
+            "webhook_url": self.webhook_url,
             "credentials": {"tiktok_shop": dict(tiktok_shop.DEFAULT_CREDENTIALS),
                             "shopify": dict(shopify.DEFAULT_CREDENTIALS)},
         }
@@ -56,6 +63,13 @@ class Sandbox:
         response.raise_for_status()
         return response.json() if response.content else None
 
+    def point_webhooks(self, url: str | None) -> None:
+        """Deliver both simulators' webhooks as they happen to `url` (a running `connector serve`),
+        keeping the path of each subscription's address; None delivers to the addresses again."""
+        for name in ("tiktok_shop", "shopify"):
+            self.admin(name, "POST", "webhooks/point", json={"url": url})
+        self.webhook_url = url
+
     def stop(self) -> None:
         for server in self.servers.values():
             server.stop()
@@ -76,7 +90,9 @@ def _point_images_at(products: list[dict], cdn_url: str) -> list[dict]:
 
 
 def start_sandbox(*, seed: int = 7, products: int = 60, invalid_share: float = 0.1, max_variants: int = 8,
-                  tiktok_options: dict | None = None, shopify_options: dict | None = None) -> Sandbox:
+                  tiktok_options: dict | None = None, shopify_options: dict | None = None,
+                  webhook_url: str | None = None) -> Sandbox:
+    """`webhook_url`: the base URL of a running `connector serve`; see Sandbox.point_webhooks."""
     sandbox = Sandbox()
     try:
         sandbox.servers["cdn"] = LoopbackServer(cdn.create_app()).start()
@@ -88,17 +104,19 @@ def start_sandbox(*, seed: int = 7, products: int = 60, invalid_share: float = 0
                                                 max_variants=max_variants)
             sandbox.products = _point_images_at(catalog, sandbox.urls["cdn"])
             sandbox.admin("shopify", "POST", "seed", json={"products": sandbox.products})
+        if webhook_url:
+            sandbox.point_webhooks(webhook_url)
     except Exception:
         sandbox.stop()
         raise
     return sandbox
 
 
-def main(seed: int = 7, products: int = 60) -> None:  # pragma: no cover - interactive
+def main(seed: int = 7, products: int = 60, webhook_url: str | None = None) -> None:  # pragma: no cover
     import signal
     import threading
 
-    sandbox = start_sandbox(seed=seed, products=products)
+    sandbox = start_sandbox(seed=seed, products=products, webhook_url=webhook_url)
     print(json.dumps(sandbox.describe()), flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

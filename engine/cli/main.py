@@ -15,7 +15,7 @@ import click
 from engine.cli import exit_codes
 from engine.cli.common import MERCHANT_FILE
 from engine.cli.exit_codes import CliError
-from engine.cli.logs import configure as configure_logging
+from engine.cli.logs import FORMAT_HELP, VERBOSE_HELP, add_logging_options, options_callback
 from engine.errors import ConnectorError, Problem, SecretError, SpecError
 from engine.project.secrets import REDACTOR
 
@@ -76,9 +76,21 @@ def describe_error(exc: BaseException) -> tuple[int, list[str]]:
                                    "(`connector -v ...` shows the traceback)"]
 
 
-class ConnectorGroup(click.Group):
+class LoggingGroup(click.Group):
+    """A group whose commands, and the commands of its groups, all take -v and --log-format."""
+
+    group_class = type  # subgroups are of the same class
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        add_logging_options(cmd)
+        super().add_command(cmd, name)
+
+
+class ConnectorGroup(LoggingGroup):
     """Catches every error at the command boundary: a one-line message (a file:line:col list for
     configuration problems) and the documented exit code, never a Python traceback."""
+
+    group_class = LoggingGroup
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -100,13 +112,15 @@ EXIT_CODES_HELP = "\b\nExit codes:\n" + "\n".join(f"  {code:>3}  {meaning}" for 
 
 
 @click.group(cls=ConnectorGroup, epilog=EXIT_CODES_HELP)
-@click.option("-v", "--verbose", count=True, help="Log on stderr: -v progress and error tracebacks, -vv debug.")
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="json: one JSON object per log line (for a log collector). Secrets are masked either way.")
+# Every command takes these too (LoggingGroup adds them): `connector run ... -v` is `connector -v run ...`.
+@click.option("-v", "--verbose", count=True, expose_value=False, callback=options_callback, help=VERBOSE_HELP)
+@click.option("--log-format", type=click.Choice(["text", "json"]), default=None, expose_value=False,
+              callback=options_callback, help=FORMAT_HELP + "  [default: text]")
 @click.version_option(package_name="first-party-connector")
-def main(verbose: int, log_format: str) -> None:
-    """First-Party Connector: keep a brand's sales channels and its commerce system in sync."""
-    configure_logging(verbose, log_format)
+def main() -> None:
+    """First-Party Connector: keep a brand's sales channels and its commerce system in sync.
+
+    -v and --log-format may also follow any command."""
 
 
 @main.command()
@@ -192,7 +206,8 @@ def _flow_context(project: Any, merchant: Any, mapping: str, flow: str | None) -
                        f"{', '.join(bindings) or 'none'}", exit_codes.USAGE)
     docs = {local: effective(project, merchant, "flow", binding["flow"]) for local, binding in bindings.items()}
     steps = {local: resolve_for_merchant(project, merchant.doc, doc, plain(bindings[local].get("connections") or {}),
-                                         problems=[]) if doc is not None else []
+                                         problems=[], options=bindings[local].get("options"))
+             if doc is not None else []
              for local, doc in docs.items()}
     if flow is None:
         using = [local for local in docs if _uses(steps[local], mapping)[0]]
@@ -327,8 +342,9 @@ def _merchant_paths(test_files: list[Path]) -> list[Path]:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-@click.option("-v", "--verbose", is_flag=True, help="Print every case, not only failures.")
-def test(paths: tuple[Path, ...], verbose: bool) -> None:
+@click.option("-v", "--verbose", count=True, callback=options_callback,
+              help="Print every case, not only failures (and log on stderr, as -v does for every command).")
+def test(paths: tuple[Path, ...], verbose: int) -> None:
     """Run the YAML test cases in PATHS (files, or folders loaded whole); without PATHS, every
     *.test.yaml file below the current folder. Exit 1 when a case fails."""
     from engine.project.loader import Project
@@ -368,10 +384,10 @@ def test(paths: tuple[Path, ...], verbose: bool) -> None:
 
 
 def _register_commands() -> None:
-    from engine.cli import audit, docs, listings, reconcile
+    from engine.cli import audit, docs, listings, reconcile, serve, webhooks
     from engine.cli import run as run_commands
 
-    for module in (run_commands, listings, audit, docs, reconcile):
+    for module in (run_commands, listings, audit, webhooks, docs, serve, reconcile):
         module.register(main)
     # Commands that live outside the engine (the simulators' `sandbox`) are plugged in by entry
     # point, so the engine never imports them.

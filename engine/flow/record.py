@@ -20,3 +20,4 @@ class Record:
     previous: Any = None  # the canonical record as last pushed, for dry-run diffs
     detail: dict = field(default_factory=dict)  # what the run report shows
     read_error: Exception | None = None  # the record could not be read in full; it goes to the dead letters
+    done: bool = False  # a step has finished the record (e.g. the filter took a listing off sale): no later step runs

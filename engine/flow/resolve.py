@@ -61,11 +61,16 @@ def _extend(out: YList, items: Any) -> None:
 class FlowResolver:
     """Resolve a flow's steps against role -> connector document (None: unbound, left as written)."""
 
-    def __init__(self, flow: Any, connectors: dict[str, Any], project: Any, connector_names: dict[str, str]) -> None:
+    # Step kinds resolved even without entity: (their options may come from the binding's flow options).
+    BOUND_KINDS = ("filter", "price")
+
+    def __init__(self, flow: Any, connectors: dict[str, Any], project: Any, connector_names: dict[str, str],
+                 options: Any = None) -> None:
         self.flow = flow
         self.connectors = connectors
         self.project = project
         self.names = connector_names  # role -> connector name, for messages
+        self.options = options  # the binding's flow options (None: the flow is resolved without a binding)
         self.problems: list[Problem] = []
 
     def steps(self) -> list[ResolvedStep]:
@@ -74,7 +79,7 @@ class FlowResolver:
             kind, options = next(iter(raw.items()))
             options = options if isinstance(options, dict) else YDict()
             handler = getattr(self, f"_{kind}", None)
-            if handler is None or "entity" not in options:
+            if handler is None or ("entity" not in options and kind not in self.BOUND_KINDS):
                 out.append(ResolvedStep(kind, options))
                 continue
             before = len(self.problems)
@@ -99,6 +104,24 @@ class FlowResolver:
                                           "declare it under the connector's entities:, or bind the role to a "
                                           "connector that serves it"))
         return found
+
+    def _bind(self, out: YDict, key: str) -> bool:
+        """A step option written `{option: NAME}` takes the binding's value of flow option NAME
+        (keeping its place in the merchant file), else the flow's default for it; with neither, the
+        step option is left out. False when the option is neither set nor defaulted."""
+        ref = out.get(key)
+        if self.options is None or not is_option_ref(ref):
+            return True
+        name = ref["option"]
+        if name in self.options:
+            copy_entry(out, self.options, name, as_key=key)
+            return True
+        declared = (self.flow.get("options") or {}).get(name)
+        if isinstance(declared, dict) and "default" in declared:
+            copy_entry(out, declared, "default", as_key=key)
+            return True
+        del out[key]
+        return False
 
     # -- step kinds that take their concrete options from the connector
 
@@ -350,6 +373,55 @@ class FlowResolver:
             out.value_locs["urls"] = options.value_locs.get("urls")
         return [ResolvedStep("upload_images", out)]
 
+    def _filter(self, options: YDict) -> list[ResolvedStep]:
+        out = _copy(options)
+        if not self._bind(out, "when"):
+            return []  # no selection set: every record is synced, as without the step
+        self._bind(out, "leaving")
+        if out.get("leaving", "deactivate" if "on" in out else "keep") != "deactivate" or "writes" in out:
+            return [ResolvedStep("filter", out)]
+        decl = self._declaration(out, "on") if "entity" in out else None
+        if decl is None:
+            return [ResolvedStep("filter", out)]
+        writes = decl.get("writes") or {}
+        named = YDict(loc=getattr(writes, "loc", None), path=getattr(writes, "path", ()))
+        for name in ("deactivate", "activate"):
+            if name in writes:
+                copy_entry(named, writes, name)
+        if "deactivate" not in named:
+            role = out["on"]
+            self.problems.append(_problem(out, "leaving" if "leaving" in out else "on",
+                                          f"connector {self.names.get(role)!r} (role {role!r}) declares no "
+                                          f"deactivate write for {out['entity']}, so a record that leaves the "
+                                          f"selection cannot be taken off it",
+                                          f"declare entities.{out['entity']}.writes.deactivate on the connector, "
+                                          f"or keep such records as they are (leaving: keep)"))
+        out["writes"] = named
+        return [ResolvedStep("filter", out)]
+
+    def _price(self, options: YDict) -> list[ResolvedStep]:
+        out = _copy(options)
+        ref = options.get("rules")
+        if self.options is not None and is_option_ref(ref):
+            if not self._bind(out, "rules"):
+                return []  # no price rules named: prices are mirrored, as without the step
+            name = out["rules"]
+            document = self.project.get("price_rules", name) if isinstance(name, str) else None
+            if document is None:
+                known = self.project.names("price_rules")
+                where = (self.options, ref["option"]) if ref["option"] in self.options else (out, "rules")
+                self.problems.append(_problem(*where, f"unknown price rules {name!r}",
+                                              did_you_mean(str(name), known) if known else
+                                              "no file of kind price_rules is loaded; write one beside the "
+                                              "merchant file"))
+                return []
+            out["rules"] = document.doc
+        if "costs_from" in out and "costs" not in out and self.connectors.get(out["costs_from"]) is not None:
+            decl = self._declaration(out, "costs_from") if "entity" in out else None
+            if decl is not None and "costs" in decl:
+                copy_entry(out, decl, "costs")
+        return [ResolvedStep("price", out)]
+
     def _push(self, options: YDict) -> list[ResolvedStep]:
         if any(action in options for action in WRITE_ACTIONS) or "writes" in options:
             return [ResolvedStep("push", options)]
@@ -376,6 +448,11 @@ class FlowResolver:
         return [ResolvedStep("push", out)]
 
 
+def is_option_ref(value: Any) -> bool:
+    """`{option: NAME}`: a step option whose value is the flow option NAME of each binding."""
+    return isinstance(value, dict) and set(value) == {"option"} and isinstance(value["option"], str)
+
+
 def mappings_used(steps: list[ResolvedStep]) -> dict[str, str | None]:
     """Each mapping the steps apply, with the role whose market (region, currency) it sees then: a
     map step's `market`, or the `to` of the step whose write builds its body with it."""
@@ -393,8 +470,9 @@ def mappings_used(steps: list[ResolvedStep]) -> dict[str, str | None]:
 
 
 def resolve_for_merchant(project: Any, merchant: Any, flow: Any, roles: dict[str, str],
-                         problems: list[Problem] | None = None) -> list[ResolvedStep]:
-    """The flow's steps for one merchant binding (role -> the merchant's connection name)."""
+                         problems: list[Problem] | None = None, options: Any = None) -> list[ResolvedStep]:
+    """The flow's steps for one merchant binding (role -> the merchant's connection name), with the
+    binding's flow `options` (a step option written `{option: NAME}` takes its value from them)."""
     connections = merchant.get("connections") or {}
     connectors, names = {}, {}
     for role, conn_name in roles.items():
@@ -402,7 +480,7 @@ def resolve_for_merchant(project: Any, merchant: Any, flow: Any, roles: dict[str
         document = project.get("connector", conn["connector"]) if isinstance(conn, dict) else None
         connectors[role] = document.doc if document is not None else None
         names[role] = conn.get("connector") if isinstance(conn, dict) else None
-    resolver = FlowResolver(flow, connectors, project, names)
+    resolver = FlowResolver(flow, connectors, project, names, YDict() if options is None else options)
     steps = resolver.steps()
     if problems is not None:
         problems.extend(resolver.problems)

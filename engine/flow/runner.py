@@ -230,7 +230,7 @@ class FlowRun:
                 if not step.applies(record):
                     continue
                 record = step.process(record, ctx)
-                if record.action in ("skip", "queued", "held", "gathered"):
+                if record.done or record.action in ("skip", "queued", "held", "gathered"):
                     break
         except (RecordError, HttpCallError) as exc:
             return self._dead_letter(record, step_name, exc)

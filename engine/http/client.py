@@ -42,6 +42,7 @@ from engine.http.errors import (
 from engine.http.paginate import PageRequest, PageState
 from engine.http.ratelimit import build_limiter
 from engine.http.retry import parse_retry_after
+from engine.project.secrets import REDACTOR
 
 log = logging.getLogger("engine.http")
 
@@ -189,7 +190,7 @@ class Connection:
         self.rng = rng or random.Random()
         self.settings = self._settings(settings)
         self._check_credentials(credentials)
-        self.redactor = Redactor(v for v in credentials.values() if isinstance(v, str))
+        self.redactor = Redactor((v for v in credentials.values() if isinstance(v, str)), also=REDACTOR)
         self.base_url = self._base_url()
         timeout = self.spec.timeout
         self._client = httpx.Client(

@@ -25,6 +25,8 @@ from engine.http.errors import ERROR_CLASSES
 from engine.http.paginate import PAGINATORS, Paginator
 from engine.http.ratelimit import RATE_LIMITS
 from engine.http.retry import RetryPolicy
+from engine.http.subscriptions import CompiledSubscriptions, compile_subscriptions
+from engine.http.verify import VERIFIERS
 from engine.lang.expr import ExprCompileError, ExpressionCompiler, ExprEvalError, Scope
 from engine.project.resources import schemas_dir
 
@@ -79,6 +81,29 @@ class CompiledOperation:
 
 
 @dataclass(frozen=True)
+class CompiledWebhooks:
+    """How this platform's inbound webhooks are verified and read (the connector's `webhooks:`).
+
+    The expressions are JMESPath over `{headers (lower-case names), body (parsed JSON)}`."""
+
+    verifier: Mapping[str, Any]
+    credentials: tuple[str, ...]  # read by the receiver only; a connection that serves no webhooks may omit them
+    event_id: Any | None
+    topic: Any | None
+    topics: Mapping[str, str]
+    timestamp: Any | None
+    window_seconds: float | None
+    max_body_bytes: int | None
+
+    def topic_name(self, value: Any) -> str | None:
+        """The event name flows list in `trigger.webhook`: the platform's value through `topics`."""
+        if value is None or isinstance(value, dict | list):
+            return None
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        return self.topics.get(text, text) or None
+
+
+@dataclass(frozen=True)
 class CompiledConnector:
     name: str
     title: str
@@ -96,6 +121,8 @@ class CompiledConnector:
     operations: Mapping[str, CompiledOperation]
     capabilities: Mapping[str, Any]
     spec: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    subscriptions: CompiledSubscriptions | None = None  # webhook subscriptions, when the platform has them
+    webhooks: CompiledWebhooks | None = None
 
 
 def field_path(*parts: Any) -> str:
@@ -196,6 +223,31 @@ class _Compiler:
             if when is not None:
                 out.append(ErrorRule(when, rule["action"], message, code, rule.get("error"), rule["when"]))
         return tuple(out)
+
+    def webhooks(self, section: dict, credentials: tuple[str, ...]) -> CompiledWebhooks | None:
+        entry = self.options(VERIFIERS, section["verifier"], "webhooks.verifier")
+        own = tuple(section.get("credentials", ()))
+        if entry is not None:
+            missing = [n for n in entry.impl.reads(section["verifier"]) if n not in credentials + own]
+            if missing:
+                self.problem("webhooks.credentials", f"verifier kind {section['verifier']['kind']!r} reads "
+                             f"{', '.join(missing)}, which neither `credentials` nor `webhooks.credentials` lists")
+        for name in own:
+            if name in credentials:
+                self.problem("webhooks.credentials", f"{name!r} is already a connection credential",
+                             hint="list it once, under `credentials` if every connection needs it")
+
+        def expr(key: str) -> Any | None:
+            return self.jmespath(section[key], f"webhooks.{key}") if key in section else None
+
+        return CompiledWebhooks(
+            verifier=MappingProxyType(dict(section["verifier"])), credentials=own,
+            event_id=expr("event_id"), topic=expr("topic"),
+            topics=MappingProxyType({str(k): str(v) for k, v in (section.get("topics") or {}).items()}),
+            timestamp=expr("timestamp"),
+            window_seconds=float(section["window_seconds"]) if "window_seconds" in section else None,
+            max_body_bytes=int(section["max_body_bytes"]) if "max_body_bytes" in section else None,
+        )
 
     def paginator(self, options: dict, path: str) -> Paginator | None:
         entry = self.options(PAGINATORS, options, path)
@@ -298,6 +350,8 @@ def compile_connector(spec: Mapping[str, Any], exprs: ExpressionCompiler | None 
     rate_limit = spec.get("rate_limit", {"kind": "none"})
     c.options(RATE_LIMITS, rate_limit, "rate_limit")
 
+    webhooks = c.webhooks(spec["webhooks"], credentials) if "webhooks" in spec else None
+
     rules = c.error_rules(spec.get("errors", []))
     request_id = c.jmespath(spec["request_id"], "request_id") if "request_id" in spec else None
 
@@ -306,6 +360,7 @@ def compile_connector(spec: Mapping[str, Any], exprs: ExpressionCompiler | None 
         compiled = c.operation(name, op)
         if compiled is not None:
             operations[name] = compiled
+    subscriptions = compile_subscriptions(c, spec["subscriptions"], operations) if "subscriptions" in spec else None
 
     if c.problems:
         raise SpecError(c.problems)
@@ -327,4 +382,6 @@ def compile_connector(spec: Mapping[str, Any], exprs: ExpressionCompiler | None 
         operations=MappingProxyType(operations),
         capabilities=MappingProxyType(dict(spec.get("capabilities", {}))),
         spec=MappingProxyType(spec),
+        subscriptions=subscriptions,
+        webhooks=webhooks,
     )

@@ -1,6 +1,7 @@
 """TikTok Shop: request signing (pinned by the published test vectors), webhook signatures, and the
 `tiktok_shop` auth kind (signed query, access token header, shop_cipher on shop-scoped paths,
-refresh through the token host with rotation).
+refresh through the token host with rotation), and the `tiktok_shop` verifier kind for inbound
+webhooks.
 
 The signing functions are shared by the HTTP runtime and the simulators (verifying what the runtime
 sends).
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.http.auth import AUTH_KINDS, Auth, AuthContext, OutboundRequest, _json
+from engine.http.verify import VERIFIERS, Verifier, credential_option, decode_hex
 
 # Query parameters that never take part in a TikTok Shop signature.
 TIKTOK_UNSIGNED_PARAMS = frozenset({"sign", "access_token", "x-tts-access-token"})
@@ -58,6 +60,30 @@ def verify_tiktok_webhook(app_key: str, app_secret: str, raw_body: bytes, header
         return False
     expected = tiktok_webhook_signature(app_key, app_secret, raw_body)
     return hmac.compare_digest(expected, header_value.strip().lower())
+
+
+@VERIFIERS.register("tiktok_shop", options_schema={
+    "type": "object", "additionalProperties": False, "required": ["kind"],
+    "properties": {
+        "kind": {"const": "tiktok_shop"},
+        "header": {"type": "string", "default": "Authorization",
+                   "description": "Header carrying the signature (lower-case hex, no `Bearer` prefix)."},
+        "app_key": credential_option("app_key", "app_key", "the app key (signed in front of the body)"),
+        "secret": credential_option("secret", "app_secret", "the app secret (the HMAC key)"),
+    }})
+class TikTokShopVerifier(Verifier):
+    """TikTok Shop webhooks: hex HMAC-SHA256 of app_key + raw body with the app secret, in `Authorization`."""
+
+    credential_options = {"app_key": "app_key", "secret": "app_secret"}
+    default_header = "Authorization"
+
+    def verify(self, raw_body: bytes, headers: Mapping[str, str]) -> bool:
+        given = self.signature(headers)
+        sent = decode_hex(given, 32) if given else None
+        if sent is None or not raw_body:
+            return False
+        expected = bytes.fromhex(tiktok_webhook_signature(self.secrets["app_key"], self.secrets["secret"], raw_body))
+        return hmac.compare_digest(expected, sent)
 
 
 _TIKTOK_OPTIONS = {

@@ -1,6 +1,6 @@
 """The reference a consultant reads (docs/reference/), written from the registries.
 
-Every step kind, mapping value form, cast, function, auth kind, paginator and rate-limit kind is
+Every step kind, mapping value form, cast, function, auth kind, paginator, rate-limit and verifier kind is
 declared once in code with its options schema, a one-line doc and examples; this module renders
 those declarations as Markdown, one file per section. `connector docs` writes them; tests/docs
 checks the committed files are current and runs every example, so the reference never lies.
@@ -26,7 +26,8 @@ def render_reference(registries: dict[str, Registry]) -> dict[str, str]:
         "steps.md": _steps(registries["step"]),
         "mappings.md": _mappings(registries["form"], registries["cast"]),
         "functions.md": _functions(registries["function"]),
-        "connectors.md": _connectors(registries["auth"], registries["paginator"], registries["rate_limit"]),
+        "connectors.md": _connectors(registries["auth"], registries["paginator"], registries["rate_limit"],
+                                     registries["verifier"]),
     }
     files["README.md"] = _index(registries)
     return {name: HEADER + text.rstrip("\n") + "\n" for name, text in sorted(files.items())}
@@ -53,7 +54,7 @@ What the engine understands, generated from the one place each piece is declared
 | [Flow steps](steps.md) | {names("step")} |
 | [Mappings](mappings.md) | value forms {names("form", True)}; casts {names("cast", True)} |
 | [Functions](functions.md) | {names("function")} |
-| [Connectors](connectors.md) | auth {names("auth")}; paginators {names("paginator")}; rate limits {names("rate_limit")} |
+| [Connectors](connectors.md) | auth {names("auth")}; paginators {names("paginator")}; rate limits {names("rate_limit")}; webhook verifiers {names("verifier")} |
 """
 
 
@@ -127,8 +128,8 @@ def _functions(functions: Registry) -> str:
     return "\n".join(out)
 
 
-def _connectors(auth: Registry, paginators: Registry, rate_limits: Registry) -> str:
-    out = ["# Connectors: auth, pagination, rate limits", "",
+def _connectors(auth: Registry, paginators: Registry, rate_limits: Registry, verifiers: Registry) -> str:
+    out = ["# Connectors: auth, pagination, rate limits, webhook verifiers", "",
            "A connector spec names one kind for each and gives the kind's options next to `kind:`:", "",
            "```yaml", "auth: {kind: header_token, header: X-Api-Key}", "rate_limit: {kind: token_bucket, rate: 2, burst: 40}",
            "operations:", "  list_products:", "    paginate: {kind: link_header, stop_on: [missing_link]}", "```", ""]
@@ -138,6 +139,10 @@ def _connectors(auth: Registry, paginators: Registry, rate_limits: Registry) -> 
          "(`stop_on`) and a loop guard (`max_pages`); a repeated token or URL is always an error."),
         ("Rate limits", rate_limits, "rate_limit", "A per-connection limiter: a call waits before it is sent "
          "instead of earning a 429. Without `rate_limit:` the kind is `none`."),
+        ("Webhook verifiers", verifiers, "webhooks.verifier", "How `connector serve` checks that an inbound webhook "
+         "comes from the platform, before anything is stored: the connector's `webhooks:` section names one "
+         "(`webhooks: {verifier: {kind: KIND, ...}, event_id: ..., topic: ...}`). A missing, badly encoded, "
+         "forged or tampered signature is refused with 401, compared in constant time."),
     ):
         out += [f"## {title}", "", intro, ""]
         for entry in registry.entries():
@@ -146,6 +151,10 @@ def _connectors(auth: Registry, paginators: Registry, rate_limits: Registry) -> 
             if credentials:
                 out += ["Credentials the connection must supply: " + ", ".join(f"`{c}`" for c in credentials)
                         + ".", ""]
+            read = tuple(getattr(entry.impl, "credential_options", {}).values())
+            if read:
+                out += ["Credentials a connection supplies to receive webhooks (these names by default; the "
+                        "options name others): " + ", ".join(f"`{c}`" for c in read) + ".", ""]
             out += _options_table(entry.options_schema, skip=("kind",), empty=f"No options besides `{key}: "
                                   f"{{kind: {entry.name}}}`.")
     return "\n".join(out)

@@ -67,4 +67,7 @@ def check_entities(validator: Any, document: Any) -> list[Problem]:
                 validator._compile_step_expressions(lookup, lookup_schema)
         if isinstance(decl.get("images"), dict):
             operation(decl["images"])
+        if isinstance(decl.get("costs"), dict):
+            operation(decl["costs"])
+            validator._compile_step_expressions(decl["costs"], STEPS.get("price").options_schema["properties"]["costs"])
     return found

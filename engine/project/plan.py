@@ -103,7 +103,7 @@ def _flow_plan(project: Project, merchant: Document, local: str, binding: Any, v
     flow_doc = effective(project, merchant, "flow", binding["flow"])
     roles = plain(binding.get("connections") or {})
     defaults = {k: v.get("default") for k, v in plain(flow_doc.get("options") or {}).items() if "default" in v}
-    steps = tuple(resolve_for_merchant(project, merchant.doc, flow_doc, roles))
+    steps = tuple(resolve_for_merchant(project, merchant.doc, flow_doc, roles, options=binding.get("options")))
     mappings = {}
     for name in sorted(mappings_used(list(steps))):
         compiled = validator.compile_mapping(effective(project, merchant, "mapping", name))

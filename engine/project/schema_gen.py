@@ -5,7 +5,8 @@ declared once in code (engine/registry.py). This module turns those declarations
 `$defs` entries of schemas/*.json that it owns, and splices them into the committed files, leaving
 every hand-written byte of them as it is:
 
-    connector.schema.json  auth, auth.KIND, paginate, paginate.KIND, rate_limit, rate_limit.KIND
+    connector.schema.json  auth, auth.KIND, paginate, paginate.KIND, rate_limit, rate_limit.KIND,
+                           verifier, verifier.KIND
     flow.schema.json       step, step.KIND
     mapping.schema.json    value, form (the value forms, their modifiers and the cast enum)
 
@@ -36,12 +37,13 @@ def load_registries() -> dict[str, Registry]:
     from engine.http.auth import AUTH_KINDS
     from engine.http.paginate import PAGINATORS
     from engine.http.ratelimit import RATE_LIMITS
+    from engine.http.verify import VERIFIERS
     from engine.lang.casts import CASTS
     from engine.lang.functions import FUNCTIONS
     from engine.lang.mapping import FORMS
 
     return {"auth": AUTH_KINDS, "paginator": PAGINATORS, "rate_limit": RATE_LIMITS, "step": STEPS,
-            "cast": CASTS, "form": FORMS, "function": FUNCTIONS}
+            "cast": CASTS, "form": FORMS, "function": FUNCTIONS, "verifier": VERIFIERS}
 
 
 # ------------------------------------------------------------------------------ the generated defs
@@ -84,6 +86,7 @@ def connector_defs(registries: dict[str, Registry]) -> dict[str, Any]:
         ("auth", "auth", "How requests are authenticated and expired credentials renewed."),
         ("paginator", "paginate", "How a list operation pages, with explicit `stop_on` rules and a `max_pages` guard."),
         ("rate_limit", "rate_limit", "Proactive per-connection limiter: a call waits instead of earning a 429."),
+        ("verifier", "verifier", "How an inbound webhook proves it comes from the platform (checked before anything is stored)."),
     ):
         registry = registries[key]
         defs[prefix] = _kind_dispatch(registry, prefix, what)
@@ -152,8 +155,8 @@ class Generated:
 
 
 GENERATED = (
-    Generated("connector.schema.json", connector_defs, frozenset({"auth", "paginate", "rate_limit"}),
-              ("auth.", "paginate.", "rate_limit.")),
+    Generated("connector.schema.json", connector_defs, frozenset({"auth", "paginate", "rate_limit", "verifier"}),
+              ("auth.", "paginate.", "rate_limit.", "verifier.")),
     Generated("flow.schema.json", flow_defs, frozenset({"step"}), ("step.",)),
     Generated("mapping.schema.json", mapping_defs, frozenset({"value", "form"}), ()),
 )

@@ -23,7 +23,7 @@ from engine.project.resources import schemas_dir
 from engine.project.secrets import reference_issue, shape_of_secret
 from engine.project.yamlpos import field_path, locate
 
-FILE_KINDS = ("connector", "mapping", "flow", "merchant", "test", "rules")
+FILE_KINDS = ("connector", "mapping", "flow", "merchant", "test", "rules", "price_rules")
 
 
 class SchemaSet:
@@ -132,6 +132,9 @@ def _problem(doc: Any, error: ValidationError) -> Problem:
                 return Problem(issue[0], locate(doc, path), where, issue[1])
             return Problem(f"not a secret reference (got {shape_of_secret(error.instance)})", locate(doc, path),
                            where, hint + "; literal secrets are refused")
+        if "propertyNames" in error.relative_schema_path:  # a key of the wrong form: point at the key
+            return Problem(f"the key {error.instance!r} has the wrong form", locate(doc, [*path, error.instance],
+                           key=True), field_path(doc, [*path, error.instance]), hint)
         return Problem(f"{error.instance!r} has the wrong form", locate(doc, path), where, hint)
     if error.validator == "not" and isinstance(error.validator_value, dict) and "required" in error.validator_value:
         keys = " and ".join(f"`{k}`" for k in error.validator_value["required"])

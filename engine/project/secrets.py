@@ -65,12 +65,14 @@ def shape_of_secret(text: Any) -> str:
 
 class Redactor:
     """Replaces known secret values with ***. REDACTOR below holds every secret this process
-    resolved; an HTTP connection keeps its own for the tokens it is handed or refreshes."""
+    resolved; an HTTP connection keeps its own for the tokens it is handed or refreshes, and passes
+    each on to REDACTOR (`also`), so a refreshed token is masked in logs and reports too."""
 
-    def __init__(self, values: Iterable[str] = ()) -> None:
+    def __init__(self, values: Iterable[str] = (), *, also: Redactor | None = None) -> None:
         self._values: set[str] = set()
         self._lock = threading.Lock()
         self._pattern: re.Pattern[str] | None = None
+        self._also = also
         self.add(values)
 
     def add(self, values: Iterable[str | None]) -> None:
@@ -84,6 +86,8 @@ class Redactor:
     def remember(self, value: str) -> None:
         if len(value) < 4:  # masking "1" or "ab" everywhere would mangle output, not protect it
             return
+        if self._also is not None:
+            self._also.remember(value)
         with self._lock:
             if value not in self._values:
                 self._values.add(value)

@@ -96,7 +96,7 @@ class Validator:
         self._schema_ok: dict[tuple[str, str], bool] = {}
 
     def run(self) -> list[Problem]:
-        for kind in ("connector", "mapping", "rules", "flow", "merchant", "test"):
+        for kind in ("connector", "mapping", "rules", "price_rules", "flow", "merchant", "test"):
             for document in list(self.project.documents[kind].values()):
                 self._guarded(document.doc, lambda d=document, k=kind: self.schema_ok(d) and
                               getattr(self, f"check_{k}")(d))
@@ -251,13 +251,22 @@ class Validator:
         self._compile_step_expressions(document.doc, {"properties": {
             "rules": STEPS.get("check").options_schema["properties"]["rules"]}}, record)
 
+    def check_price_rules(self, document: Document) -> None:
+        """A price rules file: its `when:` expressions compiled against the canonical product, its
+        amounts, windows and promotion overlaps (engine/pricing/check.py)."""
+        from engine.pricing.check import check_price_rules
+
+        self.problems.extend(check_price_rules(document.doc, lambda node, key: self._compile(node, key, "jmespath",
+                                                                                             "product")))
+
     def check_mapping(self, document: Document) -> None:
         self.compile_mapping(document.doc)
 
     # ------------------------------------------------------------------ flows
 
     def check_flow(self, document: Document, merchant: Document | None = None, doc: YDict | None = None,
-                   bindings: dict | None = None, roles_bound: dict | None = None) -> None:
+                   bindings: dict | None = None, roles_bound: dict | None = None,
+                   binding_options: Any = None) -> None:
         """The flow's steps as written (schema of each step kind), then, for a merchant binding, the
         steps resolved against the bound connectors: references, and every expression compiled."""
         from engine.flow import steps as _steps  # noqa: F401  (registers the step kinds)
@@ -290,7 +299,8 @@ class Validator:
         if not written_ok:
             return
         if merchant is not None and roles_bound:
-            steps = resolve_for_merchant(self.project, merchant.doc, doc, roles_bound, self.problems)
+            steps = resolve_for_merchant(self.project, merchant.doc, doc, roles_bound, self.problems,
+                                         binding_options)
         else:
             steps = [ResolvedStep(*next(iter(step.items()))) for step in doc.get("steps") or []]  # as written
         context = {**self._context(doc, roles, merchant, bindings), "steps": steps}
@@ -461,15 +471,20 @@ class Validator:
             return
         self._check_settings(doc, name, conn, connector)
         declared = [c for c in (connector.doc.get("credentials") or []) if isinstance(c, str)]
+        # Secrets only the webhook receiver reads: known, but a connection serving no webhooks omits them.
+        webhooks = connector.doc.get("webhooks")
+        optional = [c for c in ((webhooks.get("credentials") if isinstance(webhooks, dict) else None) or [])
+                    if isinstance(c, str)]
         credentials = conn.get("credentials") or YDict()
         misspelt: set[str] = set()  # declared names an unknown one is a misspelling of (reported there)
         for cred, ref in credentials.items():
-            if cred not in declared:
-                misspelt.update(difflib.get_close_matches(str(cred), declared, n=1))
+            if cred not in declared and cred not in optional:
+                misspelt.update(difflib.get_close_matches(str(cred), declared + optional, n=1))
                 self.problems.append(_at(credentials, [cred], f"connector {connector.name!r} takes no credential "
                                                                f"{cred!r}",
-                                         _did_you_mean(cred, declared) + f" (credentials of {connector.name}: "
-                                         + (", ".join(declared) or "none") + ")", key=True))
+                                         _did_you_mean(cred, declared + optional) + f" (credentials of "
+                                         f"{connector.name}: " + (", ".join(declared + optional) or "none") + ")",
+                                         key=True))
                 continue
             issue = reference_issue(ref)
             if issue is not None:
@@ -659,7 +674,7 @@ class Validator:
             self.check_flow(flow, merchant, flow_doc)
         else:
             self.check_flow(flow, merchant, flow_doc, {r: connections.get(c) for r, c in bound.items()},
-                            {r: c for r, c in bound.items() if c in connections})
+                            {r: c for r, c in bound.items() if c in connections}, binding.get("options"))
 
     def _check_options(self, doc: YDict, local: str, binding: dict, flow_doc: YDict, bound: dict,
                        connections: dict) -> None:
@@ -880,9 +895,10 @@ def _explain_unexpected(problem: Problem, doc: Any) -> Problem:
         from engine.http.auth import AUTH_KINDS
         from engine.http.paginate import PAGINATORS
         from engine.http.ratelimit import RATE_LIMITS
+        from engine.http.verify import VERIFIERS
     except ImportError:
         return problem
-    registry = {"auth": AUTH_KINDS, "rate_limit": RATE_LIMITS}.get(str(parts[-1]) if parts else "",
+    registry = {"auth": AUTH_KINDS, "rate_limit": RATE_LIMITS, "verifier": VERIFIERS}.get(str(parts[-1]) if parts else "",
                                                                    PAGINATORS if parts and parts[-1] == "paginate" else None)
     kind = block.get("kind")
     allowed = sorted((registry.get(kind).options_schema.get("properties") or {}).keys()) \

@@ -486,6 +486,17 @@ class StateStore(ABC):
     def set_snapshot(self, entity: str, connection: str, key: str, record: Any) -> None:
         self.kv_set(f"snapshot:{entity}:{connection}", key, {"record": record})
 
+    def get_price_memo(self, connection: str, key: str) -> dict | None:
+        """What the price rules last set for a record on a connection: per SKU the promotion in
+        force, its price and the regular price it replaced (so its end can report the restore)."""
+        return self.kv_get(f"price_memo:{connection}", key)
+
+    def set_price_memo(self, connection: str, key: str, memo: dict | None) -> None:
+        if memo:
+            self.kv_set(f"price_memo:{connection}", key, memo)
+        else:
+            self.kv_delete(f"price_memo:{connection}", key)
+
     def get_token(self, key: str) -> dict | None:
         """A connection's rotating credentials (access and refresh tokens with their expiry)."""
         return self.kv_get("tokens", key)
@@ -501,26 +512,74 @@ class StateStore(ABC):
         self.kv_set("listing_quota", f"{connection}:{day}", {"created": self.creates_on(connection, day) + 1})
 
     # ---- inbound events -------------------------------------------------------------------
+    # A webhook receiver stores each verified event (committed) before it acknowledges it; workers
+    # claim events, process them and finish them. A claim is a lease: a worker that dies leaves its
+    # events to be claimed again once the lease expires (or at once, by release_event_claims, when
+    # its process is known to be gone). `attempts` counts claims, so a poison event that crashes
+    # its worker every time still reaches the dead-letter queue.
 
     @abstractmethod
-    def store_event(self, source: str, event_id: str, topic: str, payload_raw: bytes,
+    def store_event(self, source: str, event_id: str | None, topic: str, payload_raw: bytes,
                     headers: dict) -> bool:
         """Durably store a verified inbound event before it is acknowledged. False if
-        (source, event_id) is already stored (a redelivery): acknowledge it and do nothing."""
+        (source, event_id) is already stored (a redelivery): acknowledge it and do nothing.
+        ``event_id`` None: the platform sends no delivery id; the SHA-256 of the body is used.
+        Headers that carry credentials are dropped."""
+
+    def store_events(self, events: list[tuple[str, str | None, str, bytes, dict]]) -> list[bool]:
+        """Several ``store_event`` argument tuples committed together (a receiver under a burst
+        commits what arrived meanwhile in one transaction). A backend does it in one transaction;
+        this default stores them one by one."""
+        return [self.store_event(*event) for event in events]
 
     @abstractmethod
     def claim_events(self, limit: int, owner: str, lease_seconds: float) -> list[dict]:
         """Take up to ``limit`` pending events, oldest first, for ``lease_seconds``. Events whose
-        claim expired (a crashed worker) are claimable again. Each: ``{"source", "event_id",
-        "topic", "payload_raw", "headers", "attempts", "received_at"}``."""
+        claim expired (a crashed worker) are claimable again; events put back with a backoff wait
+        for it. Each: ``{"source", "event_id", "topic", "payload_raw", "headers", "attempts",
+        "received_at", "outcome"}``, attempts counting this claim, outcome what earlier attempts
+        recorded (None before any)."""
 
     @abstractmethod
-    def finish_event(self, source: str, event_id: str, status: str, error: str | None = None) -> bool:
-        """``status``: "done", "failed" (terminal), or "retry" (back to pending)."""
+    def renew_event_claims(self, owner: str, lease_seconds: float) -> int:
+        """Extend every claim ``owner`` holds (long work); the number renewed."""
+
+    @abstractmethod
+    def finish_event(self, source: str, event_id: str, status: str, error: str | None = None, *,
+                     retry_in: float = 0.0, count_attempt: bool = True, outcome: dict | None = None) -> bool:
+        """``status``: "done", "failed" (terminal), or "retry" (back to pending, claimable again
+        after ``retry_in`` seconds; ``count_attempt=False`` when the event was not tried, e.g. the
+        flow was busy or the server is stopping). ``outcome``: what processing did (flows, runs)."""
+
+    @abstractmethod
+    def event_claim_owners(self) -> list[str]:
+        """Owners holding claims now (to find the claims of a worker whose process is gone)."""
+
+    @abstractmethod
+    def release_event_claims(self, owner: str) -> int:
+        """Put every event ``owner`` holds back in the queue (its process is gone). Their attempts
+        stay counted: an event that kills its worker must not be retried forever."""
+
+    @abstractmethod
+    def event_backlog(self) -> dict[str, dict]:
+        """Events not finished, per source: ``{source: {"pending", "processing", "oldest"}}``."""
+
+    @abstractmethod
+    def event_counts(self, source: str | None = None) -> dict[str, int]:
+        """Events by status (pending, processing, done, failed), of one source or all."""
 
     @abstractmethod
     def get_event(self, source: str, event_id: str) -> dict | None:
-        """Inspect one stored event, including its status and last error."""
+        """Inspect one stored event, including its status, attempts, last error and outcome."""
+
+    def dead_letter_event(self, source: str, event_id: str, merchant: str, flow: str, payload: dict,
+                          error: dict | BaseException | str) -> int:
+        """Give up on an event: it goes to the dead-letter queue (entity "event", keyed by source
+        and event id, with its payload and error) and is finished as failed."""
+        err = normalize_error(error)
+        letter = self.add_dead_letter(None, merchant, flow, "webhook", "event", f"{source}:{event_id}", payload, err)
+        self.finish_event(source, event_id, "failed", err["message"])
+        return letter
 
     # ---- lifecycle ------------------------------------------------------------------------
 

@@ -121,6 +121,19 @@ async def deliver_webhooks(request: Request) -> Response:
     return JSONResponse(await deliver(sim(request)))
 
 
+async def point_webhooks(request: Request) -> Response:
+    """Body {"url": BASE}: deliver as changes happen, to BASE + each subscription's path; null stops pointing."""
+    url = (await _body(request)).get("url")
+    if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
+        raise ApiError(400, "url must be an http(s) base URL or null")
+    state, pump = sim(request), request.app.state.webhook_pump
+    state.webhook_base = url
+    if url:
+        pump.enabled = True
+        pump.kick()
+    return JSONResponse({"url": url, "automatic": pump.enabled})
+
+
 ROUTES = [
     Route(f"{ADMIN_PREFIX}/reset", reset, methods=["POST"]),
     Route(f"{ADMIN_PREFIX}/seed", seed_shop, methods=["POST"]),
@@ -133,4 +146,5 @@ ROUTES = [
     Route(f"{ADMIN_PREFIX}/bucket", bucket, methods=["GET", "POST"]),
     Route(f"{ADMIN_PREFIX}/stats", stats, methods=["GET"]),
     Route(f"{ADMIN_PREFIX}/webhooks/deliver", deliver_webhooks, methods=["POST"]),
+    Route(f"{ADMIN_PREFIX}/webhooks/point", point_webhooks, methods=["POST"]),
 ]

@@ -112,7 +112,7 @@ class ShopifyGate:
                 "status": status,
             }
         )
-        if self.pump is not None and webhooks.pending(state):
+        if self.pump is not None and self.pump.enabled and webhooks.pending(state):
             self.pump.kick()
 
 
@@ -142,7 +142,7 @@ def create_app(
     state = ShopState(seed=seed, shop=shop, api_version=api_version, webhook_secret=webhook_secret)
     bucket = LeakyBucket(bucket_size, leak_per_second, clock)
     faults = FaultConfig(seed=seed)
-    pump = webhooks.WebhookPump(state) if auto_deliver_webhooks else None
+    pump = webhooks.WebhookPump(state, enabled=auto_deliver_webhooks)  # POST /_admin/webhooks/point enables it
     api_routes = [
         *catalog.ROUTES,
         *inventory.ROUTES,

@@ -87,6 +87,8 @@ class ShopState:
         self.webhook_secret = webhook_secret
         self.settings = Settings()
         self.silent = False  # seeding changes the shop without firing webhooks
+        # Set by POST /_admin/webhooks/point: deliveries go there, keeping each address's path (a reset keeps it).
+        self.webhook_base: str | None = None
         self.reset()
 
     def reset(self) -> None:

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from engine.platforms.shopify import shopify_webhook_hmac
+from simulators.common import pointed
 
 from .errors import invalid, missing_root, not_found
 from .http import body_json
@@ -166,7 +167,8 @@ async def deliver(state: ShopState) -> dict:
             for d in batch:
                 attempt = {"at": datetime.now(UTC).isoformat(), "status_code": None, "error": None}
                 try:
-                    response = await client.post(d["address"], content=d["body"], headers=d["headers"])
+                    target = pointed(d["address"], state.webhook_base)
+                    response = await client.post(target, content=d["body"], headers=d["headers"])
                     attempt["status_code"] = response.status_code
                     ok = 200 <= response.status_code < 300
                 except httpx.HTTPError as exc:
@@ -211,8 +213,9 @@ class WebhookPump:
 
     retry_seconds = 1.0
 
-    def __init__(self, state: ShopState) -> None:
+    def __init__(self, state: ShopState, enabled: bool = True) -> None:
         self.state = state
+        self.enabled = enabled  # off: deliveries wait for POST /_admin/webhooks/deliver
         self.task: asyncio.Task | None = None
         self.wake: asyncio.Event | None = None
 

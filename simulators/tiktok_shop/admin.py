@@ -194,6 +194,14 @@ def routes(sim: SimState, faults: FaultConfig, dispatcher: WebhookDispatcher) ->
     async def deliver(request: Request) -> JSONResponse:
         return JSONResponse(await dispatcher.flush())
 
+    async def point_webhooks(request: Request) -> JSONResponse:
+        """Body {"url": BASE}: deliver as events happen, to BASE + each subscription's path; null stops pointing."""
+        url = (await _body(request)).get("url")
+        if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
+            return _error("url must be an http(s) base URL or null")
+        dispatcher.point(url)
+        return JSONResponse({"url": url, "automatic": dispatcher.auto})
+
     async def webhook_outbox(request: Request) -> JSONResponse:
         """Events not delivered yet as raw signed bodies plus headers. Query: event_type=NAME,
         all=1 (delivered and dropped ones too)."""
@@ -210,6 +218,7 @@ def routes(sim: SimState, faults: FaultConfig, dispatcher: WebhookDispatcher) ->
         Route(f"{p}/requests", requests, methods=["GET"]),
         Route(f"{p}/requests/clear", clear_requests, methods=["POST"]),
         Route(f"{p}/expire_token", expire_token, methods=["POST"]),
+        Route(f"{p}/webhooks/point", point_webhooks, methods=["POST"]),
         Route(f"{p}/auth_code", auth_code, methods=["POST"]),
         Route(f"{p}/orders", create_order, methods=["POST"]),
         Route(f"{p}/orders/generate", generate_orders, methods=["POST"]),

@@ -68,6 +68,8 @@ class SimState:
         self.audit_delay_seconds = audit_delay_seconds
         self.rate_limit_per_second = rate_limit_per_second
         self.on_event: Callable[[], None] | None = None  # set by the webhook dispatcher
+        # Set by POST /_admin/webhooks/point: deliveries go there, keeping each address's path (a reset keeps it).
+        self.webhook_base: str | None = None
         self.reset()
 
     # -- lifecycle -------------------------------------------------------------------------

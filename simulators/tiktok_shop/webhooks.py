@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from engine.platforms.tiktok_shop import tiktok_webhook_signature
+from simulators.common import pointed
 
 from .errors import INVALID_PARAM, ApiError
 
@@ -153,15 +154,16 @@ async def deliver(sim: SimState, *, only_due: bool = False) -> dict:
             headers = signed_headers(sim, raw)
             event["attempts"] += 1
             status, error = None, None
+            target = pointed(sub["address"], sim.webhook_base)
             try:
-                response = await client.post(sub["address"], content=raw, headers=headers)
+                response = await client.post(target, content=raw, headers=headers)
                 status = response.status_code
             except httpx.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"
             notification_id = json.loads(raw)["tts_notification_id"]
             sim.deliveries.append({
                 "tts_notification_id": notification_id, "event_type": event["event_type"],
-                "address": sub["address"], "attempt": event["attempts"], "status": status,
+                "address": target, "attempt": event["attempts"], "status": status,
                 "error": error, "time": sim.now(),
             })
             if status is not None and 200 <= status < 300:
@@ -192,6 +194,15 @@ class WebhookDispatcher:
         self.lock: asyncio.Lock | None = None
         if auto:
             sim.on_event = self.kick
+
+    def point(self, base_url: str | None) -> None:
+        """Send every delivery to `base_url` (keeping each address's path), as events happen; None
+        sends them to the addresses again."""
+        self.sim.webhook_base = base_url
+        if base_url:
+            self.auto = True
+            self.sim.on_event = self.kick
+            self.kick()
 
     def _lock(self) -> asyncio.Lock:
         if self.lock is None:

@@ -71,3 +71,26 @@ def test_a_verbose_run_logs_without_the_merchants_secrets(cli, acme, transports)
     assert any(entry["logger"] == "engine.cli" and "exit 3" in entry["message"] for entry in logged)
     for secret in SECRETS:
         assert secret not in result.output
+
+
+@pytest.mark.parametrize("args", [("-vv", "chatty"), ("chatty", "-vv"), ("-v", "chatty", "-v"),
+                                  ("--log-format", "json", "chatty", "-vv"), ("chatty", "--log-format", "json", "-vv")])
+def test_v_and_log_format_work_before_and_after_the_command(cli, chatty, args) -> None:
+    """`connector --help` and every command's --help list both; the -v count adds up across positions."""
+    result = cli(*args)
+    assert result.exit_code == 5
+    assert "debug holding the token ***" in result.output and SECRET not in result.output
+    if "json" in args:
+        assert all(json.loads(line)["message"] for line in result.stderr.splitlines() if line.startswith("{"))
+        assert any(line.startswith("{") for line in result.stderr.splitlines())
+
+
+def test_every_command_and_group_takes_v_and_log_format() -> None:
+    def walk(command: click.Command, path: str):
+        yield path, command
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, f"{path} {name}")
+
+    for path, command in walk(main, "connector"):
+        opts = {opt for param in command.params for opt in param.opts}
+        assert {"-v", "--log-format"} <= opts, path

@@ -26,8 +26,11 @@ def test_the_plan_holds_every_binding_resolved_and_compiled():
     kinds = [step.kind for step in catalog.steps]
     assert kinds[:2] == ["pull", "map"] and kinds[-1] == "push" and "fetch" in kinds  # the channel rules' fetch
     assert catalog.steps[0].options["operation"] == "list_products"  # from the Shopify connector
+    # (the push takes every write TikTok declares for products, deactivate and activate included)
     assert set(catalog.mappings) == {"shopify.product_to_canonical", "tiktok_shop.product_from_canonical",
-                                     "tiktok_shop.price_update", "tiktok_shop.inventory_update"}
+                                     "tiktok_shop.price_update", "tiktok_shop.inventory_update",
+                                     "tiktok_shop.product_ids"}
+    assert "price" in kinds and "filter" not in kinds  # acme names price rules and sets no selection
     assert catalog.mappings["shopify.product_to_canonical"] is not None
     imported = plan.flow("bloom_my", "catalog")
     assert imported.steps[0].options["body"] == {"status": "ACTIVATE"}  # TikTok's live read

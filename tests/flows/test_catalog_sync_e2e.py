@@ -60,7 +60,7 @@ def test_valid_products_are_listed_with_their_skus_prices_stock_and_images(synce
         for variant in (v for v in product["variants"] if v["sku"]):
             sku = skus[variant["sku"]]
             price = sku["price"].get("amount") or sku["price"].get("sale_price")
-            assert Decimal(price) == Decimal(variant["price"])
+            assert Decimal(price) == _acme_price(product, variant)
             assert sum(int(i["quantity"]) for i in sku["inventory"]) == max(variant.get("inventory_quantity") or 0, 0)
         assert 1 <= len(tts["main_images"]) <= 9
         assert tts["product_attributes"]
@@ -163,6 +163,22 @@ def _dead_lettered(product: dict) -> str | None:
     if reason == "empty_sku" and any(v["sku"] for v in product["variants"]):
         return None
     return reason
+
+
+def _acme_price(product: dict, variant: dict) -> Decimal:
+    """What Acme's price rules (examples/acme/prices.yaml) make of a Shopify variant's price now."""
+    from datetime import UTC, datetime
+
+    from engine.lang.expr import ExpressionCompiler
+    from engine.pricing import compile_price_rules
+    from engine.project.yamlpos import load_file
+
+    rules = compile_price_rules(load_file(EXAMPLE / "prices.yaml"), ExpressionCompiler())
+    canonical = {"tags": [t.strip() for t in (product.get("tags") or "").split(",") if t.strip()],
+                 "category": {"name": product.get("product_type")},
+                 "variants": [{"sku": variant["sku"], "price": {"amount": variant["price"]}}]}
+    [priced] = rules.price_product(canonical, "USD", datetime.now(UTC))
+    return priced.price
 
 
 def _shopify(sandbox, method: str, path: str, body: dict | None = None) -> dict:

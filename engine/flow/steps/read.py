@@ -187,20 +187,11 @@ class Pull(Step):
         if detail.get("many"):
             yield from self._read_groups(conn, detail, list(ids))
             return
-        if detail.get("in") == "query":
-            # A batch read (an order detail read may take up to 50 ids): a burst of events costs one
-            # call per batch, not one per event.
-            batch = getattr(conn.operation(detail["operation"]), "batch", None)
-            size = batch.size if batch is not None else 1
-            names = list(ids)
-            for start in range(0, len(names), size):
-                try:
-                    found = conn.call(detail["operation"],
-                                      query={detail["param"]: ",".join(names[start:start + size])}).records
-                except NotFoundError:
-                    continue
-                for item in found:
-                    yield from self._records_of(item, None)
+        batch = conn.operation(detail["operation"]).batch if detail.get("in") == "query" else None
+        if batch is not None and batch.field == detail["param"] and batch.where == "query" and batch.size > 1:
+            # The read takes a list of ids (an order detail read of 50): a burst of events costs one
+            # call per batch, not one per record.
+            yield from self._read_batched(conn, detail, list(ids), batch.size)
             return
         for record_id in ids:
             try:
@@ -210,6 +201,18 @@ class Pull(Step):
             if item is None:
                 continue  # no longer readable (deleted, frozen); the next poll reports what it can
             yield from self._records_of(item, None)
+
+    def _read_batched(self, conn: Any, detail: dict, ids: list[str], size: int) -> Iterator[Record]:
+        for start in range(0, len(ids), size):
+            chunk = ids[start:start + size]
+            try:
+                found = conn.call(detail["operation"], query={detail["param"]: ",".join(chunk)}).records or []
+            except NotFoundError:
+                found = []
+            by_key = {self._key(item): item for item in found}
+            for record_id in chunk:  # in the events' order; ids not returned are no longer readable
+                if record_id in by_key:
+                    yield from self._records_of(by_key[record_id], None)
 
     def _read_groups(self, conn: Any, detail: dict, ids: list[str]) -> Iterator[Record]:
         """Each id names a group of records (an inventory item's levels): every record read is one,

@@ -14,6 +14,13 @@ keeps one connection and holds an ``RLock`` for each whole operation or transact
 Writes that read before they write run in ``BEGIN IMMEDIATE``: the write lock is taken up front,
 so two writers never both read the old value, and a deferred transaction never has to upgrade
 (in WAL an upgrade that loses the race fails at once, without waiting for the busy timeout).
+
+Writers in one process first take turns on a lock per database file, shared by every store open
+on that file. SQLite's busy handler makes a blocked writer sleep (up to 100 ms a time) and retry,
+so a writer can starve while other threads keep taking the file's lock between its retries: a
+webhook acknowledgement waited seconds behind a flow run's stream of small writes that way. A
+thread blocked on the process lock is woken as soon as it is free. Other processes still meet at
+SQLite's own lock and busy timeout.
 """
 
 from __future__ import annotations
@@ -118,10 +125,35 @@ MIGRATIONS: list[tuple[int, str, tuple[str, ...]]] = [
             PRIMARY KEY (connection, order_key, sku))""",
         "CREATE INDEX reservation_held ON reservation (status, sku)",
     )),
+    (3, "inbound events: retry backoff and what processing did", (
+        # A retried event waits until not_before (backoff); outcome says which flows took it.
+        "ALTER TABLE inbound_event ADD COLUMN not_before TEXT",
+        "ALTER TABLE inbound_event ADD COLUMN outcome TEXT",
+    )),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 assert [m[0] for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1)), "migrations must be 1..n"
+
+
+_FILE_LOCKS: dict[str, threading.Lock] = {}
+_FILE_LOCKS_GUARD = threading.Lock()
+
+
+def _file_lock(path: str) -> threading.Lock:
+    with _FILE_LOCKS_GUARD:
+        return _FILE_LOCKS.setdefault(path, threading.Lock())
+
+
+def _forget_file_locks() -> None:
+    # A forked child starts with no writer of its own: a lock held by a parent thread would never
+    # be released there.
+    global _FILE_LOCKS_GUARD
+    _FILE_LOCKS.clear()
+    _FILE_LOCKS_GUARD = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_file_locks)
 
 
 def _require(**values: Any) -> None:
@@ -258,14 +290,21 @@ class SQLiteCore:
             if conn.in_transaction:
                 # Only possible if a method calls another inside its transaction: a bug here.
                 raise StateError("nested state transaction")
-            conn.execute("BEGIN IMMEDIATE")
+            lock = None if self._memory else _file_lock(self.path)
+            if lock is not None and not lock.acquire(timeout=self._busy_ms / 1000):
+                raise StateBusyError(f"state database busy: no turn to write within {self._busy_ms} ms")
             try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            finally:
+                if lock is not None:
+                    lock.release()
 
     def _migrate(self) -> None:
         with self._write() as conn:
