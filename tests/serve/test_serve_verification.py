@@ -194,7 +194,16 @@ def test_a_connection_without_its_webhook_secret_serves_no_endpoint(tmp_path, ca
     from serve_helpers import EXAMPLE
 
     shutil.copytree(EXAMPLE, tmp_path / "acme")
-    server = Server([tmp_path / "acme" / "merchant.yaml"], ServeOptions(schedule=False), environ=ENV, events=False)
+    import logging
+
+    logger = logging.getLogger("engine.serve")
+    # CLI tests configure logging for the process (handlers, propagation); listen on the logger itself.
+    logger.addHandler(caplog.handler)
+    try:
+        server = Server([tmp_path / "acme" / "merchant.yaml"], ServeOptions(schedule=False), environ=ENV,
+                        events=False)
+    finally:
+        logger.removeHandler(caplog.handler)
     try:
         assert set(server.services["acme"].endpoints) == {"tiktok_us"}
         assert "no webhook_secret credential" in caplog.text
