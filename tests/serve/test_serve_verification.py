@@ -200,7 +200,16 @@ def test_a_connection_without_its_webhook_secret_serves_no_endpoint(tmp_path, ca
     secret = next(line for line in text.splitlines(keepends=True) if "webhook_secret:" in line)
     binding = text[text.index("  inventory:\n"):text.index("  # TikTok orders not imported yet")]
     path.write_text(text.replace(secret, "").replace(binding, ""))
-    server = Server([tmp_path / "acme" / "merchant.yaml"], ServeOptions(schedule=False), environ=ENV, events=False)
+    import logging
+
+    logger = logging.getLogger("engine.serve")
+    # CLI tests configure logging for the process (handlers, propagation); listen on the logger itself.
+    logger.addHandler(caplog.handler)
+    try:
+        server = Server([tmp_path / "acme" / "merchant.yaml"], ServeOptions(schedule=False), environ=ENV,
+                        events=False)
+    finally:
+        logger.removeHandler(caplog.handler)
     try:
         assert set(server.services["acme"].endpoints) == {"tiktok_us"}
         assert "no webhook_secret credential" in caplog.text
