@@ -1,4 +1,4 @@
-"""`make bench`: every benchmark row P1..P7 in one table, each figure beside its baseline.
+"""`make bench`: every benchmark row P1..P8 in one table, each figure beside its baseline.
 
     .venv/bin/python bench/run_all.py               # quick sizes: a few minutes on 2 cores
     .venv/bin/python bench/run_all.py --full        # the issue's sizes (20,000-product pulls, 100k catalogs)
@@ -36,6 +36,7 @@ BENCHES = {
     "P5": ("p5_webhooks", "5,000 order webhooks in 60 s", "ack p99 < 50 ms"),
     "P6": ("p6_scale", "catalog sync: peak RSS, CPU per 1,000", "<= 200 MB flat"),
     "P7": ("p7_workers", "workers 1/2/4 on PostgreSQL", "near linear"),
+    "P8": ("p8_inventory", "inventory updates/s to TikTok vs its limit", ">= 95%, 0 throttled"),
 }
 
 
@@ -58,7 +59,7 @@ def run(ids: list[str], cfg: Config) -> list[Row]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("ids", nargs="*", help="rows to run (P1..P7); all by default")
+    parser.add_argument("ids", nargs="*", help="rows to run (P1..P8); all by default")
     parser.add_argument("--full", action="store_true", help="the issue's sizes instead of the quick ones")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per measured row (default 5)")
     parser.add_argument("--json", type=Path, help="also write every row, with its raw figures, to this file")

@@ -1,6 +1,7 @@
 """`make demo`: start the sandbox, sync the example merchant's catalog to TikTok Shop on SQLite,
 print the report, show that a second run writes nothing, let TikTok audit the listings and read
-their status and failure reasons back; then the order story (simulators/demo_orders.py)."""
+their status and failure reasons back; then the order story (simulators/demo_orders.py) and the
+stock story (simulators/demo_stock.py)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "acme"
 
 def main() -> None:
     from simulators.demo_orders import run_order_story
+    from simulators.demo_stock import run_stock_story
     from simulators.sandbox import start_sandbox
     from simulators.tiktok_shop.products import DEFAULT_REJECTION
 
@@ -59,6 +61,7 @@ def main() -> None:
                     console.print(f"    {escape(line)}")
             console.print(f"All of them: connector listings {merchant_file}")
             run_order_story(sandbox, merchant, merchant_file)
+            run_stock_story(sandbox, merchant, merchant_file)
         finally:
             merchant.close()
 

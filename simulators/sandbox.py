@@ -49,6 +49,7 @@ class Sandbox:
         return {
             f"{prefix}_SHOPIFY_URL": f"{self.urls['shopify']}/admin/api/2025-01",
             f"{prefix}_SHOPIFY_TOKEN": shop["access_token"],
+            f"{prefix}_SHOPIFY_WEBHOOK_SECRET": shop["webhook_secret"],
             f"{prefix}_TIKTOK_URL": self.urls["tiktok_shop"],
             f"{prefix}_TIKTOK_TOKEN_URL": f"{self.urls['tiktok_shop']}/api/v2/token/refresh",
             f"{prefix}_TIKTOK_SHOP_CIPHER": tts["shop_cipher"],

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "acme"
 WIDTH = 80
 # Environment the acme merchant file reads; the URLs are never called unless a test stubs them.
-ENV = {"ACME_SHOPIFY_TOKEN": "shpat_cli_test_token", "ACME_SHOPIFY_URL": "https://shopify.test/admin/api/2025-01",
+ENV = {"ACME_SHOPIFY_TOKEN": "shpat_cli_test_token", "ACME_SHOPIFY_WEBHOOK_SECRET": "whsec_test", "ACME_SHOPIFY_URL": "https://shopify.test/admin/api/2025-01",
        "ACME_TIKTOK_SHOP_CIPHER": "cipher", "ACME_TIKTOK_APP_KEY": "cli-app-key",
        "ACME_TIKTOK_APP_SECRET": "cli-app-secret-value", "ACME_TIKTOK_ACCESS_TOKEN": "cli-access-token-value",
        "ACME_TIKTOK_REFRESH_TOKEN": "cli-refresh-token-value", "ACME_TIKTOK_URL": "https://tiktok.test"}

@@ -16,10 +16,11 @@ URL = "https://connector.acme.test"
 TIKTOK_ADDRESS = f"{URL}/webhooks/acme/tiktok_us"
 SHOPIFY_ADDRESS = f"{URL}/webhooks/acme/shopify"
 OTHER = "https://other-app.example.com/hooks"
-# The acme flows name these (listing_status and orders); Shopify's come from the override below.
+# The acme flows name these (listing_status, orders and inventory_holds; the inventory flow Shopify's
+# inventory_levels/update); the others come from the override below.
 TIKTOK_EVENTS = {"ORDER_STATUS_CHANGE", "RECIPIENT_ADDRESS_UPDATE", "PRODUCT_STATUS_CHANGE",
                  "PRODUCT_AUDIT_STATUS_CHANGE"}
-SHOPIFY_TOPICS = {"fulfillments/create", "fulfillments/update"}
+SHOPIFY_TOPICS = {"fulfillments/create", "fulfillments/update", "inventory_levels/update"}
 # A merchant override: the fulfillment flow also starts on Shopify's fulfillment events.
 OVERRIDE = """overrides:
   flows:
@@ -79,7 +80,7 @@ def test_subscribes_what_the_flows_name_on_both_platforms_then_changes_nothing(s
     assert result.exit_code == 0, result.output
     assert tiktok_subscriptions(sims) == {event: TIKTOK_ADDRESS for event in TIKTOK_EVENTS}
     assert shopify_subscriptions(sims) == [(topic, SHOPIFY_ADDRESS, "json") for topic in sorted(SHOPIFY_TOPICS)]
-    assert "6 subscribed" in result.output
+    assert "7 subscribed" in result.output
     assert TIKTOK_ADDRESS in result.output and SHOPIFY_ADDRESS in result.output
     assert "fulfillment (FULFILLMENTS_CREATE)" in " ".join(result.output.split())  # flow and event of a topic
     assert not lines_within(result.output)
@@ -88,15 +89,15 @@ def test_subscribes_what_the_flows_name_on_both_platforms_then_changes_nothing(s
         sims.admin(name, "POST", "requests/clear")
     again = sync()
     assert again.exit_code == 0, again.output
-    assert "6 already there" in again.output and "subscribed" not in again.output.replace("already", "")
+    assert "7 already there" in again.output and "subscribed" not in again.output.replace("already", "")
     assert writes(sims, "tiktok_shop") == [] and writes(sims, "shopify") == []
-    assert len(shopify_subscriptions(sims)) == 2
+    assert len(shopify_subscriptions(sims)) == 3
 
 
 def test_dry_run_lists_and_changes_nothing(sync, sims) -> None:
     result = sync("--dry-run")
     assert result.exit_code == 0, result.output
-    assert "6 would subscribe" in result.output and "dry run" in result.output
+    assert "7 would subscribe" in result.output and "dry run" in result.output
     assert tiktok_subscriptions(sims) == {} and shopify_subscriptions(sims) == []
     assert writes(sims, "tiktok_shop") == [] and writes(sims, "shopify") == []
 
@@ -137,7 +138,7 @@ def test_leaves_other_addresses_alone_moves_tiktok_types_and_prunes_only_its_own
 
     pruned = sync("--prune")
     assert pruned.exit_code == 0, pruned.output
-    assert "2 removed" in pruned.output and "6 already there" in pruned.output
+    assert "2 removed" in pruned.output and "7 already there" in pruned.output
     assert tiktok_subscriptions(sims) == {event: TIKTOK_ADDRESS for event in TIKTOK_EVENTS}
     left = shopify_subscriptions(sims)
     assert ("orders/delete", SHOPIFY_ADDRESS, "json") not in left
@@ -160,7 +161,7 @@ def test_a_refused_platform_fails_its_rows_with_exit_4_and_the_other_still_syncs
     result = sync(env={"ACME_SHOPIFY_TOKEN": "shpat_wrong_token_value"})
     assert result.exit_code == 4, result.output
     assert tiktok_subscriptions(sims) == {event: TIKTOK_ADDRESS for event in TIKTOK_EVENTS}
-    assert "2 failed" in result.output and "shopify: listing the subscriptions failed" in result.output
+    assert "3 failed" in result.output and "shopify: listing the subscriptions failed" in result.output
     assert "shpat_wrong_token_value" not in result.output
 
 

@@ -14,7 +14,7 @@ from engine.project.loader import Project
 from engine.project.plan import build_plan
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV = {"ACME_SHOPIFY_TOKEN": "shpat_test", "ACME_TIKTOK_SHOP_CIPHER": "c", "ACME_TIKTOK_APP_KEY": "k",
+ENV = {"ACME_SHOPIFY_TOKEN": "shpat_test", "ACME_SHOPIFY_WEBHOOK_SECRET": "whsec_test", "ACME_TIKTOK_SHOP_CIPHER": "c", "ACME_TIKTOK_APP_KEY": "k",
        "ACME_TIKTOK_APP_SECRET": "s", "ACME_TIKTOK_ACCESS_TOKEN": "a", "ACME_TIKTOK_REFRESH_TOKEN": "r"}
 
 

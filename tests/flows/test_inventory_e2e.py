@@ -235,3 +235,14 @@ def test_a_sold_out_listing_goes_off_sale_and_comes_back_through_the_audit(shop,
         deactivating.close()
     finally:
         merchant_file.write_text(text)
+
+
+def test_serve_routes_the_store_and_order_webhooks_to_the_stock_flows(shop):
+    from engine.serve.routing import routes_of
+
+    _, merchant, _ = shop
+    shopify = merchant.plan.connectors["shopify"]
+    assert shopify.webhooks.topic_name("inventory_levels/update") == "INVENTORY_LEVELS_UPDATE"
+    routes = routes_of(merchant)
+    assert routes.flows_for("shopify", "INVENTORY_LEVELS_UPDATE") == ("inventory",)
+    assert "inventory_holds" in routes.flows_for("tiktok_us", "ORDER_STATUS_CHANGE")

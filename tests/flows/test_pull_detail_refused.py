@@ -11,8 +11,8 @@ import httpx
 from engine.flow.runner import FlowRun, Merchant
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "acme"
-ENV = {"ACME_SHOPIFY_TOKEN": "shpat_test", "ACME_TIKTOK_SHOP_CIPHER": "cipher", "ACME_TIKTOK_APP_KEY": "key",
-       "ACME_TIKTOK_APP_SECRET": "secret", "ACME_TIKTOK_ACCESS_TOKEN": "access", "ACME_TIKTOK_REFRESH_TOKEN": "refresh",
+ENV = {"ACME_SHOPIFY_TOKEN": "shpat_test", "ACME_SHOPIFY_WEBHOOK_SECRET": "whsec_test", "ACME_TIKTOK_SHOP_CIPHER": "cipher", "ACME_TIKTOK_APP_KEY": "key",
+       "ACME_TIKTOK_APP_SECRET": "tt-app-secret-value", "ACME_TIKTOK_ACCESS_TOKEN": "access", "ACME_TIKTOK_REFRESH_TOKEN": "refresh",
        "ACME_TIKTOK_URL": "https://tiktok.test"}
 FROZEN = "172"
 

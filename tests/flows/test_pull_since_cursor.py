@@ -227,7 +227,7 @@ def test_track_leaves_products_it_did_not_list_alone(store):
 
 # -- the runner: the shipped flow on the real HTTP stack -----------------------------------------
 
-ENV = {"ACME_SHOPIFY_URL": "http://shopify.test/admin/api/2025-01", "ACME_SHOPIFY_TOKEN": "shpat_unit",
+ENV = {"ACME_SHOPIFY_URL": "http://shopify.test/admin/api/2025-01", "ACME_SHOPIFY_TOKEN": "shpat_unit", "ACME_SHOPIFY_WEBHOOK_SECRET": "whsec_test",
        "ACME_TIKTOK_URL": "http://tiktok.test", "ACME_TIKTOK_TOKEN_URL": "http://tiktok.test/api/v2/token/refresh",
        "ACME_TIKTOK_SHOP_CIPHER": "ROW_unit", "ACME_TIKTOK_APP_KEY": "unit-app-key",
        "ACME_TIKTOK_APP_SECRET": "unit-app-secret-value", "ACME_TIKTOK_ACCESS_TOKEN": "unit-access-token",

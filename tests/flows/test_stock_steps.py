@@ -414,3 +414,24 @@ def test_pull_reads_the_scope_in_batches(tmp_path):
                                    "scope_param": {"query": "location_ids", "size": 2}}, run)
     assert list(pull.records(run)) == [] and pull.complete
     assert calls == [{"location_ids": "1,2"}, {"location_ids": "3"}]
+
+
+def test_listings_are_read_again_together_and_a_run_that_stops_frees_what_it_locked_ahead(tmp_path):
+    store_conn, channel = Store({("101", "1"): 5, ("102", "1"): 2, ("103", "1"): 7}), Channel()
+    run = make_run(tmp_path, store_conn, channel)
+    run.store.map_id("sku", "tiktok_us", "C", "id-C", {"parent": "P2"})
+    step = new_step(run)
+    plan = PLANS["shopify.inventory_level_to_canonical"]
+    for (item, location), units in store_conn.levels.items():
+        native = {"inventory_item_id": int(item), "location_id": int(location), "available": units}
+        sku = {"101": "A", "102": "B", "103": "C"}[item]
+        step.process(Record(f"{item}:{location}", native, plan.apply(native, {"sku": sku}).output), run)
+    store_conn.calls.clear()
+    groups = step.drain(run)
+    first = step.process(next(groups), run)
+    assert first.key == "P1" and first.action == "inventory_update"
+    # One read for both listings; P2's SKU stays locked until P2 is written.
+    assert store_conn.calls == [("list_inventory_levels", {"inventory_item_ids": "101,102,103"})]
+    assert set(run.store.stock_lock_holders("shopify", ["A", "B", "C"])) == {"C"}
+    groups.close()  # the run ended early (an outage): the locks read ahead for are let go
+    assert run.store.stock_lock_holders("shopify", ["C"]) == {}

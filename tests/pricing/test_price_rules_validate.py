@@ -146,7 +146,7 @@ def test_a_run_with_price_rules_and_a_selection_compiles_no_expression_again(tmp
     folder = project(tmp_path, merchant_edit=(OPTIONS, OPTIONS + "      select: \"contains(tags, 'tiktok')\"\n"))
     prices = folder / "prices.yaml"
     prices.write_text(prices.read_text().replace("    tags: [gift]\n", "    when: \"contains(tags, 'gift')\"\n"))
-    env = {"ACME_SHOPIFY_TOKEN": "shpat_test", "ACME_TIKTOK_SHOP_CIPHER": "c", "ACME_TIKTOK_APP_KEY": "k",
+    env = {"ACME_SHOPIFY_TOKEN": "shpat_test", "ACME_SHOPIFY_WEBHOOK_SECRET": "whsec_test", "ACME_TIKTOK_SHOP_CIPHER": "c", "ACME_TIKTOK_APP_KEY": "k",
            "ACME_TIKTOK_APP_SECRET": "s", "ACME_TIKTOK_ACCESS_TOKEN": "a", "ACME_TIKTOK_REFRESH_TOKEN": "r"}
     merchant = Merchant(folder / "merchant.yaml", environ=env)
     try:

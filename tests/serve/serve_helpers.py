@@ -26,9 +26,10 @@ def acme_project(folder: Path) -> Path:
     shutil.copytree(EXAMPLE, folder / "acme", dirs_exist_ok=True)
     path = folder / "acme" / "merchant.yaml"
     text = path.read_text(encoding="utf-8")
-    text = text.replace('      access_token: "${env:ACME_SHOPIFY_TOKEN}"\n',
-                        '      access_token: "${env:ACME_SHOPIFY_TOKEN}"\n'
-                        '      webhook_secret: "${env:ACME_SHOPIFY_WEBHOOK_SECRET}"\n', 1)
+    if "webhook_secret:" not in text:  # the example declares it since its inventory flow takes Shopify webhooks
+        text = text.replace('      access_token: "${env:ACME_SHOPIFY_TOKEN}"\n',
+                            '      access_token: "${env:ACME_SHOPIFY_TOKEN}"\n'
+                            '      webhook_secret: "${env:ACME_SHOPIFY_WEBHOOK_SECRET}"\n', 1)
     path.write_text(text, encoding="utf-8")
     return path
 

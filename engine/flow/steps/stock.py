@@ -54,7 +54,7 @@ from engine.http import HttpCallError
 from engine.lang.expr import Scope
 from engine.lang.mapping import _truthy
 from engine.project.yamlpos import problem_at
-from engine.state.store import LockTimeout, utc_rfc3339
+from engine.state.store import utc_rfc3339
 
 # Prefix of the holds kept by `hold`, beside the holds an order flow keeps under the order's own key.
 TRANSIT = "transit:"
@@ -348,6 +348,13 @@ class Stock(Step):
         self.levels: dict[str, dict[str, dict]] = {}  # gathered: SKU -> location -> canonical level
         self.items: dict[str, str] = {}  # SKU -> the source's id for reading it again
         self.feeds = warehouse_feeds(run.options.get("warehouses"))
+        # Listings are read again in windows (one read for as many listings' items as it takes):
+        # window -> its listings; what was read for a listing, and the SKUs whose locks it holds.
+        self.windows: dict[int, list[str]] = {}
+        self.groups: dict[str, dict] = {}
+        self.fresh: dict[str, dict[str, dict[str, dict]]] = {}
+        self.current_read: dict[str, dict[str, dict[str, int]]] = {}
+        self.held: dict[str, list[str]] = {}
         self.ignored: dict[str, str] = {}  # warehouse -> why it takes no stock (read once)
         self._warehouses_read = False
         write = options.get("write") or {}
@@ -395,46 +402,106 @@ class Stock(Step):
             parent = (listed.get(sku, {}).get("extra") or {}).get("parent")
             if parent:
                 by_listing.setdefault(str(parent), []).append(sku)
+        self._read_warehouses(run)
+        size = int((self.options.get("read") or {}).get("size", 1))
+        window, items = -1, size
+        groups = []
         for listing in sorted(by_listing):
             skus = sorted(by_listing[listing])
             group = {"listing": listing, "skus": skus, "listing_skus": sorted(all_skus.get(listing, skus)),
                      "sku_ids": {sku: listed[sku]["remote_id"] for sku in skus}}
-            native = {"listing_id": listing, "skus": [{"sku": sku} for sku in skus]}
-            yield Record(key=listing, native=native, data=native, canonical={"variants": [{"sku": s} for s in skus]},
-                         remote_id=listing, context={"stock_group": group})
+            first = self._plan({sku: self.levels.get(sku, {}) for sku in skus}, skus, run)
+            stored = {sku: run.store.get_stock(channel, sku) for sku in skus}
+            group["due"] = run.mode != "run" or self._due(first, stored, group, run)
+            if group["due"]:
+                count = sum(1 for sku in skus if sku in self.items)
+                if items + count > size:
+                    window, items = window + 1, 0
+                items += count
+                group["window"] = window
+                self.windows.setdefault(window, []).append(listing)
+            self.groups[listing] = group
+            groups.append(group)
+        try:
+            for group in groups:
+                skus = group["skus"]
+                native = {"listing_id": group["listing"], "skus": [{"sku": sku} for sku in skus]}
+                yield Record(key=group["listing"], native=native, data=native,
+                             canonical={"variants": [{"sku": s} for s in skus]}, remote_id=group["listing"],
+                             context={"stock_group": group})
+        finally:
+            for listing in list(self.held):  # a run that ended early frees the locks it read ahead for
+                self._release(listing, run)
 
     # -- one listing
     def _listing(self, record: Record, group: dict, run: RunContext) -> Record:
-        channel, source = run.conn_name(self.options["to"]), run.conn_name(self.options["from"])
-        skus = group["skus"]
-        self._read_warehouses(run)
-        first = self._plan({sku: self.levels.get(sku, {}) for sku in skus}, skus, run)
-        stored = {sku: run.store.get_stock(channel, sku) for sku in skus}
-        if run.mode == "run" and not self._due(first, stored, group, run):
+        listing = group["listing"]
+        if not group["due"]:
             record.action = "skip"
             record.detail["reason"] = "stock unchanged"
             return record
-        if run.dry_run:  # the same reads, nothing written, no locks taken
-            return self._locked(record, group, run)
         try:
-            with run.store.stock_locks(source, skus, self.owner, ttl=LOCK_TTL_SECONDS,
-                                       wait_seconds=LOCK_WAIT_SECONDS):
-                return self._locked(record, group, run)
-        except LockTimeout as exc:
-            raise RecordError(f"another writer holds the stock of {', '.join(skus)}: {exc}", step="stock",
-                              retryable=True) from exc
+            if listing not in self.fresh:
+                self._read_ahead(group, run)
+            return self._locked(record, group, run)
+        finally:
+            self._release(listing, run)
+            self.fresh.pop(listing, None)
+            self.current_read.pop(listing, None)
+
+    def _read_ahead(self, group: dict, run: RunContext) -> None:
+        """Lock the SKUs of this listing and of the listings after it in its window, then read
+        all their levels again in as few reads as the source takes. When another writer holds one
+        of them, only this listing's SKUs are locked (waiting for them)."""
+        source = run.conn_name(self.options["from"])
+        listing = group["listing"]
+        ahead = [name for name in self.windows.get(group.get("window"), [listing])
+                 if name not in self.fresh and name not in self.held and self.groups[name]["due"]]
+        if listing not in ahead:
+            ahead = [listing]
+        if not run.dry_run:  # a dry run reads and writes nothing, so it takes no lock
+            skus = [sku for name in ahead for sku in self.groups[name]["skus"]]
+            if len(ahead) > 1 and run.store.acquire_stock_locks(source, skus, self.owner, LOCK_TTL_SECONDS):
+                self.held.update({name: self.groups[name]["skus"] for name in ahead})
+            else:
+                ahead = [listing]
+                self._wait_for_locks(group["skus"], run)
+                self.held[listing] = group["skus"]
+        levels = self._reread([sku for name in ahead for sku in self.groups[name]["skus"]], run)
+        for name in ahead:
+            self.fresh[name] = {sku: levels[sku] for sku in self.groups[name]["skus"]}
+        if run.mode == "reconcile":
+            current = self._current(ahead, run)
+            for name in ahead:
+                self.current_read[name] = current.get(name, {})
+
+    def _wait_for_locks(self, skus: list[str], run: RunContext) -> None:
+        source = run.conn_name(self.options["from"])
+        deadline, delay = time.monotonic() + LOCK_WAIT_SECONDS, 0.01
+        while not run.store.acquire_stock_locks(source, skus, self.owner, LOCK_TTL_SECONDS):
+            if time.monotonic() >= deadline:
+                busy = ", ".join(sorted(run.store.stock_lock_holders(source, skus))) or "none any more"
+                raise RecordError(f"another writer holds the stock of {', '.join(skus)} (held: {busy}); the next "
+                                  "run or event writes it", step="stock", retryable=True)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+    def _release(self, listing: str, run: RunContext) -> None:
+        skus = self.held.pop(listing, None)
+        if skus:
+            run.store.release_stock_locks(run.conn_name(self.options["from"]), skus, self.owner)
 
     def _locked(self, record: Record, group: dict, run: RunContext) -> Record:
         """Read the source again, compute, write: nothing another writer does to these SKUs can
         come between (they wait for the locks). A dry run reads and computes, and writes nothing."""
         channel = run.conn_name(self.options["to"])
         skus, listing = group["skus"], group["listing"]
-        plan = self._plan(self._reread(skus, run), skus, run)
+        plan = self._plan(self.fresh[listing], skus, run)
         stored = {sku: run.store.get_stock(channel, sku) for sku in skus}
         stamp = self._stamp(listing, run)
         drift: list[dict] = []
         if run.mode == "reconcile":
-            current = self._current(listing, group, run)
+            current = self.current_read.get(listing, {})
             targets = []
             for sku in skus:
                 if not plan[sku]["managed"] or sku not in current:
@@ -448,6 +515,11 @@ class Stock(Step):
             targets = [sku for sku in skus if self._changed(sku, plan, stored, stamp)]
         if run.mode == "reconcile":
             record.detail["compared"] = sum(1 for sku in skus if plan[sku]["managed"] and sku in current)
+        # What a dry run's plan (and a run's report) shows: each SKU's units before and after.
+        channel_had = {entry["sku"]: entry["channel"] for entry in drift}
+        before = {sku: channel_had.get(sku, (stored[sku] or {}).get("salable")) for sku in targets}
+        record.previous = {**record.canonical, "salable": before}
+        record.canonical = {**record.canonical, "salable": {sku: plan[sku]["salable"] for sku in targets}}
         if run.dry_run:
             record.action = "inventory_update" if targets else "skip"
             record.detail["would_write"] = {sku: plan[sku]["salable"] for sku in targets}
@@ -606,26 +678,26 @@ class Stock(Step):
                 response = conn.call(read["operation"], query={read["param"]: ",".join(chunk)})
             yield from response.records or []
 
-    def _current(self, listing: str, group: dict, run: RunContext) -> dict[str, dict[str, int]]:
-        """What the channel holds now, per SKU and warehouse (reconciliation)."""
+    def _current(self, listings: list[str], run: RunContext) -> dict[str, dict[str, dict[str, int]]]:
+        """What the channel holds now, per listing, SKU and warehouse (reconciliation)."""
         current = self.options.get("current")
         if not current:
             raise RecordError("the channel's connector declares no way to read its stock (entities.<entity>.get "
                               "with many: true, and to_canonical)", step="stock")
         plan = run.plans[current["mapping"]]
-        by_id = {str(v): sku for sku, v in group["sku_ids"].items()}
-        out: dict[str, dict[str, int]] = {}
+        by_id = {str(v): (name, sku) for name in listings for sku, v in self.groups[name]["sku_ids"].items()}
+        out: dict[str, dict[str, dict[str, int]]] = {name: {} for name in listings}
         context = run.mapping_context(self.options["to"])
-        for native in self._read_many(run.connection(self.options["to"]), current, [listing]):
+        for native in self._read_many(run.connection(self.options["to"]), current, listings):
             result = plan.apply(native, context)
             if result.errors:
                 raise RecordError(f"mapping {plan.name} failed on the channel's stock", step="stock",
                                   field_errors=[e.as_dict() for e in result.errors])
             for entry in result.output.get("skus") or []:
-                sku = by_id.get(str(entry.get("id"))) or (entry.get("sku") if entry.get("sku") in group["sku_ids"]
-                                                          else None)
-                if sku is not None:
-                    out[sku] = {str(w["warehouse_id"]): int(w["quantity"]) for w in entry.get("warehouses") or []}
+                found = by_id.get(str(entry.get("id")))
+                if found is not None:
+                    out[found[0]][found[1]] = {str(w["warehouse_id"]): int(w["quantity"])
+                                               for w in entry.get("warehouses") or []}
         return out
 
     def _read_warehouses(self, run: RunContext) -> None:
