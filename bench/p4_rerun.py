@@ -51,7 +51,7 @@ def rows(cfg: Config) -> list[Row]:
             len(changed_writes) == len(changed), extra={"counts": third.counts}),
         Row("P4", "unchanged re-run: reads of reference data (category attributes...)", str(len(reference)), "0",
             None, "0 within TTL", not reference,
-            note="" if not reference else "fetch (engine/flow/steps/fetch.py) caches per run only, no TTL across runs"),
+            note="" if not reference else "reference reads not kept across runs (fetch cache_hours)"),
         Row("P4", "unchanged re-run: invalid records dead-lettered again", str(letters), "0", None, "info",
             extra={"first": first.counts}),
     ]
