@@ -7,6 +7,7 @@ the records so far recorded, because every further record would fail the same wa
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from engine.project.loader import Document, Project
 from engine.project.plan import build_plan
 from engine.project.secrets import REDACTOR, expand_settings, resolve_credentials
 from engine.project.yamlpos import plain
-from engine.state import open_store
+from engine.state import STATE_URL_ENV, open_store
 
 
 @dataclass
@@ -92,11 +93,15 @@ class Merchant:
         self.environ = environ
         self.transports = transports or {}
         self.schemas = self.plan.schemas
-        url = state_url or (self.doc.get("state") or {}).get("url")
+        # The environment's state URL (one database for every merchant of a deployment) wins over
+        # the merchant file's.
+        url = (state_url or (environ or {}).get(STATE_URL_ENV) or os.environ.get(STATE_URL_ENV)
+               or (self.doc.get("state") or {}).get("url"))
         if url is None:
             (self.base_dir / ".state").mkdir(exist_ok=True)
             url = str(self.base_dir / ".state" / f"{self.name}.db")
-        self.store = open_store(url)
+        self.state_url = url
+        self.store = open_store(url, namespace=self.name)
         self._connections: dict[str, Connection] = {}
 
     def connection(self, name: str) -> Connection:
