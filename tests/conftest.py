@@ -34,3 +34,14 @@ def postgres_server():
 def postgres_url(postgres_server):
     """A URL of the session's server with a schema of this test's own (nothing left from others)."""
     return f"{postgres_server}?schema=t_{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+def postgres_database(postgres_server):
+    """A URL of a fresh database of its own on the session's server (job queue tables included)."""
+    import psycopg
+
+    name = f"db_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return postgres_server.rsplit("/", 1)[0] + f"/{name}"
