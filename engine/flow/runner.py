@@ -21,6 +21,7 @@ from engine.flow.registry import STEPS
 from engine.flow.run_lease import RunLease
 from engine.flow.steps import Pull, Step
 from engine.http import Connection, HttpCallError
+from engine.http.ratelimit import SharedLimiter
 from engine.project.loader import Document, Project
 from engine.project.plan import build_plan
 from engine.project.secrets import REDACTOR, expand_settings, resolve_credentials
@@ -113,6 +114,10 @@ class Merchant:
                 spec, settings=expand_settings(plain(conn.get("settings") or {}), self.environ),
                 credentials=credentials,
                 token_store=StoreTokenStore(self.store), transport=self.transports.get(name), name=name)
+            if hasattr(self.store, "reserve_call"):
+                # State shared by several workers: so is each connection's call budget.
+                made = self._connections[name]
+                made.limiter = SharedLimiter(made.limiter, self.store, f"{name}")
         return self._connections[name]
 
     def flow_names(self) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from engine.state.postgres.core import MIGRATIONS, SCHEMA_VERSION, PostgresCore, redact_url, schema_name
 from engine.state.postgres.parts import (
+    PgCallBudgetPart,
     PgDeadLettersPart,
     PgEventsPart,
     PgIdMapPart,
@@ -27,7 +28,7 @@ from engine.state.sqlite.values import ValuesPart
 from engine.state.store import StateStore
 
 
-class PostgresStore(PgLedgerPart, PgLeasesPart, PgEventsPart, PgDeadLettersPart, PgReservationsPart, PgIdMapPart,
+class PostgresStore(PgCallBudgetPart, PgLedgerPart, PgLeasesPart, PgEventsPart, PgDeadLettersPart, PgReservationsPart, PgIdMapPart,
                     IdMapPart, HashesPart, CursorsPart, LedgerPart, ReservationsPart, RunsPart, DeadLettersPart,
                     LeasesPart, ValuesPart, EventsPart, StockPart, PostgresCore, StateStore):
     """State of one merchant in one schema of a PostgreSQL database (see ``PostgresCore`` for

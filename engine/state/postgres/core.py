@@ -118,6 +118,11 @@ MIGRATIONS: list[tuple[int, str, tuple[str, ...]]] = [
     )),
 ]
 
+MIGRATIONS.append((2, "call budgets shared by every worker calling a connection", (
+    # GCRA: `tat` is the theoretical arrival time of the next call, in the server's epoch seconds.
+    "CREATE TABLE call_budget (name TEXT PRIMARY KEY, tat DOUBLE PRECISION NOT NULL)",
+)))
+
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 assert [m[0] for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1)), "migrations must be 1..n"
 

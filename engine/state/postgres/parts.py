@@ -204,3 +204,34 @@ class PgIdMapPart:
                    ORDER BY updated_at DESC, seq DESC LIMIT 1""",
                 (entity, connection, remote_id)).fetchone()
         return None if row is None else row[0]
+
+
+class PgCallBudgetPart:
+    """Call budgets shared by every process calling a connection (a generic cell rate algorithm
+    on one row, updated in one statement, on the database server's clock so every machine agrees):
+    a call may go at ``tat - interval - tolerance``; each call moves ``tat`` one interval on."""
+
+    def reserve_call(self, name: str, rate: float, burst: float) -> float:
+        interval = 1.0 / float(rate)
+        tolerance = max(float(burst) - 1.0, 0.0) * interval
+        with self._use() as conn:
+            row = conn.native(
+                """INSERT INTO call_budget AS b (name, tat)
+                     VALUES (%(name)s, extract(epoch FROM clock_timestamp()) + %(interval)s)
+                   ON CONFLICT (name) DO UPDATE
+                     SET tat = GREATEST(b.tat, extract(epoch FROM clock_timestamp())) + %(interval)s
+                   RETURNING tat - %(interval)s - %(tolerance)s - extract(epoch FROM clock_timestamp())""",
+                {"name": name, "interval": interval, "tolerance": tolerance}).fetchone()
+        return float(row[0])
+
+    def hold_calls(self, name: str, seconds: float, rate: float, burst: float) -> None:
+        # The next call may go ``seconds`` from now, and after it the budget starts empty.
+        interval = 1.0 / float(rate)
+        tolerance = max(float(burst) - 1.0, 0.0) * interval
+        with self._use() as conn:
+            conn.native(
+                """INSERT INTO call_budget AS b (name, tat)
+                     VALUES (%(name)s, extract(epoch FROM clock_timestamp()) + %(until)s)
+                   ON CONFLICT (name) DO UPDATE
+                     SET tat = GREATEST(b.tat, extract(epoch FROM clock_timestamp()) + %(until)s)""",
+                {"name": name, "until": float(seconds) + tolerance})
