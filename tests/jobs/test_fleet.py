@@ -2,7 +2,7 @@
 of order webhooks and an inventory storm at once, two workers SIGKILLed mid-run. Nothing is lost,
 nothing done twice, nothing oversold, and no simulator ever answers 429.
 
-FLEET_MERCHANTS (default 6) sets how many merchants; 20 runs in a few minutes on 2 cores."""
+FLEET_MERCHANTS (default 4, to keep the suite short) sets how many merchants; 20 runs in a few minutes on 2 cores."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tests.jobs.fleet import Fleet
 
 pytestmark = pytest.mark.slow
 
-MERCHANTS = int(os.environ.get("FLEET_MERCHANTS", "6"))
+MERCHANTS = int(os.environ.get("FLEET_MERCHANTS", "4"))
 ORDERS = 25  # per merchant
 STOCK_CHANGES = 15  # per merchant
 
