@@ -16,7 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
-from _common import Config, Row, fmt_rate
+from _common import Config, Row, cpu_count, fmt_rate
 
 WHAT = "workers 1/2/4 on PostgreSQL: orders/s vs 1 worker"
 GOAL = "near linear"
@@ -36,10 +36,19 @@ def available() -> str:
 
 
 def measure(fleet, workers: int, orders: int, seed: int) -> dict:
+    import psycopg
+
     for _ in range(workers):
         fleet.start_worker(concurrency=2)
     try:
-        time.sleep(2.0)  # the workers load their merchants before the clock starts
+        # The workers load their merchants before the clock starts: each has registered with the queue.
+        with psycopg.connect(fleet.state_url) as conn:
+            deadline = time.monotonic() + 120
+            while conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()[0] < workers:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the workers did not start within 120 s")
+                time.sleep(0.2)
+        time.sleep(1.0)
         expected_before = sum(len(shop.expected_orders()) for shop in fleet.shops)
         start = time.monotonic()
         for shop in fleet.shops:
@@ -79,7 +88,8 @@ def rows(cfg: Config) -> list[Row]:
     value = " / ".join(f"{r['workers']}w {fmt_rate(r['rate'])}" for r in results)
     note = (f"{merchants} merchants, {orders} orders each per burst; ratio to 1 worker: "
             + ", ".join(f"{n}w {ratios[n]:.2f}x" for n in (2, 4))
-            + f"; throttled {sum(r['throttled'] for r in results)}")
+            + f"; throttled {sum(r['throttled'] for r in results)}; {cpu_count()} cores for workers, server, "
+            "PostgreSQL and simulators")
     met = ratios[2] >= 1.6 and ratios[4] >= ratios[2]
     return [Row("P7", WHAT, value, fmt_rate(base), ratios[4], GOAL, met, note=note,
                 extra={"results": results, "ratios": ratios})]
