@@ -7,6 +7,7 @@ the records so far recorded, because every further record would fail the same wa
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,11 +21,12 @@ from engine.flow.registry import STEPS
 from engine.flow.run_lease import RunLease
 from engine.flow.steps import Pull, Step
 from engine.http import Connection, HttpCallError
+from engine.http.ratelimit import SharedLimiter
 from engine.project.loader import Document, Project
 from engine.project.plan import build_plan
 from engine.project.secrets import REDACTOR, expand_settings, resolve_credentials
 from engine.project.yamlpos import plain
-from engine.state import open_store
+from engine.state import STATE_URL_ENV, open_store
 
 
 @dataclass
@@ -92,11 +94,15 @@ class Merchant:
         self.environ = environ
         self.transports = transports or {}
         self.schemas = self.plan.schemas
-        url = state_url or (self.doc.get("state") or {}).get("url")
+        # The environment's state URL (one database for every merchant of a deployment) wins over
+        # the merchant file's.
+        url = (state_url or (environ or {}).get(STATE_URL_ENV) or os.environ.get(STATE_URL_ENV)
+               or (self.doc.get("state") or {}).get("url"))
         if url is None:
             (self.base_dir / ".state").mkdir(exist_ok=True)
             url = str(self.base_dir / ".state" / f"{self.name}.db")
-        self.store = open_store(url)
+        self.state_url = url
+        self.store = open_store(url, namespace=self.name)
         self._connections: dict[str, Connection] = {}
 
     def connection(self, name: str) -> Connection:
@@ -108,6 +114,10 @@ class Merchant:
                 spec, settings=expand_settings(plain(conn.get("settings") or {}), self.environ),
                 credentials=credentials,
                 token_store=StoreTokenStore(self.store), transport=self.transports.get(name), name=name)
+            if hasattr(self.store, "reserve_call"):
+                # State shared by several workers: so is each connection's call budget.
+                made = self._connections[name]
+                made.limiter = SharedLimiter(made.limiter, self.store, f"{name}")
         return self._connections[name]
 
     def flow_names(self) -> list[str]:

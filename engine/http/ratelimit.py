@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from engine.registry import Registry
 
@@ -35,6 +35,11 @@ class Limiter:
         """Hold every caller of this connection back for `seconds` (the caller that got the 429
         sleeps the same time itself, so it does not wait twice)."""
         self._blocked_until = max(self._blocked_until, self.clock() + seconds)
+
+    def budget(self) -> tuple[float, float] | None:
+        """(requests per second, burst) this limiter allows now, for a budget shared by several
+        processes (see SharedLimiter); None when there is no limit."""
+        return None
 
     def _wait_block(self) -> float:
         wait = self._blocked_until - self.clock()
@@ -81,6 +86,9 @@ class TokenBucket(Limiter):
         self._tokens = self.capacity
         self._stamp = clock()
         self._lock = threading.Lock()
+
+    def budget(self) -> tuple[float, float] | None:
+        return self.rate, self.capacity
 
     def _refill(self, now: float) -> None:
         self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
@@ -145,6 +153,9 @@ class LeakyBucketHeader(Limiter):
         self._in_flight = 0
         self._lock = threading.Lock()
 
+    def budget(self) -> tuple[float, float] | None:
+        return self.leak, float(max(1, self.size - self.headroom))
+
     @property
     def level(self) -> float:
         with self._lock:
@@ -202,6 +213,53 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
             if k.lower() == lower:
                 return v
     return value
+
+
+class SharedBudget(Protocol):
+    """A connection's call budget kept where every process calling it sees it (the PostgreSQL
+    state: ``PostgresStore.reserve_call``)."""
+
+    def reserve_call(self, name: str, rate: float, burst: float) -> float:
+        """Reserve the next call slot of ``name``; the seconds to wait before sending (<= 0: now)."""
+
+    def hold_calls(self, name: str, seconds: float, rate: float, burst: float) -> None:
+        """No call of ``name`` before ``seconds`` from now (the platform answered 429)."""
+
+
+class SharedLimiter(Limiter):
+    """A connection's own limiter, then its share of a budget common to every worker: N workers
+    calling one shop never send more than the limit together. The own limiter keeps reading the
+    platform's headers (a plan's larger bucket raises the shared rate with it)."""
+
+    def __init__(self, inner: Limiter, budget: SharedBudget, name: str) -> None:
+        self.inner, self.budget_store, self.name = inner, budget, name
+        self.clock, self.sleep = inner.clock, inner.sleep
+
+    def budget(self) -> tuple[float, float] | None:
+        return self.inner.budget()
+
+    def acquire(self) -> float:
+        waited = self.inner.acquire()
+        allowed = self.inner.budget()
+        if allowed is None:
+            return waited
+        wait = self.budget_store.reserve_call(self.name, *allowed)
+        if wait > 0:
+            self.sleep(wait)
+            waited += wait
+        return waited
+
+    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        self.inner.observe(status, headers)
+
+    def penalize(self, seconds: float) -> None:
+        self.inner.penalize(seconds)
+        allowed = self.inner.budget()
+        if allowed is not None:
+            self.budget_store.hold_calls(self.name, seconds, *allowed)
+
+    def __getattr__(self, name: str) -> Any:  # the own limiter's figures (level, size, rate...)
+        return getattr(self.inner, name)
 
 
 def build_limiter(options: dict | None, *, clock: Callable[[], float], sleep: Callable[[float], None]) -> Limiter:

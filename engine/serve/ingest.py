@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -24,8 +25,9 @@ class EventWriter:
     """Commits `store_event` tuples in groups on its own thread; `submit` returns a Future that
     resolves to True (stored) or False (already stored: a redelivery) once committed."""
 
-    def __init__(self, store: Any, name: str = "events") -> None:
+    def __init__(self, store: Any, name: str = "events", on_stored: Callable[[], None] | None = None) -> None:
         self.store = store
+        self.on_stored = on_stored  # after a commit with new events (a job queue is told of them)
         self._queue: queue.Queue[tuple[tuple, Future] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name=f"ingest-{name}", daemon=True)
         self._closed = False
@@ -67,6 +69,11 @@ class EventWriter:
             for _, future in batch:
                 future.set_exception(exc)
             return
+        if self.on_stored is not None and any(stored):
+            try:
+                self.on_stored()
+            except Exception as exc:  # noqa: BLE001  (stored all the same; the workers' sweep finds them)
+                log.error("stored %d events but could not queue their processing: %s", len(batch), exc)
         for (_, future), new in zip(batch, stored, strict=True):
             future.set_result(new)
 

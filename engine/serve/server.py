@@ -26,6 +26,7 @@ from typing import Any
 
 from engine.errors import ConnectorError, Problem, SpecError
 from engine.http.verify import build_verifier
+from engine.jobs import InProcessJobs, Jobs, jobs_for
 from engine.project.secrets import resolve_credentials
 from engine.project.yamlpos import plain
 from engine.serve.app import build_app
@@ -38,7 +39,7 @@ from engine.serve.receiver import Endpoint
 from engine.serve.routing import Routes, routes_of
 from engine.serve.scheduler import Scheduler
 from engine.serve.workers import EventDispatcher
-from engine.state import open_store
+from engine.state import is_postgres_url, open_store
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,12 @@ class MerchantService:
 
 class Server:
     def __init__(self, merchants: Iterable[str | Path | Any], options: ServeOptions | None = None, *,
-                 environ: dict | None = None, transports: dict | None = None, events: bool = True) -> None:
+                 environ: dict | None = None, transports: dict | None = None, events: bool = True,
+                 jobs: Jobs | None = None) -> None:
         """`merchants`: merchant files, or loaded Merchant objects (which the caller closes).
-        `events=False` receives and stores events without processing them (a receiver only)."""
+        `events=False` receives and stores events without processing them (a receiver only).
+        `jobs`: where the work goes; by default procrastinate jobs for `connector worker` when every
+        merchant's state is in PostgreSQL, else this server's own threads (engine.jobs)."""
         from engine.flow.runner import Merchant
 
         self.options = options or ServeOptions()
@@ -87,10 +91,21 @@ class Server:
         except BaseException:
             self.close()
             raise
+        try:
+            self.jobs = jobs or self._jobs()
+        except BaseException:
+            self.close()
+            raise
         self.metrics.watch_backlog(self._backlog_rows)
         self.app = build_app(self)
 
     # ------------------------------------------------------------------ setting up
+
+    def _jobs(self) -> Jobs:
+        urls = [getattr(s.merchant, "state_url", None) for s in self.services.values()]
+        if self._events and urls and all(is_postgres_url(u) for u in urls):
+            return jobs_for(urls[0])
+        return InProcessJobs(lambda merchant, flow: self.pool.submit(self.services[merchant].runner.run_schedule, flow))
 
     def _service(self, merchant: Any, environ: dict | None) -> MerchantService:
         routes = routes_of(merchant)
@@ -105,7 +120,8 @@ class Server:
             service.ingest_store = open_store(path, synchronous=self.options.synchronous)
         else:
             service.ingest_store = store
-        service.writer = EventWriter(service.ingest_store, merchant.name)
+        service.writer = EventWriter(service.ingest_store, merchant.name,
+                                     on_stored=lambda name=merchant.name: self.jobs.events_stored(name))
         for name, conn in (merchant.doc.get("connections") or {}).items():
             merchant.connection(name)  # made now, on one thread: runs on several threads share them
             self._count_calls(merchant.name, name, merchant.connection(name))
@@ -154,12 +170,15 @@ class Server:
     def start(self) -> Server:
         """Start the event workers and the scheduler (the HTTP side is `app`, or serve_forever)."""
         loops = {}
-        if self._events:
+        if self.jobs.distributed:
+            # Events and schedules are jobs for `connector worker`; this server receives only.
+            log.warning("state in PostgreSQL: events and scheduled flows are queued for `connector worker`")
+        elif self._events:
             for service in self.services.values():
                 service.dispatcher = EventDispatcher(service.merchant, service.routes, service.runner, self.pool,
                                                      self.options, self.metrics, self.stop_event).start()
                 loops[f"events:{service.merchant.name}"] = service.dispatcher.thread
-        if self.options.schedule:
+        if self.options.schedule and not self.jobs.distributed:
             scheduler = Scheduler(self.pool, self.stop_event)
             for service in self.services.values():
                 for flow, cron in sorted(service.routes.schedules.items()):
@@ -246,6 +265,9 @@ class Server:
         for service in self.services.values():
             if service.writer is not None:
                 service.writer.close()
+        jobs = getattr(self, "jobs", None)
+        if jobs is not None:
+            jobs.close()
             if service.ingest_store is not None and service.ingest_store is not service.merchant.store:
                 service.ingest_store.close()
         for merchant in self._owned:

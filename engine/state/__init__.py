@@ -1,6 +1,7 @@
 """Durable state: ID map, hashes, cursors, idempotency ledger, runs, dead letters, leases, tokens,
 inbound events. Callers use :func:`open_store` and the :class:`StateStore` interface only, so the
-backend is a deployment choice (SQLite file per merchant now, PostgreSQL later)."""
+backend is a deployment choice (a SQLite file per merchant, or one PostgreSQL database shared by
+many merchants and workers)."""
 
 from __future__ import annotations
 
@@ -27,13 +28,24 @@ __all__ = [
     "SQLiteStore",
     "StateBusyError",
     "StateError",
+    "STATE_URL_ENV",
     "StateStore",
     "canonical_json",
     "content_hash",
+    "is_postgres_url",
     "open_store",
 ]
 
 _POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+
+# Where a deployment points every merchant's state at once (e.g. one PostgreSQL database for all
+# workers); it wins over the merchant file's state.url.
+STATE_URL_ENV = "CONNECTOR_STATE_URL"
+
+
+def is_postgres_url(location: str | None) -> bool:
+    return isinstance(location, str) and location.strip().lower().split("://", 1)[0] in _POSTGRES_SCHEMES \
+        and "://" in location
 
 
 def open_store(url_or_path: str, **options: Any) -> StateStore:
@@ -42,24 +54,32 @@ def open_store(url_or_path: str, **options: Any) -> StateStore:
     - ``sqlite:///abs/path.db`` (three slashes, then the absolute path), or a plain path
       (relative paths are taken from the current directory);
     - ``:memory:`` or ``sqlite://`` for a throw-away in-memory store;
-    - ``postgresql://...`` is reserved for the PostgreSQL backend, not built yet.
+    - ``postgresql://user:password@host:port/database`` (or ``postgres://``) for PostgreSQL,
+      with optional ``?schema=NAME&pool_max=N``; several merchants share one database, each in
+      its own schema (``namespace``, the merchant's name, picks it unless ``schema`` is given).
 
-    ``options`` go to the backend (e.g. ``clock``, ``once_lease_seconds``, ``synchronous``).
+    ``options`` go to the backend (e.g. ``clock``, ``once_lease_seconds``, ``synchronous``);
+    ``namespace`` is used by PostgreSQL only (a SQLite file holds one merchant already).
     """
     if not isinstance(url_or_path, str) or not url_or_path:
         raise StateError("state store location must be a non-empty string")
     target = url_or_path.strip()
     if target == ":memory:":
+        options.pop("namespace", None)
         return SQLiteStore(":memory:", **options)
     # Only "scheme://" counts as a URL: "C:\state.db" or "state:v2.db" are paths.
     if "://" not in target:
+        options.pop("namespace", None)
         return SQLiteStore(target, **options)
     parts = urlsplit(target)
     scheme = parts.scheme.lower()
     if scheme in _POSTGRES_SCHEMES:
-        raise BackendNotAvailable(
-            "the PostgreSQL state backend is not built yet; use a SQLite file for now "
-            "(sqlite:///absolute/path/merchant.db or a plain path)")
+        try:
+            from engine.state.postgres import PostgresStore
+        except ImportError as exc:  # the driver is a dependency; a broken install says so clearly
+            raise BackendNotAvailable(f"the PostgreSQL state backend needs psycopg and psycopg-pool: {exc}") from None
+        return PostgresStore(target, **options)
+    options.pop("namespace", None)
     if scheme != "sqlite":
         raise StateError(f"unknown state store scheme {parts.scheme!r} in {target!r}; "
                          "expected sqlite:///absolute/path.db, a plain path, or :memory:")

@@ -1,4 +1,5 @@
-"""SQLite state store: every method, and the concurrency promises flows and webhooks rely on."""
+"""The state store on each backend (SQLite and PostgreSQL, see conftest): every method, and the
+concurrency promises flows and webhooks rely on."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import pytest
 from engine.state import (
     BackendNotAvailable,
     LockTimeout,
-    SQLiteStore,
     StateError,
     StateStore,
     content_hash,
@@ -42,9 +42,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def store(tmp_path, clock):
-    with SQLiteStore(tmp_path / "merchant.db", clock=clock) as s:
-        yield s
+def store(make_store, clock):
+    return make_store(clock=clock)
 
 
 # ---- opening ------------------------------------------------------------------------------
@@ -67,11 +66,30 @@ def test_open_store_forms(tmp_path):
         assert s.path == str(spaced)
 
 
-def test_open_store_postgres_not_built_yet():
-    with pytest.raises(BackendNotAvailable, match="PostgreSQL state backend is not built yet"):
-        open_store("postgresql://user@db/merchant")
-    with pytest.raises(NotImplementedError):
-        open_store("postgres://db/merchant")
+def test_open_store_postgres_forms(postgres_server):
+    from engine.state.postgres import PostgresStore, schema_name
+
+    with open_store(postgres_server, namespace="Acme Store-1") as s:
+        assert isinstance(s, PostgresStore) and s.path is None
+        assert s.schema == schema_name("Acme Store-1") == "merchant_acme_store_1"
+        s.kv_set("ns", "k", {"n": 1})
+    # Another merchant in the same database sees nothing of it; the same merchant does.
+    with open_store(postgres_server.replace("postgresql://", "postgres://"), namespace="other") as s:
+        assert s.kv_get("ns", "k") is None
+    with open_store(f"{postgres_server}?schema=merchant_acme_store_1&pool_max=3") as s:
+        assert s.kv_get("ns", "k") == {"n": 1}
+    with pytest.raises(StateError, match="schema"):
+        open_store(f"{postgres_server}?schema=Bad-Name")
+
+
+def test_open_store_postgres_unreachable_is_a_clear_error():
+    from engine.state.postgres.local import free_port
+
+    url = f"postgresql://me:s3cret-pw@127.0.0.1:{free_port()}/db?connect_timeout=2"
+    with pytest.raises(StateError, match="cannot connect") as info:
+        open_store(url, connect_timeout=2)
+    assert "s3cret-pw" not in str(info.value) and "me:***@" in str(info.value)
+    assert not isinstance(info.value, BackendNotAvailable)
 
 
 @pytest.mark.parametrize("bad", ["mysql://db/x", "sqlite://host/x.db", "sqlite:////tmp/x.db?mode=ro", ""])
@@ -112,8 +130,20 @@ def test_newer_schema_is_refused(tmp_path):
         open_store(str(path))
 
 
-def test_closed_store_refuses_work(tmp_path):
-    s = open_store(str(tmp_path / "m.db"))
+def test_postgres_newer_schema_is_refused(postgres_url):
+    from engine.state.postgres import SCHEMA_VERSION as PG_SCHEMA_VERSION
+
+    with open_store(postgres_url) as s:
+        assert s.schema_version() == PG_SCHEMA_VERSION
+        with s._use() as conn:
+            conn.execute("INSERT INTO schema_version VALUES (?, 'future', '2030-01-01T00:00:00.000000Z')",
+                         (PG_SCHEMA_VERSION + 1,))
+    with pytest.raises(StateError, match="newer than this engine"):
+        open_store(postgres_url)
+
+
+def test_closed_store_refuses_work(location):
+    s = open_store(location)
     s.close()
     s.close()  # idempotent
     with pytest.raises(StateError, match="closed"):
@@ -216,8 +246,8 @@ def test_abandoned_in_progress_is_recovered(store, clock):
     assert store.begin_once("shopify.order.create", "TT-9").result == {"order_id": "gid://9"}
 
 
-def test_once_lease_is_configurable(tmp_path, clock):
-    with SQLiteStore(tmp_path / "m.db", clock=clock, once_lease_seconds=10) as s:
+def test_once_lease_is_configurable(make_store, clock):
+    with make_store(clock=clock, once_lease_seconds=10) as s:
         s.begin_once("s", "k")
         clock.advance(11)
         assert s.begin_once("s", "k").recovered is True
@@ -226,9 +256,11 @@ def test_once_lease_is_configurable(tmp_path, clock):
         assert s.begin_once("s", "k2").status == "in_progress"
 
 
-@pytest.mark.parametrize("where", ["file", "memory"])
-def test_begin_once_threads_race(tmp_path, where):
-    target = ":memory:" if where == "memory" else str(tmp_path / "m.db")
+@pytest.mark.parametrize("where", ["shared", "memory"])
+def test_begin_once_threads_race(location, backend, where):
+    if where == "memory" and backend != "sqlite":
+        pytest.skip("an in-memory store is SQLite's")
+    target = ":memory:" if where == "memory" else location
     with open_store(target) as s:
         for round_ in range(5):
             barrier = threading.Barrier(8)
@@ -263,8 +295,8 @@ def _race_worker(path: str, barrier, results) -> None:
         store.close()
 
 
-def test_begin_once_processes_race(tmp_path):
-    path = str(tmp_path / "shared.db")
+def test_begin_once_processes_race(location):
+    path = location
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(4)
     results = ctx.Queue()
@@ -428,8 +460,8 @@ def test_lock_times_out_then_succeeds(store, clock):
     assert store.get_lease("sku:S1") is None  # released on exit
 
 
-def test_lock_serializes_threads(tmp_path):
-    with open_store(str(tmp_path / "m.db")) as s:
+def test_lock_serializes_threads(location):
+    with open_store(location) as s:
         s.kv_set("stock", "S1", {"n": 0})
 
         def bump(i: int) -> None:
@@ -449,8 +481,8 @@ def test_lock_serializes_threads(tmp_path):
 # ---- key/value ----------------------------------------------------------------------------
 
 
-def test_kv_survives_restart(tmp_path):
-    path = str(tmp_path / "m.db")
+def test_kv_survives_restart(location):
+    path = location
     with open_store(path) as s:
         assert s.kv_get("auth", "tiktok-us") is None
         s.kv_set("auth", "tiktok-us", {"access_token": "a1", "refresh_token": "r1"})

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from engine.state import LockTimeout, SQLiteStore, StateError, open_store
+from engine.state import LockTimeout, StateError, open_store
 from tests.state.test_sqlite_store import FakeClock
 
 
@@ -19,9 +19,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def store(tmp_path, clock):
-    with SQLiteStore(tmp_path / "merchant.db", clock=clock) as s:
-        yield s
+def store(make_store, clock):
+    return make_store(clock=clock)
 
 
 def test_all_or_none(store):
@@ -67,10 +66,10 @@ def test_stock_and_paused_listings_are_typed_parts(store):
     assert store.get_stock_paused("tiktok_us", "P1") is None
 
 
-def test_locks_serialize_read_compute_write_across_threads(tmp_path):
+def test_locks_serialize_read_compute_write_across_threads(location):
     """Eight writers each move units between two SKUs of one listing, holding both locks: a lost
     update would change the total."""
-    with open_store(str(tmp_path / "m.db")) as s:
+    with open_store(location) as s:
         s.set_stock("shop", "A", {"salable": 100})
         s.set_stock("shop", "B", {"salable": 100})
 
@@ -97,8 +96,8 @@ def _bump(path: str, sku: str, rounds: int) -> None:
                 s.set_stock("shop", sku, {"salable": n + 1})
 
 
-def test_locks_serialize_processes(tmp_path):
-    path = str(tmp_path / "m.db")
+def test_locks_serialize_processes(location):
+    path = location
     with open_store(path) as s:
         s.set_stock("shop", "A", {"salable": 0})
     ctx = multiprocessing.get_context("spawn")

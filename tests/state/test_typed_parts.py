@@ -6,8 +6,8 @@ from __future__ import annotations
 from engine.state import open_store
 
 
-def test_snapshots_are_per_entity_connection_and_key(tmp_path):
-    store = open_store(str(tmp_path / "s.db"))
+def test_snapshots_are_per_entity_connection_and_key(location):
+    store = open_store(location)
     try:
         assert store.get_snapshot("product", "tiktok_us", "p1") is None
         store.set_snapshot("product", "tiktok_us", "p1", {"title": "Tee", "price": "19.99"})
@@ -19,8 +19,8 @@ def test_snapshots_are_per_entity_connection_and_key(tmp_path):
         store.close()
 
 
-def test_create_quotas_count_per_connection_and_day(tmp_path):
-    store = open_store(str(tmp_path / "s.db"))
+def test_create_quotas_count_per_connection_and_day(location):
+    store = open_store(location)
     try:
         for _ in range(3):
             store.count_create("tiktok_us", "2026-11-30")
@@ -32,11 +32,11 @@ def test_create_quotas_count_per_connection_and_day(tmp_path):
         store.close()
 
 
-def test_tokens_survive_a_reopen(tmp_path):
-    store = open_store(str(tmp_path / "s.db"))
+def test_tokens_survive_a_reopen(location):
+    store = open_store(location)
     store.set_token("tiktok_us", {"access_token": "a2", "refresh_token": "r2"})
     store.close()
-    store = open_store(str(tmp_path / "s.db"))
+    store = open_store(location)
     try:
         assert store.get_token("tiktok_us") == {"access_token": "a2", "refresh_token": "r2"}
     finally:

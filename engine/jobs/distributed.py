@@ -1,0 +1,235 @@
+"""Jobs on procrastinate, in the PostgreSQL database that holds the state.
+
+Tasks (each job in the queue ``merchant.<name>``, so a worker takes only the merchants it has
+loaded):
+
+- ``connector.events(merchant)``: claim the merchant's stored events and take them through their
+  flows, until none is left. Deferred by the receiver after each commit and every few seconds by
+  a periodic sweep (events put back for a retry later, events stored while no worker ran).
+  Lock ``events:<merchant>``: one worker at a time processes a merchant's events, in order;
+  queueing lock of the same name: a burst of a thousand webhooks is one pending job, not a thousand.
+- ``connector.flow(merchant, flow)``: one run of a flow (a ``trigger.schedule`` tick, or one asked
+  for by hand). Lock ``flow:<merchant>:<flow>``: never two runs at once; queueing lock of the same
+  name: ticks missed while a run went on wait as one job, not a pile. The flow's run lease in the
+  state still guards against runs started outside the queue (``connector run``).
+- ``connector.recover``: every few seconds, jobs left "doing" by a worker whose heartbeat stopped
+  (killed, machine lost) go back to the queue. Their events are taken back from the state: at once
+  when the dead worker was on this machine, else when its claims' lease runs out.
+
+Jobs carry names only; everything they work on is in the state, so a job run twice or lost does
+no harm (the next sweep finds the events).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import procrastinate
+import psycopg
+from procrastinate import exceptions as pexc
+
+from engine.errors import ConnectorError
+from engine.jobs import Jobs
+from engine.state.postgres.core import split_url
+
+log = logging.getLogger(__name__)
+
+TASK_EVENTS = "connector.events"
+TASK_FLOW = "connector.flow"
+TASK_RECOVER = "connector.recover"
+RECOVER_QUEUE = "connector"
+SWEEP_CRON = "* * * * * */5"  # every 5 seconds (procrastinate's sixth field is seconds)
+
+
+def queue_of(merchant: str) -> str:
+    return f"merchant.{merchant}"
+
+
+def events_lock(merchant: str) -> str:
+    return f"events:{merchant}"
+
+
+def flow_lock(merchant: str, flow: str) -> str:
+    return f"flow:{merchant}:{flow}"
+
+
+def conninfo_of(state_url: str) -> str:
+    """The libpq URL of the database (the store's own options, like the schema, taken out)."""
+    return split_url(state_url)[0]
+
+
+def ensure_schema(conninfo: str) -> None:
+    """Create procrastinate's tables in the database once (the first process to get here does it)."""
+    with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('connector:procrastinate-schema', 0))")
+        if conn.execute("SELECT to_regclass('procrastinate_jobs')").fetchone()[0] is None:
+            conn.execute(procrastinate.schema.SchemaManager.get_schema())
+
+
+def make_app(conninfo: str, worker: Worker | None = None, *, sync: bool = True) -> procrastinate.App:
+    """The procrastinate app with the connector's tasks; ``worker`` does their work (workers only)."""
+    connector = (procrastinate.SyncPsycopgConnector(conninfo=conninfo) if sync
+                 else procrastinate.PsycopgConnector(conninfo=conninfo))
+    app = procrastinate.App(connector=connector)
+
+    def need_worker() -> Worker:
+        if worker is None:
+            raise ConnectorError("this process defers jobs; `connector worker` runs them")
+        return worker
+
+    @app.task(name=TASK_EVENTS)
+    def events(merchant: str, timestamp: int | None = None) -> int:
+        return need_worker().process_events(merchant)
+
+    @app.task(name=TASK_FLOW)
+    def flow(merchant: str, flow: str, timestamp: int | None = None) -> str:
+        return need_worker().run_flow(merchant, flow)
+
+    @app.task(name=TASK_RECOVER, queue=RECOVER_QUEUE)
+    async def recover(timestamp: int | None = None) -> int:
+        seconds = need_worker().stalled_seconds
+        stalled = list(await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=seconds))
+        for job in stalled:
+            if job.task_name == TASK_RECOVER:
+                continue
+            try:
+                await app.job_manager.retry_job(job)
+                log.warning("job %s (%s %s) was left by a worker that stopped; queued again", job.id,
+                            job.task_name, job.task_kwargs)
+            except pexc.UniqueViolation:
+                # A job of the same key already waits (its queueing lock): it does the same work,
+                # since jobs carry names only. The abandoned one ends as aborted, freeing its lock.
+                await app.job_manager.finish_job(job, procrastinate.jobs.Status.ABORTED, delete_job=False)
+                log.warning("job %s (%s %s) was left by a worker that stopped; the one waiting takes over",
+                            job.id, job.task_name, job.task_kwargs)
+        return len(stalled)
+
+    return app
+
+
+class ProcrastinateJobs(Jobs):
+    """Defers jobs (the receiver of ``connector serve``, commands); ``connector worker`` runs them."""
+
+    distributed = True
+
+    def __init__(self, state_url: str) -> None:
+        self.conninfo = conninfo_of(state_url)
+        ensure_schema(self.conninfo)
+        self.app = make_app(self.conninfo, sync=True)
+        self.app.open()
+
+    def _defer(self, task: str, lock: str, queue: str, **kwargs: Any) -> bool:
+        try:
+            self.app.tasks[task].configure(lock=lock, queueing_lock=lock, queue=queue).defer(**kwargs)
+            return True
+        except pexc.AlreadyEnqueued:
+            return False  # one is waiting to start: it will see this work too
+
+    def events_stored(self, merchant: str) -> None:
+        self._defer(TASK_EVENTS, events_lock(merchant), queue_of(merchant), merchant=merchant)
+
+    def run_flow(self, merchant: str, flow: str) -> bool:
+        return self._defer(TASK_FLOW, flow_lock(merchant, flow), queue_of(merchant), merchant=merchant, flow=flow)
+
+    def close(self) -> None:
+        self.app.close()
+
+
+class Worker:
+    """``connector worker``: loads merchants, then runs their jobs until SIGTERM or Ctrl-C.
+
+    concurrency: jobs run at once (each a thread: flows are blocking work); also the size of the
+        pool that runs one event batch's flows side by side.
+    """
+
+    def __init__(self, merchant_files: list[str | Path], *, concurrency: int = 2, environ: dict | None = None,
+                 transports: dict | None = None, claim_lease_seconds: float = 60.0,
+                 heartbeat_seconds: float = 2.0, stalled_seconds: float = 10.0) -> None:
+        from engine.serve import ServeOptions, Server
+        from engine.serve.workers import EventDispatcher
+        from engine.state import is_postgres_url
+
+        self.concurrency = concurrency
+        self.heartbeat_seconds, self.stalled_seconds = heartbeat_seconds, stalled_seconds
+        self.options = ServeOptions(workers=concurrency, schedule=False, claim_lease_seconds=claim_lease_seconds)
+        self.server = Server(list(merchant_files), self.options, events=False, environ=environ, transports=transports)
+        try:
+            databases = set()
+            for name, service in self.server.services.items():
+                url = getattr(service.merchant, "state_url", None)
+                if not is_postgres_url(url):
+                    raise ConnectorError(f"merchant {name}: `connector worker` needs its state in PostgreSQL "
+                                         f"(state.url or CONNECTOR_STATE_URL postgresql://...); "
+                                         "with SQLite, `connector serve` does the work itself")
+                databases.add(conninfo_of(url))
+            if len(databases) != 1:
+                raise ConnectorError("the merchants of one worker must keep their state in the same database "
+                                     "(the job queue lives there)")
+            self.conninfo = databases.pop()
+            self.dispatchers = {name: EventDispatcher(s.merchant, s.routes, s.runner, self.server.pool, self.options,
+                                                      self.server.metrics, self.server.stop_event)
+                                for name, s in self.server.services.items()}
+        except BaseException:
+            self.server.close()
+            raise
+        self.name = f"{socket.gethostname()}/{os.getpid()}"
+
+    # ---- the tasks' work ---------------------------------------------------------------------
+
+    def _service(self, merchant: str) -> Any:
+        service = self.server.services.get(merchant)
+        if service is None:
+            raise ConnectorError(f"this worker does not serve merchant {merchant}")
+        return service
+
+    def process_events(self, merchant: str) -> int:
+        self._service(merchant)
+        dispatcher = self.dispatchers[merchant]
+        dispatcher.take_back_orphans()
+        batches = 0
+        while not self.server.stop_event.is_set() and dispatcher.once():
+            batches += 1
+        return batches
+
+    def run_flow(self, merchant: str, flow: str) -> str:
+        outcome = self._service(merchant).runner.run_schedule(flow)
+        if outcome.status == "failed":
+            raise ConnectorError(f"{merchant} / {flow}: {outcome.error or 'the run failed'}")
+        return outcome.status
+
+    # ---- running -----------------------------------------------------------------------------
+
+    def app(self) -> procrastinate.App:
+        ensure_schema(self.conninfo)
+        app = make_app(self.conninfo, self, sync=False)
+        for name, service in sorted(self.server.services.items()):
+            app.periodic(cron=SWEEP_CRON, periodic_id=f"sweep:{name}", lock=events_lock(name),
+                         queueing_lock=events_lock(name), queue=queue_of(name),
+                         task_kwargs={"merchant": name})(app.tasks[TASK_EVENTS])
+            for flow, cron in sorted(service.routes.schedules.items()):
+                app.periodic(cron=cron, periodic_id=f"flow:{name}:{flow}", lock=flow_lock(name, flow),
+                             queueing_lock=flow_lock(name, flow), queue=queue_of(name),
+                             task_kwargs={"merchant": name, "flow": flow})(app.tasks[TASK_FLOW])
+        app.periodic(cron=SWEEP_CRON, periodic_id="recover", queueing_lock="recover",
+                     queue=RECOVER_QUEUE)(app.tasks[TASK_RECOVER])
+        return app
+
+    def run(self) -> None:
+        """Take jobs until SIGTERM or SIGINT; the jobs in progress finish first."""
+        app = self.app()
+        queues = [queue_of(name) for name in sorted(self.server.services)] + [RECOVER_QUEUE]
+        log.warning("worker %s: %d merchant%s, concurrency %d", self.name, len(self.server.services),
+                    "" if len(self.server.services) == 1 else "s", self.concurrency)
+        try:
+            app.run_worker(queues=queues, concurrency=self.concurrency, name=self.name, wait=True,
+                           update_heartbeat_interval=self.heartbeat_seconds,
+                           stalled_worker_timeout=self.stalled_seconds, install_signal_handlers=True)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.server.stop()
