@@ -36,6 +36,7 @@ from typing import Any
 
 from engine.errors import Problem, RecordError
 from engine.flow.context import RunContext
+from engine.flow.steps.read import PARAM_FORMAT, format_param
 from engine.flow.record import Record
 from engine.flow.registry import STEPS
 from engine.flow.steps.base import (
@@ -296,7 +297,8 @@ READ = {"type": "object", "additionalProperties": False, "required": ["operation
                        "size": {"type": "integer", "minimum": 1, "default": 1},
                        "many": {"type": "boolean"}, "result": {"type": "string"},
                        "mapping": {"type": "string", "description": "To the canonical entity."},
-                       "by": {"type": "string", "description": "The id field the read takes (sku_of.by)."}}}
+                       "by": {"type": "string", "description": "The id field the read takes (sku_of.by)."},
+                       "join": {"type": "string", "default": ","}, **PARAM_FORMAT}}
 CHANNEL_WRITE = {"type": "object", "additionalProperties": True, "required": ["operation"],
                  "properties": {"operation": {"type": "string"},
                                 "mapping": {"type": "string"},
@@ -675,7 +677,7 @@ class Stock(Step):
             if read.get("in") == "body":
                 response = conn.call(read["operation"], body={read["param"]: chunk})
             else:
-                response = conn.call(read["operation"], query={read["param"]: ",".join(chunk)})
+                response = conn.call(read["operation"], query={read["param"]: format_param(read, chunk)})
             yield from response.records or []
 
     def _current(self, listings: list[str], run: RunContext) -> dict[str, dict[str, dict[str, int]]]:
