@@ -63,16 +63,24 @@ async def config(request: Request) -> Response:
 
 
 async def seed(request: Request) -> Response:
-    """Products in the API's own shape; a parent lists its variations under Children."""
+    """Products in the API's own shape; a parent lists its variations under Children. A product the
+    API would refuse (a duplicate or missing Sku) is left out and listed under `refused`."""
     account = _account(request)
-    ids = []
+    ids, refused = [], []
     for data in (await _body(request)).get("products") or []:
         children = data.pop("Children", None) or []
-        parent = account.create_product({**data, "IsParent": bool(children) or data.get("IsParent", False)})
+        try:
+            parent = account.create_product({**data, "IsParent": bool(children) or data.get("IsParent", False)})
+        except ApiError as exc:
+            refused.append({"Sku": data.get("Sku"), "error": exc.message})
+            continue
         ids.append(parent["ID"])
         for child in children:
-            ids.append(account.create_product({**child, "ParentProductID": parent["ID"]})["ID"])
-    return JSONResponse({"products": ids})
+            try:
+                ids.append(account.create_product({**child, "ParentProductID": parent["ID"]})["ID"])
+            except ApiError as exc:
+                refused.append({"Sku": child.get("Sku"), "error": exc.message})
+    return JSONResponse({"products": ids, "refused": refused})
 
 
 async def create_order(request: Request) -> Response:

@@ -36,7 +36,6 @@ from typing import Any
 
 from engine.errors import Problem, RecordError
 from engine.flow.context import RunContext
-from engine.flow.steps.read import PARAM_FORMAT, format_param
 from engine.flow.record import Record
 from engine.flow.registry import STEPS
 from engine.flow.steps.base import (
@@ -51,6 +50,7 @@ from engine.flow.steps.base import (
     _check_role,
     _problem,
 )
+from engine.flow.steps.read import PARAM_FORMAT, format_param
 from engine.http import HttpCallError
 from engine.lang.expr import Scope
 from engine.lang.mapping import _truthy
