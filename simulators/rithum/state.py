@@ -314,7 +314,8 @@ class Account:
             "ShippingStatus": data.get("ShippingStatus") or "Unshipped",
             "RequestedShippingCarrier": data.get("RequestedShippingCarrier"),
             "RequestedShippingClass": data.get("RequestedShippingClass"),
-            "DistributionCenterTypeRollup": "SellerManaged", "IsExternallyFulfilled": False,
+            "DistributionCenterTypeRollup": "ExternallyManaged" if data.get("IsExternallyFulfilled")
+            else "SellerManaged", "IsExternallyFulfilled": bool(data.get("IsExternallyFulfilled")),
             "IsInRelationship": False,
         }
         for name in ORDER_MONEY:
@@ -334,7 +335,12 @@ class Account:
             for name in ITEM_MONEY:
                 row[name] = dec(item.get(name), name)
             self.items[item_id] = row
-            self._take_stock(product["ID"], quantity)
+            # A marketplace that ships from its own warehouse takes nothing from the account's DCs;
+            # an order that shipped before it arrived took its units already.
+            if not order["IsExternallyFulfilled"]:
+                self._take_stock(product["ID"], quantity)
+                if order["ShippingStatus"] == "Shipped":
+                    self._release(product["ID"], quantity, restock=False)
         fulfillment_id = self.next_id("fulfillment")
         # 4.4/Fulfillment: every order starts with one fulfillment that carries the requested carrier and class.
         self.fulfillments[fulfillment_id] = {
