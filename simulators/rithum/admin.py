@@ -7,6 +7,7 @@
 | `POST /_admin/seed` | `{"products": [native product, with "Children": [...] for a parent]}` | `{"products": [ids]}` |
 | `POST /_admin/orders` | a POST /v1/Orders body | the order |
 | `POST /_admin/orders/{id}/ship`, `.../adjust` | the API's body | as the API |
+| `POST /_admin/tokens/revoke` | | every access token answers 401 from now on |
 | `GET /_admin/state` | | everything, orders with Items, Fulfillments, Adjustments and the export flag |
 | `GET /_admin/stats`, `GET /_admin/requests`, `POST /_admin/requests/clear` | | counters (requests, throttled, peak_concurrency, ...) and the request log |
 """
@@ -96,6 +97,12 @@ async def adjust(request: Request) -> Response:
     return JSONResponse(_account(request).adjust(int(request.path_params["id"]), await _body(request)))
 
 
+async def revoke_tokens(request: Request) -> Response:
+    """Every access token stops working (as when access is revoked or a token expires early)."""
+    _account(request).tokens.clear()
+    return JSONResponse({"ok": True})
+
+
 async def state(request: Request) -> Response:
     return JSONResponse(_account(request).dump())
 
@@ -123,6 +130,7 @@ ROUTES = [
     Route(f"{ADMIN_PREFIX}/orders", create_order, methods=["POST"]),
     Route(f"{ADMIN_PREFIX}/orders/{{id:int}}/ship", ship, methods=["POST"]),
     Route(f"{ADMIN_PREFIX}/orders/{{id:int}}/adjust", adjust, methods=["POST"]),
+    Route(f"{ADMIN_PREFIX}/tokens/revoke", revoke_tokens, methods=["POST"]),
     Route(f"{ADMIN_PREFIX}/state", state, methods=["GET"]),
     Route(f"{ADMIN_PREFIX}/stats", stats, methods=["GET"]),
     Route(f"{ADMIN_PREFIX}/requests", requests_log, methods=["GET"]),

@@ -206,7 +206,9 @@ def collection(request: Request, entity_set: str, kind: str, records: list[dict]
     account = account_of(request)
     nav = navigator(account)
     if predicate is not None:
-        records = [r for r in records if predicate(_plain(r, kind))]
+        # A filter may look into a navigation collection (DCQuantities/any(...)).
+        records = [r for r in records
+                   if predicate({**_plain(r, kind), **{name: items for name, (_, items) in nav(kind, r).items()}})]
     order = params.get("$orderby")
     if order:
         name, _, direction = order.strip().partition(" ")
