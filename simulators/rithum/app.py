@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import json
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -27,7 +29,7 @@ from simulators.common import ADMIN_PREFIX
 from simulators.shopify.values import JSONResponse
 
 from .odata import ODataError, compile_filter, shape
-from .state import Account, ApiError
+from .state import ITEM_MONEY, ORDER_MONEY, PRODUCT_DIMENSIONS, PRODUCT_MONEY, Account, ApiError
 
 DEFAULT_CREDENTIALS = {
     "application_id": "rithum-sandbox-app",
@@ -139,16 +141,45 @@ def account_of(request: Request) -> Account:
     return request.app.state.account
 
 
+DECIMAL_FIELDS = frozenset(PRODUCT_MONEY + PRODUCT_DIMENSIONS + ORDER_MONEY + ITEM_MONEY + (
+    "ItemAdjustment", "TaxAdjustment", "ShippingAdjustment", "ShippingTaxAdjustment", "ShippingCost",
+    "InsuranceCost", "TaxCost"))
+
+
+def _string_decimals(value: Any) -> str | None:
+    """The first Edm.Decimal property written as a JSON string, if any."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in DECIMAL_FIELDS and isinstance(item, str):
+                return key
+            found = _string_decimals(item)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for item in value:
+            found = _string_decimals(item)
+            if found:
+                return found
+    return None
+
+
 async def body_of(request: Request) -> Any:
+    """The JSON body. OData v4 JSON writes Edm.Decimal as a number; a client may send decimals as
+    strings only when its Content-Type says IEEE754Compatible=true (OData JSON format, 3.2).
+    UNCONFIRMED that Rithum honours the parameter; the simulator holds clients to the standard."""
     raw = await request.body()
     if not raw.strip():
         return None
     try:
-        import json
-
-        return json.loads(raw, parse_float=lambda text: __import__("decimal").Decimal(text))
+        data = json.loads(raw, parse_float=Decimal)
     except ValueError:
         raise ApiError(400, "InvalidRequest", "The request body is not valid JSON.") from None
+    if "ieee754compatible=true" not in request.headers.get("content-type", "").replace(" ", "").lower():
+        field = _string_decimals(data)
+        if field:
+            raise ApiError(400, "InvalidValue", f"Cannot convert the literal of property '{field}' to the expected "
+                                               "type 'Edm.Decimal' (send numbers, or IEEE754Compatible=true).")
+    return data
 
 
 def key_of(request: Request, name: str = "id") -> int:

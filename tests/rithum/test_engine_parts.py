@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import threading
 import time
+from decimal import Decimal
+
+import httpx
 
 from engine.flow.resolve import capabilities
 from engine.flow.steps.read import format_param, put_param
+from engine.http import Connection
 from engine.http.ratelimit import build_limiter
 
 
@@ -65,3 +69,22 @@ def test_an_embedded_entity_counts_as_served_for_a_role_that_pushes_it():
                               "product": {"reads": {"all": {"operation": "y"}}}}}
     caps = capabilities(connector)
     assert caps["push"] == ["customer", "order"] and caps["pull"] == ["product"]
+
+
+def test_a_declared_json_content_type_keeps_its_parameters():
+    seen = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen["type"] = request.headers["content-type"]
+        return httpx.Response(200, json={})
+
+    spec = {"kind": "connector", "name": "odata_like", "base_url": "https://api.example.test",
+            "credentials": ["access_token"], "auth": {"kind": "header_token", "header": "X-Key"},
+            "headers": {"Content-Type": "application/json;IEEE754Compatible=true"},
+            "operations": {"create": {"method": "POST", "path": "/things"}}}
+    conn = Connection(spec, settings={}, credentials={"access_token": "t"}, transport=httpx.MockTransport(handler))
+    conn.call("create", body={"Price": Decimal("1.10")})
+    assert seen["type"] == "application/json;IEEE754Compatible=true"
+    plain = Connection({**spec, "headers": {}}, settings={}, credentials={"access_token": "t"}, transport=httpx.MockTransport(handler))
+    plain.call("create", body={"Price": Decimal("1.10")})
+    assert seen["type"] == "application/json"

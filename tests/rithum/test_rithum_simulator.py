@@ -3,6 +3,7 @@ distribution center, and the order actions (export flag, ship, adjust)."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import httpx
@@ -25,6 +26,7 @@ def _seeded(client: httpx.Client) -> httpx.Client:
                         data={"grant_type": "refresh_token", "refresh_token": DEFAULT_CREDENTIALS["refresh_token"]})
     assert token.status_code == 200 and token.json()["expires_in"] == 3600
     client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    client.headers["Content-Type"] = "application/json;IEEE754Compatible=true"
     client.post("/_admin/seed", json={"products": [
         {"Sku": "TEE", "Title": "Tee", "RelationshipName": "Size", "Children": [
             {"Sku": "TEE-S", "Title": "Tee S", "BuyItNowPrice": "19.99", "Attributes": [{"Name": "Size", "Value": "S"}],
@@ -134,3 +136,13 @@ def test_a_cancel_puts_the_units_back(api):
     assert [o["ID"] for o in canceled] == [oid]
     unknown = api.post("/v1/Orders", json={"Items": [{"Sku": "NOPE", "Quantity": 1}]})
     assert unknown.status_code == 400 and "NOPE" in unknown.json()["error"]["message"]
+
+
+def test_decimals_as_strings_need_ieee754compatible(api):
+    body = {"Items": [{"Sku": "TEE-S", "Quantity": 1, "UnitPrice": "19.99"}]}
+    refused = api.post("/v1/Orders", content=json.dumps(body), headers={"Content-Type": "application/json"})
+    assert refused.status_code == 400 and "UnitPrice" in refused.json()["error"]["message"]
+    accepted = api.post("/v1/Orders", content=json.dumps(body),
+                        headers={"Content-Type": "application/json;IEEE754Compatible=true"})
+    assert accepted.status_code == 201
+    assert api.post("/v1/Orders", json={"Items": [{"Sku": "TEE-S", "Quantity": 1, "UnitPrice": 19.99}]}).status_code == 201
