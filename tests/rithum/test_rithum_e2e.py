@@ -27,7 +27,9 @@ def money(value) -> Decimal:
 
 @pytest.fixture(scope="module")
 def harbor(tmp_path_factory):
-    sandbox = start_sandbox(products=10, seed=21, max_variants=3, invalid_share=0.0)
+    # Small pages, so every read of every flow follows @odata.nextLink.
+    sandbox = start_sandbox(products=10, seed=21, max_variants=3, invalid_share=0.0,
+                            rithum_options={"product_page_size": 3, "order_page_size": 4})
     workdir = tmp_path_factory.mktemp("merchant")
     shutil.copytree(EXAMPLE, workdir / "harbor")
     merchant = Merchant(workdir / "harbor" / "merchant.yaml", environ=sandbox.environ("HARBOR"))
@@ -261,3 +263,6 @@ def test_no_call_of_the_whole_story_was_throttled(harbor, imported):
     stats = sandbox.admin("rithum", "GET", "stats")
     assert stats["requests"] > 20 and stats["throttled"] == 0, stats
     assert stats["peak_concurrency"] <= 5
+    # The reads went page by page through nextLinks carrying their filters.
+    paged = [r for r in sandbox.admin("rithum", "GET", "requests")["requests"] if "%24skip=" in r["query"]]
+    assert any("Children" in r["query"] for r in paged) and any(r["path"] == "/v1/Orders" for r in paged)

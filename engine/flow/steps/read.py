@@ -40,6 +40,12 @@ def format_param(spec: dict, values: list[str], default_join: str = ",") -> str:
     return template.replace("{value}", text) if template else text
 
 
+def paginated(conn: Any, operation: str) -> bool:
+    """True when the connection's operation pages (its answers may hold part of what was asked)."""
+    find = getattr(conn, "operation", None)
+    return find is not None and getattr(find(operation), "paginator", None) is not None
+
+
 def put_param(query: dict | None, name: str, value: Any, spec: dict) -> dict:
     """`query` with `value` in parameter `name`, combined with what is there when `spec` says how."""
     out = dict(query or {})
@@ -257,10 +263,14 @@ class Pull(Step):
         """Each id names a group of records (an inventory item's levels): every record read is one,
         `size` ids per call."""
         size = int(detail.get("size", 1))
+        pages = paginated(conn, detail["operation"])
         for start in range(0, len(ids), size):
+            query = {detail["param"]: format_param(detail, ids[start:start + size])}
             try:
-                found = conn.call(detail["operation"],
-                                  query={detail["param"]: format_param(detail, ids[start:start + size])}).records or []
+                if pages:  # every page: a record left unread would be taken as gone
+                    found = [r for page in conn.paginate(detail["operation"], query=query) for r in page.records or []]
+                else:
+                    found = conn.call(detail["operation"], query=query).records or []
             except NotFoundError:
                 continue
             for item in found:

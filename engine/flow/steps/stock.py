@@ -50,7 +50,7 @@ from engine.flow.steps.base import (
     _check_role,
     _problem,
 )
-from engine.flow.steps.read import PARAM_FORMAT, format_param
+from engine.flow.steps.read import PARAM_FORMAT, format_param, paginated
 from engine.http import HttpCallError
 from engine.lang.expr import Scope
 from engine.lang.mapping import _truthy
@@ -674,11 +674,15 @@ class Stock(Step):
         size = int(read.get("size", 1))
         for start in range(0, len(ids), size):
             chunk = ids[start:start + size]
-            if read.get("in") == "body":
-                response = conn.call(read["operation"], body={read["param"]: chunk})
+            args = ({"body": {read["param"]: chunk}} if read.get("in") == "body"
+                    else {"query": {read["param"]: format_param(read, chunk)}})
+            if paginated(conn, read["operation"]):
+                # A read that pages (more records than one answer holds) is read to its last page:
+                # a level left unread would count as none.
+                for page in conn.paginate(read["operation"], **args):
+                    yield from page.records or []
             else:
-                response = conn.call(read["operation"], query={read["param"]: format_param(read, chunk)})
-            yield from response.records or []
+                yield from conn.call(read["operation"], **args).records or []
 
     def _current(self, listings: list[str], run: RunContext) -> dict[str, dict[str, dict[str, int]]]:
         """What the channel holds now, per listing, SKU and warehouse (reconciliation)."""
