@@ -18,9 +18,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from . import cdn, shopify, tiktok_shop
+from . import cdn, rithum, shopify, tiktok_shop
 from .catalog import generate_shopify_products
 from .common import LoopbackServer
+from .rithum import seed as rithum_seed
+from .shopify.values import dumps
 
 
 @dataclass
@@ -39,7 +41,8 @@ class Sandbox:
             "shopify_api": f"{self.urls['shopify']}/admin/api/2025-01",
             "webhook_url": self.webhook_url,
             "credentials": {"tiktok_shop": dict(tiktok_shop.DEFAULT_CREDENTIALS),
-                            "shopify": dict(shopify.DEFAULT_CREDENTIALS)},
+                            "shopify": dict(shopify.DEFAULT_CREDENTIALS),
+                            "rithum": dict(rithum.DEFAULT_CREDENTIALS)},
         }
 
     def environ(self, prefix: str = "ACME") -> dict[str, str]:
@@ -57,6 +60,11 @@ class Sandbox:
             f"{prefix}_TIKTOK_APP_SECRET": tts["app_secret"],
             f"{prefix}_TIKTOK_ACCESS_TOKEN": tts["access_token"],
             f"{prefix}_TIKTOK_REFRESH_TOKEN": tts["refresh_token"],
+            f"{prefix}_RITHUM_URL": self.urls["rithum"],
+            f"{prefix}_RITHUM_TOKEN_URL": f"{self.urls['rithum']}/oauth2/token",
+            f"{prefix}_RITHUM_APPLICATION_ID": rithum.DEFAULT_CREDENTIALS["application_id"],
+            f"{prefix}_RITHUM_SHARED_SECRET": rithum.DEFAULT_CREDENTIALS["shared_secret"],
+            f"{prefix}_RITHUM_REFRESH_TOKEN": rithum.DEFAULT_CREDENTIALS["refresh_token"],
         }
 
     def admin(self, name: str, method: str, path: str, **kwargs: Any) -> Any:
@@ -92,7 +100,7 @@ def _point_images_at(products: list[dict], cdn_url: str) -> list[dict]:
 
 def start_sandbox(*, seed: int = 7, products: int = 60, invalid_share: float = 0.1, max_variants: int = 8,
                   tiktok_options: dict | None = None, shopify_options: dict | None = None,
-                  webhook_url: str | None = None) -> Sandbox:
+                  webhook_url: str | None = None, rithum_options: dict | None = None) -> Sandbox:
     """`webhook_url`: the base URL of a running `connector serve`; see Sandbox.point_webhooks."""
     sandbox = Sandbox()
     try:
@@ -100,11 +108,15 @@ def start_sandbox(*, seed: int = 7, products: int = 60, invalid_share: float = 0
         sandbox.servers["tiktok_shop"] = LoopbackServer(
             tiktok_shop.create_app(seed=seed, **(tiktok_options or {}))).start()
         sandbox.servers["shopify"] = LoopbackServer(shopify.create_app(seed=seed, **(shopify_options or {}))).start()
+        sandbox.servers["rithum"] = LoopbackServer(rithum.create_app(**(rithum_options or {}))).start()
         if products:
             catalog = generate_shopify_products(products, seed=seed, invalid_share=invalid_share,
                                                 max_variants=max_variants)
             sandbox.products = _point_images_at(catalog, sandbox.urls["cdn"])
             sandbox.admin("shopify", "POST", "seed", json={"products": sandbox.products})
+            # The same catalog in Rithum's shape (parents with their variations as children).
+            sandbox.admin("rithum", "POST", "seed", content=dumps({"products": rithum_seed.from_generated(
+                sandbox.products)}), headers={"Content-Type": "application/json"})
         if webhook_url:
             sandbox.point_webhooks(webhook_url)
     except Exception:

@@ -34,7 +34,8 @@ def capabilities(connector: Any) -> dict[str, Any]:
     declared = dict(connector.get("capabilities") or {})
     entities = connector.get("entities") or {}
     pull = set(declared.get("pull") or []) | {name for name, e in entities.items() if e.get("reads")}
-    push = set(declared.get("push") or []) | {name for name, e in entities.items() if e.get("writes")}
+    push = set(declared.get("push") or []) | {name for name, e in entities.items()
+                                              if e.get("writes") or e.get("embedded")}
     regions = declared.get("product_push_regions")
     if "product" in entities and entities["product"].get("push_regions"):
         regions = entities["product"]["push_regions"]
@@ -302,7 +303,7 @@ class FlowResolver:
                                               "to_canonical"))
             else:
                 read = YDict(loc=getattr(get, "loc", None), path=getattr(get, "path", ()))
-                for key in ("operation", "param", "in", "size"):
+                for key in ("operation", "param", "in", "size", "join", "each", "template"):
                     if key in get:
                         copy_entry(read, get, key)
                 copy_entry(read, source_decl, "to_canonical", as_key="mapping")
@@ -336,6 +337,8 @@ class FlowResolver:
         decl = self._declaration(options, "to")
         if decl is None:
             return [ResolvedStep("ensure", options)]
+        if decl.get("embedded"):
+            return []  # no resource of its own: the record it would link to carries it
         out = _copy(options)
         if "lookup" in decl and "lookup" not in options:
             copy_entry(out, decl, "lookup")

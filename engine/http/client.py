@@ -301,6 +301,9 @@ class Connection:
             else:
                 merged_headers.setdefault(fld, key)
         content, content_type = self._encode(op, body, files)
+        declared = _header(merged_headers, "content-type")
+        if content_type == "application/json" and declared and declared.split(";")[0].strip().lower() == content_type:
+            content_type = declared  # a JSON media type the connector declares keeps its parameters
         if content_type:
             merged_headers = {k: v for k, v in merged_headers.items() if k.lower() != "content-type"}
             merged_headers["Content-Type"] = content_type

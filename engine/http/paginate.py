@@ -282,7 +282,7 @@ class _BodyLinkPaginator(Paginator):
         "properties": {
             "kind": {"const": "odata_next_link"},
             "next_link_path": {"type": "string", "default": '"@odata.nextLink"',
-                               "description": "JMESPath to the next-page URL (Rithum / OData)."},
+                               "description": "JMESPath to the next-page URL (OData v4)."},
             **_PAGE_SIZE,
             "stop_on": _stop_schema(sorted(_LINK_PART), ["missing_link"]),
             "max_pages": _MAX_PAGES,

@@ -72,11 +72,15 @@ class NoLimit(Limiter):
             "per_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 1,
                             "description": "Length of the window `rate` is counted over, in seconds."},
             "burst": {"type": "integer", "minimum": 1, "description": "Bucket capacity; default = rate."},
+            "max_concurrent": {"type": "integer", "minimum": 1,
+                               "description": "At most this many requests of the connection in flight at once "
+                                              "(a platform that refuses more concurrent calls); unset: no cap."},
         },
         "required": ["kind", "rate"],
         "additionalProperties": False,
     },
-    doc="Classic token bucket: `rate` tokens per `per_seconds`, at most `burst` saved up.",
+    doc="Classic token bucket: `rate` tokens per `per_seconds`, at most `burst` saved up; optionally at most "
+        "`max_concurrent` requests in flight.",
 )
 class TokenBucket(Limiter):
     def __init__(self, options: dict, *, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
@@ -86,6 +90,10 @@ class TokenBucket(Limiter):
         self._tokens = self.capacity
         self._stamp = clock()
         self._lock = threading.Lock()
+        # A slot is taken before the token and given back by observe(), which the client calls once
+        # per acquire() whatever the outcome (an answer, a transport error, an auth failure).
+        cap = options.get("max_concurrent")
+        self._slots = threading.BoundedSemaphore(int(cap)) if cap else None
 
     def budget(self) -> tuple[float, float] | None:
         return self.rate, self.capacity
@@ -96,6 +104,11 @@ class TokenBucket(Limiter):
 
     def acquire(self) -> float:
         blocked = self._wait_block()
+        queued = 0.0
+        if self._slots is not None and not self._slots.acquire(blocking=False):
+            started = self.clock()
+            self._slots.acquire()
+            queued = max(0.0, self.clock() - started)
         with self._lock:
             self._refill(self.clock())
             # Tokens may go negative: that is a reservation, and the caller sleeps it off.
@@ -103,7 +116,14 @@ class TokenBucket(Limiter):
             wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
         if wait > 0:
             self.sleep(wait)
-        return blocked + wait
+        return blocked + queued + wait
+
+    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        if self._slots is not None:
+            try:
+                self._slots.release()
+            except ValueError:  # more observe() than acquire() calls: nothing is held
+                pass
 
 
 _CALL_LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")

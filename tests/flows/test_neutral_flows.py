@@ -19,7 +19,7 @@ from engine.project.validate import Validator
 
 ROOT = Path(__file__).resolve().parents[2]
 ACME = ROOT / "examples" / "acme"
-PLATFORMS = ("tiktok", "shopify")
+PLATFORMS = ("tiktok", "shopify", "rithum", "channeladvisor")
 
 
 def _shipped(folder: str) -> list[dict]:

@@ -17,6 +17,45 @@ from engine.lang.expr import ExprEvalError, Scope
 from engine.lang.functions import parse_datetime, rfc3339
 from engine.lang.mapping import _truthy
 
+# How values are written into one query parameter, for APIs whose filters are expressions (OData
+# `$filter`): each value through `each`, joined with `join`, the result through `template`
+# (`{value}` is replaced), and `combine` joins it to a value the parameter already has.
+PARAM_FORMAT = {
+    "each": {"type": "string", "description": "Each value written as this text, `{value}` replaced by it "
+                                              "(e.g. `ID eq {value}`)."},
+    "template": {"type": "string", "description": "The (joined) value written as this text, `{value}` replaced "
+                                                  "by it (e.g. `UpdateDateUtc ge {value}`)."},
+    "combine": {"type": "string", "description": "When the parameter already has a value (the read's own "
+                                                 "filter), both are kept, each in parentheses, joined by this "
+                                                 "(e.g. ` and `); unset: this value replaces it."},
+}
+
+
+def format_param(spec: dict, values: list[str], default_join: str = ",") -> str:
+    """Several values for one query parameter, written the way `spec` (PARAM_FORMAT) says."""
+    each = spec.get("each")
+    parts = [each.replace("{value}", v) for v in values] if each else list(values)
+    text = spec.get("join", default_join).join(parts)
+    template = spec.get("template")
+    return template.replace("{value}", text) if template else text
+
+
+def paginated(conn: Any, operation: str) -> bool:
+    """True when the connection's operation pages (its answers may hold part of what was asked)."""
+    find = getattr(conn, "operation", None)
+    return find is not None and getattr(find(operation), "paginator", None) is not None
+
+
+def put_param(query: dict | None, name: str, value: Any, spec: dict) -> dict:
+    """`query` with `value` in parameter `name`, combined with what is there when `spec` says how."""
+    out = dict(query or {})
+    combine = spec.get("combine")
+    if combine and out.get(name) not in (None, ""):
+        value = f"({out[name]}){combine}({value})"
+    out[name] = value
+    return out
+
+
 SINCE = {
     "type": "object", "additionalProperties": False, "required": ["cursor"],
     "description": "Incremental read: send the stored cursor (minus the overlap) as a lower bound on the "
@@ -30,6 +69,8 @@ SINCE = {
                                         "declares it as changed_since.from)."},
         "format": {"enum": ["unix", "rfc3339"], "default": "unix",
                    "description": "How the bound is sent: Unix seconds or RFC 3339 text."},
+        "template": PARAM_FORMAT["template"],
+        "combine": PARAM_FORMAT["combine"],
         "overlap_seconds": {"type": "integer", "minimum": 0, "default": 0,
                             "description": "Read this far back before the cursor, for records written in the "
                                            "same second or indexed late; re-read records must be idempotent."},
@@ -75,7 +116,10 @@ SINCE = {
                                                        "read returns is one (an inventory item's levels at every "
                                                        "location); with in: query."},
                                "size": {"type": "integer", "minimum": 1, "default": 1,
-                                        "description": "With many: ids per call, joined with commas."}}},
+                                        "description": "With many: ids per call, joined with commas."},
+                               "join": {"type": "string", "default": ",",
+                                        "description": "With many: several ids in one parameter, joined by this."},
+                               **PARAM_FORMAT}},
         "scope": {**EXPR, "description": "Read only within these values (e.g. the locations a flow maps): an "
                                         "expression over the flow options that gives a list of ids; the "
                                         "connector's read names the parameter that takes them (its scope:)."},
@@ -85,7 +129,8 @@ SINCE = {
                                        "join": {"type": "string", "default": ",",
                                                 "description": "Several values in one parameter, joined by this."},
                                        "size": {"type": "integer", "minimum": 1, "default": 50,
-                                                "description": "At most this many values per read."}}},
+                                                "description": "At most this many values per read."},
+                                       **PARAM_FORMAT}},
         "since": SINCE,
         "events": {"type": "object", "additionalProperties": False, "required": ["id"],
                    "description": "Inbound events (webhooks) that name a changed record: each named record is "
@@ -147,9 +192,9 @@ class Pull(Step):
         values = list(dict.fromkeys(str(v) for v in (found if isinstance(found, list) else [found])
                                     if v not in (None, "")))
         param = self.options.get("scope_param") or {}
-        size, join = int(param.get("size", 50)), param.get("join", ",")
+        size = int(param.get("size", 50))
         for start in range(0, len(values), size):
-            scoped = {**(query or {}), param["query"]: join.join(values[start:start + size])}
+            scoped = put_param(query, param["query"], format_param(param, values[start:start + size]), param)
             yield from conn.paginate(self.options["operation"], query=scoped, body=body)
 
     def _records_of(self, item: Any, error: Exception | None) -> Iterator[Record]:
@@ -218,10 +263,14 @@ class Pull(Step):
         """Each id names a group of records (an inventory item's levels): every record read is one,
         `size` ids per call."""
         size = int(detail.get("size", 1))
+        pages = paginated(conn, detail["operation"])
         for start in range(0, len(ids), size):
+            query = {detail["param"]: format_param(detail, ids[start:start + size])}
             try:
-                found = conn.call(detail["operation"],
-                                  query={detail["param"]: ",".join(ids[start:start + size])}).records or []
+                if pages:  # every page: a record left unread would be taken as gone
+                    found = [r for page in conn.paginate(detail["operation"], query=query) for r in page.records or []]
+                else:
+                    found = conn.call(detail["operation"], query=query).records or []
             except NotFoundError:
                 continue
             for item in found:
@@ -239,7 +288,9 @@ class Pull(Step):
         value: Any = int(bound.timestamp()) if since.get("format", "unix") == "unix" else rfc3339(bound)
         if "body" in since:
             return query, {**(body or {}), since["body"]: value}
-        return {**(query or {}), since["query"]: value}, body
+        if since.get("template"):
+            value = since["template"].replace("{value}", str(value))
+        return put_param(query, since["query"], value, since), body
 
     def _overlap(self, run: RunContext) -> int:
         since = self.options["since"]

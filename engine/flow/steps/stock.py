@@ -50,6 +50,7 @@ from engine.flow.steps.base import (
     _check_role,
     _problem,
 )
+from engine.flow.steps.read import PARAM_FORMAT, format_param, paginated
 from engine.flow.steps.sku_index import SKU_INDEX_OPTIONS, read_sku_index
 from engine.http import HttpCallError
 from engine.lang.expr import Scope
@@ -275,7 +276,8 @@ READ = {"type": "object", "additionalProperties": False, "required": ["operation
                        "size": {"type": "integer", "minimum": 1, "default": 1},
                        "many": {"type": "boolean"}, "result": {"type": "string"},
                        "mapping": {"type": "string", "description": "To the canonical entity."},
-                       "by": {"type": "string", "description": "The id field the read takes (sku_of.by)."}}}
+                       "by": {"type": "string", "description": "The id field the read takes (sku_of.by)."},
+                       "join": {"type": "string", "default": ","}, **PARAM_FORMAT}}
 CHANNEL_WRITE = {"type": "object", "additionalProperties": True, "required": ["operation"],
                  "properties": {"operation": {"type": "string"},
                                 "mapping": {"type": "string"},
@@ -651,11 +653,15 @@ class Stock(Step):
         size = int(read.get("size", 1))
         for start in range(0, len(ids), size):
             chunk = ids[start:start + size]
-            if read.get("in") == "body":
-                response = conn.call(read["operation"], body={read["param"]: chunk})
+            args = ({"body": {read["param"]: chunk}} if read.get("in") == "body"
+                    else {"query": {read["param"]: format_param(read, chunk)}})
+            if paginated(conn, read["operation"]):
+                # A read that pages (more records than one answer holds) is read to its last page:
+                # a level left unread would count as none.
+                for page in conn.paginate(read["operation"], **args):
+                    yield from page.records or []
             else:
-                response = conn.call(read["operation"], query={read["param"]: ",".join(chunk)})
-            yield from response.records or []
+                yield from conn.call(read["operation"], **args).records or []
 
     def _current(self, listings: list[str], run: RunContext) -> dict[str, dict[str, dict[str, int]]]:
         """What the channel holds now, per listing, SKU and warehouse (reconciliation)."""
