@@ -61,12 +61,16 @@ def check_webhook_trigger(project: Any, merchant_doc: Any, local: str, flow_doc:
     flow_name = flow_doc.get("name") or local
     webhooks = connector.doc.get("webhooks")
     if not isinstance(webhooks, dict):
-        # Bound to a system that sends no webhooks, the flow still runs on its schedule or by hand.
+        # Bound to a system that sends no webhooks, the flow still runs on its schedule (nothing to
+        # say) or only by hand (worth a warning: nothing starts it on its own).
+        binding = (merchant_doc.get("flows") or {}).get(local) or {}
+        if trigger.get("schedule") or (isinstance(binding, dict) and binding.get("schedule")):
+            return []
         return [Problem(f"flow {flow_name!r} is started by webhook events ({', '.join(map(str, events))}), "
                         f"but connector {connector.name!r} (connection {conn_name!r}, role {role!r}) receives "
                         "no webhooks", at, field,
-                        "the flow runs only on its schedule or by `connector run` for this merchant; that is "
-                        "fine if intended", "warning")]
+                        "and the flow has no schedule: only `connector run` starts it for this merchant; give "
+                        "the binding a schedule: if it should run on its own", "warning")]
     problems: list[Problem] = []
     known = _event_names(webhooks)
     if known:
