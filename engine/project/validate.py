@@ -554,12 +554,13 @@ class Validator:
                     pass
                 fill = {"connection": name, "market_connection": market["connection"],
                         "market_region": market["region"], "market_currency": market["currency"]}
-                message = str(check["message"])
+                message, hint = str(check["message"]), str(check.get("hint") or "")
                 for key, value in fill.items():
                     message = message.replace("{" + key + "}", str(value))
+                    hint = hint.replace("{" + key + "}", str(value))
                 setting = check.get("setting")
                 path = [*where, "settings", setting] if setting and setting in settings else where
-                self.problems.append(_at(doc, path, message, str(check.get("hint") or ""),
+                self.problems.append(_at(doc, path, message, hint,
                                          key=bool(setting and setting in settings)))
 
     def _check_settings(self, doc: YDict, name: str, conn: dict, connector: Document) -> None:
