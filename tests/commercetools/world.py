@@ -3,6 +3,7 @@ merchant project (examples/ct_fjord) pointed at it and at the TikTok simulator."
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -130,3 +131,26 @@ def environ(emulator, sandbox) -> dict[str, str]:
     return {**sandbox.environ("FJORD"), "FJORD_CT_URL": f"{emulator.url}/{PROJECT}",
             "FJORD_CT_TOKEN_URL": f"{emulator.url}/oauth/token",
             "FJORD_CT_CLIENT_ID": CLIENT[0], "FJORD_CT_CLIENT_SECRET": CLIENT[1]}
+
+
+class Recorder(httpx.BaseTransport):
+    """The commercetools connection's transport: every request is recorded (method, path, JSON
+    body), then sent to the emulator. Tests read what was sent for the actions the emulator does
+    not apply (it stores no shipmentState and applies no inventoryMode on an import)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.sent: list[dict] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        try:
+            parsed = json.loads(body) if body else None
+        except ValueError:
+            parsed = body.decode(errors="replace")
+        self.sent.append({"method": request.method, "path": request.url.path, "query": dict(request.url.params),
+                          "body": parsed})
+        return self.inner.handle_request(request)
+
+    def bodies(self, method: str, path_end: str) -> list[Any]:
+        return [r["body"] for r in self.sent if r["method"] == method and r["path"].endswith(path_end)]
