@@ -20,8 +20,7 @@ from jsonschema.exceptions import SchemaError
 from engine.errors import Problem, SpecError
 from engine.flow.resolve import capabilities
 from engine.lang.expr import ExprCompileError, ExpressionCompiler, ExprEvalError, Scope, current_fields
-from engine.lang.mapping import _truthy
-from engine.lang.mapping import MappingPlan, compile_mapping
+from engine.lang.mapping import MappingPlan, _truthy, compile_mapping
 from engine.project.entity_checks import check_entities
 from engine.project.loader import Document, Project
 from engine.project.overrides import effective, extends_fields, form_of
