@@ -159,18 +159,27 @@ def test_an_order_imported_by_a_run_that_died_is_adopted_not_duplicated(world, i
     assert len(project.all("orders")) == before
 
 
-def test_a_shipment_goes_back_to_tiktok_with_its_tracking(world, imported):
+def test_each_parcel_goes_back_to_tiktok_as_a_package_with_its_tracking(world, imported):
+    """Two units in one delivery, one parcel each: the first added with the delivery, the second
+    by addParcelToDelivery. Each is a TikTok package with its own carrier and tracking."""
     sandbox, project, merchant, _, _ = world
     ids, _ = imported
     order = project.orders()[f"TT{ids[0]}"]
     line = order["lineItems"][0]
-    items = [{"id": line["id"], "quantity": line["quantity"]}]
-    project.update("orders", order, {"action": "addDelivery", "items": items, "parcels": [
-        {"trackingData": {"trackingId": "9400100000000000000001", "carrier": "USPS"}, "items": items}]})
+    assert line["quantity"] == 2
+    one = [{"id": line["id"], "quantity": 1}]
+    order = project.update("orders", order, {
+        "action": "addDelivery", "items": [{"id": line["id"], "quantity": 2}],
+        "parcels": [{"trackingData": {"trackingId": "9400100000000000000001", "carrier": "USPS"}, "items": one}]})
+    delivery = order["shippingInfo"]["deliveries"][0]["id"]
+    project.update("orders", order, {"action": "addParcelToDelivery", "deliveryId": delivery, "items": one,
+                                     "trackingData": {"trackingId": "1Z0000000000000002", "carrier": "UPS"}})
     report = FlowRun(merchant, "fulfillment").run()
-    assert report.counts.get("create") == 1, report.counts
+    assert report.counts.get("create") == 2, report.counts
     shipped = {o["id"]: o for o in tiktok(sandbox, "orders")}[ids[0]]
-    assert {li["tracking_number"] for li in shipped["line_items"]} == {"9400100000000000000001"}
+    lines = shipped["line_items"]
+    assert sorted(li["tracking_number"] for li in lines) == ["1Z0000000000000002", "9400100000000000000001"]
+    assert len({li["package_id"] for li in lines}) == 2
     assert shipped["status"] in ("IN_TRANSIT", "AWAITING_COLLECTION")
     assert "create" not in FlowRun(merchant, "fulfillment").run().counts
 
