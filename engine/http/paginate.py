@@ -233,7 +233,7 @@ class LinkHeaderPaginator(Paginator):
     },
 )
 class OffsetPaginator(Paginator):
-    """offset/limit paging (commercetools: `total` or a short page ends it); past `max_offset`,
+    """offset/limit paging (`total` or a short page ends it); past `max_offset`,
     keyset paging on a sorted key (`keyset:`)."""
 
     def __init__(self, options: dict, expr: Callable[[str], Any] = jmespath.compile) -> None:
