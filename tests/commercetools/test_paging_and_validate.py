@@ -73,3 +73,38 @@ def test_validate_refuses_a_price_selection_that_matches_no_price(tmp_path, sele
     # At the merchant's price_selections line.
     line = 1 + (folder / "merchant.yaml").read_text().splitlines().index("      price_selections:")
     assert problems[0].location.line == line and problems[0].path.endswith("settings.price_selections")
+
+
+def test_the_token_request_names_the_projects_scopes_with_basic_client_auth():
+    import base64
+    from urllib.parse import parse_qs
+
+    import httpx
+
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        request.read()
+        seen.append(request)
+        if request.url.path == "/oauth/token":
+            return httpx.Response(200, json={"access_token": "tok-1", "token_type": "Bearer", "expires_in": 172800})
+        return httpx.Response(200, json={"limit": 500, "offset": 0, "count": 0, "total": 0, "results": []})
+
+    spec = yaml.safe_load((ROOT / "connectors" / "commercetools.yaml").read_text())
+    conn = Connection(spec, settings={"project_key": "fjord-outfitters", "region": "us-central1.gcp",
+                                      "price_selections": {"US": {"currency": "USD"}}},
+                      credentials={"client_id": "cid", "client_secret": "csecret"},
+                      transport=httpx.MockTransport(answer))
+    try:
+        assert list(conn.records("list_products")) == []
+    finally:
+        conn.close()
+    token, call = seen
+    assert str(token.url) == "https://auth.us-central1.gcp.commercetools.com/oauth/token"
+    assert token.headers["authorization"] == "Basic " + base64.b64encode(b"cid:csecret").decode()
+    form = parse_qs(token.content.decode())
+    assert form["grant_type"] == ["client_credentials"]
+    assert set(form["scope"][0].split()) == {f"{s}:fjord-outfitters" for s in (
+        "manage_products", "manage_orders", "manage_customers", "manage_payments", "view_types")}
+    assert str(call.url).startswith("https://api.us-central1.gcp.commercetools.com/fjord-outfitters/product-projections")
+    assert call.headers["authorization"] == "Bearer tok-1"
