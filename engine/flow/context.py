@@ -42,13 +42,22 @@ class RunContext:
     def conn_name(self, role: str) -> str:
         return self.connection_names[role]
 
+    def connection_settings(self, role: str | None) -> dict:
+        """The settings of the role's connection that its connector lets mappings see
+        (`mapping_settings:`), e.g. which of its prices to take per market."""
+        conn = self.connections.get(role) if role else None
+        compiled = getattr(conn, "spec", None)
+        names = (getattr(compiled, "spec", None) or {}).get("mapping_settings") or ()
+        settings = getattr(conn, "settings", None) or {}
+        return {name: settings[name] for name in names if name in settings}
+
     def mapping_context(self, role: str | None = None) -> dict:
         """Context handed to mappings: flow options plus the role's market.
 
         The market decides: the connection's region and currency win over flow options (and over
         option defaults); `connector validate` refuses an option that contradicts them.
         """
-        ctx = dict(self.options)
+        ctx = {**self.connection_settings(role), **self.options}
         if role and role in self.connection_names:
             ctx["connection"] = self.connection_names[role]  # e.g. canonical orders name their channel
         if role and role in self.connection_meta:

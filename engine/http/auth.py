@@ -203,7 +203,8 @@ class HeaderTokenAuth(Auth):
 _OAUTH_COMMON = {
     "token_url": {"type": "string", "description": "Token endpoint (POST, form encoded). A connection "
                   "setting `token_url` overrides it; `{setting}` placeholders are filled from settings."},
-    "scope": {"type": "string", "description": "Space-separated scopes to request."},
+    "scope": {"type": "string", "description": "Space-separated scopes to request. A connection setting `scope` "
+              "overrides it; `{setting}` placeholders are filled from settings (scopes per project)."},
     "client_auth": {"enum": ["basic", "body"], "default": "body",
                     "description": "Send client id/secret as HTTP Basic or in the form body."},
     "header": {"type": "string", "default": "Authorization", "description": "Header carrying the token."},
@@ -220,8 +221,9 @@ class _OAuth2(Auth):
         cid, secret = self.ctx.credentials["client_id"], self.ctx.credentials["client_secret"]
         self.ctx.redactor.add([secret])
         form = dict(self.options.get("extra_params", {}))
-        if self.options.get("scope"):
-            form["scope"] = self.options["scope"]
+        scope = self.ctx.settings.get("scope") or self.options.get("scope")
+        if scope:
+            form["scope"] = str(scope).format_map(dict(self.ctx.settings))
         if self.options.get("client_auth", "body") == "basic":
             return form, (cid, secret)
         form.update(client_id=cid, client_secret=secret)

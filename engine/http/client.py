@@ -151,6 +151,22 @@ def _merge_query(*parts: Mapping[str, Any] | None) -> dict[str, str]:
     return out
 
 
+def _derive_query(op: CompiledOperation, query: dict[str, str]) -> dict[str, str]:
+    """The operation's derived parameters (derive_query), computed from the call's query; the
+    inputs they were derived from are not sent."""
+    if not op.derive_query and not op.inputs:
+        return query
+    out = dict(query)
+    for name, expr in op.derive_query.items():
+        value = expr.search(query) if expr is not None else None
+        if value is None or value == "":
+            continue
+        out[name] = _query_value(value)
+    for name in op.inputs:
+        out.pop(name, None)
+    return out
+
+
 def _parse_body(response: httpx.Response) -> Any:
     if not response.content or not response.content.strip():
         return None
@@ -284,7 +300,7 @@ class Connection:
     ) -> _Prepared:
         path = self._path(op, path_params)
         url = self.base_url + path
-        merged_query = _merge_query(op.query, query)
+        merged_query = _derive_query(op, _merge_query(op.query, query))
         merged_headers = {**self.spec.headers, **op.headers, **(headers or {})}
         if isinstance(op.body, dict) and (body is None or isinstance(body, dict)):
             body = {**op.body, **(body or {})}
@@ -334,9 +350,48 @@ class Connection:
     ) -> Response:
         """One operation, with retries. Raises HttpCallError (or a subclass) when it fails."""
         compiled = self.operation(op)
+        if compiled.versioned is not None:
+            return self._versioned_call(compiled, path_params=path_params, query=query, body=body, headers=headers,
+                                        idempotency_key=idempotency_key)
         prepared = self._prepare(compiled, path_params=path_params, query=query, body=body, headers=headers,
                                  files=files, idempotency_key=idempotency_key)
         return self._execute(compiled, prepared)
+
+    def _versioned_call(self, op: CompiledOperation, *, path_params: Mapping[str, Any] | None,
+                        query: Mapping[str, Any] | None, body: Any, headers: Mapping[str, str] | None,
+                        idempotency_key: str | None) -> Response:
+        """An update that names the version of the object it changes: the caller's, else the one
+        read just before; a stale version (someone changed the object in between) is answered by
+        sending the same change again with the current version."""
+        spec = op.versioned
+        body = dict(body or {})
+        if body.get(spec.field) is None:
+            body[spec.field] = self._read_version(op, path_params)
+        conflicts = 0
+        while True:
+            prepared = self._prepare(op, path_params=path_params, query=query, body=body, headers=headers,
+                                     files=None, idempotency_key=idempotency_key)
+            try:
+                return self._execute(op, prepared)
+            except HttpCallError as exc:
+                ctx = {"status": exc.status, "body": exc.body}
+                if conflicts >= spec.max_conflicts or exc.status is None or not spec.conflict.search(ctx):
+                    raise
+                conflicts += 1
+                current = spec.current.search(exc.body) if spec.current is not None and exc.body is not None else None
+                body[spec.field] = current if current is not None else self._read_version(op, path_params)
+                log.info("%s: version conflict, resending with version %s (%d of %d)", op.name, body[spec.field],
+                         conflicts, spec.max_conflicts)
+
+    def _read_version(self, op: CompiledOperation, path_params: Mapping[str, Any] | None) -> Any:
+        spec = op.versioned
+        read = self.operation(spec.read)
+        response = self.call(spec.read, path_params={k: v for k, v in (path_params or {}).items()
+                                                     if k in read.path_params})
+        version = spec.path.search(response.record) if response.record is not None else None
+        if version is None:
+            raise ConnectorError(f"{op.name}: {spec.read} returned no version to send")
+        return version
 
     def _execute(self, op: CompiledOperation, prepared: _Prepared) -> Response:
         policy = self.spec.retry
@@ -448,12 +503,13 @@ class Connection:
         prepared = self._prepare(compiled, path_params=path_params, query=None, body=body, headers=headers,
                                  files=None, idempotency_key=None)
         if paginator is None:
-            response = self._execute(compiled, self._with_query(prepared, _merge_query(compiled.query, query)))
+            response = self._execute(compiled, self._with_query(
+                prepared, _derive_query(compiled, _merge_query(compiled.query, query))))
             yield Page(1, response, response.records, "single_page")
             return
         limit = max_pages or paginator.max_pages
         page_body = json.loads(prepared.content) if prepared.content and compiled.body_format == "json" else None
-        request = paginator.first(_merge_query(compiled.query, query), page_body)
+        request = paginator.first(_derive_query(compiled, _merge_query(compiled.query, query)), page_body)
         state = PageState()
         while True:
             response = self._execute(compiled, self._page_request(compiled, prepared, request))

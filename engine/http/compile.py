@@ -61,6 +61,18 @@ class BatchSpec:
 
 
 @dataclass(frozen=True)
+class VersionSpec:
+    """Optimistic concurrency of an update operation (its `versioned:`)."""
+
+    read: str
+    path: Any
+    field: str
+    conflict: Any
+    current: Any | None
+    max_conflicts: int
+
+
+@dataclass(frozen=True)
 class CompiledOperation:
     name: str
     method: str
@@ -78,6 +90,9 @@ class CompiledOperation:
     batch: BatchSpec | None
     idempotent: bool  # resending after an unknown outcome is harmless
     description: str = ""
+    inputs: tuple[str, ...] = ()  # query parameters callers give that are not sent as they are
+    derive_query: Mapping[str, Any] = field(default_factory=dict)  # parameter -> JMESPath over the query
+    versioned: VersionSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -294,6 +309,17 @@ class _Compiler:
                 self.problem(f"{path}.batch", "a batch in the body needs body_format json")
         idempotency = op.get("idempotency")
         default_idempotent = method in SAFE_METHODS or idempotency is not None
+        derive = {param: self.jmespath(expr, f"{path}.derive_query.{param}")
+                  for param, expr in (op.get("derive_query") or {}).items()}
+        versioned = None
+        if "versioned" in op:
+            v = op["versioned"]
+            versioned = VersionSpec(
+                read=v["read"], path=self.jmespath(v.get("path", "version"), f"{path}.versioned.path"),
+                field=v.get("field", "version"),
+                conflict=self.jmespath(v.get("conflict", "status == `409`"), f"{path}.versioned.conflict"),
+                current=self.jmespath(v["current"], f"{path}.versioned.current") if "current" in v else None,
+                max_conflicts=int(v.get("max_conflicts", 3)))
         return CompiledOperation(
             name=name,
             method=method,
@@ -311,6 +337,9 @@ class _Compiler:
             batch=batch,
             idempotent=bool(op.get("idempotent", default_idempotent)),
             description=op.get("description", ""),
+            inputs=tuple(op.get("inputs", ())),
+            derive_query=MappingProxyType(derive),
+            versioned=versioned,
         )
 
 
@@ -360,6 +389,15 @@ def compile_connector(spec: Mapping[str, Any], exprs: ExpressionCompiler | None 
         compiled = c.operation(name, op)
         if compiled is not None:
             operations[name] = compiled
+    for name, op in operations.items():
+        if op.versioned is not None and op.versioned.read not in operations:
+            c.problem(f"operations.{name}.versioned.read", f"unknown operation {op.versioned.read!r}")
+        elif op.versioned is not None and not set(operations[op.versioned.read].path_params) <= set(op.path_params):
+            c.problem(f"operations.{name}.versioned.read", f"{op.versioned.read!r} takes path parameters "
+                      f"{name!r} does not have", hint="the object is read with the update's own path parameters")
+    for setting in spec.get("mapping_settings", ()):
+        if setting not in known_settings:
+            c.problem("mapping_settings", f"{setting!r} is not a declared setting", hint="add it under settings.properties")
     subscriptions = compile_subscriptions(c, spec["subscriptions"], operations) if "subscriptions" in spec else None
 
     if c.problems:

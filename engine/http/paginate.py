@@ -15,6 +15,7 @@ from typing import Any
 
 import jmespath
 
+from engine.http.errors import PaginationError
 from engine.registry import Registry
 
 PAGINATORS = Registry("paginator")
@@ -31,6 +32,7 @@ class PageRequest:
     body: Any = None
     url: str | None = None
     marker: str = ""  # the token / URL / offset that identifies this page, for the loop guard
+    keyset_base: str | None = None  # keyset paging: the call's own filter (None: paging by offset)
 
 
 @dataclass
@@ -204,6 +206,24 @@ class LinkHeaderPaginator(Paginator):
             "start": {"type": "integer", "minimum": 0, "default": 0, "description": "First offset."},
             "total_path": {"type": "string", "description": "JMESPath to the total count (for total_reached)."},
             "param_in": {"enum": ["query", "body"], "default": "query", "description": "Where offset/limit go."},
+            "max_offset": {"type": "integer", "minimum": 1,
+                           "description": "The largest offset the API accepts; paging further switches to keyset "
+                                          "(needs keyset:)."},
+            "keyset": {
+                "type": "object", "additionalProperties": False, "required": ["key_path", "param", "predicate"],
+                "description": "Past max_offset, page by key instead: the offset goes back to the start and a "
+                               "filter keeps the records after the last one read. The operation must sort by "
+                               "that key (e.g. sort: id asc), or records are skipped.",
+                "properties": {
+                    "key_path": {"type": "string", "description": "JMESPath to a record's key (e.g. id)."},
+                    "param": {"type": "string", "description": "Query parameter taking the filter (e.g. where)."},
+                    "predicate": {"type": "string",
+                                  "description": "The filter, with {key} for the last key read, e.g. "
+                                                 "'id > \"{key}\"'."},
+                    "join": {"type": "string", "default": " and ",
+                             "description": "Joins the filter to the parameter's own value, when the call has one."},
+                },
+            },
             "stop_on": _stop_schema(["total_reached", "short_page", "empty_page"],
                                     ["total_reached", "short_page", "empty_page"]),
             "max_pages": _MAX_PAGES,
@@ -213,7 +233,8 @@ class LinkHeaderPaginator(Paginator):
     },
 )
 class OffsetPaginator(Paginator):
-    """offset/limit paging (commercetools: `total` or a short page ends it)."""
+    """offset/limit paging (`total` or a short page ends it); past `max_offset`,
+    keyset paging on a sorted key (`keyset:`)."""
 
     def __init__(self, options: dict, expr: Callable[[str], Any] = jmespath.compile) -> None:
         options = {**options, "page_size": options["limit"], "page_size_param": options.get("limit_param", "limit")}
@@ -222,6 +243,10 @@ class OffsetPaginator(Paginator):
         self.start = int(options.get("start", 0))
         self.total_path = self.expr(options["total_path"]) if options.get("total_path") else None
         self.param_in = options.get("param_in", "query")
+        self.max_offset = options.get("max_offset")
+        keyset = options.get("keyset")
+        self.keyset = dict(keyset) if keyset else None
+        self.key_path = self.expr(keyset["key_path"]) if keyset else None
 
     def _put(self, request: PageRequest, values: dict) -> PageRequest:
         if self.param_in == "body":
@@ -248,8 +273,29 @@ class OffsetPaginator(Paginator):
             if total is not None and offset >= int(total):
                 state.stopped_by = "total_reached"
                 return None
+        if self.keyset is not None and records and (
+                request.keyset_base is not None
+                or (self.max_offset is not None and offset > int(self.max_offset))):
+            return self._after_key(request, records)
         nxt = self._put(request, {self.offset_param: offset, self.page_size_param: self.page_size})
         nxt.marker = str(offset)
+        nxt.keyset_base = request.keyset_base
+        return nxt
+
+    def _after_key(self, request: PageRequest, records: list) -> PageRequest:
+        """The next page by key: the records after the last one read, from the first offset."""
+        key = self.key_path.search(records[-1]) if isinstance(records[-1], dict) else None
+        if key in (None, ""):
+            raise PaginationError(f"keyset paging: the last record read has no {self.keyset['key_path']}")
+        param = self.keyset["param"]
+        base = request.keyset_base
+        if base is None:  # the call's own filter, kept under every page's key filter
+            base = str(request.query.get(param) or "")
+        predicate = self.keyset["predicate"].replace("{key}", str(key))
+        value = f"{base}{self.keyset.get('join', ' and ')}{predicate}" if base else predicate
+        nxt = self._put(PageRequest({**request.query, param: value}, request.body),
+                        {self.offset_param: self.start, self.page_size_param: self.page_size})
+        nxt.marker, nxt.keyset_base = f"key:{key}", base
         return nxt
 
 

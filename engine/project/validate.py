@@ -19,8 +19,8 @@ from jsonschema.exceptions import SchemaError
 
 from engine.errors import Problem, SpecError
 from engine.flow.resolve import capabilities
-from engine.lang.expr import ExprCompileError, ExpressionCompiler, current_fields
-from engine.lang.mapping import MappingPlan, compile_mapping
+from engine.lang.expr import ExprCompileError, ExpressionCompiler, ExprEvalError, Scope, current_fields
+from engine.lang.mapping import MappingPlan, _truthy, compile_mapping
 from engine.project.entity_checks import check_entities
 from engine.project.loader import Document, Project
 from engine.project.overrides import effective, extends_fields, form_of
@@ -172,6 +172,10 @@ class Validator:
         for key in ("key", "title", "skus"):
             if audit is not None and key in audit:
                 self._compile(audit, key, "jmespath")
+        for check in doc.get("connection_checks") or []:
+            for key in ("when", "assert"):
+                if isinstance(check, YDict) and key in check:
+                    self._compile(check, key, "jmespath")
 
     def _check_url(self, container: Any, key: Any, *, what: str, value: Any = None) -> None:
         """A plain http:// URL is refused unless it goes to this machine (simulators, tests)."""
@@ -456,6 +460,8 @@ class Validator:
                                          f"{primary!r} cannot be the primary catalog",
                                          "name the connection that owns the products"))
         self._guarded(doc, lambda: self._check_overrides(document))
+        for name, conn in connections.items():
+            self._guarded(doc, lambda n=name, c=conn: self._check_connection_rules(doc, n, c, connections))
         for local, binding in (doc.get("flows") or {}).items():
             self._guarded(doc, lambda lo=local, b=binding: self._check_flow_binding(document, lo, b, connections))
 
@@ -510,6 +516,52 @@ class Validator:
             else:
                 self.problems.append(_at(doc, where, f"missing credentials: {', '.join(needed)}",
                                          "add them under credentials: as ${env:NAME} or ${file:PATH}"))
+
+    def _check_connection_rules(self, doc: YDict, name: str, conn: YDict, connections: dict) -> None:
+        """The connector's own checks of a connection (`connection_checks:`), once per market it
+        serves: every connection with a currency that shares a flow with it."""
+        connector = self.project.get("connector", conn.get("connector"))
+        checks = (connector.doc.get("connection_checks") or []) if connector is not None else []
+        if not checks:
+            return
+        markets: dict[str, dict] = {}
+        for binding in (doc.get("flows") or {}).values():
+            bound = list(((binding or {}).get("connections") or {}).values())
+            if name not in bound:
+                continue
+            for other in bound:
+                peer = connections.get(other)
+                if other != name and isinstance(peer, dict) and peer.get("currency"):
+                    markets[other] = {"connection": other, "region": peer.get("region"),
+                                      "currency": peer.get("currency")}
+        settings = plain(conn.get("settings") or {})
+        where = ["connections", name]
+        for check in checks:
+            try:
+                when = self.exprs.jmespath(check["when"]) if check.get("when") else None
+                test = self.exprs.jmespath(check["assert"])
+            except ExprCompileError:
+                continue  # reported with the connector
+            for market in markets.values():
+                data = {"settings": settings, "connection": name, "market": market}
+                scope = Scope(data, data, None, {})
+                try:
+                    if when is not None and not _truthy(when.evaluate(scope)):
+                        continue
+                    if _truthy(test.evaluate(scope)):
+                        continue
+                except ExprEvalError:
+                    pass
+                fill = {"connection": name, "market_connection": market["connection"],
+                        "market_region": market["region"], "market_currency": market["currency"]}
+                message, hint = str(check["message"]), str(check.get("hint") or "")
+                for key, value in fill.items():
+                    message = message.replace("{" + key + "}", str(value))
+                    hint = hint.replace("{" + key + "}", str(value))
+                setting = check.get("setting")
+                path = [*where, "settings", setting] if setting and setting in settings else where
+                self.problems.append(_at(doc, path, message, hint,
+                                         key=bool(setting and setting in settings)))
 
     def _check_settings(self, doc: YDict, name: str, conn: dict, connector: Document) -> None:
         settings = conn.get("settings") or YDict()

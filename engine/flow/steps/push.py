@@ -60,7 +60,8 @@ WRITE = {
         "check_first": {"type": "boolean",
                         "description": "With once and lookup: read the channel before the first attempt too (the "
                                        "effect may have come from elsewhere, e.g. an order the merchant already "
-                                       "cancelled by hand)."},
+                                       "cancelled by hand). On a create: look the object up (lookup_existing) "
+                                       "before every create, not only after an unfinished one."},
         "lookup": {"type": "object", "additionalProperties": False, "required": ["operation", "match"],
                    "description": "With once: when an earlier attempt did not finish (crash, unknown outcome), "
                                   "read the channel first; a match means the write already happened.",
@@ -364,6 +365,7 @@ class Push(Step):
                                                      for sku, sku_id in (ticket.result.get("sku_ids") or {}).items()}
             self._keep_skus(refs, run, conn_name, record)
             run.store.map_id(entity, conn_name, record.key, record.remote_id)
+            record.context["created_id"] = record.remote_id
             record.context.setdefault("writes_not_needed", []).append("create")
             record.detail["reason"] = "created by an earlier run"
             return
@@ -372,7 +374,9 @@ class Push(Step):
         try:
             # Any earlier attempt that did not finish (a crash, or a call whose outcome is unknown)
             # may have created the object: look for it before creating again.
-            found = self._find_existing(record, run) if ticket.attempts > 1 else None
+            # check_first: an API whose objects carry a unique business key is asked every time
+            # (the object may have been made by another route, or a run with other state).
+            found = self._find_existing(record, run) if ticket.attempts > 1 or spec.get("check_first") else None
             sku_expr = write["sku_ids"]
             if found:
                 remote_id, response_record = found
@@ -395,6 +399,7 @@ class Push(Step):
             run.store.fail_once(scope, record.key, str(exc)[:500])
             raise
         run.store.complete_once(scope, record.key, {"remote_id": record.remote_id, "sku_refs": refs})
+        record.context["created_id"] = record.remote_id  # for the create's follow-up writes (then:)
         self._count_create(run, conn_name)
 
     def _find_existing(self, record: Record, run: RunContext) -> tuple[str, Any] | None:

@@ -44,7 +44,10 @@ class Map(Step):
     def __init__(self, options: dict, run: RunContext) -> None:
         super().__init__(options, run)
         self.plan = run.plans[options["mapping"]]
-        self.base_context = run.mapping_context(options.get("market"))
+        # The mapped connection's own settings for its mappings (its connector's mapping_settings),
+        # under the market's region and currency.
+        own = run.connection_settings(options.get("from") or options.get("to"))
+        self.base_context = {**own, **run.mapping_context(options.get("market"))}
         self.canonical = bool((self.plan.target or {}).get("canonical"))
 
     def process(self, record: Record, run: RunContext) -> Record | None:
