@@ -22,6 +22,7 @@ from engine.flow.run_lease import RunLease
 from engine.flow.steps import Pull, Step
 from engine.http import Connection, HttpCallError
 from engine.http.ratelimit import SharedLimiter
+from engine.lang.expr import ExprEvalError
 from engine.project.loader import Document, Project
 from engine.project.plan import build_plan
 from engine.project.secrets import REDACTOR, expand_settings, resolve_credentials
@@ -244,6 +245,10 @@ class FlowRun:
                     break
         except (RecordError, HttpCallError) as exc:
             return self._dead_letter(record, step_name, exc)
+        except ExprEvalError as exc:  # an expression of the step's options failed on this record's data
+            error = RecordError(f"{step_name}: {exc}", step=step_name)
+            error.__cause__ = exc
+            return self._dead_letter(record, step_name, error)
         action = record.action or "processed"
         outcome = {"key": record.key, "action": action, "status": "ok", "remote_id": record.remote_id,
                    "detail": record.detail, "previous": record.previous, "canonical": record.canonical}
