@@ -22,6 +22,7 @@ from engine.errors import Problem, SpecError
 from engine.http.auth import AUTH_KINDS
 from engine.http.classify import ErrorRule
 from engine.http.errors import ERROR_CLASSES
+from engine.http.graphql import REQUEST_KINDS, build_request_kind
 from engine.http.paginate import PAGINATORS, Paginator
 from engine.http.ratelimit import RATE_LIMITS
 from engine.http.retry import RetryPolicy
@@ -78,6 +79,7 @@ class CompiledOperation:
     batch: BatchSpec | None
     idempotent: bool  # resending after an unknown outcome is harmless
     description: str = ""
+    request: Any = None  # a request kind (engine.http.graphql) that builds the body; None = REST
 
 
 @dataclass(frozen=True)
@@ -294,6 +296,15 @@ class _Compiler:
                 self.problem(f"{path}.batch", "a batch in the body needs body_format json")
         idempotency = op.get("idempotency")
         default_idempotent = method in SAFE_METHODS or idempotency is not None
+        request = None
+        if "request" in op and self.options(REQUEST_KINDS, op["request"], f"{path}.request") is not None:
+            request = self.request_kind(op["request"], f"{path}.request")
+            if request is not None:
+                default_idempotent = not getattr(request, "is_mutation", True) or bool(request.idempotency_variable)
+                if item_errors is None and getattr(request, "user_errors", None):
+                    item_errors = ItemErrorsSpec(self.jmespath(request.user_errors, f"{path}.request.user_errors"),
+                                                 self.search("join('.', field)"), self.search("code"),
+                                                 self.search("message"))
         return CompiledOperation(
             name=name,
             method=method,
@@ -311,7 +322,17 @@ class _Compiler:
             batch=batch,
             idempotent=bool(op.get("idempotent", default_idempotent)),
             description=op.get("description", ""),
+            request=request,
         )
+
+    def request_kind(self, options: dict, path: str) -> Any | None:
+        try:
+            return build_request_kind(options, self.search)
+        except ExprCompileError as exc:
+            self.problem(f"{path}.variables", f"bad JMESPath: {exc}", hint=exc.hint)
+        except ValueError as exc:
+            self.problem(f"{path}.document", str(exc))
+        return None
 
 
 def compile_connector(spec: Mapping[str, Any], exprs: ExpressionCompiler | None = None) -> CompiledConnector:
