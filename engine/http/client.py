@@ -292,7 +292,8 @@ class Connection:
             body = op.body
         if op.request is not None:
             key = idempotency_key or (uuid.uuid4().hex if op.request.idempotency_variable else None)
-            body = op.request.body(path_params, merged_query, body, key)
+            # The caller's query values become variables as they are (lists stay lists).
+            body = op.request.body(path_params, {**op.query, **(query or {})}, body, key)
             merged_query = {}
         elif op.idempotency:
             key = idempotency_key or uuid.uuid4().hex  # generated once: every retry reuses it

@@ -193,7 +193,7 @@ class GraphQLCost(Limiter):
         self.headroom = float(options.get("headroom", 50))
         self._available = self.maximum
         self._stamp = clock()
-        self._costs: dict[str, float] = {}  # expected cost per operation, learned from answers
+        self._costs: dict[str, tuple[float, float]] = {}  # op -> (requested, charged), learned from answers
         self._in_flight: dict[int, float] = {}  # thread id -> points reserved by its call
         self._need_after_throttle: dict[int, float] = {}
         self._lock = threading.Lock()
@@ -216,8 +216,11 @@ class GraphQLCost(Limiter):
         with self._lock:
             now = self.clock()
             self._restore(now)
-            cost = min(self._costs.get(op or "", self.default_cost), self.maximum)
-            need = min(cost + self.headroom, self.maximum)
+            # The server admits a query when the bucket holds its requested cost, and charges what
+            # the answer actually cost: wait for the first (plus headroom), reserve the second.
+            requested, cost = self._costs.get(op or "", (self.default_cost, self.default_cost))
+            cost = min(cost, self.maximum)
+            need = min(requested + self.headroom, self.maximum)
             # Reserve now (the level may go below `need`: later callers queue behind the reservation).
             wait = max(0.0, (need - self._available) / self.restore)
             self._available -= cost
@@ -230,7 +233,7 @@ class GraphQLCost(Limiter):
         cost = self.cost_path.search(body) if isinstance(body, dict) else None
         me = threading.get_ident()
         with self._lock:
-            reserved = self._in_flight.pop(me, 0.0)
+            self._in_flight.pop(me, None)
             if not isinstance(cost, dict):
                 return
             status = cost.get("throttleStatus") or {}
@@ -242,8 +245,8 @@ class GraphQLCost(Limiter):
             requested = cost.get("requestedQueryCost")
             actual = cost.get("actualQueryCost")
             if op and requested is not None:
-                # Expect what the server charged (actual) but never less than a refused request asked.
-                self._costs[op] = float(actual if actual is not None else requested)
+                charged = actual if actual is not None else self._costs.get(op, (0.0, float(requested)))[1]
+                self._costs[op] = (float(requested), float(charged))
             if status.get("currentlyAvailable") is not None:
                 # The server's count is the truth at answer time; other calls still in flight are not
                 # in it yet, so their reservations stay subtracted.
@@ -253,7 +256,6 @@ class GraphQLCost(Limiter):
                 self._need_after_throttle[me] = float(requested)
             else:
                 self._need_after_throttle.pop(me, None)
-            del reserved
 
     def retry_wait(self) -> float | None:
         """After a THROTTLED answer: the time the bucket needs to hold the refused request's cost."""

@@ -263,6 +263,9 @@ def filter_variants(state: ShopState, query: str | None) -> list[dict]:
 
 
 def filter_items(state: ShopState, query: str | None) -> list[dict]:
+    if query and " OR " in query:  # alternatives: the union, in store order
+        wanted = {i["id"] for part in query.split(" OR ") for i in filter_items(state, part)}
+        return [i for i in state.db.inventory_items.values() if i["id"] in wanted]
     items: Iterable[dict] = state.db.inventory_items.values()
     for field, op, value in search_terms(query):
         if field == "sku":
