@@ -158,8 +158,9 @@ class Generated:
 
 
 GENERATED = (
-    Generated("connector.schema.json", connector_defs, frozenset({"auth", "paginate", "rate_limit", "verifier"}),
-              ("auth.", "paginate.", "rate_limit.", "verifier.")),
+    Generated("connector.schema.json", connector_defs,
+              frozenset({"auth", "paginate", "rate_limit", "verifier", "request"}),
+              ("auth.", "paginate.", "rate_limit.", "verifier.", "request.")),
     Generated("flow.schema.json", flow_defs, frozenset({"step"}), ("step.",)),
     Generated("mapping.schema.json", mapping_defs, frozenset({"value", "form"}), ()),
 )

@@ -9,6 +9,7 @@ are its `userErrors`. The shop is the same as the REST API's: both read and writ
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -168,6 +169,9 @@ async def graphql_endpoint(request: Request) -> Response:
     result = execute(schema, document, root_value=_mutations(state) if is_mutation else _queries(state),
                      context_value=context, variable_values=variables,
                      operation_name=payload.get("operationName"), field_resolver=_field_resolver)
+    hold = getattr(request.app.state, "graphql_hold", {}).get(_root_field(operation))
+    if hold:  # the change is made; its answer is late (a crash or a timeout on the client's side)
+        await asyncio.sleep(float(hold))
     actual = actual_cost(result.data, is_mutation) if result.data is not None else 0
     actual = min(actual, requested)
     bucket.charge(actual)
@@ -179,6 +183,11 @@ async def graphql_endpoint(request: Request) -> Response:
     body["data"] = result.data
     body["extensions"] = {"cost": cost}
     return JSONResponse(body)
+
+
+def _root_field(operation: OperationDefinitionNode) -> str:
+    first = operation.selection_set.selections[0]
+    return getattr(getattr(first, "name", None), "value", "")
 
 
 # ------------------------------------------------------------------------------------ queries
@@ -471,6 +480,16 @@ async def admin_bucket(request: Request) -> Response:
     return JSONResponse({**bucket.status(), "throttled": bucket.throttled})
 
 
+async def admin_hold(request: Request) -> Response:
+    """POST /_admin/graphql/hold {"productSet": 30}: answer that mutation this many seconds after it
+    is applied (0 or null: at once), so a test can stop a client between a write and its record."""
+    holds = dict(getattr(request.app.state, "graphql_hold", {}))
+    holds.update(json.loads(await request.body() or b"{}"))
+    request.app.state.graphql_hold = {k: v for k, v in holds.items() if v}
+    return JSONResponse(request.app.state.graphql_hold)
+
+
 ROUTES = [Route("/graphql.json", graphql_endpoint, methods=["POST"])]
-ADMIN_ROUTES = [Route("/_admin/graphql/bucket", admin_bucket, methods=["GET", "POST"]), *graphql_bulk.ROUTES]
+ADMIN_ROUTES = [Route("/_admin/graphql/bucket", admin_bucket, methods=["GET", "POST"]),
+                Route("/_admin/graphql/hold", admin_hold, methods=["POST"]), *graphql_bulk.ROUTES]
 
