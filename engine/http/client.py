@@ -448,6 +448,11 @@ class Connection:
         """Pages of a paginated operation, following its stop rules. An operation without
         `paginate` yields one page. Raises PaginationError when a loop guard fires."""
         compiled = self.operation(op)
+        if getattr(compiled.request, "streams", False):
+            # A request kind that reads a whole result itself (a bulk operation): its pages as they come.
+            for number, records in enumerate(compiled.request.pages(self, op), start=1):
+                yield Page(number, Response(op, 200, httpx.Headers(), None, _op=compiled), records)
+            return
         paginator = compiled.paginator
         # A GraphQL operation takes the caller's filters as variables, in the body; a REST one in the query.
         in_body = compiled.request is not None

@@ -381,6 +381,12 @@ def compile_connector(spec: Mapping[str, Any], exprs: ExpressionCompiler | None 
         compiled = c.operation(name, op)
         if compiled is not None:
             operations[name] = compiled
+    for name, compiled in operations.items():  # a request kind that calls other operations names them
+        for key in ("start", "poll"):
+            other = getattr(compiled.request, key, None)
+            if isinstance(other, str) and other not in spec["operations"]:
+                c.problem(f"operations.{name}.request.{key}", f"no operation {other!r}",
+                          hint=f"known: {', '.join(sorted(spec['operations']))}")
     subscriptions = compile_subscriptions(c, spec["subscriptions"], operations) if "subscriptions" in spec else None
 
     if c.problems:

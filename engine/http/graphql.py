@@ -21,10 +21,12 @@ undeclared variable is a `connector validate` error with its field path, never a
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import httpx
 import jmespath
 from graphql import GraphQLSyntaxError, OperationDefinitionNode, parse
 
@@ -94,6 +96,125 @@ class GraphQLRequest(RequestKind):
         if self.idempotency_variable and idempotency_key:
             variables[self.idempotency_variable] = idempotency_key
         return {"query": self.document, "variables": variables}
+
+
+@REQUEST_KINDS.register(
+    "graphql_bulk",
+    options_schema={
+        "type": "object",
+        "properties": {
+            "kind": {"const": "graphql_bulk"},
+            "document": {"type": "string", "description": "The bulk query: one connection over every object "
+                         "(e.g. `{ products { edges { node { id variants { edges { node { id sku } } } } } } }`)."},
+            "start": {"type": "string", "description": "The operation that starts it (bulkOperationRunQuery, "
+                      "taking the document as `body.query`; its record is the bulk operation)."},
+            "poll": {"type": "string", "description": "The operation that reads the bulk operation by id (path "
+                     "parameter `id`): {status, errorCode, url}."},
+            "poll_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 2,
+                             "description": "Wait between two polls."},
+            "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 14400,
+                                "description": "Give up when the operation has not finished by then."},
+            "children": {"type": "object", "additionalProperties": {"type": "string"},
+                         "description": "Child line object type (from its gid) -> the field of its parent that "
+                         "holds them, as `{nodes: [...]}` (the shape a paged read gives): e.g. "
+                         "{ProductVariant: variants}."},
+            "page_size": {"type": "integer", "minimum": 1, "default": 250,
+                          "description": "Joined records handed to the flow at a time."},
+        },
+        "required": ["kind", "document", "start", "poll"],
+        "additionalProperties": False,
+    },
+    doc="A full read as a bulk operation: start it, poll it, stream its JSONL line by line, children joined "
+        "to their parents by __parentId.",
+)
+class GraphQLBulkRead(RequestKind):
+    """The result file is never loaded: lines are read one at a time and a record is handed on as
+    soon as the next top-level line starts, so memory holds one page of records at a time."""
+
+    streams = True
+    TERMINAL = ("COMPLETED", "FAILED", "CANCELED", "EXPIRED")
+
+    def __init__(self, options: dict, expr: Callable[[str], Any] = jmespath.compile) -> None:
+        self.document = options["document"]
+        try:
+            parse(self.document)
+        except GraphQLSyntaxError as exc:
+            raise ValueError(f"GraphQL syntax error in the bulk query: {exc.message}") from None
+        self.start, self.poll = options["start"], options["poll"]
+        self.poll_seconds = float(options.get("poll_seconds", 2))
+        self.timeout = float(options.get("timeout_seconds", 14400))
+        self.children = dict(options.get("children") or {})
+        self.page_size = int(options.get("page_size", 250))
+
+    def body(self, path, query, body, idempotency_key):
+        return {"query": self.document}
+
+    def pages(self, conn: Any, op: str) -> Iterator[list]:
+        from engine.http.errors import HttpCallError, PaginationError, TransportError
+
+        started = conn.call(self.start, body={"query": self.document})
+        if started.item_errors:
+            raise HttpCallError(f"{op}: the bulk operation was refused: {started.item_errors[0].message}", op=op)
+        operation = started.record or {}
+        ident, waited = operation.get("id"), 0.0
+        if not ident:
+            raise HttpCallError(f"{op}: the bulk operation start returned no id", op=op)
+        while operation.get("status") not in self.TERMINAL:
+            if waited >= self.timeout:
+                raise HttpCallError(f"{op}: bulk operation {ident} did not finish in {self.timeout:.0f} s", op=op,
+                                    retryable=True)
+            conn.sleep(self.poll_seconds)
+            waited += self.poll_seconds
+            operation = conn.call(self.poll, path_params={"id": ident}).record or {}
+        if operation["status"] != "COMPLETED":
+            raise HttpCallError(f"{op}: bulk operation {ident} ended {operation['status']}"
+                                f" ({operation.get('errorCode') or 'no error code'})", op=op)
+        url = operation.get("url")
+        if not url:  # nothing matched: Shopify gives no file
+            return
+        try:
+            # A signed download URL: no credentials are sent with it.
+            with conn._client.stream("GET", url) as response:
+                if response.status_code != 200:
+                    raise HttpCallError(f"{op}: the bulk result answered HTTP {response.status_code}", op=op,
+                                        status=response.status_code, retryable=response.status_code >= 500)
+                page: list = []
+                for record in self._join(response.iter_lines(), op, PaginationError):
+                    page.append(record)
+                    if len(page) >= self.page_size:
+                        yield page
+                        page = []
+                if page:
+                    yield page
+        except httpx.HTTPError as exc:
+            raise TransportError(f"{type(exc).__name__} while reading the bulk result", op=op) from None
+
+    def _join(self, lines: Iterator[str], op: str, error: type) -> Iterator[dict]:
+        root: dict | None = None
+        known: dict[str, dict] = {}  # ids of the current record's objects, for grandchildren
+        for line in lines:
+            if not line.strip():
+                continue
+            item = json.loads(line)
+            parent_id = item.pop("__parentId", None)
+            if parent_id is None:
+                if root is not None:
+                    yield root
+                root, known = item, {str(item.get("id")): item}
+                continue
+            parent = known.get(str(parent_id))
+            if parent is None:
+                raise error(f"bulk result: a line names parent {parent_id}, which is not the record being read "
+                            "(the file is read in order: a parent, then its children)", op=op)
+            kind = str(item.get("id", "")).split("/")[3] if str(item.get("id", "")).count("/") >= 4 else ""
+            field = self.children.get(kind)
+            if field is None:
+                raise error(f"bulk result: child line of type {kind or '(no id)'} has no field in `children`", op=op)
+            parent.setdefault(field, {"nodes": []})["nodes"].append(item)
+            if item.get("id"):
+                known[str(item["id"])] = item
+        if root is not None:
+            yield root
 
 
 def build_request_kind(options: dict, expr: Callable[[str], Any]) -> RequestKind:

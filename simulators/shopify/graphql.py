@@ -18,6 +18,7 @@ from typing import Any
 from graphql import (
     FragmentDefinitionNode,
     GraphQLError,
+    OperationDefinitionNode,
     execute,
     get_operation_ast,
     parse,
