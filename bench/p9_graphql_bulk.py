@@ -27,8 +27,8 @@ RSS_GOAL = "<= 200 MB, nearly equal"
 
 
 def child(products: int) -> dict:
-    import httpx
     import _sync
+    import httpx
 
     from engine.flow.runner import FlowRun, Merchant
     from engine.http.ratelimit import build_limiter
