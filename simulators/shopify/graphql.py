@@ -166,7 +166,7 @@ async def graphql_endpoint(request: Request) -> Response:
         return JSONResponse({"errors": [_error("Throttled", "THROTTLED")], "extensions": {"cost": cost}})
     is_mutation = operation.operation.value == "mutation"
     context = {"state": state, "version": version, "base_url": str(request.base_url).rstrip("/"),
-               "request": request, "operation": operation}
+               "request": request, "operation": operation, "variables": variables}
     result = execute(schema, document, root_value=_mutations(state) if is_mutation else _queries(state),
                      context_value=context, variable_values=variables,
                      operation_name=payload.get("operationName"), field_resolver=_field_resolver)
@@ -381,7 +381,7 @@ def _idempotency_key(info: Any) -> str | None:
                     node = argument.value
                     if hasattr(node, "value"):
                         return str(node.value)
-                    return str(info.variable_values.get(node.name.value))
+                    return str(info.context["variables"].get(node.name.value))
     return None
 
 

@@ -182,3 +182,26 @@ def test_a_throttled_answer_is_retried_after_the_time_the_bucket_needs():
     connect(handler, clock).call("list_things")
     assert answers == ["THROTTLED", "ok"]
     assert 4.0 <= clock.slept <= 5.0  # 400 points at 100/s (plus the headroom), not a blind backoff
+
+
+def test_bulk_lines_are_joined_to_their_parents_and_out_of_order_children_are_refused():
+    from engine.http.errors import PaginationError
+    from engine.http.graphql import GraphQLBulkRead
+
+    bulk = GraphQLBulkRead({"kind": "graphql_bulk", "document": "{ products { edges { node { id } } } }",
+                            "start": "s", "poll": "p", "children": {"ProductVariant": "variants", "Metafield": "metafields"}})
+    lines = [
+        '{"id":"gid://shopify/Product/1","title":"A"}',
+        '{"id":"gid://shopify/ProductVariant/11","sku":"A-1","__parentId":"gid://shopify/Product/1"}',
+        '{"id":"gid://shopify/Metafield/111","value":"x","__parentId":"gid://shopify/ProductVariant/11"}',
+        '{"id":"gid://shopify/ProductVariant/12","sku":"A-2","__parentId":"gid://shopify/Product/1"}',
+        "",
+        '{"id":"gid://shopify/Product/2","title":"B"}',
+    ]
+    joined = list(bulk._join(iter(lines), "bulk", PaginationError))
+    assert [p["title"] for p in joined] == ["A", "B"]
+    assert [v["sku"] for v in joined[0]["variants"]["nodes"]] == ["A-1", "A-2"]
+    assert joined[0]["variants"]["nodes"][0]["metafields"]["nodes"][0]["value"] == "x"
+    stray = [lines[0], lines[5], lines[1]]  # a variant of product 1 after product 2 started
+    with pytest.raises(PaginationError, match="not the record being read"):
+        list(bulk._join(iter(stray), "bulk", PaginationError))
