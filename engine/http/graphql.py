@@ -170,7 +170,7 @@ class GraphQLBulkRead(RequestKind):
             raise HttpCallError(f"{op}: bulk operation {ident} ended {operation['status']}"
                                 f" ({operation.get('errorCode') or 'no error code'})", op=op)
         url = operation.get("url")
-        if not url:  # nothing matched: Shopify gives no file
+        if not url:  # nothing matched: the platform gives no file
             return
         try:
             # A signed download URL: no credentials are sent with it.
