@@ -37,7 +37,7 @@ class RunReport:
     `not_kept` says how many outcomes its counts hold beyond those shown."""
 
     KEEP_RESULTS = 1000
-    KEEP_PLAN = 5000
+    KEEP_PLAN = 1000
 
     run_id: str
     merchant: str
