@@ -37,6 +37,7 @@ BENCHES = {
     "P6": ("p6_scale", "catalog sync: peak RSS, CPU per 1,000", "<= 200 MB flat"),
     "P7": ("p7_workers", "workers 1/2/4 on PostgreSQL", "near linear"),
     "P8": ("p8_inventory", "inventory updates/s to TikTok vs its limit", ">= 95%, 0 throttled"),
+    "P9": ("p9_graphql_bulk", "GraphQL bulk read + dry-run sync: peak RSS, records/s", "<= 200 MB, nearly equal"),
 }
 
 

@@ -35,9 +35,12 @@ class RunReport:
     """What a run did. `counts` has every record; `results` has every dead letter but, in a real
     run, only the first KEEP_RESULTS other outcomes (each record's result is in the state store
     already: `connector runs show`), so a run's memory does not grow with the catalog. A dry run
-    writes nothing anywhere else, so it keeps every outcome for the plan it prints."""
+    writes nothing anywhere else, so it keeps the outcomes and planned bodies of the plan it prints,
+    up to KEEP_PLAN records: a dry run of a whole large catalog still runs in flat memory, and
+    `not_kept` says how many outcomes its counts hold beyond those shown."""
 
     KEEP_RESULTS = 1000
+    KEEP_PLAN = 1000
 
     run_id: str
     merchant: str
@@ -49,6 +52,7 @@ class RunReport:
     status: str = "ok"
     error: str = ""
     seconds: float = 0.0
+    not_kept: int = 0  # dry run: outcomes beyond KEEP_PLAN, counted but not kept
 
     def add(self, action: str) -> None:
         self.counts[action] = self.counts.get(action, 0) + 1
@@ -186,6 +190,8 @@ class FlowRun:
         ctx.run_id = "dry-run" if ctx.dry_run else store.start_run(ctx.merchant, ctx.flow, False, ctx.options)
         report = RunReport(ctx.run_id, ctx.merchant, ctx.flow, ctx.dry_run)
         source = records if records is not None else self.steps[0].records(ctx)
+        if ctx.dry_run:
+            ctx.planned = _Kept(report.KEEP_PLAN)  # the bodies shown with the first outcomes
         kept = 0  # outcomes other than dead letters held in report.results
 
         def handle(record: Record, start: int = 1) -> None:
@@ -196,9 +202,11 @@ class FlowRun:
             report.add(outcome["action"])
             if outcome["action"] == "gathered":
                 return  # held by a step until the read ends; its group's outcome is recorded
-            if ctx.dry_run or outcome["action"] == "dead_letter" or kept < report.KEEP_RESULTS:
+            if outcome["action"] == "dead_letter" or kept < (report.KEEP_PLAN if ctx.dry_run else report.KEEP_RESULTS):
                 report.results.append(outcome)
                 kept += outcome["action"] != "dead_letter"
+            elif ctx.dry_run:
+                report.not_kept += 1
             if progress:
                 progress(record, outcome["action"])
 
@@ -307,6 +315,20 @@ class FlowRun:
         more = f" +{len(skus) - shown_skus} more" if len(skus) > shown_skus else ""
         listed = f"SKU{'s' if len(skus) > 1 else ''} {', '.join(skus[:shown_skus])}{more}"
         return f"{title} ({listed})" if title else listed
+
+
+class _Kept(list):
+    """A dry run's planned writes: the first `limit` are kept, later ones only counted."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit, self.dropped = limit, 0
+
+    def append(self, item: Any) -> None:
+        if len(self) < self.limit:
+            super().append(item)
+        else:
+            self.dropped += 1
 
 
 def replay_records(store: Any, merchant: str, flow: str, ids: list[int] | None = None) -> Iterator[Record]:

@@ -306,7 +306,12 @@ class Connection:
             body = {**op.body, **(body or {})}
         elif body is None:
             body = op.body
-        if op.idempotency:
+        if op.request is not None:
+            key = idempotency_key or (uuid.uuid4().hex if op.request.idempotency_variable else None)
+            # The caller's query values become variables as they are (lists stay lists).
+            body = op.request.body(path_params, {**op.query, **(query or {})}, body, key)
+            merged_query = {}
+        elif op.idempotency:
             key = idempotency_key or uuid.uuid4().hex  # generated once: every retry reuses it
             where, fld = op.idempotency["in"], op.idempotency["field"]
             if where == "body":
@@ -399,7 +404,7 @@ class Connection:
         refreshed = False
         while True:
             attempt += 1
-            self.limiter.acquire()
+            self.limiter.acquire_for(op.name)
             request = OutboundRequest(prepared.method, prepared.url, prepared.path, dict(prepared.query),
                                       dict(prepared.headers), prepared.content, prepared.content_type)
             try:
@@ -424,6 +429,7 @@ class Connection:
                 raise TransportError(f"{type(exc).__name__}: no answer", op=op.name, url=safe_url) from None
             self.limiter.observe(raw.status_code, raw.headers)
             body = _parse_body(raw)
+            self.limiter.observe_body(op.name, body)
             ctx = context(raw.status_code, raw.headers, body)
             verdict = classify(self.spec.error_rules, policy.on_status, ctx)
             request_id = self._request_id(ctx)
@@ -447,7 +453,8 @@ class Connection:
             retry_after = (parse_retry_after(raw.headers.get("retry-after"), self.clock())
                            if policy.respect_retry_after else None)
             if verdict.action == "rate_limited":
-                wait = max(retry_after or 0.0, policy.backoff(attempt, self.rng))
+                needed = self.limiter.retry_wait()  # a cost bucket knows when the request fits again
+                wait = max(retry_after or 0.0, policy.backoff(attempt, self.rng) if needed is None else needed)
                 # The server refused the request, so resending is safe even for a create.
                 if attempt >= policy.max_attempts:
                     cls = verdict.error_class if issubclass(verdict.error_class, RateLimitedError) else RateLimitedError
@@ -499,9 +506,18 @@ class Connection:
         """Pages of a paginated operation, following its stop rules. An operation without
         `paginate` yields one page. Raises PaginationError when a loop guard fires."""
         compiled = self.operation(op)
+        if getattr(compiled.request, "streams", False):
+            # A request kind that reads a whole result itself (a bulk operation): its pages as they come.
+            for number, records in enumerate(compiled.request.pages(self, op), start=1):
+                yield Page(number, Response(op, 200, httpx.Headers(), None, _op=compiled), records)
+            return
         paginator = compiled.paginator
-        prepared = self._prepare(compiled, path_params=path_params, query=None, body=body, headers=headers,
-                                 files=None, idempotency_key=None)
+        # A GraphQL operation takes the caller's filters as variables, in the body; a REST one in the query.
+        in_body = compiled.request is not None
+        prepared = self._prepare(compiled, path_params=path_params, query=query if in_body else None, body=body,
+                                 headers=headers, files=None, idempotency_key=None)
+        if in_body:
+            query = None
         if paginator is None:
             response = self._execute(compiled, self._with_query(
                 prepared, _derive_query(compiled, _merge_query(compiled.query, query))))

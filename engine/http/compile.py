@@ -22,6 +22,7 @@ from engine.errors import Problem, SpecError
 from engine.http.auth import AUTH_KINDS
 from engine.http.classify import ErrorRule
 from engine.http.errors import ERROR_CLASSES
+from engine.http.graphql import REQUEST_KINDS, build_request_kind
 from engine.http.paginate import PAGINATORS, Paginator
 from engine.http.ratelimit import RATE_LIMITS
 from engine.http.retry import RetryPolicy
@@ -93,6 +94,7 @@ class CompiledOperation:
     inputs: tuple[str, ...] = ()  # query parameters callers give that are not sent as they are
     derive_query: Mapping[str, Any] = field(default_factory=dict)  # parameter -> JMESPath over the query
     versioned: VersionSpec | None = None
+    request: Any = None  # a request kind (engine.http.graphql) that builds the body; None = REST
 
 
 @dataclass(frozen=True)
@@ -320,6 +322,15 @@ class _Compiler:
                 conflict=self.jmespath(v.get("conflict", "status == `409`"), f"{path}.versioned.conflict"),
                 current=self.jmespath(v["current"], f"{path}.versioned.current") if "current" in v else None,
                 max_conflicts=int(v.get("max_conflicts", 3)))
+        request = None
+        if "request" in op and self.options(REQUEST_KINDS, op["request"], f"{path}.request") is not None:
+            request = self.request_kind(op["request"], f"{path}.request")
+            if request is not None:
+                default_idempotent = not getattr(request, "is_mutation", True) or bool(request.idempotency_variable)
+                if item_errors is None and getattr(request, "user_errors", None):
+                    item_errors = ItemErrorsSpec(self.jmespath(request.user_errors, f"{path}.request.user_errors"),
+                                                 self.search("join('.', field)"), self.search("code"),
+                                                 self.search("message"))
         return CompiledOperation(
             name=name,
             method=method,
@@ -340,7 +351,17 @@ class _Compiler:
             inputs=tuple(op.get("inputs", ())),
             derive_query=MappingProxyType(derive),
             versioned=versioned,
+            request=request,
         )
+
+    def request_kind(self, options: dict, path: str) -> Any | None:
+        try:
+            return build_request_kind(options, self.search)
+        except ExprCompileError as exc:
+            self.problem(f"{path}.variables", f"bad JMESPath: {exc}", hint=exc.hint)
+        except ValueError as exc:
+            self.problem(f"{path}.document", str(exc))
+        return None
 
 
 def compile_connector(spec: Mapping[str, Any], exprs: ExpressionCompiler | None = None) -> CompiledConnector:
@@ -398,6 +419,12 @@ def compile_connector(spec: Mapping[str, Any], exprs: ExpressionCompiler | None 
     for setting in spec.get("mapping_settings", ()):
         if setting not in known_settings:
             c.problem("mapping_settings", f"{setting!r} is not a declared setting", hint="add it under settings.properties")
+    for name, compiled in operations.items():  # a request kind that calls other operations names them
+        for key in ("start", "poll"):
+            other = getattr(compiled.request, key, None)
+            if isinstance(other, str) and other not in spec["operations"]:
+                c.problem(f"operations.{name}.request.{key}", f"no operation {other!r}",
+                          hint=f"known: {', '.join(sorted(spec['operations']))}")
     subscriptions = compile_subscriptions(c, spec["subscriptions"], operations) if "subscriptions" in spec else None
 
     if c.problems:

@@ -28,8 +28,19 @@ class Limiter:
     def acquire(self) -> float:  # returns the seconds waited, for stats
         return 0.0
 
+    def acquire_for(self, op: str | None) -> float:
+        """`acquire` for one named operation (a limiter that counts cost per operation uses it)."""
+        return self.acquire()
+
     def observe(self, status: int, headers: Mapping[str, str]) -> None:
         pass
+
+    def observe_body(self, op: str | None, body: Any) -> None:
+        """After `observe`: a limiter whose quota the answer body reports reads it here."""
+
+    def retry_wait(self) -> float | None:
+        """After a refused answer: the seconds the quota needs, when the limiter knows them."""
+        return None
 
     def penalize(self, seconds: float) -> None:
         """Hold every caller of this connection back for `seconds` (the caller that got the 429

@@ -79,3 +79,12 @@ def cast_string(value: Any, scale: int | None = None) -> str:
                                   {"created_at": "2026-01-01T00:00:00Z"}, input={"create_time": 1767225600})])
 def cast_datetime(value: Any, scale: int | None = None) -> str:
     return rfc3339(parse_datetime(value))
+
+
+@CASTS.register("number", options_schema=_NO_OPTIONS,
+                doc="A JSON number, for a measure an API types as a float (a weight); never for money.",
+                examples=[Example({"value": {"path": "weight", "cast": "number"}}, {"value": 0.604},
+                                  input={"weight": "0.604"})])
+def cast_number(value: Any, scale: int | None = None) -> int | float:
+    number = to_decimal(value)
+    return int(number) if number == number.to_integral_value() else float(number)

@@ -413,6 +413,15 @@ def _take(items: list | None, count: Any) -> list:
     return list((items or [])[: max(0, int(count))])
 
 
+@function("numbered", "array|null", "string", returns="array", example=Example(
+    "numbered(images, 'position')[].{url: url, position: position}",
+    [{"url": "a.jpg", "position": 1}, {"url": "b.jpg", "position": 2}],
+    input={"images": [{"url": "a.jpg"}, {"url": "b.jpg"}]}))
+def _numbered(items: list | None, key: str) -> list:
+    """Each object with its 1-based place in the list under `key` (for lists whose order is their position)."""
+    return [{**item, key: index} if isinstance(item, dict) else item for index, item in enumerate(items or [], start=1)]
+
+
 # ---------------------------------------------------------------- dates
 
 

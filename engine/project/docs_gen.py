@@ -27,7 +27,7 @@ def render_reference(registries: dict[str, Registry]) -> dict[str, str]:
         "mappings.md": _mappings(registries["form"], registries["cast"]),
         "functions.md": _functions(registries["function"]),
         "connectors.md": _connectors(registries["auth"], registries["paginator"], registries["rate_limit"],
-                                     registries["verifier"]),
+                                     registries["verifier"], registries["request"]),
     }
     files["README.md"] = _index(registries)
     return {name: HEADER + text.rstrip("\n") + "\n" for name, text in sorted(files.items())}
@@ -54,7 +54,7 @@ What the engine understands, generated from the one place each piece is declared
 | [Flow steps](steps.md) | {names("step")} |
 | [Mappings](mappings.md) | value forms {names("form", True)}; casts {names("cast", True)} |
 | [Functions](functions.md) | {names("function")} |
-| [Connectors](connectors.md) | auth {names("auth")}; paginators {names("paginator")}; rate limits {names("rate_limit")}; webhook verifiers {names("verifier")} |
+| [Connectors](connectors.md) | auth {names("auth")}; paginators {names("paginator")}; rate limits {names("rate_limit")}; webhook verifiers {names("verifier")}; request kinds {names("request")} |
 """
 
 
@@ -128,7 +128,8 @@ def _functions(functions: Registry) -> str:
     return "\n".join(out)
 
 
-def _connectors(auth: Registry, paginators: Registry, rate_limits: Registry, verifiers: Registry) -> str:
+def _connectors(auth: Registry, paginators: Registry, rate_limits: Registry, verifiers: Registry,
+                requests: Registry) -> str:
     out = ["# Connectors: auth, pagination, rate limits, webhook verifiers", "",
            "A connector spec names one kind for each and gives the kind's options next to `kind:`:", "",
            "```yaml", "auth: {kind: header_token, header: X-Api-Key}", "rate_limit: {kind: token_bucket, rate: 2, burst: 40}",
@@ -143,6 +144,8 @@ def _connectors(auth: Registry, paginators: Registry, rate_limits: Registry, ver
          "comes from the platform, before anything is stored: the connector's `webhooks:` section names one "
          "(`webhooks: {verifier: {kind: KIND, ...}, event_id: ..., topic: ...}`). A missing, badly encoded, "
          "forged or tampered signature is refused with 401, compared in constant time."),
+        ("Request kinds", requests, "request", "How an operation's body is built when the API is not plain REST: "
+         "`request: {kind: KIND, ...}` next to the operation's method and path."),
     ):
         out += [f"## {title}", "", intro, ""]
         for entry in registry.entries():

@@ -35,6 +35,7 @@ def load_registries() -> dict[str, Registry]:
     import engine.http  # noqa: F401  (auth, paginator and rate-limit kinds, and the platforms' kinds)
     from engine.flow.registry import STEPS
     from engine.http.auth import AUTH_KINDS
+    from engine.http.graphql import REQUEST_KINDS
     from engine.http.paginate import PAGINATORS
     from engine.http.ratelimit import RATE_LIMITS
     from engine.http.verify import VERIFIERS
@@ -43,7 +44,8 @@ def load_registries() -> dict[str, Registry]:
     from engine.lang.mapping import FORMS
 
     return {"auth": AUTH_KINDS, "paginator": PAGINATORS, "rate_limit": RATE_LIMITS, "step": STEPS,
-            "cast": CASTS, "form": FORMS, "function": FUNCTIONS, "verifier": VERIFIERS}
+            "cast": CASTS, "form": FORMS, "function": FUNCTIONS, "verifier": VERIFIERS,
+            "request": REQUEST_KINDS}
 
 
 # ------------------------------------------------------------------------------ the generated defs
@@ -87,6 +89,7 @@ def connector_defs(registries: dict[str, Registry]) -> dict[str, Any]:
         ("paginator", "paginate", "How a list operation pages, with explicit `stop_on` rules and a `max_pages` guard."),
         ("rate_limit", "rate_limit", "Proactive per-connection limiter: a call waits instead of earning a 429."),
         ("verifier", "verifier", "How an inbound webhook proves it comes from the platform (checked before anything is stored)."),
+        ("request", "request", "How an operation's request body is built when it is not plain REST (e.g. GraphQL)."),
     ):
         registry = registries[key]
         defs[prefix] = _kind_dispatch(registry, prefix, what)
@@ -155,8 +158,9 @@ class Generated:
 
 
 GENERATED = (
-    Generated("connector.schema.json", connector_defs, frozenset({"auth", "paginate", "rate_limit", "verifier"}),
-              ("auth.", "paginate.", "rate_limit.", "verifier.")),
+    Generated("connector.schema.json", connector_defs,
+              frozenset({"auth", "paginate", "rate_limit", "verifier", "request"}),
+              ("auth.", "paginate.", "rate_limit.", "verifier.", "request.")),
     Generated("flow.schema.json", flow_defs, frozenset({"step"}), ("step.",)),
     Generated("mapping.schema.json", mapping_defs, frozenset({"value", "form"}), ()),
 )

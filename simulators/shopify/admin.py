@@ -32,6 +32,9 @@ async def reset(request: Request) -> Response:
     sim(request).reset()
     app_state.bucket.configure(app_state.bucket_defaults)
     app_state.bucket.reset()
+    if getattr(app_state, "graphql_bucket", None) is not None:
+        app_state.graphql_bucket.reset()
+    app_state.graphql_hold = {}
     app_state.faults.update({k: v for k, v in app_state.fault_defaults.items()})
     return JSONResponse({"ok": True})
 

@@ -22,9 +22,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from simulators.common import ADMIN_PREFIX, FaultConfig, FaultInjector
 
-from . import admin, catalog, customers, fulfillment, inventory, orders, refunds, webhooks
+from . import admin, catalog, customers, fulfillment, graphql, inventory, orders, refunds, webhooks
 from .bucket import LeakyBucket
 from .errors import ApiError
+from .graphql_bulk import BULK_PREFIX
 from .state import ShopState
 from .values import JSONResponse
 
@@ -69,10 +70,21 @@ class ShopifyGate:
         self.pump = pump
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
+        if scope["type"] != "http" or scope["path"].startswith((ADMIN_PREFIX, BULK_PREFIX)):
             await self.app(scope, receive, send)
             return
         seen = {"status": 0}
+        if scope["path"].endswith("/graphql.json"):  # its own cost bucket, no call-limit header
+            async def send_seen(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    seen["status"] = message["status"]
+                await send(message)
+
+            try:
+                await self._dispatch_graphql(scope, receive, send_seen)
+            finally:
+                self._record(scope, seen["status"])
+            return
 
         async def send_with_limit(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -96,6 +108,17 @@ class ShopifyGate:
         wait = self.bucket.take()
         if wait is not None:
             await throttled_response(self.bucket.leak_per_second, wait)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _dispatch_graphql(self, scope: Scope, receive: Receive, send: Send) -> None:
+        match = API_PATH.match(scope["path"])
+        if match is None or not graphql.supported(match.group(1)):
+            await JSONResponse({"errors": "Not Found"}, status_code=404)(scope, receive, send)
+            return
+        if Headers(scope=scope).get("x-shopify-access-token") != self.access_token:
+            await JSONResponse({"errors": "[API] Invalid API key or access token (unrecognized login or wrong "
+                                "password)"}, status_code=401)(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
@@ -151,9 +174,10 @@ def create_app(
         *refunds.ROUTES,
         *customers.ROUTES,
         *webhooks.ROUTES,
+        *graphql.ROUTES,
     ]
     app = Starlette(
-        routes=[*admin.ROUTES, Mount("/admin/api/{version}", routes=api_routes)],
+        routes=[*admin.ROUTES, *graphql.ADMIN_ROUTES, Mount("/admin/api/{version}", routes=api_routes)],
         middleware=[
             Middleware(ShopifyGate, state=state, bucket=bucket, access_token=access_token, pump=pump),
             Middleware(

@@ -186,14 +186,14 @@ def _apply_variant_fields(variant: dict, data: dict, blank: str | None = "") -> 
     variant["title"] = _variant_title(variant)
 
 
-def _check_unique_options(product: dict) -> None:
+def _check_unique_options(product: dict, max_variants: int = 100) -> None:
     seen = set()
     for variant in product["variants"]:
         combo = tuple(variant.get(f"option{i}") for i in (1, 2, 3))
         if combo in seen:
             raise invalid("base", f"The variant '{_variant_title(variant)}' already exists.")
         seen.add(combo)
-    if len(product["variants"]) > 100:
+    if len(product["variants"]) > max_variants:  # REST: 100; GraphQL productSet: 2048
         raise invalid("variants", "Exceeded maximum number of variants allowed")
 
 
@@ -314,7 +314,7 @@ def _apply_product_fields(state: ShopState, product: dict, data: dict) -> None:
         product["published_at"] = data["published_at"]
 
 
-def create_product(state: ShopState, data: dict, initial_stock: bool = True) -> dict:
+def create_product(state: ShopState, data: dict, initial_stock: bool = True, max_variants: int = 100) -> dict:
     ident = int(data.get("id") or state.new_id())
     product = {
         "id": ident,
@@ -345,7 +345,7 @@ def create_product(state: ShopState, data: dict, initial_stock: bool = True) -> 
             if not isinstance(variant_data, dict):
                 raise invalid("variants", "is invalid")
             product["variants"].append(new_variant(state, product, variant_data, initial_stock))
-        _check_unique_options(product)
+        _check_unique_options(product, max_variants)
         _sync_options(product)
         product["images"] = _images(state, product, data.get("images") or [])
     except ApiError:
@@ -372,7 +372,7 @@ def _touch(state: ShopState, product: dict) -> None:
     emit(state, "products/update", render_product(state, product))
 
 
-def update_product(state: ShopState, product: dict, data: dict) -> dict:
+def update_product(state: ShopState, product: dict, data: dict, max_variants: int = 100) -> dict:
     _apply_product_fields(state, product, data)
     if "options" in data:
         product["options"] = [
@@ -397,7 +397,7 @@ def update_product(state: ShopState, product: dict, data: dict) -> dict:
             if variant["id"] not in kept:
                 _drop_variant(state, variant)
         product["variants"] = keep
-        _check_unique_options(product)
+        _check_unique_options(product, max_variants)
     _sync_options(product)
     if "images" in data:
         product["images"] = _images(state, product, data["images"] or [])

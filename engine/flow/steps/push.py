@@ -196,7 +196,10 @@ class Push(Step):
         plan = write["plan"]
         if plan is None:
             return record.data
-        result = plan.apply(record.canonical, {**run.mapping_context(self.options["to"]), **record.context})
+        # `previous` is the record as last pushed: what the channel holds unless someone else changed
+        # it since, which a compare-and-set write names as the value it replaces.
+        result = plan.apply(record.canonical, {**run.mapping_context(self.options["to"]), **record.context,
+                                               "previous": record.previous})
         if result.errors:
             raise RecordError(f"mapping {plan.name} failed", step="push", field_errors=[e.as_dict() for e in result.errors])
         return result.output
