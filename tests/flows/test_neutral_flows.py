@@ -75,7 +75,7 @@ BROKEN = "length(("  # an unclosed call
 
 @pytest.mark.parametrize("old, new", [
     ('price: "variants[].{sku: sku, price: price, list: compare_at_price}"', f'price: "{BROKEN}"'),
-    ('urls: "sort_by(images, &position)[].url"', f'urls: "{BROKEN}"'),
+    ('urls: "sort_by(images || `[]`, &not_null(position, `0`))[].url"', f'urls: "{BROKEN}"'),
     ("      entity: product\n      parts:", "      entity: product\n      parts:\n        broken: \"" + BROKEN + '"'),
 ], ids=["diff-part", "upload-urls", "new-diff-part"])
 def test_a_broken_expression_in_a_flow_step_option_is_reported_at_its_line(tmp_path, old, new):
