@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import csrf_of
+from ui_helpers import csrf_of
 
 
 def test_health_shows_each_connection_with_its_numbers(page) -> None:
