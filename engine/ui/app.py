@@ -50,6 +50,7 @@ class Operations:
     merchants: dict[str, Any]
     access: Access
     live_health: Callable[[], dict] | None = None
+    poll_seconds: int = POLL_SECONDS  # how often a page reads itself again (0: never)
     _notes: OrderedDict[str, str] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -94,7 +95,7 @@ def routes(ops: Operations) -> list[BaseRoute]:
         merchant = request.path_params.get("merchant")
         response = templates.TemplateResponse(request, name, {
             "prefix": PREFIX, "merchants": list(ops.merchants), "merchant": merchant, "pages": PAGES,
-            "csrf": token, "actor": request.state.actor, "poll": POLL_SECONDS if poll else 0,
+            "csrf": token, "actor": request.state.actor, "poll": ops.poll_seconds if poll else 0,
             "note": ops.take_note(request.query_params.get("note")),
             "read_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"), **context})
         if new:

@@ -319,7 +319,7 @@ def throughput(merchant: Any, hours: int = 24) -> dict[str, list[dict]]:
             continue
         slot = int((when - start).total_seconds() // 3600)
         counts = _counts(run)
-        errors = counts.get("dead_letter", 0) + counts.get("failed", 0) + (1 if run.get("status") == "failed" else 0)
+        errors = counts.get("dead_letter", 0) + counts.get("failed", 0)
         for name in bound.get(run["flow"], []):
             if name in series and 0 <= slot < hours:
                 series[name][slot]["records"] += sum(counts.values())
