@@ -56,7 +56,7 @@ def site(chromium, tmp_path_factory):
     refused.clear()
     ops = Operations({"acme": merchant}, Access("127.0.0.1"), poll_seconds=2)
     with LoopbackServer(standalone_app(ops)) as http:
-        yield {"url": http.url, "merchant": merchant, **seeded}
+        yield {"url": http.url, "merchant": merchant, "poll": ops.poll_seconds, **seeded}
     merchant.close()
 
 
@@ -139,6 +139,22 @@ def test_the_page_updates_without_a_reload(site, browser) -> None:
                                             "label": "Arrived Meanwhile (SKU LIVE-1)"})
     wait_for(browser, lambda d: "Arrived Meanwhile (SKU LIVE-1)" in d.page_source, "the new dead letter never showed")
     assert browser.execute_script("return window.notReloaded === true;")
+
+
+def test_a_note_being_written_is_not_swept_away_by_an_update(site, browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{site['url']}/ui/m/acme/dlq")
+    browser.find_element(By.CSS_SELECTOR, "section.group input[name=note]").send_keys("checking with the brand")
+    site["merchant"].store.add_dead_letter(None, "acme", "catalog", "push", "catalog_to_tiktok", "live-2",
+                                           {"title": "Second Arrival"}, {"message": "HTTP 502", "type": "HttpCallError"})
+    time.sleep(3 * site["poll"])  # three polls skipped while the note is being written
+    assert "Second Arrival" not in browser.page_source
+    assert browser.find_element(By.CSS_SELECTOR, "section.group input[name=note]").get_attribute("value") == \
+        "checking with the brand"
+    browser.find_element(By.CSS_SELECTOR, "section.group input[name=note]").clear()
+    browser.find_element(By.TAG_NAME, "h1").click()  # done writing: updates resume
+    wait_for(browser, lambda d: "Second Arrival" in d.page_source, "updates did not resume")
 
 
 def test_every_page_renders_and_is_photographed(site, browser) -> None:
