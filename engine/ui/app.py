@@ -38,6 +38,7 @@ HERE = Path(__file__).parent
 PREFIX = "/ui"
 POLL_SECONDS = 5
 MAX_FORM_BYTES = 1024 * 1024
+LETTERS_SHOWN = 50  # rows listed per dead-letter group; the group's actions take all of them
 PAGES = (("health", "Health"), ("runs", "Runs"), ("dlq", "Dead letters"), ("listings", "Listings"),
          ("orders", "Orders"), ("stock", "Stock"), ("audit", "Audit log"))
 
@@ -185,7 +186,8 @@ def routes(ops: Operations) -> list[BaseRoute]:
 
     def dlq(request: Request) -> Response:
         merchant = merchant_of(request)
-        return page(request, "dlq.html", {"groups": views.dead_letter_groups(merchant), "page_name": "dlq"})
+        return page(request, "dlq.html", {"groups": views.dead_letter_groups(merchant), "page_name": "dlq",
+                                           "shown": LETTERS_SHOWN})
 
     def letter(request: Request) -> Response:
         merchant = merchant_of(request)

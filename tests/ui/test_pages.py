@@ -88,3 +88,14 @@ def test_resolving_a_group_closes_it_and_is_audited(page) -> None:
     assert entry["action"] == "resolve" and entry["actor"].endswith("@local")
     assert entry["target"] == ",".join(f"dead_letter:{i}" for i in seeded["auth"])
     assert "resolve" in client.get("/ui/m/acme/audit").text
+
+
+def test_a_big_group_lists_its_first_letters_and_acts_on_all(page, monkeypatch) -> None:
+    import engine.ui.app as ui_app
+
+    client, _, seeded = page
+    monkeypatch.setattr(ui_app, "LETTERS_SHOWN", 2)
+    html = client.get("/ui/m/acme/dlq").text
+    assert "and 1 more; the group's buttons act on all 3." in html
+    assert f'id="letter-{seeded["too_long"][2]}"' not in html
+    assert f'value="{",".join(map(str, seeded["too_long"]))}"' in html
