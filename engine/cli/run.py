@@ -41,6 +41,26 @@ def _flow_of(merchant: Any, flow: str) -> str:
     return flow
 
 
+def _print_event_replays(merchant: Any, ids: list[int] | None, results: list) -> int:
+    """The results of replaying dead-lettered webhook events; the exit code."""
+    if not results:
+        console.print(f"no open dead-lettered events of {merchant.name}" + (" with those ids" if ids else ""))
+        return exit_codes.USAGE if ids else exit_codes.OK
+    table = plain_table(f"webhook events replayed for {merchant.name}: {len(results)}")
+    for name in ("id", "event", "result"):
+        table.add_column(name, overflow="fold")
+    for result in results:
+        cell = text(result.status)
+        if result.error:
+            cell.append("\n" + REDACTOR.text(result.error), style="red")
+        table.add_row(text(str(result.letter_id)), text(result.key), cell)
+    console.print(table)
+    statuses = {r.status for r in results}
+    if statuses & {"failed", "gone"}:
+        return exit_codes.DEAD_LETTERED
+    return exit_codes.BUSY if "waiting" in statuses else exit_codes.OK
+
+
 def _run_started(merchant: Any, flow: str, dry_run: bool) -> None:
     log.info("%s / %s: %s", merchant.name, flow, "dry run" if dry_run else "run")
 
@@ -69,8 +89,11 @@ def _detail_cell(detail: dict) -> Text:
 def replay_dead_letters(merchant: Any, flow: str, ids: list[int] | None = None, payload: Any = None) -> Any:
     """Run `flow` again on its open dead letters (`ids`, or all of the flow's), with the current
     configuration; `payload` first replaces the stored payload of the one id given (a hand fix).
-    What `connector dlq replay` does, and the operations page's replay button."""
+    Returns the run's report; for flow `webhooks` (dead-lettered events, replayed through the flows
+    they trigger) the list of each event's result. What `connector dlq replay` does, and the
+    operations page's replay button."""
     from engine.flow.runner import FlowRun, replay_records
+    from engine.serve.workers import EVENTS_FLOW
 
     if payload is not None:
         if not ids or len(ids) != 1:
@@ -78,6 +101,10 @@ def replay_dead_letters(merchant: Any, flow: str, ids: list[int] | None = None, 
         if merchant.store.get_dead_letter(ids[0]) is None:
             raise CliError(f"no dead letter {ids[0]}", exit_codes.USAGE)
         merchant.store.update_dead_letter_payload(ids[0], payload)
+    if flow == EVENTS_FLOW and flow not in merchant.flow_names():
+        from engine.serve.replay import replay_dead_lettered_events
+
+        return replay_dead_lettered_events(merchant, list(ids or []) or None)
     flow_run = FlowRun(merchant, _flow_of(merchant, flow))
     _run_started(merchant, flow, False)
     return flow_run.run(records=replay_records(merchant.store, merchant.name, flow, list(ids or []) or None))
@@ -215,7 +242,8 @@ def register(main: click.Group) -> None:
     def dlq_replay(merchant_file: Path, flow: str, ids: tuple[int, ...], payload: Path | None) -> None:
         """Run FLOW again on its dead-lettered records, with the current configuration.
 
-        Exits like `connector run`: 3 while records still fail."""
+        FLOW `webhooks`: the events given up on, processed again now through the flows they
+        trigger. Exits like `connector run`: 3 while records still fail."""
         if payload is not None and len(ids) != 1:
             raise click.UsageError("--payload needs exactly one --id")
         with open_merchant(merchant_file) as merchant:
@@ -226,6 +254,8 @@ def register(main: click.Group) -> None:
                 except json.JSONDecodeError as exc:
                     raise CliError(f"{payload} is not JSON: {exc}", exit_codes.USAGE) from None
             report = replay_dead_letters(merchant, flow, list(ids), fixed)
+            if isinstance(report, list):  # dead-lettered webhook events
+                sys.exit(_print_event_replays(merchant, list(ids) or None, report))
             print_report(report, merchant_file)
         sys.exit(_run_finished(report))
 

@@ -32,5 +32,10 @@ class ServeOptions:
     # when host is not a loopback address (without them it refuses every request).
     ui_auth: str | None = None
 
+    # Processed events are kept this long (their delivery ids catch the platform's redeliveries),
+    # then purged, once an hour; dead-lettered events stay until `connector events purge --failed`.
+    keep_events_days: float = 7.0
+    purge_every_seconds: float = 3600.0
+
     def backoff(self, attempts: int) -> float:
         return min(self.retry_base_seconds * 2 ** max(attempts - 1, 0), self.retry_max_seconds)

@@ -12,7 +12,7 @@ import json
 import logging
 import secrets
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -244,11 +244,16 @@ def routes(ops: Operations) -> list[BaseRoute]:
             message = REDACTOR.text(str(exc))
             _audit(merchant, request, "replay", ids, {"flow": flow, "edited": payload is not None, "error": message})
             return _back(ops, back, f"Replay refused: {message}")
+        still = [i for i in ids if (merchant.store.get_dead_letter(i) or {}).get("status") == "open"]
+        outcome = "all replayed" if not still else f"{len(still)} still failing"
+        if isinstance(report, list):  # dead-lettered webhook events, through the flows they trigger
+            results = dict(sorted(Counter(result.status for result in report).items()))
+            _audit(merchant, request, "replay", ids, {"flow": flow, "events": results})
+            return _back(ops, back, f"Replayed {len(report)} webhook event{'s' if len(report) != 1 else ''} ("
+                                    + ", ".join(f"{k} {v}" for k, v in results.items()) + f"): {outcome}.")
         counts = ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items()))
         _audit(merchant, request, "replay_edited" if payload is not None else "replay", ids,
                {"flow": flow, "run_id": report.run_id, "status": report.status, "counts": report.counts})
-        still = [i for i in ids if (merchant.store.get_dead_letter(i) or {}).get("status") == "open"]
-        outcome = "all replayed" if not still else f"{len(still)} still failing"
         return _back(ops, back, f"Replayed {len(ids)} dead letter{'s' if len(ids) != 1 else ''} of {flow} in run "
                                 f"{report.run_id} ({report.status}: {counts}): {outcome}.")
 

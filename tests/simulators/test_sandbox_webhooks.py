@@ -64,9 +64,10 @@ def receiver():
 def merchant_file(tmp_path: Path) -> Path:
     shutil.copytree(EXAMPLE, tmp_path / "acme", ignore=shutil.ignore_patterns(".state"))
     path = tmp_path / "acme" / "merchant.yaml"
-    # An event of each platform for one flow (any flow will do: what is tested is the delivery).
-    text = path.read_text().replace("\noverrides:\n", "\noverrides:\n  flows:\n    orders_from_tiktok:\n"
-                                                      "      trigger: {webhook: [ORDER_STATUS_CHANGE, ORDERS_CREATE]}\n")
+    # A Shopify order event for a flow that reads the store (what is tested is the delivery; the
+    # TikTok order event is the order flow's own).
+    text = path.read_text().replace("\noverrides:\n", "\noverrides:\n  flows:\n    fulfillment_to_tiktok:\n"
+                                                      "      trigger: {webhook: [ORDERS_CREATE]}\n")
     path.write_text(text)
     return path
 

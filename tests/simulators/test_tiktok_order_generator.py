@@ -4,36 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
 from starlette.testclient import TestClient
-from test_tiktok_sim import Api, FakeClock, create_active_product, product_body
+from test_tiktok_sim import Api, FakeClock, product_body
 from tiktok_order_helpers import NINE, assert_payment_adds_up, stock
 
 from simulators.tiktok_shop import create_app
 from simulators.tiktok_shop.generator import DEFAULT_STATUS_MIX, generate_orders
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def client(clock):
-    with TestClient(create_app(seed=3, clock=clock)) as c:
-        yield c
-
-
-@pytest.fixture
-def api(client, clock):
-    return Api(client, clock)
-
-
-@pytest.fixture
-def sku(api, client) -> dict:
-    """The first SKU of an approved tee: 19.90, 10 units in the main warehouse."""
-    created = create_active_product(api, client)
-    return {"id": created["skus"][0]["id"], "product_id": created["product_id"], "seller_sku": "TEE-BLK-M"}
 
 
 # -- the generator -----------------------------------------------------------------------------------

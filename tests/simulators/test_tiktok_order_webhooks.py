@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from payload_shapes import PAYLOADS, assert_shape, shape_of
 from starlette.testclient import TestClient
 from test_tiktok_sim import CREDS, Api, FakeClock, create_active_product
@@ -12,29 +11,6 @@ from tiktok_order_helpers import SHIP_BODY, detail, events, place, statuses_anno
 
 from engine.platforms.tiktok_shop import tiktok_webhook_signature, verify_tiktok_webhook
 from simulators.tiktok_shop import create_app
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def client(clock):
-    with TestClient(create_app(seed=3, clock=clock)) as c:
-        yield c
-
-
-@pytest.fixture
-def api(client, clock):
-    return Api(client, clock)
-
-
-@pytest.fixture
-def sku(api, client) -> dict:
-    """The first SKU of an approved tee: 19.90, 10 units in the main warehouse."""
-    created = create_active_product(api, client)
-    return {"id": created["skus"][0]["id"], "product_id": created["product_id"], "seller_sku": "TEE-BLK-M"}
 
 
 # -- webhooks -------------------------------------------------------------------------------------

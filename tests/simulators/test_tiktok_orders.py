@@ -3,9 +3,7 @@ and stock."""
 
 from __future__ import annotations
 
-import pytest
-from starlette.testclient import TestClient
-from test_tiktok_sim import Api, FakeClock, create_active_product
+from test_tiktok_sim import create_active_product
 from tiktok_order_helpers import (
     SHIP_BODY,
     assert_payment_adds_up,
@@ -16,31 +14,7 @@ from tiktok_order_helpers import (
     stock,
 )
 
-from simulators.tiktok_shop import create_app
 from simulators.tiktok_shop.orders import FBT_WAREHOUSE_ID
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def client(clock):
-    with TestClient(create_app(seed=3, clock=clock)) as c:
-        yield c
-
-
-@pytest.fixture
-def api(client, clock):
-    return Api(client, clock)
-
-
-@pytest.fixture
-def sku(api, client) -> dict:
-    """The first SKU of an approved tee: 19.90, 10 units in the main warehouse."""
-    created = create_active_product(api, client)
-    return {"id": created["skus"][0]["id"], "product_id": created["product_id"], "seller_sku": "TEE-BLK-M"}
 
 
 # -- fulfillment types ---------------------------------------------------------------------------
