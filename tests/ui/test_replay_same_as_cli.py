@@ -123,3 +123,31 @@ def test_a_payload_that_is_not_json_replays_nothing(twins) -> None:
                                                       "payload": "{not json"}, follow_redirects=True)
     assert "is not JSON" in page.text
     assert state_of(by_page) == before
+
+
+def test_dead_lettered_webhook_events_are_replayed_as_the_command_does(page, monkeypatch) -> None:
+    """Letters of flow `webhooks` go through the same function as `connector dlq replay MERCHANT
+    webhooks`: the event replay of the serve package, with the ids chosen on the page."""
+    from types import SimpleNamespace
+
+    import engine.serve.replay as event_replay
+
+    client, merchant, _ = page
+    letter = merchant.store.add_dead_letter(None, "acme", "webhooks", "webhook", "event", "tiktok_us:e1",
+                                            {"order_id": "1"}, {"message": "flow orders: the shop was down"})
+    calls = []
+
+    def replayed(target, ids=None, **kwargs):
+        calls.append((target.name, ids))
+        target.store.mark_replayed(letter, "events", True)
+        return [SimpleNamespace(letter_id=letter, key="tiktok_us:e1", status="done", error="")]
+
+    monkeypatch.setattr(event_replay, "replay_dead_lettered_events", replayed)
+    page_result = client.post("/ui/m/acme/dlq/replay", data={"csrf": csrf_of(client), "ids": str(letter)},
+                              follow_redirects=True)
+    assert "Replayed 1 webhook event (done 1): all replayed." in page_result.text
+    result = CliRunner().invoke(main, ["dlq", "replay", str(page[2]["file"]), "webhooks", "--id", str(letter)],
+                                env=ENV)
+    assert calls == [("acme", [letter]), ("acme", [letter])], result.output
+    [entry] = merchant.store.list_audit_entries("acme")
+    assert entry["detail"] == {"flow": "webhooks", "events": {"done": 1}}
