@@ -384,10 +384,10 @@ def test(paths: tuple[Path, ...], verbose: int) -> None:
 
 
 def _register_commands() -> None:
-    from engine.cli import audit, docs, listings, reconcile, serve, status, webhooks, worker
+    from engine.cli import audit, docs, listings, reconcile, serve, status, ui, webhooks, worker
     from engine.cli import run as run_commands
 
-    for module in (run_commands, listings, audit, webhooks, docs, serve, reconcile, worker, status):
+    for module in (run_commands, listings, audit, webhooks, docs, serve, reconcile, worker, status, ui):
         module.register(main)
     # Commands that live outside the engine (the simulators' `sandbox`) are plugged in by entry
     # point, so the engine never imports them.

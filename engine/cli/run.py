@@ -29,7 +29,7 @@ from engine.cli.render import (
 )
 from engine.project.secrets import REDACTOR
 
-__all__ = ["console", "field_diff", "print_report", "register"]
+__all__ = ["console", "field_diff", "print_report", "register", "replay_dead_letters"]
 
 log = logging.getLogger("engine.cli")
 
@@ -41,11 +41,8 @@ def _flow_of(merchant: Any, flow: str) -> str:
     return flow
 
 
-def _replay_events(merchant: Any, ids: list[int] | None) -> int:
-    """Dead-lettered webhook events through their flows again; the exit code."""
-    from engine.serve.replay import replay_dead_lettered_events
-
-    results = replay_dead_lettered_events(merchant, ids)
+def _print_event_replays(merchant: Any, ids: list[int] | None, results: list) -> int:
+    """The results of replaying dead-lettered webhook events; the exit code."""
     if not results:
         console.print(f"no open dead-lettered events of {merchant.name}" + (" with those ids" if ids else ""))
         return exit_codes.USAGE if ids else exit_codes.OK
@@ -87,6 +84,30 @@ def _detail_cell(detail: dict) -> Text:
         parts.append(f"{key}: {value if isinstance(value, str) else json.dumps(value, default=str)}")
     cell.append(REDACTOR.text(", ".join(parts)))
     return cell
+
+
+def replay_dead_letters(merchant: Any, flow: str, ids: list[int] | None = None, payload: Any = None) -> Any:
+    """Run `flow` again on its open dead letters (`ids`, or all of the flow's), with the current
+    configuration; `payload` first replaces the stored payload of the one id given (a hand fix).
+    Returns the run's report; for flow `webhooks` (dead-lettered events, replayed through the flows
+    they trigger) the list of each event's result. What `connector dlq replay` does, and the
+    operations page's replay button."""
+    from engine.flow.runner import FlowRun, replay_records
+    from engine.serve.workers import EVENTS_FLOW
+
+    if payload is not None:
+        if not ids or len(ids) != 1:
+            raise CliError("a fixed payload replaces the payload of exactly one dead letter", exit_codes.USAGE)
+        if merchant.store.get_dead_letter(ids[0]) is None:
+            raise CliError(f"no dead letter {ids[0]}", exit_codes.USAGE)
+        merchant.store.update_dead_letter_payload(ids[0], payload)
+    if flow == EVENTS_FLOW and flow not in merchant.flow_names():
+        from engine.serve.replay import replay_dead_lettered_events
+
+        return replay_dead_lettered_events(merchant, list(ids or []) or None)
+    flow_run = FlowRun(merchant, _flow_of(merchant, flow))
+    _run_started(merchant, flow, False)
+    return flow_run.run(records=replay_records(merchant.store, merchant.name, flow, list(ids or []) or None))
 
 
 def register(main: click.Group) -> None:
@@ -223,26 +244,18 @@ def register(main: click.Group) -> None:
 
         FLOW `webhooks`: the events given up on, processed again now through the flows they
         trigger. Exits like `connector run`: 3 while records still fail."""
-        from engine.flow.runner import FlowRun, replay_records
-        from engine.serve.workers import EVENTS_FLOW
-
         if payload is not None and len(ids) != 1:
             raise click.UsageError("--payload needs exactly one --id")
         with open_merchant(merchant_file) as merchant:
+            fixed = None
             if payload is not None:
                 try:
                     fixed = json.loads(payload.read_text(encoding="utf-8"))
                 except json.JSONDecodeError as exc:
                     raise CliError(f"{payload} is not JSON: {exc}", exit_codes.USAGE) from None
-                if merchant.store.get_dead_letter(ids[0]) is None:
-                    raise CliError(f"no dead letter {ids[0]}", exit_codes.USAGE)
-                merchant.store.update_dead_letter_payload(ids[0], fixed)
-            if flow == EVENTS_FLOW and flow not in merchant.flow_names():
-                code = _replay_events(merchant, list(ids) or None)
-                sys.exit(code)
-            flow_run = FlowRun(merchant, _flow_of(merchant, flow))
-            _run_started(merchant, flow, False)
-            report = flow_run.run(records=replay_records(merchant.store, merchant.name, flow, list(ids) or None))
+            report = replay_dead_letters(merchant, flow, list(ids), fixed)
+            if isinstance(report, list):  # dead-lettered webhook events
+                sys.exit(_print_event_replays(merchant, list(ids) or None, report))
             print_report(report, merchant_file)
         sys.exit(_run_finished(report))
 

@@ -26,17 +26,21 @@ def register(main: click.Group) -> None:
                   help="SQLite durability of received events: full survives a power loss, normal a crash.")
     @click.option("--keep-events", "keep_events", default=7.0, show_default=True, type=click.FloatRange(min=0),
                   metavar="DAYS", help="Processed events are purged after this many days (checked hourly).")
+    @click.option("--ui-auth", metavar="REF", help="Credentials of the operations page at /ui: token:${env:NAME} or "
+                  "basic:USER:${env:NAME}. Needed for the page when --host is not a loopback address.")
     def serve(merchant_files: tuple[Path, ...], host: str, port: int, workers: int, no_schedule: bool,
-              max_body: int, max_event_age: float | None, synchronous: str, keep_events: float) -> None:
+              max_body: int, max_event_age: float | None, synchronous: str, keep_events: float,
+              ui_auth: str | None) -> None:
         """Serve MERCHANT_FILE...: webhooks at POST /webhooks/MERCHANT/CONNECTION (verified, stored,
         then acknowledged), processed through the flows whose trigger.webhook names their topic;
-        flows with trigger.schedule run on their cron (UTC). GET /healthz and GET /metrics report.
+        flows with trigger.schedule run on their cron (UTC). GET /healthz and GET /metrics report;
+        the operations page is at /ui/.
         Stops gracefully on SIGTERM or Ctrl-C."""
         from engine.serve import ServeOptions, Server
 
         options = ServeOptions(host=host, port=port, workers=workers, schedule=not no_schedule,
                                max_body_bytes=max_body, max_event_age=max_event_age,
-                               synchronous=synchronous.upper(), keep_events_days=keep_events)
+                               synchronous=synchronous.upper(), keep_events_days=keep_events, ui_auth=ui_auth)
         server = Server(list(merchant_files), options)
         server.start()
         server.serve_forever()

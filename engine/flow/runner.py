@@ -241,6 +241,7 @@ class FlowRun:
         """Take one record through the steps from `start` (1: the one after the pull)."""
         ctx, store = self.ctx, self.merchant.store
         step_name = "pull"
+        arrived = record.key  # a step may re-key the record (a remote id found to be a catalog key)
         if record.read_error is not None:
             return self._dead_letter(record, step_name, record.read_error)
         try:
@@ -264,9 +265,10 @@ class FlowRun:
             status = "skipped" if action in ("skip", "queued", "untracked", "held") else "ok"
             store.record_result(ctx.run_id, ctx.flow_name, record.key, action.replace("+", ","), status,
                                 {"remote_id": record.remote_id, **record.detail})
-            if status == "ok":  # the record went through: its own open letters are closed
-                for letter_id in store.open_dead_letter_ids(ctx.merchant, ctx.flow, record.key):
-                    store.mark_replayed(letter_id, ctx.run_id, True)
+            if status == "ok":  # the record went through: its own open letters are closed, under either key
+                for key in dict.fromkeys((record.key, arrived)):
+                    for letter_id in store.open_dead_letter_ids(ctx.merchant, ctx.flow, key):
+                        store.mark_replayed(letter_id, ctx.run_id, True)
         return outcome
 
     def _dead_letter(self, record: Record, step: str, exc: Exception) -> dict:

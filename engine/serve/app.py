@@ -94,8 +94,11 @@ def build_app(server: Server) -> Starlette:
         text = await to_thread.run_sync(metrics.text)
         return Response(text, media_type=CONTENT_TYPE)
 
+    from engine.ui import serve_routes  # the operations page under /ui (engine/ui)
+
     return Starlette(routes=[
         Route("/webhooks/{merchant}/{connection}", webhook, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
+        *serve_routes(server),
     ])

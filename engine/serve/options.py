@@ -28,6 +28,9 @@ class ServeOptions:
     busy_retry_seconds: float = 2.0  # the flow was held by another run: try again this much later
     drain_seconds: float = 30.0  # at shutdown, how long scheduled runs may take to finish
     stuck_seconds: float = 900.0  # /healthz turns 503 when the oldest unprocessed event is older
+    # Credentials of the operations page (/ui) as token:REF or basic:USER:REF; required for the page
+    # when host is not a loopback address (without them it refuses every request).
+    ui_auth: str | None = None
 
     # Processed events are kept this long (their delivery ids catch the platform's redeliveries),
     # then purged, once an hour; dead-lettered events stay until `connector events purge --failed`.

@@ -596,6 +596,18 @@ class StateStore(ABC):
         self.finish_event(source, event_id, "failed", err["message"])
         return letter
 
+    # ---- audit log ------------------------------------------------------------------------
+    # Who did what by hand (a replay, a resolve, an edited payload) and when. Append-only.
+
+    @abstractmethod
+    def add_audit_entry(self, merchant: str, actor: str, action: str, target: str,
+                        detail: dict | None = None) -> int:
+        """Record one action taken by a person; the entry's id. ``detail`` must be redacted."""
+
+    @abstractmethod
+    def list_audit_entries(self, merchant: str | None = None, limit: int = 100) -> list[dict]:
+        """Most recent first: ``{"id", "at", "merchant", "actor", "action", "target", "detail"}``."""
+
     # ---- lifecycle ------------------------------------------------------------------------
 
     @abstractmethod

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from engine.state.postgres.core import MIGRATIONS, SCHEMA_VERSION, PostgresCore, redact_url, schema_name
 from engine.state.postgres.parts import (
+    PgAuditPart,
     PgCallBudgetPart,
     PgDeadLettersPart,
     PgEventsPart,
@@ -14,6 +15,7 @@ from engine.state.postgres.parts import (
     PgLedgerPart,
     PgReservationsPart,
 )
+from engine.state.sqlite.audit import AuditPart
 from engine.state.sqlite.cursors import CursorsPart
 from engine.state.sqlite.dead_letters import DeadLettersPart
 from engine.state.sqlite.events import EventsPart
@@ -28,9 +30,9 @@ from engine.state.sqlite.values import ValuesPart
 from engine.state.store import StateStore
 
 
-class PostgresStore(PgCallBudgetPart, PgLedgerPart, PgLeasesPart, PgEventsPart, PgDeadLettersPart, PgReservationsPart, PgIdMapPart,
+class PostgresStore(PgAuditPart, PgCallBudgetPart, PgLedgerPart, PgLeasesPart, PgEventsPart, PgDeadLettersPart, PgReservationsPart, PgIdMapPart,
                     IdMapPart, HashesPart, CursorsPart, LedgerPart, ReservationsPart, RunsPart, DeadLettersPart,
-                    LeasesPart, ValuesPart, EventsPart, StockPart, PostgresCore, StateStore):
+                    LeasesPart, ValuesPart, EventsPart, StockPart, AuditPart, PostgresCore, StateStore):
     """State of one merchant in one schema of a PostgreSQL database (see ``PostgresCore`` for
     the URL and options)."""
 

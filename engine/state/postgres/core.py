@@ -123,6 +123,13 @@ MIGRATIONS.append((2, "call budgets shared by every worker calling a connection"
     "CREATE TABLE call_budget (name TEXT PRIMARY KEY, tat DOUBLE PRECISION NOT NULL)",
 )))
 
+MIGRATIONS.append((3, "audit log of actions taken by people (the operations page)", (
+    """CREATE TABLE audit_log (
+        id BIGSERIAL PRIMARY KEY, at TEXT NOT NULL, merchant TEXT NOT NULL, actor TEXT NOT NULL,
+        action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL)""",
+    "CREATE INDEX audit_log_by_merchant ON audit_log (merchant, id)",
+)))
+
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 assert [m[0] for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1)), "migrations must be 1..n"
 

@@ -173,6 +173,20 @@ class PgDeadLettersPart:
         return int(row[0])
 
 
+class PgAuditPart:
+    """The audit log's new row id comes back from the insert (no lastrowid in PostgreSQL)."""
+
+    def add_audit_entry(self, merchant: str, actor: str, action: str, target: str,
+                        detail: dict | None = None) -> int:
+        _require(merchant=merchant, actor=actor, action=action)
+        with self._use() as conn:
+            row = conn.execute(
+                """INSERT INTO audit_log (at, merchant, actor, action, target, detail)
+                   VALUES (?, ?, ?, ?, ?, ?) RETURNING id""",
+                (self._ts(), merchant, actor, action, str(target), dump_json(detail or {}))).fetchone()
+        return int(row[0])
+
+
 class PgReservationsPart:
     """An order's hold is replaced under a lock named after the order (it may have no row yet)."""
 

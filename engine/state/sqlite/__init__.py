@@ -2,12 +2,13 @@
 `core` for how connections and transactions work).
 
 One module per typed part of the state (ID map, hashes, cursors, ledger, runs, dead letters,
-leases, values, events, stock reservations, stock locks), each a mixin over the connections in `core`; SQLiteStore puts them
+leases, values, events, stock reservations, stock locks, audit log), each a mixin over the connections in `core`; SQLiteStore puts them
 together behind the StateStore interface.
 """
 
 from __future__ import annotations
 
+from engine.state.sqlite.audit import AuditPart
 from engine.state.sqlite.core import MIGRATIONS, SCHEMA_VERSION, SQLiteCore
 from engine.state.sqlite.cursors import CursorsPart
 from engine.state.sqlite.dead_letters import DeadLettersPart
@@ -24,7 +25,7 @@ from engine.state.store import StateStore
 
 
 class SQLiteStore(IdMapPart, HashesPart, CursorsPart, LedgerPart, ReservationsPart, RunsPart, DeadLettersPart, LeasesPart, ValuesPart, EventsPart,
-                  StockPart, SQLiteCore, StateStore):
+                  StockPart, AuditPart, SQLiteCore, StateStore):
     """State in one SQLite file (or ``:memory:`` for tests and dry runs without a file).
 
     clock: seconds since the epoch, like ``time.time``; tests pass a fake one to expire leases.

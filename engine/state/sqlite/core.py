@@ -130,6 +130,12 @@ MIGRATIONS: list[tuple[int, str, tuple[str, ...]]] = [
         "ALTER TABLE inbound_event ADD COLUMN not_before TEXT",
         "ALTER TABLE inbound_event ADD COLUMN outcome TEXT",
     )),
+    (4, "audit log of actions taken by people (the operations page)", (
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY, at TEXT NOT NULL, merchant TEXT NOT NULL, actor TEXT NOT NULL,
+            action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL)""",
+        "CREATE INDEX audit_log_by_merchant ON audit_log (merchant, id)",
+    )),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]
