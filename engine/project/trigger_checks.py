@@ -9,6 +9,7 @@ than as a flow that silently runs only on its schedule.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,9 @@ def _verifier_credentials(webhooks: dict) -> list[str]:
 
 
 def check_webhook_trigger(project: Any, merchant_doc: Any, local: str, flow_doc: Any, bound: dict,
-                          connections: dict) -> list[Problem]:
-    """Problems of one flow binding's webhook trigger (none when the flow lists no events)."""
+                          connections: dict, reported: set) -> list[Problem]:
+    """Problems of one flow binding's webhook trigger (none when the flow lists no events).
+    `reported` is shared by a merchant's bindings: a missing credential is said once."""
     trigger = flow_doc.get("trigger") if isinstance(flow_doc.get("trigger"), dict) else {}
     events = trigger.get("webhook")
     if not isinstance(events, list) or not events:
@@ -85,11 +87,15 @@ def check_webhook_trigger(project: Any, merchant_doc: Any, local: str, flow_doc:
                 "never fires", at, field,
                 f"{did_you_mean(event, known)} The connector's webhooks.topics name the events it sends."))
     credentials = connection.get("credentials") if isinstance(connection.get("credentials"), dict) else {}
-    missing = [name for name in _verifier_credentials(webhooks) if name not in credentials]
-    if missing:
+    # A misspelt credential is reported where it is written; its absence here would say it twice.
+    missing = [name for name in _verifier_credentials(webhooks) if name not in credentials
+               and not difflib.get_close_matches(name, [str(k) for k in credentials], n=1)]
+    if missing and (conn_name, tuple(missing)) not in reported:
+        reported.add((conn_name, tuple(missing)))
         problems.append(Problem(
             f"connection {conn_name!r} has no {', '.join(missing)} credential, which `connector serve` needs "
-            f"to verify the {connector.name} webhooks that start flow {flow_name!r}", at, field,
+            f"to verify the {connector.name} webhooks that start flow {flow_name!r} (and any other flow "
+            "started by them)", at, field,
             f"add {missing[0]}: ${{env:NAME}} under connections.{conn_name}.credentials (serve refuses to "
             "start without it)", "warning"))
     return problems

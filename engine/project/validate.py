@@ -95,6 +95,7 @@ class Validator:
         self.connectors: dict[str, Any] = {}  # name -> CompiledConnector, kept for the plan
         self.problems: list[Problem] = list(project.problems)
         self._schema_ok: dict[tuple[str, str], bool] = {}
+        self._trigger_reported: dict[int, set] = {}  # per merchant document: credentials said missing
 
     def run(self) -> list[Problem]:
         for kind in ("connector", "mapping", "rules", "price_rules", "flow", "merchant", "test"):
@@ -722,7 +723,9 @@ class Validator:
         self._check_primary(doc, local, flow_doc, bound, connections)
         self._check_options(doc, local, binding, flow_doc, bound, connections)
         if not incapable:
-            self.problems.extend(check_webhook_trigger(self.project, doc, local, flow_doc, bound, connections))
+            reported = self._trigger_reported.setdefault(id(doc), set())
+            self.problems.extend(check_webhook_trigger(self.project, doc, local, flow_doc, bound, connections,
+                                                       reported))
         # A connection that cannot serve its role is reported at the binding; resolving the flow's
         # steps against it would only repeat that, pointing into the shared flow file.
         if incapable:
