@@ -57,13 +57,15 @@ def _emit_problems(problems: list[Problem], fmt: str, checked: int) -> None:
 def describe_error(exc: BaseException) -> tuple[int, list[str]]:
     """The exit code and the lines to print for an error that reached a command's boundary."""
     from engine.http import HttpCallError
-    from engine.state.store import BackendNotAvailable, FlowBusyError, StateError
+    from engine.state.store import BackendNotAvailable, FlowBusyError, StateError, StateUnreachable
 
     if isinstance(exc, SpecError):
         return exit_codes.CONFIG, [p.format() for p in exc.problems]
     if isinstance(exc, HttpCallError):
         return exit_codes.PLATFORM, [f"error: {exc}"]
     if isinstance(exc, BackendNotAvailable):  # the merchant's `state: url:` names a backend not built yet
+        return exit_codes.CONFIG, [f"error: state store: {exc}"]
+    if isinstance(exc, StateUnreachable):  # state.url or CONNECTOR_STATE_URL names no reachable database
         return exit_codes.CONFIG, [f"error: state store: {exc}"]
     if isinstance(exc, FlowBusyError):
         return exit_codes.BUSY, [f"error: {exc}"]

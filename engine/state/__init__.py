@@ -18,6 +18,7 @@ from engine.state.store import (
     StateBusyError,
     StateError,
     StateStore,
+    StateUnreachable,
 )
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "StateError",
     "STATE_URL_ENV",
     "StateStore",
+    "StateUnreachable",
     "canonical_json",
     "content_hash",
     "is_postgres_url",

@@ -59,6 +59,10 @@ class LockTimeout(StateError, TimeoutError):
     """``StateStore.lock`` did not get the lease within ``wait_seconds``."""
 
 
+class StateUnreachable(StateError):
+    """The state's database could not be reached (wrong URL, server down, credentials refused)."""
+
+
 class BackendNotAvailable(StateError, NotImplementedError):
     """The URL names a backend that this version does not ship."""
 

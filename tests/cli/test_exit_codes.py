@@ -104,9 +104,12 @@ def test_configuration_errors_exit_1(cli, acme, tmp_path) -> None:
         assert "merchant.yaml:" in result.output and "Traceback" not in result.output
 
     text = acme.read_text(encoding="utf-8")
-    acme.write_text(text.replace("primary_catalog:", 'state: {url: "postgresql://db/acme"}\nprimary_catalog:'))
+    acme.write_text(text.replace("primary_catalog:",
+                                 'state: {url: "postgresql://me:pw@127.0.0.1:1/acme"}\nprimary_catalog:'))
     backend = cli("runs", acme)
-    assert backend.exit_code == exit_codes.CONFIG and backend.output.startswith("error: state store: the PostgreSQL")
+    assert backend.exit_code == exit_codes.CONFIG, backend.output
+    assert backend.output.startswith("error: state store: cannot connect to the PostgreSQL state at "
+                                     "postgresql://me:***@127.0.0.1:1/acme")
 
 
 def test_usage_errors_exit_2(cli, acme, tmp_path) -> None:

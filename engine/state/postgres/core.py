@@ -37,7 +37,7 @@ import psycopg
 import psycopg.errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from engine.state.store import StateBusyError, StateError, utc_rfc3339
+from engine.state.store import StateBusyError, StateError, StateUnreachable, utc_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -271,6 +271,14 @@ class PostgresCore:
     # ---- connections ----------------------------------------------------------------------
 
     def _open_pool(self) -> ConnectionPool:
+        # One plain connection first: a wrong host, port, user or password fails at once with the
+        # server's own reason, where the pool would retry until its timeout.
+        try:
+            psycopg.connect(self._conninfo, connect_timeout=max(1, int(self._connect_timeout)),
+                            options=self._options).close()
+        except psycopg.Error as e:
+            raise StateUnreachable(f"cannot connect to the PostgreSQL state at {self.url}: "
+                                   f"{redact_url(str(e).strip())}") from None
         pool = ConnectionPool(
             self._conninfo, min_size=self._pool_min, max_size=self._pool_max, open=False,
             kwargs={"autocommit": True, "row_factory": _row_factory, "options": self._options},
@@ -279,7 +287,7 @@ class PostgresCore:
             pool.open(wait=True, timeout=self._connect_timeout)
         except PoolTimeout:
             pool.close()
-            raise StateError(f"cannot connect to the PostgreSQL state at {self.url} within "
+            raise StateUnreachable(f"cannot connect to the PostgreSQL state at {self.url} within "
                              f"{self._connect_timeout:g}s") from None
         self._pool = pool
         return pool
