@@ -42,6 +42,7 @@ from engine.http.errors import (
 from engine.http.paginate import PageRequest, PageState
 from engine.http.ratelimit import build_limiter
 from engine.http.retry import parse_retry_after
+from engine.lang.expr import ExprEvalError, Scope
 from engine.project.secrets import REDACTOR
 
 log = logging.getLogger("engine.http")
@@ -284,7 +285,7 @@ class Connection:
     ) -> _Prepared:
         path = self._path(op, path_params)
         url = self.base_url + path
-        merged_query = _merge_query(op.query, query)
+        merged_query = self._query(op, _merge_query(op.query, query))
         merged_headers = {**self.spec.headers, **op.headers, **(headers or {})}
         if isinstance(op.body, dict) and (body is None or isinstance(body, dict)):
             body = {**op.body, **(body or {})}
@@ -445,12 +446,13 @@ class Connection:
         prepared = self._prepare(compiled, path_params=path_params, query=None, body=body, headers=headers,
                                  files=None, idempotency_key=None)
         if paginator is None:
-            response = self._execute(compiled, self._with_query(prepared, _merge_query(compiled.query, query)))
+            response = self._execute(compiled, self._with_query(
+                prepared, self._query(compiled, _merge_query(compiled.query, query))))
             yield Page(1, response, response.records, "single_page")
             return
         limit = max_pages or paginator.max_pages
         page_body = json.loads(prepared.content) if prepared.content and compiled.body_format == "json" else None
-        request = paginator.first(_merge_query(compiled.query, query), page_body)
+        request = paginator.first(self._query(compiled, _merge_query(compiled.query, query)), page_body)
         state = PageState()
         while True:
             response = self._execute(compiled, self._page_request(compiled, prepared, request))
@@ -476,6 +478,22 @@ class Connection:
         """Every record of every page."""
         for page in self.paginate(op, **kwargs):
             yield from page.records
+
+    def _query(self, op: CompiledOperation, query: dict[str, str]) -> dict[str, str]:
+        """Render the operation's query templates over the call's parameters (and `settings`); the
+        parameters a template reads are consumed by it, not sent on their own."""
+        if not op.query_templates:
+            return query
+        names: dict[str, Any] = {**query, "settings": dict(self.settings)}
+        out = dict(query)
+        for param, (template, consumed) in op.query_templates.items():
+            try:
+                out[param] = " ".join(template.evaluate(Scope(names, names, None, {})).split())
+            except ExprEvalError as exc:
+                raise ConnectorError(f"{op.name}: query template {param!r}: {exc}") from None
+            for name in consumed:
+                out.pop(name, None)
+        return out
 
     def _with_query(self, prepared: _Prepared, query: dict[str, str]) -> _Prepared:
         return _Prepared(prepared.method, prepared.url, prepared.path, query, prepared.headers,

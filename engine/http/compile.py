@@ -78,6 +78,9 @@ class CompiledOperation:
     batch: BatchSpec | None
     idempotent: bool  # resending after an unknown outcome is harmless
     description: str = ""
+    # Query parameter -> (compiled template, the call's parameters it consumes): a parameter built
+    # from the others, e.g. a query language statement with the cursor and filters in it.
+    query_templates: Mapping[str, tuple[Any, frozenset[str]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -294,6 +297,14 @@ class _Compiler:
                 self.problem(f"{path}.batch", "a batch in the body needs body_format json")
         idempotency = op.get("idempotency")
         default_idempotent = method in SAFE_METHODS or idempotency is not None
+        templates: dict[str, tuple[Any, frozenset[str]]] = {}
+        for param, source in (op.get("query_template") or {}).items():
+            try:
+                compiled = self.exprs.template(source)
+            except ExprCompileError as exc:
+                self.problem(f"{path}.query_template.{param}", str(exc), hint=exc.hint or "")
+                continue
+            templates[param] = (compiled, frozenset(n.name for n in compiled.names) - {"settings"})
         return CompiledOperation(
             name=name,
             method=method,
@@ -311,6 +322,7 @@ class _Compiler:
             batch=batch,
             idempotent=bool(op.get("idempotent", default_idempotent)),
             description=op.get("description", ""),
+            query_templates=MappingProxyType(templates),
         )
 
 
