@@ -282,10 +282,13 @@ class Connection:
         headers: Mapping[str, str] | None,
         files: Mapping[str, Any] | None,
         idempotency_key: str | None,
+        templates: bool = True,
     ) -> _Prepared:
         path = self._path(op, path_params)
         url = self.base_url + path
-        merged_query = self._query(op, _merge_query(op.query, query))
+        merged_query = _merge_query(op.query, query)
+        if templates:  # a paginated read renders them with the query of each page
+            merged_query = self._query(op, merged_query)
         merged_headers = {**self.spec.headers, **op.headers, **(headers or {})}
         if isinstance(op.body, dict) and (body is None or isinstance(body, dict)):
             body = {**op.body, **(body or {})}
@@ -444,7 +447,7 @@ class Connection:
         compiled = self.operation(op)
         paginator = compiled.paginator
         prepared = self._prepare(compiled, path_params=path_params, query=None, body=body, headers=headers,
-                                 files=None, idempotency_key=None)
+                                 files=None, idempotency_key=None, templates=False)
         if paginator is None:
             response = self._execute(compiled, self._with_query(
                 prepared, self._query(compiled, _merge_query(compiled.query, query))))

@@ -113,6 +113,8 @@ def create_app(settings: dict | None = None) -> Starlette:
         values = await request.json()
         with org.lock:
             for key, value in values.items():
+                if key == "api_usage":
+                    continue
                 if not hasattr(org.settings, key):
                     return _json({"error": f"unknown setting {key!r}"}, 400)
                 setattr(org.settings, key, value)
