@@ -266,7 +266,10 @@ class Connection:
             ) from None
 
     def _path(self, op: CompiledOperation, path_params: Mapping[str, Any] | None) -> str:
-        params = path_params or {}
+        # A placeholder no call names is filled from the connection's settings (an account id in
+        # every path).
+        params = {**{p: self.settings.get(p) for p in op.path_params}, **{k: v for k, v in (path_params or {}).items()
+                                                                           if v not in (None, "")}}
         missing = [p for p in op.path_params if params.get(p) in (None, "")]
         if missing:
             raise ConnectorError(f"{op.name}: missing path parameter(s) {', '.join(missing)}")
@@ -491,10 +494,14 @@ class Connection:
         out = dict(query)
         for param, (template, consumed) in op.query_templates.items():
             try:
-                out[param] = " ".join(template.evaluate(Scope(names, names, None, {})).split())
+                value = " ".join(template.evaluate(Scope(names, names, None, {})).split())
             except ExprEvalError as exc:
                 raise ConnectorError(f"{op.name}: query template {param!r}: {exc}") from None
-            for name in consumed:
+            if value:
+                out[param] = value
+            else:  # nothing to say: the parameter is left out
+                out.pop(param, None)
+            for name in consumed - {param}:
                 out.pop(name, None)
         return out
 

@@ -140,7 +140,8 @@ def create_app(settings: dict | None = None) -> Starlette:
             for loc in spec.get("locations", []):
                 record = org.insert("Location", {"Name": loc["name"], "LocationType": loc.get("type", "Warehouse"),
                                                  "IsInventoryLocation": True,
-                                                 "ExternalReference": loc.get("external_reference")})
+                                                 "ExternalReference": loc.get("external_reference")},
+                                    rid=loc.get("id"))
                 locations[loc["name"]] = record["Id"]
             for method in spec.get("delivery_methods", []):
                 org.insert("OrderDeliveryMethod", {"Name": method["name"], "ReferenceNumber": method["reference"],

@@ -100,8 +100,8 @@ class Org:
         n = next(self._ids)
         return f"{PREFIX.get(obj, 'a0X')}{n:012d}AAA"
 
-    def insert(self, obj: str, values: dict) -> dict:
-        rid = self.new_id(obj)
+    def insert(self, obj: str, values: dict, rid: str | None = None) -> dict:
+        rid = rid or self.new_id(obj)
         stamp = now()
         record = {"Id": rid, **values, "CreatedDate": stamp, "LastModifiedDate": stamp, "SystemModstamp": stamp}
         if obj in ("Order", "OrderSummary", "FulfillmentOrder", "ReturnOrder", "Shipment") and "OrderNumber" not in record:
