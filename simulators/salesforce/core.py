@@ -43,7 +43,7 @@ CHILDREN = {
 }
 # Fields an insert must carry (a light version of the objects' required fields).
 REQUIRED = {
-    "Order": ("AccountId", "EffectiveDate", "Status", "Pricebook2Id"),
+    "Order": ("AccountId", "EffectiveDate", "Status"),
     "OrderItem": ("OrderId", "PricebookEntryId", "Quantity", "UnitPrice"),
     "OrderDeliveryGroup": ("OrderId", "OrderDeliveryMethodId", "DeliverToName"),
     "OrderItemTaxLineItem": ("OrderItemId", "Amount", "Type", "Name", "TaxEffectiveDate"),
