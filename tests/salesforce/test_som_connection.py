@@ -100,3 +100,20 @@ def test_an_expired_session_is_refreshed_once(org):
         list(conn.records("find_accounts", query={"email": "a@example.com"}))
     grants = [c for c in calls(server) if c["path"] == "/services/oauth2/token"]
     assert [g["grant_type"] for g in grants] == ["refresh_token", "refresh_token"]
+
+
+def test_the_sandbox_serves_the_salesforce_simulators_on_request():
+    from simulators.sandbox import start_sandbox
+
+    with start_sandbox(products=0, salesforce=True) as sandbox:
+        env = sandbox.salesforce_environ()
+        token = httpx.post(f"{env['ACME_SF_URL']}/services/oauth2/token", data={
+            "grant_type": "refresh_token", "client_id": env["ACME_SF_CLIENT_ID"],
+            "client_secret": env["ACME_SF_CLIENT_SECRET"], "refresh_token": env["ACME_SF_REFRESH_TOKEN"]}).json()
+        assert token["instance_url"] == env["ACME_SF_URL"]
+        cc = httpx.post(env["ACME_SFCC_TOKEN_URL"], data={"grant_type": "client_credentials",
+                                                          "scope": "SALESFORCE_COMMERCE_API:zzxy_prd sfcc.products"},
+                        auth=(env["ACME_SFCC_AM_CLIENT_ID"], env["ACME_SFCC_AM_CLIENT_PASSWORD"]))
+        assert cc.status_code == 200 and cc.json()["expires_in"] == 1799
+    with start_sandbox(products=0) as sandbox:
+        assert "salesforce" not in sandbox.urls
