@@ -157,3 +157,15 @@ def print_table(rows: list[Row], *, title: str, file: Any = None) -> None:
     console.print(table)
     for index, note in enumerate(notes, start=1):
         console.print(f"[{index}] {note}", markup=False)
+
+
+def standalone(doc: str | None, rows: Any, title: str, argv: list[str] | None = None, *, rounds: bool = False) -> None:
+    """A bench file run on its own (`python bench/p4_rerun.py [--full]`): its rows as one table."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(doc or title).splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="the issue's sizes instead of the quick ones")
+    if rounds:
+        parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    print_table(rows(Config(full=args.full, rounds=getattr(args, "rounds", 5))), title=title)

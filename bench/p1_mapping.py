@@ -100,15 +100,9 @@ def rows(cfg: Config) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import argparse
+    from _common import standalone
 
-    from _common import print_table
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true")
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args(argv)
-    print_table(rows(Config(full=args.full, rounds=args.rounds)), title="P1 mapping throughput")
+    standalone(__doc__, rows, "P1 mapping throughput", argv, rounds=True)
 
 
 if __name__ == "__main__":

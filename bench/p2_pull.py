@@ -108,15 +108,9 @@ def rows(cfg: Config) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import argparse
+    from _common import standalone
 
-    from _common import print_table
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true")
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args(argv)
-    print_table(rows(Config(full=args.full, rounds=args.rounds)), title="P2 pull and map")
+    standalone(__doc__, rows, "P2 pull and map", argv, rounds=True)
 
 
 if __name__ == "__main__":

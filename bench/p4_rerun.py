@@ -51,21 +51,16 @@ def rows(cfg: Config) -> list[Row]:
             len(changed_writes) == len(changed), extra={"counts": third.counts}),
         Row("P4", "unchanged re-run: reads of reference data (category attributes...)", str(len(reference)), "0",
             None, "0 within TTL", not reference,
-            note="" if not reference else "fetch (engine/flow/steps/fetch.py) caches per run only, no TTL across runs"),
+            note="" if not reference else "reference reads not kept across runs (fetch cache_hours)"),
         Row("P4", "unchanged re-run: invalid records dead-lettered again", str(letters), "0", None, "info",
             extra={"first": first.counts}),
     ]
 
 
 def main(argv: list[str] | None = None) -> None:
-    import argparse
+    from _common import standalone
 
-    from _common import print_table
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true")
-    args = parser.parse_args(argv)
-    print_table(rows(Config(full=args.full)), title="P4 re-runs")
+    standalone(__doc__, rows, "P4 re-runs", argv)
 
 
 if __name__ == "__main__":

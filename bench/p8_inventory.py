@@ -115,14 +115,9 @@ def rows(cfg: Config) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import argparse
+    from _common import standalone
 
-    from _common import print_table
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--full", action="store_true")
-    args = parser.parse_args(argv)
-    print_table(rows(Config(full=args.full)), title="P8 inventory updates")
+    standalone(__doc__, rows, "P8 inventory updates", argv)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "acme"
 
 
 def main() -> None:
+    from simulators.demo_live import run_live_story
     from simulators.demo_orders import run_order_story
     from simulators.demo_stock import run_stock_story
     from simulators.sandbox import start_sandbox
@@ -62,6 +63,7 @@ def main() -> None:
             console.print(f"All of them: connector listings {merchant_file}")
             run_order_story(sandbox, merchant, merchant_file)
             run_stock_story(sandbox, merchant, merchant_file)
+            run_live_story(sandbox, merchant, merchant_file)
         finally:
             merchant.close()
 

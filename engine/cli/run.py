@@ -41,6 +41,29 @@ def _flow_of(merchant: Any, flow: str) -> str:
     return flow
 
 
+def _replay_events(merchant: Any, ids: list[int] | None) -> int:
+    """Dead-lettered webhook events through their flows again; the exit code."""
+    from engine.serve.replay import replay_dead_lettered_events
+
+    results = replay_dead_lettered_events(merchant, ids)
+    if not results:
+        console.print(f"no open dead-lettered events of {merchant.name}" + (" with those ids" if ids else ""))
+        return exit_codes.USAGE if ids else exit_codes.OK
+    table = plain_table(f"webhook events replayed for {merchant.name}: {len(results)}")
+    for name in ("id", "event", "result"):
+        table.add_column(name, overflow="fold")
+    for result in results:
+        cell = text(result.status)
+        if result.error:
+            cell.append("\n" + REDACTOR.text(result.error), style="red")
+        table.add_row(text(str(result.letter_id)), text(result.key), cell)
+    console.print(table)
+    statuses = {r.status for r in results}
+    if statuses & {"failed", "gone"}:
+        return exit_codes.DEAD_LETTERED
+    return exit_codes.BUSY if "waiting" in statuses else exit_codes.OK
+
+
 def _run_started(merchant: Any, flow: str, dry_run: bool) -> None:
     log.info("%s / %s: %s", merchant.name, flow, "dry run" if dry_run else "run")
 
@@ -198,8 +221,10 @@ def register(main: click.Group) -> None:
     def dlq_replay(merchant_file: Path, flow: str, ids: tuple[int, ...], payload: Path | None) -> None:
         """Run FLOW again on its dead-lettered records, with the current configuration.
 
-        Exits like `connector run`: 3 while records still fail."""
+        FLOW `webhooks`: the events given up on, processed again now through the flows they
+        trigger. Exits like `connector run`: 3 while records still fail."""
         from engine.flow.runner import FlowRun, replay_records
+        from engine.serve.workers import EVENTS_FLOW
 
         if payload is not None and len(ids) != 1:
             raise click.UsageError("--payload needs exactly one --id")
@@ -212,6 +237,9 @@ def register(main: click.Group) -> None:
                 if merchant.store.get_dead_letter(ids[0]) is None:
                     raise CliError(f"no dead letter {ids[0]}", exit_codes.USAGE)
                 merchant.store.update_dead_letter_payload(ids[0], fixed)
+            if flow == EVENTS_FLOW and flow not in merchant.flow_names():
+                code = _replay_events(merchant, list(ids) or None)
+                sys.exit(code)
             flow_run = FlowRun(merchant, _flow_of(merchant, flow))
             _run_started(merchant, flow, False)
             report = flow_run.run(records=replay_records(merchant.store, merchant.name, flow, list(ids) or None))

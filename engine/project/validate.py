@@ -34,6 +34,7 @@ from engine.project.secrets import (
     setting_default,
     setting_reference_issues,
 )
+from engine.project.trigger_checks import check_webhook_trigger
 from engine.project.yamlpos import YDict, format_path, locate, plain, text_location
 
 
@@ -672,6 +673,8 @@ class Validator:
                 incapable = incapable or len(self.problems) > before
         self._check_primary(doc, local, flow_doc, bound, connections)
         self._check_options(doc, local, binding, flow_doc, bound, connections)
+        if not incapable:
+            self.problems.extend(check_webhook_trigger(self.project, doc, local, flow_doc, bound, connections))
         # A connection that cannot serve its role is reported at the binding; resolving the flow's
         # steps against it would only repeat that, pointing into the shared flow file.
         if incapable:

@@ -29,5 +29,10 @@ class ServeOptions:
     drain_seconds: float = 30.0  # at shutdown, how long scheduled runs may take to finish
     stuck_seconds: float = 900.0  # /healthz turns 503 when the oldest unprocessed event is older
 
+    # Processed events are kept this long (their delivery ids catch the platform's redeliveries),
+    # then purged, once an hour; dead-lettered events stay until `connector events purge --failed`.
+    keep_events_days: float = 7.0
+    purge_every_seconds: float = 3600.0
+
     def backoff(self, attempts: int) -> float:
         return min(self.retry_base_seconds * 2 ** max(attempts - 1, 0), self.retry_max_seconds)

@@ -31,6 +31,15 @@ class Verdict:
     topic: str = ""
 
 
+def read_topic(webhooks: CompiledWebhooks, scope: dict) -> str:
+    """The event name of a delivery, from `{headers (lower-case names), body}`; UNKNOWN_TOPIC when
+    the connector's webhooks.topic reads nothing there."""
+    topic = None
+    if webhooks.topic is not None:
+        topic = webhooks.topic_name(webhooks.topic.search(scope))
+    return topic or UNKNOWN_TOPIC
+
+
 class Endpoint:
     """POST /webhooks/<merchant>/<connection>: the checks of one connection, from its connector's
     `webhooks:` declaration and the connection's own credentials."""
@@ -68,10 +77,7 @@ class Endpoint:
             if stale:
                 return Verdict(401, "stale")
         event_id = self._text(self.webhooks.event_id.search(scope)) if self.webhooks.event_id is not None else None
-        topic = None
-        if self.webhooks.topic is not None:
-            topic = self.webhooks.topic_name(self.webhooks.topic.search(scope))
-        topic = topic or UNKNOWN_TOPIC
+        topic = read_topic(self.webhooks, scope)
         kept = {k: v for k, v in headers.items() if k not in self._not_stored}
         return Verdict(200, "ok", (self.connection, event_id, topic, raw, kept), topic)
 

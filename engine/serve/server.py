@@ -81,7 +81,9 @@ class Server:
                     merchant = item
                 if merchant.name in self.services:
                     raise ConnectorError(f"merchant {merchant.name} is given twice")
-                self.services[merchant.name] = self._service(merchant, environ)
+                # A loaded merchant resolves its webhook secrets where it resolved its other credentials.
+                own = environ if environ is not None else getattr(merchant, "environ", None)
+                self.services[merchant.name] = self._service(merchant, own)
         except BaseException:
             self.close()
             raise

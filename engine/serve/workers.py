@@ -31,6 +31,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from concurrent.futures import Executor, Future, wait
 from typing import Any
@@ -42,6 +43,7 @@ from engine.serve.metrics import Metrics
 from engine.serve.options import ServeOptions
 from engine.serve.receiver import UNKNOWN_TOPIC
 from engine.serve.routing import Routes
+from engine.state.store import utc_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +86,21 @@ class EventDispatcher:
             log.info("%s: took back %d events claimed by a server that is gone", self.merchant.name, taken)
         return taken
 
+    def purge(self) -> int:
+        """Processed events older than the options' keep_events_days, deleted."""
+        before = utc_rfc3339(time.time() - self.options.keep_events_days * 86400)
+        purged = self.store.purge_events(before)
+        if purged:
+            log.info("%s: purged %d processed events finished before %s", self.merchant.name, purged, before)
+        return purged
+
     def _loop(self) -> None:
+        next_purge = time.monotonic()
         while not self.stop.is_set():
             try:
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + self.options.purge_every_seconds
+                    self.purge()
                 worked = self.once()
             except Exception as exc:  # noqa: BLE001  (a store hiccup must not end the loop)
                 log.error("%s: event worker: %s: %s", self.merchant.name, type(exc).__name__, exc,

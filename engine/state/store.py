@@ -572,6 +572,21 @@ class StateStore(ABC):
     def get_event(self, source: str, event_id: str) -> dict | None:
         """Inspect one stored event, including its status, attempts, last error and outcome."""
 
+    @abstractmethod
+    def reclaim_failed_event(self, source: str, event_id: str, owner: str, lease_seconds: float, *,
+                             topic: str | None = None, payload_raw: bytes | None = None) -> dict | None:
+        """Take a failed (dead-lettered) event back to process it again now, claimed by ``owner``
+        as ``claim_events`` would claim it, with one attempt counted; ``topic`` and ``payload_raw``
+        replace the stored ones when given (the connector's topics fixed, the payload fixed by
+        hand). None when the event is not stored or not failed (already replayed, say)."""
+
+    @abstractmethod
+    def purge_events(self, finished_before: str, statuses: tuple[str, ...] = ("done",)) -> int:
+        """Delete events of ``statuses`` finished before the RFC 3339 time ``finished_before``.
+        Pending and processing events are never purged. Their delivery ids go with them, so a
+        platform that redelivers an event older than that is processed again (the flows' writes
+        are idempotent, so nothing is created twice)."""
+
     def dead_letter_event(self, source: str, event_id: str, merchant: str, flow: str, payload: dict,
                           error: dict | BaseException | str) -> int:
         """Give up on an event: it goes to the dead-letter queue (entity "event", keyed by source

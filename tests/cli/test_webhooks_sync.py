@@ -171,8 +171,10 @@ def test_an_event_no_connection_maps_is_a_configuration_error(cli, sims, acme) -
     acme.write_text(text)
     result = cli("webhooks", "sync", acme, "--url", URL, env=sims.environ())
     assert result.exit_code == 1, result.output
-    assert "flow returns names the event RETURN_STATUS_CHANGED" in " ".join(result.output.split())
-    assert len(tiktok_subscriptions(sims)) == 4  # the rest is still subscribed
+    # Caught when the merchant file is loaded, before anything is subscribed: the trigger would never fire.
+    said = " ".join(result.output.split())
+    assert "waits for webhook event 'RETURN_STATUS_CHANGED'" in said and "did you mean 'RETURN_STATUS_CHANGE'?" in said
+    assert "merchant.yaml:" in said and len(tiktok_subscriptions(sims)) == 0
 
 
 @pytest.mark.parametrize("url", ["http://connector.acme.test", "ftp://x", "https://h/base?x=1", "not a url"])

@@ -70,3 +70,32 @@ def test_violation_rules_pass_when_empty_and_name_the_offenders() -> None:
         step.process(record("bad", ["A-1", "LONG-SKU-1", "LONG-SKU-2"]), run)
     assert caught.value.field_errors == [{"field": "variants.sku", "rule": "sku_length",
                                           "message": "too long: LONG-SKU-1, LONG-SKU-2"}]
+
+
+def test_cache_hours_keeps_answers_across_runs_until_they_expire(tmp_path) -> None:
+    from engine.state import open_store
+
+    store = open_store(str(tmp_path / "state.db"))
+    clock = [1_000_000.0]
+    options = {"from": "target", "operation": "get_category_attributes", "cache_hours": 24,
+               "path_params": {"category_id": "get(var('category_map'), category.name)"},
+               "result": "[?is_required].name", "context_key": "required"}
+
+    def one_run(conn: FakeConnection, *, dry_run: bool = False) -> list:
+        run = RunContext(merchant="m", flow="f", flow_name="f", options={"category_map": {"Mugs": "600050"}},
+                         connections={"target": conn}, connection_names={"target": "tt"},
+                         connection_meta={"target": {"region": "US"}}, store=store, dry_run=dry_run,
+                         now=lambda: clock[0])
+        step = Fetch(options, run)
+        return [step.process(record("Mugs", []), run).context["required"] for _ in range(3)]
+
+    try:
+        first, second, dry, later = FakeConnection(), FakeConnection(), FakeConnection(), FakeConnection()
+        assert one_run(first) == [["Material", "Echo"]] * 3 and len(first.calls) == 1
+        clock[0] += 23 * 3600
+        assert one_run(second) == [["Material", "Echo"]] * 3 and second.calls == []  # kept from the first run
+        clock[0] += 2 * 3600
+        assert one_run(dry, dry_run=True) and len(dry.calls) == 1  # expired: read again, a dry run keeps nothing
+        assert one_run(later) and len(later.calls) == 1
+    finally:
+        store.close()

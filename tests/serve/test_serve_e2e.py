@@ -4,6 +4,7 @@ events it acknowledged and creates no order twice after a restart."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serve_helpers import SHOPIFY_SECRET, acme_project
+from serve_helpers import SHOPIFY_SECRET, acme_project, tiktok_delivery
 
 from engine.flow.runner import FlowRun, Merchant
 from engine.serve import ServeOptions, Server
@@ -176,5 +177,37 @@ def test_a_server_killed_mid_stream_loses_no_acknowledged_event_and_creates_no_o
 
         server.send_signal(signal.SIGTERM)  # a graceful stop ends with exit 0
         assert server.wait(timeout=60) == 0, server.stdout.read()
+    finally:
+        sandbox.stop()
+
+
+def test_dead_lettered_order_events_replayed_from_the_command_line_become_orders_once(tmp_path):
+    """Events given up on while the store was down: `connector dlq replay MERCHANT webhooks` takes
+    them through the order flow now; a second replay finds nothing to do."""
+    sandbox, path, environ = listed_sandbox(tmp_path)
+    try:
+        ids = sandbox.admin("tiktok_shop", "POST", "orders/generate", json={
+            "count": 3, "seed": 8, "statuses": {"AWAITING_SHIPMENT": 1}})["orders"]
+        store = open_store(str(path.parent / ".state" / "acme.db"))
+        try:
+            for number, order_id in enumerate(ids):
+                body, headers = tiktok_delivery(order_id=order_id, notification_id=f"dl-{number}")
+                store.store_events([("tiktok_us", f"dl-{number}", "ORDER_STATUS_CHANGE", body, headers)])
+            for event in store.claim_events(10, "gone-server", 60):
+                store.dead_letter_event(event["source"], event["event_id"], "acme", "webhooks",
+                                        json.loads(event["payload_raw"]), "flow orders: the store answered 503")
+            assert len(store.list_dead_letters(merchant="acme", flow="webhooks")) == 3
+        finally:
+            store.close()
+        env = {**os.environ, **environ}
+        replay = [sys.executable, "-m", "engine.cli", "dlq", "replay", str(path), "webhooks"]
+        done = subprocess.run(replay, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.count("done") == 3 and "Traceback" not in done.stderr
+        names = shopify_names(sandbox)
+        assert sorted(name[2:] for name in names) == sorted(ids) and set(names.values()) == {1}
+        again = subprocess.run(replay, env=env, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0 and "no open dead-lettered events" in again.stdout
+        assert shopify_names(sandbox) == names
     finally:
         sandbox.stop()

@@ -7,7 +7,9 @@ reused; a run of 5,000 products in 12 categories makes 12 calls, not 5,000.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from typing import Any
 
 from engine.errors import Problem, RecordError
@@ -43,6 +45,10 @@ from engine.lang.mapping import _truthy
         "fresh": {"type": "boolean", "default": False,
                   "description": "Read again for every record instead of once per run (records that change "
                                  "while the run writes, e.g. an order's packages)."},
+        "cache_hours": {"type": "number", "minimum": 0, "default": 0,
+                        "description": "Keep each answer in the state store this long and reuse it in later runs "
+                                       "(reference data that rarely changes: a category's attributes). 0: once "
+                                       "per run only. Numbers in a kept answer come back as text."},
         "operation": {"type": "string", "description": "A read operation of the role's connector."},
         "path_params": {"type": "object", "additionalProperties": {**EXPR, **ON_RECORD},
                         "description": "Path parameter -> expression over the record (var() reads flow options)."},
@@ -52,7 +58,8 @@ from engine.lang.mapping import _truthy
                                                          "its record when the operation declares no records)."},
         "context_key": {"type": "string", "description": "Later rules and mappings read the result as var(KEY)."},
         "actions": ACTIONS,
-    }}, doc="Read reference data once per distinct request and per run; rules and mappings see it as var(KEY).")
+    }}, doc="Read reference data once per distinct request and per run (or per cache_hours across runs); rules "
+            "and mappings see it as var(KEY).")
 class Fetch(Step):
     kind = "fetch"
 
@@ -77,6 +84,10 @@ class Fetch(Step):
             raise RecordError(f"{self.options['operation']} needs {', '.join(missing)}, and the record gives none",
                               step="fetch")
         request = json.dumps([path_params, query], sort_keys=True, default=str)
+        if request not in self.cache and not self.options.get("fresh"):
+            kept = self._kept(run, request)
+            if kept is not None:
+                self.cache[request] = kept
         if request not in self.cache or self.options.get("fresh"):
             response = run.connection(self.options["from"]).call(
                 self.options["operation"], path_params=path_params, query={k: v for k, v in query.items()
@@ -90,8 +101,31 @@ class Fetch(Step):
                                       step="fetch", field_errors=[e.as_dict() for e in mapped.errors])
                 value = mapped.output
             self.cache[request] = value
+            self._keep(run, request, value)
         record.context[self.options["context_key"]] = self.cache[request]
         return record
+
+    # Answers kept across runs: kv namespace "fetch", keyed by connection, operation and a digest
+    # of the request, with the time they were read.
+    def _cache_key(self, run: RunContext, request: str) -> str:
+        digest = hashlib.sha256(request.encode("utf-8")).hexdigest()[:32]
+        return f"{run.conn_name(self.options['from'])}:{self.options['operation']}:{digest}"
+
+    def _kept(self, run: RunContext, request: str) -> Any:
+        hours = float(self.options.get("cache_hours") or 0)
+        if hours <= 0:
+            return None
+        entry = run.store.kv_get("fetch", self._cache_key(run, request))
+        now = run.now() if run.now else time.time()
+        if not entry or now - float(entry.get("at", 0)) > hours * 3600:
+            return None
+        return entry.get("value")
+
+    def _keep(self, run: RunContext, request: str, value: Any) -> None:
+        if float(self.options.get("cache_hours") or 0) <= 0 or run.dry_run or self.options.get("fresh"):
+            return
+        now = run.now() if run.now else time.time()
+        run.store.kv_set("fetch", self._cache_key(run, request), {"at": now, "value": value})
 
     @staticmethod
     def check_references(options: Any, ctx: dict) -> list[Problem]:

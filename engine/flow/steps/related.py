@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from engine.errors import Problem, RecordError
@@ -26,6 +25,7 @@ from engine.flow.steps.base import (
     _check_operation,
     _check_role,
 )
+from engine.flow.steps.sku_index import SKU_INDEX_OPTIONS, read_sku_index
 from engine.lang.expr import Scope
 from engine.lang.mapping import _truthy
 
@@ -50,14 +50,7 @@ def _scope(record: Record, run: RunContext, role: str | None, **extra: Any) -> S
                   "description": "The list the SKUs are in, for error messages (lines[2].sku)."},
         "as": {**CONTEXT_KEY, "default": "variant_ids",
                "description": "var(KEY) is SKU -> id; var(KEY_refs) is SKU -> {id, other ids the index keeps}."},
-        "operation": {"type": "string", "description": "The read that lists the catalog (from the connector's "
-                                                       "entities.<entity>.sku_index)."},
-        "query": {"type": "object", "description": "Its query."},
-        "body": {"type": "object", "description": "Its body."},
-        "items": {**EXPR, "description": "Over each record read: [{sku, id, ...}]."},
-        "refresh_minutes": {"type": "integer", "minimum": 0, "default": 10,
-                            "description": "Read the catalog again on a miss at most this often (per connection)."},
-        "actions": ACTIONS,
+        **SKU_INDEX_OPTIONS,
     }}, doc="Resolve each SKU of the record to the target's id; an unknown SKU sends the whole record to the "
             "dead-letter queue, naming the line.")
 class ResolveSkus(Step):
@@ -114,28 +107,14 @@ class ResolveSkus(Step):
 
     def _refresh(self, run: RunContext, conn: str) -> bool:
         """Read the catalog's SKUs again: once per run, and at most once per refresh window."""
-        if self.refreshed or self.items is None or not self.options.get("operation"):
+        if self.refreshed:
             return False
         self.refreshed = True
-        window = 60 * int(self.options.get("refresh_minutes", 10))
-        now = run.now() if run.now else time.time()
-        last = (run.store.kv_get("sku_index", conn) or {}).get("at", 0)
-        if window and now - last < window:
-            return False
-        connection = run.connection(self.options["on"])
-        for page in connection.paginate(self.options["operation"], query=self.options.get("query"),
-                                        body=self.options.get("body")):
-            for item in page.records:
-                for entry in self.items.evaluate(Scope(item, item, None, {})) or []:
-                    if not isinstance(entry, dict) or entry.get("sku") in (None, "") or entry.get("id") is None:
-                        continue
-                    extra = {k: str(v) for k, v in entry.items() if k not in ("sku", "id") and v is not None}
-                    self.index[str(entry["sku"])] = {"id": str(entry["id"]), **extra}
-                    if not run.dry_run:
-                        run.store.map_id("sku", conn, str(entry["sku"]), str(entry["id"]), extra)
-        if not run.dry_run:
-            run.store.kv_set("sku_index", conn, {"at": now, "skus": len(self.index)})
-        return True
+
+        def found(sku: str, remote_id: str, extra: dict) -> None:
+            self.index[sku] = {"id": remote_id, **extra}
+
+        return read_sku_index(run, self.options, self.items, conn, found)
 
     @staticmethod
     def check_references(options: Any, ctx: dict) -> list[Problem]:

@@ -50,6 +50,7 @@ from engine.flow.steps.base import (
     _check_role,
     _problem,
 )
+from engine.flow.steps.sku_index import SKU_INDEX_OPTIONS, read_sku_index
 from engine.http import HttpCallError
 from engine.lang.expr import Scope
 from engine.lang.mapping import _truthy
@@ -71,13 +72,7 @@ TRANSIT = "transit:"
                "description": "Later steps and mappings read the SKU as var(KEY)."},
         "by": {"type": "string", "description": "The id field, in the record and in the index entries (from the "
                                                 "connector's sku_of)."},
-        "operation": {"type": "string", "description": "The read that lists the catalog (the sku_index's)."},
-        "query": {"type": "object", "description": "Its query."},
-        "body": {"type": "object", "description": "Its body."},
-        "items": {**EXPR, "description": "Over each record read: [{sku, id, ...other ids}]."},
-        "refresh_minutes": {"type": "integer", "minimum": 0, "default": 10,
-                            "description": "Read the catalog again on a miss at most this often (per connection)."},
-        "actions": ACTIONS,
+        **SKU_INDEX_OPTIONS,
     }}, doc="Find the SKU of a record that names only an id (a stock level names its inventory item): the ID map "
             "first, then the catalog read again; a record of no known SKU is skipped.")
 class Identify(Step):
@@ -117,32 +112,16 @@ class Identify(Step):
     def _refresh(self, run: RunContext, conn: str) -> bool:
         """Read the catalog's SKUs again: once per run, and at most once per refresh window (the
         window is shared with resolve_skus, which reads the same index)."""
-        if self.refreshed or self.items is None or not self.options.get("operation"):
+        if self.refreshed:
             return False
         self.refreshed = True
-        window = 60 * int(self.options.get("refresh_minutes", 10))
-        now = run.now() if run.now else time.time()
-        last = (run.store.kv_get("sku_index", conn) or {}).get("at", 0)
-        if window and now - last < window:
-            return False
         by, index = self.options["by"], self._known(run, conn)
-        connection = run.connection(self.options["on"])
-        count = 0
-        for page in connection.paginate(self.options["operation"], query=self.options.get("query"),
-                                        body=self.options.get("body")):
-            for item in page.records:
-                for entry in self.items.evaluate(Scope(item, item, None, {})) or []:
-                    if not isinstance(entry, dict) or entry.get("sku") in (None, "") or entry.get("id") is None:
-                        continue
-                    extra = {k: str(v) for k, v in entry.items() if k not in ("sku", "id") and v is not None}
-                    count += 1
-                    if extra.get(by):
-                        index[extra[by]] = str(entry["sku"])
-                    if not run.dry_run:
-                        run.store.map_id("sku", conn, str(entry["sku"]), str(entry["id"]), extra)
-        if not run.dry_run:
-            run.store.kv_set("sku_index", conn, {"at": now, "skus": count})
-        return True
+
+        def found(sku: str, remote_id: str, extra: dict) -> None:
+            if extra.get(by):
+                index[extra[by]] = sku
+
+        return read_sku_index(run, self.options, self.items, conn, found)
 
     @staticmethod
     def check_references(options: Any, ctx: dict) -> list[Problem]:

@@ -142,6 +142,37 @@ class EventsPart:
         counts.update({r[0]: int(r[1]) for r in rows})
         return counts
 
+    def reclaim_failed_event(self, source: str, event_id: str, owner: str, lease_seconds: float, *,
+                             topic: str | None = None, payload_raw: bytes | None = None) -> dict | None:
+        _require(owner=owner)
+        raw = None if payload_raw is None else bytes(payload_raw)
+        with self._write() as conn:
+            cur = conn.execute(
+                """UPDATE inbound_event SET status='processing', claimed_by=?, claim_expires_at=?, attempts=1,
+                     not_before=NULL, finished_at=NULL, topic=COALESCE(?, topic),
+                     payload_raw=COALESCE(?, payload_raw)
+                   WHERE source=? AND event_id=? AND status='failed'""",
+                (owner, self._ts(lease_seconds), topic, raw, source, event_id))
+            if cur.rowcount == 0:
+                return None
+            row = conn.execute(
+                """SELECT source, event_id, topic, payload_raw, headers, attempts, received_at, outcome
+                   FROM inbound_event WHERE source=? AND event_id=?""", (source, event_id)).fetchone()
+        ev = _row_dict(row, ("headers", "outcome"))
+        ev["payload_raw"] = bytes(ev["payload_raw"])
+        return ev
+
+    def purge_events(self, finished_before: str, statuses: tuple[str, ...] = ("done",)) -> int:
+        kept = [s for s in statuses if s in ("done", "failed")]
+        if not kept:
+            return 0
+        marks = ", ".join("?" for _ in kept)
+        with self._write() as conn:
+            cur = conn.execute(
+                f"""DELETE FROM inbound_event WHERE status IN ({marks}) AND finished_at IS NOT NULL
+                    AND finished_at < ?""", (*kept, finished_before))
+            return cur.rowcount
+
     def get_event(self, source: str, event_id: str) -> dict | None:
         with self._use() as conn:
             row = conn.execute("SELECT * FROM inbound_event WHERE source=? AND event_id=?",
