@@ -489,6 +489,13 @@ def composite(org: Org, body: Any) -> dict:
     if not requests or len(requests) > 25:
         raise ApiError(400, "INVALID_BATCH_REQUEST",
                        f"A composite request holds 1 to 25 subrequests; this one has {len(requests)}")
+    refs = [str(r.get("referenceId") or "") for r in requests]
+    bad = [ref for ref in refs if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", ref)]
+    if bad:
+        raise ApiError(400, "INVALID_INPUT", f"referenceId {bad[0]!r}: letters, digits and _ only, starting with a letter")
+    if len(set(refs)) != len(refs):
+        duplicate = next(ref for ref in refs if refs.count(ref) > 1)
+        raise ApiError(400, "INVALID_INPUT", f"Duplicate referenceId provided in the request: {duplicate}")
     queries = sum(1 for r in requests if "/query" in str(r.get("url", "")))
     if queries > 5:
         raise ApiError(400, "INVALID_BATCH_REQUEST", "A composite request holds at most 5 queries")
