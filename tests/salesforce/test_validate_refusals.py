@@ -136,3 +136,13 @@ def test_a_login_domain_is_no_org_url(tmp_path):
     found = errors(path)
     assert len(found) == 1 and "is a login domain" in found[0].message
     assert found[0].location.line == line_of(path, "instance_url") and "My Domain" in found[0].hint
+
+
+def test_an_organization_id_of_the_wrong_form_is_named_with_where_to_find_it(tmp_path):
+    full = ('am_client_id: "${env:A}", am_client_password: "${env:P}", shop_client_id: "${env:B}", '
+            'shop_client_password: "${env:C}", ocapi_client_id: "${env:D}"')
+    path = merchant(tmp_path, "m", COMMERCE.format(settings="organization_id: zzxy_prd, short_code: kv7kzm78, site_id: X",
+                                                   credentials=full), "{}\n")
+    found = errors(path)
+    assert len(found) == 1 and found[0].message.startswith("organization_id zzxy_prd is no Organization ID")
+    assert "Salesforce Commerce API Settings" in found[0].hint and found[0].location.line == line_of(path, "organization_id")
