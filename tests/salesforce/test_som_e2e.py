@@ -281,3 +281,21 @@ def test_stock_at_the_warehouse_locations_is_offered_on_tiktok(world, imported):
     assert offered[SKUS[0]] <= 3
     queries = [c["query"].get("q", "") for c in org.requests() if c["path"] == "/query"]
     assert any("Location.LocationType IN ('Warehouse')" in q for q in queries)
+
+
+def test_an_order_tiktok_cancels_cancels_its_order_summary_once(world, imported):
+    sandbox, org, merchant, _ = world
+    tiktok = {o["id"]: o for o in sandbox.admin("tiktok_shop", "GET", "state")["orders"]}
+    state = org.state()
+    shipped = {s["OrderSummaryId"] for s in state.get("Shipment", [])}
+    summaries = {s["OriginalOrderId"]: s for s in state["OrderSummary"]}
+    order = next(o for o in state["Order"] if tiktok[o["Channel_Order_Id__c"]]["status"] == "AWAITING_SHIPMENT"
+                 and summaries[o["Id"]]["Id"] not in shipped)
+    sandbox.admin("tiktok_shop", "POST", f"orders/{order['Channel_Order_Id__c']}/advance", json={"to": "CANCELLED"})
+    report = FlowRun(merchant, "orders").run()
+    result = next(r for r in report.results if r["key"] == order["Channel_Order_Id__c"])
+    assert result["action"] == "cancel", result["detail"]
+    summary = next(s for s in org.state()["OrderSummary"] if s["OriginalOrderId"] == order["Id"])
+    assert summary["Status"] == "Canceled"
+    again = FlowRun(merchant, "orders").run()
+    assert "cancel" not in again.counts
