@@ -211,6 +211,9 @@ class LeakyBucketHeader(Limiter):
                                 "description": "Share of the quota left to the account's other clients: once "
                                                "the header reports this little left, calls stop with a "
                                                "rate-limit error instead of using it up."},
+            "recheck_seconds": {"type": "number", "minimum": 1, "default": 300,
+                                "description": "While the quota is short, one call per this many seconds goes "
+                                               "through, to read the header again (the quota frees up over time)."},
         },
         "required": ["kind", "rate", "header"],
         "additionalProperties": False,
@@ -224,14 +227,16 @@ class UsageQuotaHeader(TokenBucket):
         self.header = str(options["header"])
         self.pattern = re.compile(options.get("pattern", r"(?P<used>\d+)\s*/\s*(?P<max>\d+)"))
         self.reserve = float(options.get("reserve_percent", 10)) / 100
+        self.recheck = float(options.get("recheck_seconds", 300))
         self.used: int | None = None
         self.max: int | None = None
+        self._checked = 0.0
 
     def exhausted(self) -> bool:
         return self.used is not None and bool(self.max) and self.used >= self.max * (1 - self.reserve)
 
     def acquire(self) -> float:
-        if self.exhausted():
+        if self.exhausted() and self.clock() - self._checked < self.recheck:
             from engine.http.errors import RateLimitedError
 
             raise RateLimitedError(
@@ -246,6 +251,7 @@ class UsageQuotaHeader(TokenBucket):
         if match:
             with self._lock:
                 self.used, self.max = int(match.group("used")), int(match.group("max"))
+                self._checked = self.clock()
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -117,3 +117,19 @@ def test_the_sandbox_serves_the_salesforce_simulators_on_request():
         assert cc.status_code == 200 and cc.json()["expires_in"] == 1799
     with start_sandbox(products=0) as sandbox:
         assert "salesforce" not in sandbox.urls
+
+
+def test_a_short_quota_is_read_again_after_a_while():
+    from engine.http.ratelimit import build_limiter
+
+    now = [1000.0]
+    limiter = build_limiter({"kind": "usage_quota_header", "rate": 100, "header": "Sforce-Limit-Info",
+                             "pattern": r"api-usage=(?P<used>\d+)/(?P<max>\d+)", "recheck_seconds": 60},
+                            clock=lambda: now[0], sleep=lambda s: None)
+    limiter.observe(200, {"Sforce-Limit-Info": "api-usage=95/100"})
+    with pytest.raises(RateLimitedError):
+        limiter.acquire()
+    now[0] += 61
+    limiter.acquire()  # one call goes through to read the header again
+    limiter.observe(200, {"Sforce-Limit-Info": "api-usage=40/100"})  # the rolling window freed some
+    limiter.acquire()
