@@ -67,6 +67,17 @@ class Sandbox:
             f"{prefix}_RITHUM_REFRESH_TOKEN": rithum.DEFAULT_CREDENTIALS["refresh_token"],
         }
 
+    def salesforce_environ(self, prefix: str = "ACME") -> dict[str, str]:
+        """With start_sandbox(salesforce=True): the Salesforce simulators' URLs and credentials."""
+        from .salesforce import DEFAULT_CREDENTIALS as org
+        from .salesforce import commerce_cloud
+
+        cc, url = commerce_cloud.DEFAULT_CREDENTIALS, self.urls["salesforce_commerce_cloud"]
+        return {f"{prefix}_SF_URL": self.urls["salesforce"], f"{prefix}_SF_CLIENT_ID": org["client_id"],
+                f"{prefix}_SF_CLIENT_SECRET": org["client_secret"], f"{prefix}_SF_REFRESH_TOKEN": org["refresh_token"],
+                f"{prefix}_SFCC_URL": url, f"{prefix}_SFCC_TOKEN_URL": f"{url}/dwsso/oauth2/access_token",
+                **{f"{prefix}_SFCC_{k.upper()}": v for k, v in cc.items()}}
+
     def admin(self, name: str, method: str, path: str, **kwargs: Any) -> Any:
         response = httpx.request(method, f"{self.urls[name]}/_admin/{path}", timeout=30, **kwargs)
         response.raise_for_status()
@@ -100,8 +111,11 @@ def _point_images_at(products: list[dict], cdn_url: str) -> list[dict]:
 
 def start_sandbox(*, seed: int = 7, products: int = 60, invalid_share: float = 0.1, max_variants: int = 8,
                   tiktok_options: dict | None = None, shopify_options: dict | None = None,
-                  webhook_url: str | None = None, rithum_options: dict | None = None) -> Sandbox:
-    """`webhook_url`: the base URL of a running `connector serve`; see Sandbox.point_webhooks."""
+                  webhook_url: str | None = None, rithum_options: dict | None = None,
+                  salesforce: bool = False) -> Sandbox:
+    """`webhook_url`: the base URL of a running `connector serve`; see Sandbox.point_webhooks.
+    `salesforce`: also the Salesforce core (Order Management, Service Cloud) and B2C Commerce
+    simulators, the latter with a small catalog (see simulators/salesforce)."""
     sandbox = Sandbox()
     try:
         sandbox.servers["cdn"] = LoopbackServer(cdn.create_app()).start()
@@ -117,6 +131,13 @@ def start_sandbox(*, seed: int = 7, products: int = 60, invalid_share: float = 0
             # The same catalog in Rithum's shape (parents with their variations as children).
             sandbox.admin("rithum", "POST", "seed", content=dumps({"products": rithum_seed.from_generated(
                 sandbox.products)}), headers={"Content-Type": "application/json"})
+        if salesforce:
+            from .salesforce import commerce_cloud
+            from .salesforce import create_app as create_org
+
+            sandbox.servers["salesforce"] = LoopbackServer(create_org()).start()
+            sandbox.servers["salesforce_commerce_cloud"] = LoopbackServer(commerce_cloud.create_app(
+                commerce_cloud.catalog(12, image_host=sandbox.urls["cdn"]))).start()
         if webhook_url:
             sandbox.point_webhooks(webhook_url)
     except Exception:

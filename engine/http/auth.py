@@ -213,6 +213,11 @@ _OAUTH_COMMON = {
                              "description": "Renew this long before the token's expiry."},
     "extra_params": {"type": "object", "additionalProperties": {"type": "string"},
                      "description": "More form fields for the token request (e.g. audience)."},
+    "response_must_match": {
+        "type": "object", "additionalProperties": {"type": "string"},
+        "description": "Token answer field -> the value it must have, with `{setting}` placeholders (e.g. "
+                       "the account's own URL the answer names). A different value stops with an error naming "
+                       "both, so calls never go to an account the connection was not set up for."},
 }
 
 
@@ -235,12 +240,24 @@ class _OAuth2(Auth):
         body = _json(response)
         if response.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
             raise self._token_failure(response, body, what)
+        self._check_answer(body)
         expires_in = body.get("expires_in")
         return {
             "access_token": body["access_token"],
             "refresh_token": body.get("refresh_token"),
             "access_token_expires_at": self.ctx.clock() + float(expires_in) if expires_in else None,
         }
+
+    def _check_answer(self, body: dict[str, Any]) -> None:
+        for name, template in (self.options.get("response_must_match") or {}).items():
+            expected = str(template).format_map(dict(self.ctx.settings)).rstrip("/")
+            got = str(body.get(name) or "").rstrip("/")
+            if got.lower() != expected.lower():
+                setting = template.strip("{}") if template.startswith("{") and template.endswith("}") else name
+                raise AuthError(self.ctx.redactor(
+                    f"the token endpoint answered for {name} {got or '(none)'}, but the connection is set up "
+                    f"for {expected}: set {setting} to {got} if that is the account, or use that account's "
+                    f"credentials"), op="auth.refresh")
 
     def apply(self, request: OutboundRequest) -> None:
         with self._lock:

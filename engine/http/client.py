@@ -42,6 +42,7 @@ from engine.http.errors import (
 from engine.http.paginate import PageRequest, PageState
 from engine.http.ratelimit import build_limiter
 from engine.http.retry import parse_retry_after
+from engine.lang.expr import ExprEvalError, Scope
 from engine.project.secrets import REDACTOR
 
 log = logging.getLogger("engine.http")
@@ -281,7 +282,10 @@ class Connection:
             ) from None
 
     def _path(self, op: CompiledOperation, path_params: Mapping[str, Any] | None) -> str:
-        params = path_params or {}
+        # A placeholder no call names is filled from the connection's settings (an account id in
+        # every path).
+        params = {**{p: self.settings.get(p) for p in op.path_params}, **{k: v for k, v in (path_params or {}).items()
+                                                                           if v not in (None, "")}}
         missing = [p for p in op.path_params if params.get(p) in (None, "")]
         if missing:
             raise ConnectorError(f"{op.name}: missing path parameter(s) {', '.join(missing)}")
@@ -297,10 +301,13 @@ class Connection:
         headers: Mapping[str, str] | None,
         files: Mapping[str, Any] | None,
         idempotency_key: str | None,
+        templates: bool = True,
     ) -> _Prepared:
         path = self._path(op, path_params)
         url = self.base_url + path
         merged_query = _derive_query(op, _merge_query(op.query, query))
+        if templates:  # a paginated read renders them with the query of each page
+            merged_query = self._query(op, merged_query)
         merged_headers = {**self.spec.headers, **op.headers, **(headers or {})}
         if isinstance(op.body, dict) and (body is None or isinstance(body, dict)):
             body = {**op.body, **(body or {})}
@@ -515,17 +522,18 @@ class Connection:
         # A GraphQL operation takes the caller's filters as variables, in the body; a REST one in the query.
         in_body = compiled.request is not None
         prepared = self._prepare(compiled, path_params=path_params, query=query if in_body else None, body=body,
-                                 headers=headers, files=None, idempotency_key=None)
+                                 headers=headers, files=None, idempotency_key=None, templates=False)
         if in_body:
             query = None
         if paginator is None:
             response = self._execute(compiled, self._with_query(
-                prepared, _derive_query(compiled, _merge_query(compiled.query, query))))
+                prepared, self._query(compiled, _derive_query(compiled, _merge_query(compiled.query, query)))))
             yield Page(1, response, response.records, "single_page")
             return
         limit = max_pages or paginator.max_pages
         page_body = json.loads(prepared.content) if prepared.content and compiled.body_format == "json" else None
-        request = paginator.first(_derive_query(compiled, _merge_query(compiled.query, query)), page_body)
+        request = paginator.first(self._query(compiled, _derive_query(compiled, _merge_query(compiled.query, query))),
+                                  page_body)
         state = PageState()
         while True:
             response = self._execute(compiled, self._page_request(compiled, prepared, request))
@@ -551,6 +559,26 @@ class Connection:
         """Every record of every page."""
         for page in self.paginate(op, **kwargs):
             yield from page.records
+
+    def _query(self, op: CompiledOperation, query: dict[str, str]) -> dict[str, str]:
+        """Render the operation's query templates over the call's parameters (and `settings`); the
+        parameters a template reads are consumed by it, not sent on their own."""
+        if not op.query_templates:
+            return query
+        names: dict[str, Any] = {**query, "settings": dict(self.settings)}
+        out = dict(query)
+        for param, (template, consumed) in op.query_templates.items():
+            try:
+                value = " ".join(template.evaluate(Scope(names, names, None, {})).split())
+            except ExprEvalError as exc:
+                raise ConnectorError(f"{op.name}: query template {param!r}: {exc}") from None
+            if value:
+                out[param] = value
+            else:  # nothing to say: the parameter is left out
+                out.pop(param, None)
+            for name in consumed - {param}:
+                out.pop(name, None)
+        return out
 
     def _with_query(self, prepared: _Prepared, query: dict[str, str]) -> _Prepared:
         return _Prepared(prepared.method, prepared.url, prepared.path, query, prepared.headers,

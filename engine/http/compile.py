@@ -95,6 +95,9 @@ class CompiledOperation:
     derive_query: Mapping[str, Any] = field(default_factory=dict)  # parameter -> JMESPath over the query
     versioned: VersionSpec | None = None
     request: Any = None  # a request kind (engine.http.graphql) that builds the body; None = REST
+    # Query parameter -> (compiled template, the call's parameters it consumes): a parameter built
+    # from the others, e.g. a query language statement with the cursor and filters in it.
+    query_templates: Mapping[str, tuple[Any, frozenset[str]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -331,6 +334,14 @@ class _Compiler:
                     item_errors = ItemErrorsSpec(self.jmespath(request.user_errors, f"{path}.request.user_errors"),
                                                  self.search("join('.', field)"), self.search("code"),
                                                  self.search("message"))
+        templates: dict[str, tuple[Any, frozenset[str]]] = {}
+        for param, source in (op.get("query_template") or {}).items():
+            try:
+                compiled = self.exprs.template(source)
+            except ExprCompileError as exc:
+                self.problem(f"{path}.query_template.{param}", str(exc), hint=exc.hint or "")
+                continue
+            templates[param] = (compiled, frozenset(n.name for n in compiled.names) - {"settings"})
         return CompiledOperation(
             name=name,
             method=method,
@@ -352,6 +363,7 @@ class _Compiler:
             derive_query=MappingProxyType(derive),
             versioned=versioned,
             request=request,
+            query_templates=MappingProxyType(templates),
         )
 
     def request_kind(self, options: dict, path: str) -> Any | None:

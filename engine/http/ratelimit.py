@@ -235,6 +235,67 @@ class LeakyBucketHeader(Limiter):
         super().penalize(seconds)
 
 
+@RATE_LIMITS.register(
+    "usage_quota_header",
+    options_schema={
+        "type": "object",
+        "properties": {
+            "kind": {"const": "usage_quota_header"},
+            "rate": {"type": "number", "exclusiveMinimum": 0, "description": "Requests allowed per `per_seconds`."},
+            "per_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 1,
+                            "description": "Length of the window `rate` is counted over, in seconds."},
+            "burst": {"type": "integer", "minimum": 1, "description": "Bucket capacity; default = rate."},
+            "header": {"type": "string", "description": "Response header reporting the quota's use."},
+            "pattern": {"type": "string", "default": "(?P<used>\\d+)\\s*/\\s*(?P<max>\\d+)",
+                        "description": "Regular expression over the header with the groups `used` and `max` "
+                                       "(the first match counts)."},
+            "reserve_percent": {"type": "number", "minimum": 0, "maximum": 100, "default": 10,
+                                "description": "Share of the quota left to the account's other clients: once "
+                                               "the header reports this little left, calls stop with a "
+                                               "rate-limit error instead of using it up."},
+            "recheck_seconds": {"type": "number", "minimum": 1, "default": 300,
+                                "description": "While the quota is short, one call per this many seconds goes "
+                                               "through, to read the header again (the quota frees up over time)."},
+        },
+        "required": ["kind", "rate", "header"],
+        "additionalProperties": False,
+    },
+    doc="Token bucket plus a long-period quota (a daily API allocation) read from a usage header; stops "
+        "before the quota runs out.",
+)
+class UsageQuotaHeader(TokenBucket):
+    def __init__(self, options: dict, *, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        super().__init__(options, clock=clock, sleep=sleep)
+        self.header = str(options["header"])
+        self.pattern = re.compile(options.get("pattern", r"(?P<used>\d+)\s*/\s*(?P<max>\d+)"))
+        self.reserve = float(options.get("reserve_percent", 10)) / 100
+        self.recheck = float(options.get("recheck_seconds", 300))
+        self.used: int | None = None
+        self.max: int | None = None
+        self._checked = 0.0
+
+    def exhausted(self) -> bool:
+        return self.used is not None and bool(self.max) and self.used >= self.max * (1 - self.reserve)
+
+    def acquire(self) -> float:
+        if self.exhausted() and self.clock() - self._checked < self.recheck:
+            from engine.http.errors import RateLimitedError
+
+            raise RateLimitedError(
+                f"API quota nearly used up: {self.used} of {self.max} (header {self.header}); the last "
+                f"{self.reserve:.0%} is left to the account's other clients. Calls resume as the quota frees up",
+                op="rate_limit", retryable=True)
+        return super().acquire()
+
+    def observe(self, status: int, headers: Mapping[str, str]) -> None:
+        value = _header(headers, self.header)
+        match = self.pattern.search(value) if value else None
+        if match:
+            with self._lock:
+                self.used, self.max = int(match.group("used")), int(match.group("max"))
+                self._checked = self.clock()
+
+
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     get: Any = getattr(headers, "get", None)
     value = get(name) if get else None

@@ -306,6 +306,17 @@ def _split(value: str | None, separator: str) -> list[str]:
     return [piece.strip() for piece in value.split(separator) if piece.strip()]
 
 
+@function("quote_literal", "string|number|null", returns="string",
+          example=("quote_literal('O\\'Brien')", "'O\\'Brien'"))
+def _quote_literal(value: Any) -> str:
+    """A string literal for a query language: the value in single quotes, with backslashes and
+    single quotes escaped by a backslash; null gives the keyword null."""
+    if value is None:
+        return "null"
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"
+
+
 @function("trim", "string|null", returns="string|null", example=("trim('  TEE-M\n')", "TEE-M"))
 def _trim(value: str | None) -> str | None:
     """Leading and trailing whitespace removed (line breaks too); null stays null."""

@@ -21,6 +21,7 @@ from engine.errors import Problem, SpecError
 from engine.flow.resolve import capabilities
 from engine.lang.expr import ExprCompileError, ExpressionCompiler, ExprEvalError, Scope, current_fields
 from engine.lang.mapping import MappingPlan, _truthy, compile_mapping
+from engine.project.connector_rules import check_connection, check_one_per, refusal
 from engine.project.entity_checks import check_entities
 from engine.project.loader import Document, Project
 from engine.project.overrides import effective, extends_fields, form_of
@@ -102,6 +103,7 @@ class Validator:
             for document in list(self.project.documents[kind].values()):
                 self._guarded(document.doc, lambda d=document, k=kind: self.schema_ok(d) and
                               getattr(self, f"check_{k}")(d))
+        self._guarded(None, lambda: self.problems.extend(check_one_per(self.project)))
         unique: dict[tuple, Problem] = {}
         for problem in _drop_superseded(self.problems):
             # One finding reached twice (a flow checked alone and with each binding, a step's own
@@ -478,6 +480,8 @@ class Validator:
                                      _did_you_mean(conn["connector"], self.project.names("connector"))))
             return
         self._check_settings(doc, name, conn, connector)
+        ruled, covered = check_connection(doc, name, conn, connector.doc, self.exprs)
+        self.problems.extend(ruled)
         declared = [c for c in (connector.doc.get("credentials") or []) if isinstance(c, str)]
         # Secrets only the webhook receiver reads: known, but a connection serving no webhooks omits them.
         webhooks = connector.doc.get("webhooks")
@@ -508,7 +512,7 @@ class Validator:
             if missing is not None:
                 self.problems.append(_at(credentials, [cred], f"the secret file {str(missing)!r} does not exist",
                                          f"create it, or fix the path (relative paths start at {base_dir})"))
-        needed = [c for c in declared if c not in credentials and c not in misspelt]
+        needed = [c for c in declared if c not in credentials and c not in misspelt and c not in covered]
         if needed:
             if "credentials" in conn:
                 self.problems.append(_at(doc, [*where, "credentials"], f"missing credentials: {', '.join(needed)}",
@@ -833,6 +837,13 @@ class Validator:
         caps = capabilities(connector.doc)
         for direction in ("pull", "push"):
             missing = [e for e in needs.get(direction, []) if e not in (caps.get(direction) or [])]
+            for entity in needs.get(direction, []):
+                entry = refusal(connector.doc, direction, entity)
+                if entry is not None:
+                    self.problems.append(_at(doc, ["flows", local, "connections", role],
+                                             f"connector {connector.name!r} cannot {direction} {entity}: "
+                                             f"{entry['reason']}", entry["hint"]))
+            missing = [e for e in missing if refusal(connector.doc, direction, e) is None]
             if missing:
                 self.problems.append(_at(doc, ["flows", local, "connections", role],
                                          f"connector {connector.name!r} cannot {direction} {', '.join(missing)}",

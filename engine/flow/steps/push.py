@@ -239,6 +239,11 @@ class Push(Step):
             self._call(action, write, record, run, conn_name)
         for follow in spec.get("then") or []:
             self._write(follow, record, run, entity, conn_name, done)
+        if action == "create" and spec.get("then") and record.remote_id:
+            # A create with follow-up writes is known as made only once they are done: a run that
+            # stopped between them finds no ID, creates again (the ledger answers with the object
+            # already made) and finishes the writes that were left.
+            run.store.map_id(entity, conn_name, record.key, record.remote_id)
 
     def _call(self, action: str, write: dict, record: Record, run: RunContext, conn_name: str) -> Any:
         spec, conn = write["spec"], run.connection(self.options["to"])
@@ -363,12 +368,14 @@ class Push(Step):
             ticket = run.store.begin_once(scope, record.key)
         if ticket.status == "done":  # created by an earlier run whose bookkeeping did not finish
             record.remote_id = ticket.result["remote_id"]
+            record.context["remote_id"] = record.remote_id
             # Ledger entries written before sku_refs existed hold only SKU -> id.
             refs = ticket.result.get("sku_refs") or {sku: {"id": sku_id}
                                                      for sku, sku_id in (ticket.result.get("sku_ids") or {}).items()}
             self._keep_skus(refs, run, conn_name, record)
-            run.store.map_id(entity, conn_name, record.key, record.remote_id)
-            record.context["created_id"] = record.remote_id
+            if not spec.get("then"):
+                run.store.map_id(entity, conn_name, record.key, record.remote_id)
+            record.context["remote_id"] = record.context["created_id"] = record.remote_id
             record.context.setdefault("writes_not_needed", []).append("create")
             record.detail["reason"] = "created by an earlier run"
             return
@@ -391,13 +398,19 @@ class Push(Step):
                 response = conn.call(spec["operation"], body=body, idempotency_key=key,
                                      path_params=self._params(write["path_params"], where, "path parameter") or None,
                                      query=self._params(write["query"], where, "query parameter") or None)
+                if response.item_errors:  # an all-or-none batch refused: nothing was created
+                    raise RecordError(f"{spec['operation']} rejected {len(response.item_errors)} item(s)", step="push",
+                                      field_errors=[{"field": e.key or "(item)", "message": f"{e.code}: {e.message}"}
+                                                    for e in response.item_errors])
                 response_record = response.record
                 remote_id = write["id"].evaluate(Scope(response_record, response_record, None, {})) if write["id"] else None
                 if not remote_id:
                     raise RecordError(f"{spec['operation']} returned no id", step="push")
             record.remote_id = str(remote_id)
+            record.context["remote_id"] = record.remote_id  # the writes that follow (then:) see the new id
             refs = self._map_skus(sku_expr, response_record, run, conn_name, record) if sku_expr else {}
-            run.store.map_id(entity, conn_name, record.key, record.remote_id)
+            if not spec.get("then"):
+                run.store.map_id(entity, conn_name, record.key, record.remote_id)
         except Exception as exc:
             run.store.fail_once(scope, record.key, str(exc)[:500])
             raise
