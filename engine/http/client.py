@@ -44,6 +44,7 @@ from engine.http.errors import (
 from engine.http.paginate import PageRequest, PageState
 from engine.http.ratelimit import build_limiter
 from engine.http.retry import parse_retry_after
+from engine.project.hosts import declared_hosts, host_issue
 from engine.project.secrets import REDACTOR
 
 log = logging.getLogger("engine.http")
@@ -199,6 +200,7 @@ class Connection:
         self._check_credentials(credentials)
         self.redactor = Redactor((v for v in credentials.values() if isinstance(v, str)), also=REDACTOR)
         self.base_url = self._base_url()
+        self._check_hosts()
         timeout = self.spec.timeout
         self._client = httpx.Client(
             transport=transport,
@@ -245,6 +247,18 @@ class Connection:
             return str(template).format_map(self.settings).rstrip("/")
         except KeyError as exc:
             raise ConnectorError(f"base_url needs setting {exc.args[0]!r}") from None
+
+    def _check_hosts(self) -> None:
+        """Credentials go only to the connector's declared hosts (or loopback, the sandbox's)."""
+        allowed = declared_hosts(self.spec.spec)
+        urls = [("base_url", self.base_url)] + [
+            (key, str(value)) for key, value in self.settings.items()
+            if str(key).lower().endswith("url") and key != "base_url" and isinstance(value, str) and value.strip()]
+        for key, url in urls:
+            issue = host_issue(url, allowed)
+            if issue is not None:
+                raise ConnectorError(f"connection {self.name!r}: {key}: {issue}; its credentials are not sent there "
+                                     "(a connector lists further hosts under `hosts:`)")
 
     def close(self) -> None:
         self._client.close()
