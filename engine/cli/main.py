@@ -57,11 +57,12 @@ def _emit_problems(problems: list[Problem], fmt: str, checked: int) -> None:
 def describe_error(exc: BaseException) -> tuple[int, list[str]]:
     """The exit code and the lines to print for an error that reached a command's boundary."""
     from engine.http import HttpCallError
+    from engine.http.breaker import ConnectionDown
     from engine.state.store import BackendNotAvailable, FlowBusyError, StateError, StateUnreachable
 
     if isinstance(exc, SpecError):
         return exit_codes.CONFIG, [p.format() for p in exc.problems]
-    if isinstance(exc, HttpCallError):
+    if isinstance(exc, HttpCallError | ConnectionDown):
         return exit_codes.PLATFORM, [f"error: {exc}"]
     if isinstance(exc, BackendNotAvailable):  # the merchant's `state: url:` names a backend not built yet
         return exit_codes.CONFIG, [f"error: state store: {exc}"]

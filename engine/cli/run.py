@@ -168,6 +168,13 @@ def register(main: click.Group) -> None:
                         cell.append("\n" + REDACTOR.text(str(summary["error"])), style="red")
                     table.add_row([text(row["run_id"]), text(row["flow"]), text(row.get("status") or "running")], cell)
             console.print(table)
+            if not run_id:  # a connection whose circuit breaker is open: its runs end at once until it closes
+                from engine.http.breaker import describe
+
+                for name in (merchant.doc.get("connections") or {}):
+                    state = store.get_breaker(name)
+                    if state and state.get("state") != "closed":
+                        console.print(Text(f"connection {name}: {REDACTOR.text(describe(state))}", style="bold red"))
 
     @main.group()
     def dlq() -> None:

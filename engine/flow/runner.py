@@ -21,6 +21,7 @@ from engine.flow.registry import STEPS
 from engine.flow.run_lease import RunLease
 from engine.flow.steps import Pull, Step
 from engine.http import Connection, HttpCallError
+from engine.http.breaker import Breaker, BreakerPolicy, ConnectionDown
 from engine.http.ratelimit import SharedLimiter
 from engine.lang.expr import ExprEvalError
 from engine.project.loader import Document, Project
@@ -115,10 +116,16 @@ class Merchant:
             conn = self.doc["connections"][name]
             spec = self.plan.connectors[conn["connector"]]
             credentials = resolve_credentials(plain(conn.get("credentials") or {}), self.base_dir, self.environ)
+            # The breaker's state is the store's, so every process serving this merchant sees it.
+            breaker = Breaker(name, BreakerPolicy.from_spec(spec.spec.get("breaker"), plain(conn.get("breaker") or {}),
+                                                          max_attempts=spec.retry.max_attempts),
+                              persist=lambda state, _n=name: self.store.set_breaker(_n, state),
+                              initial=self.store.get_breaker(name))
             self._connections[name] = Connection(
                 spec, settings=expand_settings(plain(conn.get("settings") or {}), self.environ),
                 credentials=credentials,
-                token_store=StoreTokenStore(self.store), transport=self.transports.get(name), name=name)
+                token_store=StoreTokenStore(self.store), transport=self.transports.get(name), name=name,
+                breaker=breaker)
             if hasattr(self.store, "reserve_call"):
                 # State shared by several workers: so is each connection's call budget.
                 made = self._connections[name]
@@ -189,6 +196,9 @@ class FlowRun:
         started = time.monotonic()
         ctx.run_id = "dry-run" if ctx.dry_run else store.start_run(ctx.merchant, ctx.flow, False, ctx.options)
         report = RunReport(ctx.run_id, ctx.merchant, ctx.flow, ctx.dry_run)
+        for conn in ctx.connections.values():
+            if getattr(conn, "breaker", None) is not None:
+                conn.breaker.new_run()
         source = records if records is not None else self.steps[0].records(ctx)
         if ctx.dry_run:
             ctx.planned = _Kept(report.KEEP_PLAN)  # the bodies shown with the first outcomes
@@ -227,6 +237,19 @@ class FlowRun:
                     getattr(groups, "close", lambda: None)()
         except HttpCallError as exc:  # auth or outage: every further record would fail the same way
             report.status, report.error = "failed", REDACTOR.text(str(exc))
+        except ConnectionDown as exc:  # a breaker is open: the record in hand and the rest wait
+            report.status, report.error = "down", REDACTOR.text(str(exc))
+            report.add("not_synced")
+        if report.status == "ok":
+            # A step may take a refused call as its record's failure; a breaker it opened (refused
+            # credentials, an outage) still ends the run as the connection's failure, never as a success.
+            for role, conn in ctx.connections.items():
+                state = conn.breaker.snapshot() if getattr(conn, "breaker", None) is not None else {}
+                if state.get("state", "closed") != "closed":
+                    report.status = "down"
+                    report.error = REDACTOR.text(f"connection {ctx.connection_names.get(role, role)} is down "
+                                                 f"({state['reason']})")
+                    break
         if report.status == "ok" and records is None and isinstance(self.steps[0], Pull):
             # Only a read that reached its end without a connection-level failure may move an
             # incremental cursor; a failed run reads the same window again next time.

@@ -28,6 +28,7 @@ from jsonschema import Draft202012Validator
 
 from engine.errors import ConnectorError, Problem, SpecError
 from engine.http.auth import AuthContext, MemoryTokenStore, OutboundRequest, TokenStore, build_auth
+from engine.http.breaker import Breaker, BreakerPolicy, ConnectionDown
 from engine.http.classify import classify, context
 from engine.http.compile import CompiledConnector, CompiledOperation, compile_connector, field_path
 from engine.http.errors import (
@@ -36,6 +37,7 @@ from engine.http.errors import (
     PaginationError,
     RateLimitedError,
     Redactor,
+    ServerError,
     TransportError,
     redact_url,
 )
@@ -43,6 +45,7 @@ from engine.http.paginate import PageRequest, PageState
 from engine.http.ratelimit import build_limiter
 from engine.http.retry import parse_retry_after
 from engine.lang.expr import ExprEvalError, Scope
+from engine.project.hosts import declared_hosts, host_issue
 from engine.project.secrets import REDACTOR
 
 log = logging.getLogger("engine.http")
@@ -198,9 +201,14 @@ class Connection:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         name: str | None = None,
+        breaker: Breaker | None = None,
     ) -> None:
         self.spec = spec if isinstance(spec, CompiledConnector) else compile_connector(spec)
         self.name = name or self.spec.name
+        # Without one from the caller (which persists it), a breaker of the connector's `breaker:` policy.
+        self.breaker = breaker or Breaker(self.name, BreakerPolicy.from_spec(self.spec.spec.get("breaker"),
+                                                                      max_attempts=self.spec.retry.max_attempts),
+                                          clock=clock)
         self.clock, self.sleep = clock, sleep
         # With an injected wall clock (tests, benchmarks), the limiter follows it too.
         self.monotonic = monotonic or (time.monotonic if clock is time.time else clock)
@@ -209,6 +217,7 @@ class Connection:
         self._check_credentials(credentials)
         self.redactor = Redactor((v for v in credentials.values() if isinstance(v, str)), also=REDACTOR)
         self.base_url = self._base_url()
+        self._check_hosts()
         timeout = self.spec.timeout
         self._client = httpx.Client(
             transport=transport,
@@ -255,6 +264,18 @@ class Connection:
             return str(template).format_map(self.settings).rstrip("/")
         except KeyError as exc:
             raise ConnectorError(f"base_url needs setting {exc.args[0]!r}") from None
+
+    def _check_hosts(self) -> None:
+        """Credentials go only to the connector's declared hosts (or loopback, the sandbox's)."""
+        allowed = declared_hosts(self.spec.spec)
+        urls = [("base_url", self.base_url)] + [
+            (key, str(value)) for key, value in self.settings.items()
+            if str(key).lower().endswith("url") and key != "base_url" and isinstance(value, str) and value.strip()]
+        for key, url in urls:
+            issue = host_issue(url, allowed)
+            if issue is not None:
+                raise ConnectorError(f"connection {self.name!r}: {key}: {issue}; its credentials are not sent there "
+                                     "(a connector lists further hosts under `hosts:`)")
 
     def close(self) -> None:
         self._client.close()
@@ -406,11 +427,39 @@ class Connection:
         return version
 
     def _execute(self, op: CompiledOperation, prepared: _Prepared) -> Response:
+        try:
+            return self._attempts(op, prepared)
+        except ConnectionDown:
+            raise
+        except AuthError as exc:
+            # A credential refused for good: every further call would be refused the same way, so
+            # the breaker opens; this call reports the refusal itself.
+            if not exc.retryable:
+                self.breaker.failure(self.redactor(f"credentials refused: {exc.platform_message}")[:200], fatal=True)
+            raise
+        except BaseException:
+            self.breaker.release_probe()
+            raise
+
+    def _down(self) -> ConnectionDown:
+        state = self.breaker.snapshot()
+        wait = None if state["probe_after"] is None else max(0.0, state["probe_after"] - self.clock())
+        return ConnectionDown(self.name, state["opened_at"], wait, self.redactor(state["reason"]))
+
+    def _failed_attempt(self, reason: str) -> None:
+        """Count a failed attempt; raise ConnectionDown when that opens the breaker (no retry then)."""
+        if self.breaker.failure(reason):
+            log.warning("%s: connection %s is down after %d failed attempts in a row (%s)", self.name, self.name,
+                        self.breaker.policy.failures, reason)
+            raise self._down()
+
+    def _attempts(self, op: CompiledOperation, prepared: _Prepared) -> Response:
         policy = self.spec.retry
         attempt = 0
         refreshed = False
         while True:
             attempt += 1
+            self.breaker.before()  # ConnectionDown while the platform is known to be down
             self.limiter.acquire_for(op.name)
             request = OutboundRequest(prepared.method, prepared.url, prepared.path, dict(prepared.query),
                                       dict(prepared.headers), prepared.content, prepared.content_type)
@@ -426,6 +475,7 @@ class Connection:
                                            headers=request.headers, content=request.content)
             except httpx.HTTPError as exc:
                 self.limiter.observe(0, {})
+                self._failed_attempt(f"{type(exc).__name__} at {op.name}")
                 # A refused connection never reached the server, so even a create may be resent.
                 never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 if policy.retry_on_timeout and (op.idempotent or never_sent) and attempt < policy.max_attempts:
@@ -440,6 +490,9 @@ class Connection:
             ctx = context(raw.status_code, raw.headers, body)
             verdict = classify(self.spec.error_rules, policy.on_status, ctx)
             request_id = self._request_id(ctx)
+            if verdict.action in ("ok", "rate_limited") or (
+                    verdict.action == "fail" and not issubclass(verdict.error_class, ServerError | AuthError)):
+                self.breaker.success()  # it answered: it is up (a throttled or refusing platform is up too)
             if verdict.action == "ok":
                 return Response(op.name, raw.status_code, raw.headers, body, self._item_errors(op, body),
                                 request_id, attempt, safe_url, op)
@@ -470,6 +523,8 @@ class Connection:
                 log.info("%s: rate limited, retry %d in %.2fs [%s]", op.name, attempt, wait, safe_url)
                 self.sleep(wait)
                 continue
+            if verdict.action == "retry" or issubclass(verdict.error_class, ServerError):
+                self._failed_attempt(f"HTTP {raw.status_code} at {op.name}")
             if verdict.action == "retry":
                 if not op.idempotent or attempt >= policy.max_attempts:
                     raise failure(retryable=True)

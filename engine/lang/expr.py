@@ -14,9 +14,11 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
+import math
 import operator
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
 from numbers import Number
 from typing import Any, NamedTuple
 
@@ -137,8 +139,11 @@ class TemplateExpr:
         if isinstance(scope.current, dict):
             names = {**scope.current, **names}
         token = CURRENT_SCOPE.set(scope)
+        steps = _RANGE_STEPS.set([0])
         try:
             return self._template.render(names)
+        except RecursionError:
+            raise ExprEvalError("template: recursion too deep") from None
         except SecurityError as exc:
             raise ExprEvalError(f"template refused by the sandbox: {exc}") from None
         except UndefinedError as exc:
@@ -146,7 +151,50 @@ class TemplateExpr:
         except Exception as exc:  # noqa: BLE001
             raise ExprEvalError(f"template: {exc}") from None
         finally:
+            _RANGE_STEPS.reset(steps)
             CURRENT_SCOPE.reset(token)
+
+
+# Bounds of one template render: a consultant's typo (or a hostile file) must give an error, not
+# hang `validate` or a run. Jinja folds constant expressions while compiling, so `{{ 9**99999999 }}`
+# would hang compilation itself; intercepted operators are never folded, and are checked here.
+MAX_POWER_DIGITS = 1_000  # digits of a ** result
+MAX_REPEAT = 100_000  # items or characters a `*` repetition makes
+MAX_LOOP_STEPS = 100_000  # range() items one render may go through, all loops together
+MAX_TEMPLATE_CHARS = 20_000  # source characters of one template
+_RANGE_STEPS: ContextVar[list[int] | None] = ContextVar("template_range_steps", default=None)
+
+
+def _bounded_range(*args: Any) -> Any:
+    steps = _RANGE_STEPS.get()
+    made = range(*args)
+    if steps is not None:
+        steps[0] += len(made)
+        if steps[0] > MAX_LOOP_STEPS:
+            raise SecurityError(f"range() would go over {MAX_LOOP_STEPS:,} items in one template (loops nested?)")
+    return made
+
+
+class _BoundedJinja(ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset({"**", "*"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if isinstance(left, int | float) and isinstance(right, int | float) and not isinstance(left, bool):
+                magnitude = abs(float(left)) if abs(left) > 1 else 1.0
+                digits = abs(float(right)) * math.log10(magnitude) if magnitude > 1 else 0.0
+                if digits > MAX_POWER_DIGITS:
+                    raise SecurityError(f"{left!r} ** {right!r} would have about {digits:,.0f} digits "
+                                        f"(at most {MAX_POWER_DIGITS:,})")
+            return left ** right
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(times, int) and not isinstance(times, bool) \
+                        and len(seq) * max(times, 0) > MAX_REPEAT:
+                    raise SecurityError(f"repeating {type(seq).__name__} of {len(seq)} {times:,} times would make over "
+                                        f"{MAX_REPEAT:,} {'characters' if isinstance(seq, str) else 'items'}")
+            return left * right
+        return super().call_binop(context, operator, left, right)
 
 
 class ExpressionCompiler:
@@ -155,10 +203,11 @@ class ExpressionCompiler:
     def __init__(self) -> None:
         self.functions = ENGINE_FUNCTIONS_CLASS()
         self.interpreter = TreeInterpreter(jmespath.Options(custom_functions=self.functions))
-        self.jinja = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+        self.jinja = _BoundedJinja(undefined=StrictUndefined, autoescape=False)
         callables = jinja_callables()
         self.jinja.filters.update(callables)
         self.jinja.globals.update(callables)
+        self.jinja.globals["range"] = _bounded_range
         self._functions = known_function_names()
 
     def jmespath(self, source: str) -> FieldPath | JMESPathExpr:
@@ -202,11 +251,19 @@ class ExpressionCompiler:
     def template(self, source: str) -> TemplateExpr:
         if not isinstance(source, str):
             raise ExprCompileError("a template must be a string")
+        if len(source) > MAX_TEMPLATE_CHARS:
+            raise ExprCompileError(f"a template of {len(source):,} characters (at most {MAX_TEMPLATE_CHARS:,})",
+                                   hint="split the work over several fields or a function")
         try:
             ast = self.jinja.parse(source)
+        except RecursionError:
+            raise ExprCompileError("the template nests too deeply", hint="fewer brackets inside each other") from None
         except TemplateSyntaxError as exc:
             raise _template_error(source, exc.lineno, None, f"invalid Jinja template: {exc.message}",
                                   "expressions go inside {{ }}, statements inside {% %}") from None
+        for node in ast.find_all((nodes.Macro, nodes.CallBlock)):
+            raise _template_error(source, node.lineno, None, "template refused: macros are not supported",
+                                  "a mapping template computes one value; use registered functions instead")
         for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
             attr = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
             if isinstance(attr, str) and attr.startswith("_"):

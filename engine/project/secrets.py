@@ -45,6 +45,9 @@ class SecretRef:
             path = Path(self.name)
             if not path.is_absolute() and self.base_dir is not None:
                 path = self.base_dir / path
+            outside = confinement_issue(path, self.base_dir, environ)
+            if outside:
+                raise SecretError(outside)
             try:
                 value = path.read_text(encoding="utf-8").strip()
             except OSError as exc:
@@ -186,6 +189,48 @@ def reference_issue(text: str) -> tuple[str, str] | None:
         return (f"not a secret reference (got {stripped!r}): the scheme must be lowercase",
                 f"write ${{{scheme.lower()}:{name}}}")
     return None
+
+
+SECRETS_DIR_VARIABLE = "CONNECTOR_SECRETS_DIR"
+
+
+def secret_roots(base_dir: Path | None, environ: Any = None) -> list[Path]:
+    """Where ${file:...} references may point: the project folder (the merchant file's) and the
+    folders CONNECTOR_SECRETS_DIR lists (os.pathsep between them), e.g. /run/secrets."""
+    environ = os.environ if environ is None else environ
+    roots = [base_dir] if base_dir is not None else []
+    roots += [Path(p) for p in str(environ.get(SECRETS_DIR_VARIABLE, "")).split(os.pathsep) if p.strip()]
+    return [r.expanduser().resolve() for r in roots]
+
+
+def confinement_issue(path: Path, base_dir: Path | None, environ: Any = None) -> str | None:
+    """Why a secret file may not be read (it lies outside the project folder and the secrets folders,
+    symbolic links followed); None when it may. Without a project folder nothing is confined."""
+    if base_dir is None:
+        return None
+    try:
+        real = path.expanduser().resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return f"the secret file {str(path)!r} cannot be resolved"
+    roots = secret_roots(base_dir, environ)
+    if any(real == root or root in real.parents for root in roots):
+        return None
+    return (f"the secret file {str(path)!r} is outside the project folder ({roots[0]}); keep secret files in "
+            f"it or in a folder named by {SECRETS_DIR_VARIABLE}")
+
+
+def secret_confinement(text: str, base_dir: Path | None) -> str | None:
+    """For validate: why the file a ${file:PATH} reference names may not be read (never reads it)."""
+    try:
+        ref = SecretRef.parse(text, base_dir)
+    except SecretError:
+        return None
+    if ref.scheme != "file":
+        return None
+    path = Path(ref.name).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    return confinement_issue(path, base_dir)
 
 
 def missing_secret_file(text: str, base_dir: Path | None) -> Path | None:

@@ -23,14 +23,17 @@ from engine.lang.expr import ExprCompileError, ExpressionCompiler, ExprEvalError
 from engine.lang.mapping import MappingPlan, _truthy, compile_mapping
 from engine.project.connector_rules import check_connection, check_one_per, refusal
 from engine.project.entity_checks import check_entities
+from engine.project.hosts import declared_hosts, host_issue
 from engine.project.loader import Document, Project
 from engine.project.overrides import effective, extends_fields, form_of
 from engine.project.regions import is_country, region_hint
 from engine.project.schemas import SchemaSet, _problem
 from engine.project.secrets import (
+    SECRETS_DIR_VARIABLE,
     SecretRef,
     missing_secret_file,
     reference_issue,
+    secret_confinement,
     setting_default,
     setting_reference_issues,
 )
@@ -508,6 +511,12 @@ class Validator:
                 self.problems.append(_at(credentials, [cred], str(exc),
                                          "write ${env:NAME} (letters, digits and _) or ${file:PATH}"))
                 continue
+            outside = secret_confinement(ref, base_dir)
+            if outside is not None:
+                self.problems.append(_at(credentials, [cred], outside,
+                                         f"move the file into {base_dir} (for example a secrets/ folder there, kept "
+                                         f"out of version control) or set {SECRETS_DIR_VARIABLE}"))
+                continue
             missing = missing_secret_file(ref, base_dir)
             if missing is not None:
                 self.problems.append(_at(credentials, [cred], f"the secret file {str(missing)!r} does not exist",
@@ -582,6 +591,14 @@ class Validator:
                                          key=True))
         for key, value in settings.items():
             self._check_setting_value(settings, key, value, top=True)
+            known = setting_default(value) if isinstance(value, str) and str(key).lower().endswith("url") \
+                and not setting_reference_issues(value) else None
+            known = None if known and known.strip().lower().startswith("http://") else known  # _check_url's
+            issue = host_issue(known, declared_hosts(plain(connector.doc))) if known else None
+            if issue is not None:  # a merchant file must not send the connection's secrets elsewhere
+                self.problems.append(_at(settings, [key], f"setting {key}: {issue}",
+                                         "credentials go only to the connector's own hosts; a connector lists "
+                                         "further ones under `hosts:`"))
         if schema:
             try:
                 errors = list(Draft202012Validator(schema).iter_errors(

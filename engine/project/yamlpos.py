@@ -133,6 +133,20 @@ for _first in "tTfF":
 
 _MAP_TAG, _SEQ_TAG, _MERGE_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:merge"
 
+# Limits that keep a hostile file (a YAML bomb, a runaway generator's output) from taking the
+# time or memory of whoever validates it. Real projects stay far below each.
+MAX_FILE_BYTES = 4_000_000  # a connector spec is ~50 kB
+MAX_VALUES = 200_000  # values once aliases are expanded: a "billion laughs" stops here
+MAX_DEPTH = 64  # lists and mappings inside each other
+MAX_TEXT = 200_000  # characters of one text value
+# Characters that make text read differently from what it is (bidirectional overrides, as in
+# "Trojan Source"), or that no editor shows; the YAML reader lets them through.
+_INVISIBLE = re.compile("[\u202a-\u202e\u2066-\u2069\u200b-\u200f\u2028\u2029\ufeff\x85]")
+
+
+def _limit(file: str, node: yaml.Node, path: tuple, message: str, hint: str) -> SpecError:
+    return SpecError(Problem(message, _loc(file, node.start_mark), format_path(path), hint=hint))
+
 
 def _build(node: yaml.Node, file: str, loader: _Constructor, path: tuple = (), open_nodes: tuple = (),
            parent_col: int | None = None) -> Any:
@@ -142,6 +156,22 @@ def _build(node: yaml.Node, file: str, loader: _Constructor, path: tuple = (), o
                                 _loc(file, node.start_mark), format_path(path),
                                 hint="an alias must name a value defined before and outside it"))
     open_nodes = (*open_nodes, node)
+    loader.values_built = getattr(loader, "values_built", 0) + 1
+    if loader.values_built > MAX_VALUES:
+        raise _limit(file, node, path, f"the file expands to more than {MAX_VALUES:,} values",
+                     "aliases (*name) repeat what their anchor (&name) holds; aliases of aliases multiply it "
+                     "(a 'YAML bomb'): write the values out, or use fewer aliases")
+    if len(open_nodes) > MAX_DEPTH:
+        raise _limit(file, node, path, f"lists and mappings nested more than {MAX_DEPTH} levels deep",
+                     "flatten the structure; no file of the project needs that depth")
+    if isinstance(node, yaml.ScalarNode) and isinstance(node.value, str):
+        if len(node.value) > MAX_TEXT:
+            raise _limit(file, node, path, f"a text value of {len(node.value):,} characters (at most {MAX_TEXT:,})",
+                         "keep large data out of project files")
+        hidden = _INVISIBLE.search(node.value)
+        if hidden is not None:
+            raise _limit(file, node, path, f"invisible or direction-changing character U+{ord(hidden[0]):04X} in "
+                         "a value", "such characters make text read differently from what it is: remove it")
     if isinstance(node, yaml.CollectionNode) and node.tag not in (_MAP_TAG, _SEQ_TAG):
         raise SpecError(Problem(f"unsupported YAML tag {node.tag!r}", _loc(file, node.start_mark),
                                 hint="files hold plain data: remove the tag"))
@@ -218,6 +248,10 @@ def loads(text: str, file: str = "<string>") -> Any:
         return _build(node, file, loader)
     except yaml.MarkedYAMLError as exc:
         raise SpecError(_diagnose(exc, text, file)) from None
+    except RecursionError:  # the parser recurses per level of nesting
+        raise SpecError(Problem(f"lists and mappings nested more than {MAX_DEPTH} levels deep",
+                                _deepest(text, file),
+                                hint="flatten the structure; no file of the project needs that depth")) from None
     except yaml.YAMLError as exc:  # the reader's refusal of a control character, with a position
         position = getattr(exc, "position", 0) or 0
         line = text.count("\n", 0, position) + 1
@@ -231,6 +265,21 @@ def loads(text: str, file: str = "<string>") -> Any:
 
 
 _CLOSERS = {"[": "]", "{": "}", '"': '"', "'": "'"}
+
+
+def _deepest(text: str, file: str) -> Location:
+    """Where nesting first passes MAX_DEPTH: by brackets ([ {) or by indentation."""
+    depth = 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        indent = len(line) - len(line.lstrip(" "))
+        if indent > 2 * MAX_DEPTH:
+            return Location(file, number, 1)
+        for col, char in enumerate(line, start=1):
+            depth += char in "[{"
+            depth -= char in "]}"
+            if depth > MAX_DEPTH:
+                return Location(file, number, col)
+    return Location(file, 1, 1)
 
 
 def _unclosed(exc: yaml.MarkedYAMLError, text: str) -> str | None:
@@ -589,9 +638,17 @@ def _yaml_hint(message: str) -> str:
 def load_file(path: str | Path) -> Any:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SpecError(Problem(f"the file is {size:,} bytes (at most {MAX_FILE_BYTES:,})", Location(str(path), 1, 1),
+                                    hint="project files hold configuration, not data: is this the right file?"))
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError(Problem(f"not UTF-8 text: {exc}", Location(str(path), 1, 1),
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        what = "a UTF-16 file" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else f"byte 0x{raw[exc.start]:02x}"
+        raise SpecError(Problem(f"not UTF-8 text: {what} cannot be read as UTF-8", Location(str(path), line, col),
                                 hint="save the file as UTF-8")) from None
     except OSError as exc:
         raise SpecError(Problem(f"cannot read the file: {exc.strerror}", Location(str(path), 1, 1),

@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RunOutcome:
-    status: str  # ok, failed (connection-level failure or error), busy (another run held the flow), stopped
+    status: str  # ok, failed (connection-level failure or error), busy (another run held the flow), stopped,
+    #              down (a connection's circuit breaker is open)
     error: str = ""
     run_id: str = ""
     counts: dict | None = None
@@ -92,4 +93,6 @@ class FlowRunner:
                  report.status, seconds, report.counts)
         if cut.cut:
             return RunOutcome("stopped", "the server stopped before the run ended", report.run_id, report.counts)
-        return RunOutcome("ok" if ok else "failed", report.error, report.run_id, report.counts)
+        # "down": a connection's breaker is open; nothing was tried, so no attempt is counted.
+        status = "ok" if ok else "down" if report.status == "down" else "failed"
+        return RunOutcome(status, report.error, report.run_id, report.counts)

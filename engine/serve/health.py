@@ -54,8 +54,10 @@ class Health:
         if entry is not None:
             entry.last_event = time.time()
 
-    def report(self, backlog: dict[str, dict[str, dict]]) -> tuple[bool, dict[str, Any]]:
-        """`backlog`: merchant -> the store's event_backlog() (per connection)."""
+    def report(self, backlog: dict[str, dict[str, dict]],
+               breakers: dict[str, dict[str, dict | None]] | None = None) -> tuple[bool, dict[str, Any]]:
+        """`backlog`: merchant -> the store's event_backlog() (per connection); `breakers`: merchant
+        -> connection -> the store's get_breaker() (an open breaker makes its connection unhealthy)."""
         now = time.time()
         healthy = True
         merchants: dict[str, Any] = {}
@@ -65,7 +67,8 @@ class Health:
             waiting = (backlog.get(merchant) or {}).get(name) or {"pending": 0, "processing": 0, "oldest": None}
             oldest = waiting.get("oldest")
             stuck = bool(oldest) and _age(oldest, now) > self.stuck_seconds
-            ok = not entry.failing and not stuck
+            breaker = _breaker((breakers or {}).get(merchant, {}).get(name))
+            ok = not entry.failing and not stuck and breaker["state"] == "closed"
             healthy &= ok
             merchants.setdefault(merchant, {})[name] = {
                 "ok": ok,
@@ -74,11 +77,20 @@ class Health:
                 "last_event": _when(entry.last_event),
                 "backlog": {"pending": waiting.get("pending", 0), "processing": waiting.get("processing", 0),
                             "oldest": oldest},
-                "breaker": None,  # the HTTP runtime has no circuit breaker yet
+                "breaker": breaker,
             }
         loops = {name: thread.is_alive() for name, thread in sorted(self.loops.items())}
         healthy &= all(loops.values())
         return healthy, {"ok": healthy, "loops": loops, "merchants": merchants}
+
+
+def _breaker(state: dict | None) -> dict[str, Any]:
+    """A stored breaker state as /healthz shows it: state, since, next probe, reason, trips."""
+    if not state:
+        return {"state": "closed", "since": None, "probe_after": None, "reason": "", "trips": 0}
+    return {"state": state.get("state", "closed"), "since": _when(state.get("opened_at")),
+            "probe_after": _when(state.get("probe_after")), "reason": state.get("reason", ""),
+            "trips": int(state.get("trips") or 0)}
 
 
 def _when(epoch: float | None) -> str | None:

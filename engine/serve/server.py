@@ -196,7 +196,10 @@ class Server:
 
     def health_report(self) -> tuple[bool, dict]:
         backlog = {name: s.merchant.store.event_backlog() for name, s in self.services.items()}
-        return self.health.report(backlog)
+        breakers = {merchant: {name: self.services[merchant].merchant.store.get_breaker(name)
+                               for m, name in self.health.connections if m == merchant}
+                    for merchant in self.services}
+        return self.health.report(backlog, breakers)
 
     def _backlog_rows(self) -> Iterable[tuple[str, str, str, int]]:
         for name, service in self.services.items():

@@ -201,10 +201,12 @@ class EventDispatcher:
             self.store.finish_event(event["source"], event["event_id"], "retry", error, retry_in=delay,
                                     outcome=outcome)
             return
-        # Busy or stopped: nothing failed, the event was not really tried.
-        reason = next((o.error for o in outcomes.values() if o.status in ("busy", "stopped")), "")
+        # Busy, stopped or down (a breaker open): nothing failed, the event was not really tried.
+        reason = next((o.error for o in outcomes.values() if o.status in ("busy", "stopped", "down")), "")
+        down = any(o.status == "down" for o in outcomes.values())
+        wait = self.options.backoff(1) if down else self.options.busy_retry_seconds
         self.store.finish_event(event["source"], event["event_id"], "retry", None, count_attempt=False,
-                                retry_in=0.0 if self.stop.is_set() else self.options.busy_retry_seconds,
+                                retry_in=0.0 if self.stop.is_set() else wait,
                                 outcome=outcome)
         log.debug("%s: event %s/%s put back: %s", self.merchant.name, event["source"], event["event_id"], reason)
 

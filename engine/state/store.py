@@ -508,6 +508,13 @@ class StateStore(ABC):
     def set_token(self, key: str, value: dict) -> None:
         self.kv_set("tokens", key, value)
 
+    def get_breaker(self, connection: str) -> dict | None:
+        """A connection's circuit breaker as last opened or closed (engine/http/breaker.py)."""
+        return self.kv_get("breaker", connection)
+
+    def set_breaker(self, connection: str, value: dict) -> None:
+        self.kv_set("breaker", connection, value)
+
     def creates_on(self, connection: str, day: str) -> int:
         """How many records the connection created on a UTC day (daily listing quotas)."""
         return int((self.kv_get("listing_quota", f"{connection}:{day}") or {}).get("created", 0))

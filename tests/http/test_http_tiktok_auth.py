@@ -115,7 +115,7 @@ def test_refresh_on_105002_then_success_and_rotation_persisted(tiktok_spec, cloc
 
     script = Script(answer)
     store = MemoryTokenStore()
-    settings = {**TT_SETTINGS, "token_url": "https://auth.example/api/v2/token/refresh"}
+    settings = {**TT_SETTINGS, "token_url": "https://auth.tiktok-shops.com/api/v2/token/refresh"}
     conn = connect(tiktok_spec, script, clock, settings=settings, token_store=store, name="acme-us")
     resp = conn.call("get_product", path_params={"product_id": "p1"})
     assert resp.record == {"id": "p1"} and resp.attempts == 1
