@@ -219,8 +219,8 @@ def confinement_issue(path: Path, base_dir: Path | None, environ: Any = None) ->
             f"it or in a folder named by {SECRETS_DIR_VARIABLE}")
 
 
-def secret_confinement(text: str, base_dir: Path | None) -> str | None:
-    """For validate: why the file a ${file:PATH} reference names may not be read (never reads it)."""
+def _secret_file(text: str, base_dir: Path | None) -> Path | None:
+    """The file a ${file:PATH} reference names (relative to the project folder); None otherwise."""
     try:
         ref = SecretRef.parse(text, base_dir)
     except SecretError:
@@ -228,23 +228,19 @@ def secret_confinement(text: str, base_dir: Path | None) -> str | None:
     if ref.scheme != "file":
         return None
     path = Path(ref.name).expanduser()
-    if not path.is_absolute() and base_dir is not None:
-        path = base_dir / path
-    return confinement_issue(path, base_dir)
+    return base_dir / path if not path.is_absolute() and base_dir is not None else path
+
+
+def secret_confinement(text: str, base_dir: Path | None) -> str | None:
+    """For validate: why the file a ${file:PATH} reference names may not be read (never reads it)."""
+    path = _secret_file(text, base_dir)
+    return None if path is None else confinement_issue(path, base_dir)
 
 
 def missing_secret_file(text: str, base_dir: Path | None) -> Path | None:
     """The file a ${file:PATH} reference names when it does not exist (its contents are never read)."""
-    try:
-        ref = SecretRef.parse(text, base_dir)
-    except SecretError:
-        return None
-    if ref.scheme != "file":
-        return None
-    path = Path(ref.name).expanduser()
-    if not path.is_absolute() and base_dir is not None:
-        path = base_dir / path
-    return None if path.is_file() else path
+    path = _secret_file(text, base_dir)
+    return None if path is None or path.is_file() else path
 
 
 def setting_reference_issues(text: str) -> list[tuple[int, str, str]]:
