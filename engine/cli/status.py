@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from engine.cli.common import MERCHANT_FILE
+from engine.http.breaker import breaker_label
 
 RECENT_RUNS = 50  # the error rate is over this many latest finished runs of the connection's flows
 
@@ -45,7 +46,7 @@ def merchant_status(merchant: Any) -> dict:
             "events_processing": int(waiting.get("processing", 0)),
             "oldest_event": waiting.get("oldest"),
             "dead_letters": len(dead),
-            "breaker": "n/a",
+            "breaker": breaker_label(store.get_breaker(conn)),
         }
     return {"merchant": merchant.name, "backend": "postgresql" if store.path is None else "sqlite",
             "jobs": job_backlog(merchant), "connections": connections}

@@ -172,3 +172,12 @@ def describe(state: Mapping[str, Any] | None, now: float | None = None) -> str:
     wait = max(0.0, float(state.get("probe_after") or now) - now)
     probe = f", probe in {wait:.0f} s" if wait else ", next call probes"
     return f"open since {since} ({state.get('reason') or 'failures'}){probe}"
+
+
+def breaker_label(state: dict | None) -> str:
+    """A stored breaker state in a word or two for tables: closed, open (reason), half_open."""
+    if not state:
+        return "closed"
+    name = str(state.get("state") or "closed")
+    reason = str(state.get("reason") or "")
+    return f"{name} ({reason})" if name != "closed" and reason else name

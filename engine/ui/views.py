@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.cli.listings import NOT_SEEN, listing_rows, reasons_text, tracking_connections
 from engine.cli.render import error_lines, letter_label
+from engine.http.breaker import breaker_label
 from engine.project.secrets import REDACTOR
 
 RECENT_RUNS = 200  # runs read for health, error rates and charts
@@ -109,7 +110,8 @@ def connections_health(merchant: Any, live: dict | None = None) -> list[dict]:
             "records": records,
             "errors": errors,
             "error_rate": (errors / records) if records else None,
-            "breaker": state.get("breaker"),
+            "breaker": breaker_label(state["breaker"] if isinstance(state.get("breaker"), dict)
+                                     else store.get_breaker(name)),
             "backlog": int(waiting.get("pending", 0)) + int(waiting.get("processing", 0)),
             "backlog_oldest": waiting.get("oldest"),
             "dead_letters": sum(1 for letter in letters if letter["flow"] in flows),

@@ -36,6 +36,7 @@ def test_status_per_merchant_and_connection(tmp_path, monkeypatch, request, back
             store.finish_run(run, status, {})
         store.add_dead_letter(run, "acme", "orders", "push", "order", "O-1", {"id": "O-1"}, "HTTP 422")
         store.store_event("tiktok_us", "ev-1", "order_status_change", b"{}", {})
+        store.set_breaker("shopify", {"state": "open", "reason": "HTTP 503 from the store", "opened_at": 1.0})
     finally:
         merchant.close()
     result = CliRunner().invoke(main, ["status", str(path), "--json"])
@@ -45,7 +46,8 @@ def test_status_per_merchant_and_connection(tmp_path, monkeypatch, request, back
     tiktok = report["connections"]["tiktok_us"]
     assert "orders" in tiktok["flows"] and tiktok["last_success"]
     assert tiktok["error_rate"] == 0.25 and tiktok["runs_counted"] == 4
-    assert tiktok["events_pending"] == 1 and tiktok["dead_letters"] == 1 and tiktok["breaker"] == "n/a"
+    assert tiktok["events_pending"] == 1 and tiktok["dead_letters"] == 1 and tiktok["breaker"] == "closed"
+    assert report["connections"]["shopify"]["breaker"] == "open (HTTP 503 from the store)"
     assert report["jobs"] == ("in-process" if backend == "sqlite" else {"todo": 1, "doing": 0, "failed": 0})
     table = CliRunner().invoke(main, ["status", str(path)])
     assert table.exit_code == 0 and "tiktok_us" in table.output and "25% of 4" in table.output
