@@ -26,20 +26,28 @@ def time_bars(points: list[dict], width: int = 560, height: int = 120) -> dict[s
 
 
 def stock_bars(rows: list[dict], channels: list[str], width: int = 560, row_height: int = 18) -> dict[str, Any]:
-    """Per SKU, one bar per channel (units offered) and one for the units held for orders."""
-    series = [*channels, "held"]
-    top = max([int((row["channels"].get(c) or {}).get("salable") or 0) for row in rows for c in channels]
-              + [int(row["held"] or 0) for row in rows] + [1])
+    """Per SKU, one bar for the store's units on hand (as of the last write), one per channel (units
+    offered) and one for the units held for orders."""
+    series = ["store", *channels, "held"]
+
+    def value_of(row: dict, name: str) -> int:
+        if name in ("store", "held"):
+            return int(row.get(name) or 0)
+        return int((row["channels"].get(name) or {}).get("salable") or 0)
+
+    def css(name: str) -> str:
+        return name if name in ("store", "held") else f"c{channels.index(name) % 4}"
+
+    top = max([value_of(row, name) for row in rows for name in series] + [1])
     label_width, band = 170, row_height * len(series) + 6
     bars, labels = [], []
     for index, row in enumerate(rows):
         y0 = index * band
         labels.append({"y": y0 + band / 2, "text": row["sku"]})
         for offset, name in enumerate(series):
-            value = int(row["held"] or 0) if name == "held" else int((row["channels"].get(name) or {}).get("salable") or 0)
+            value = value_of(row, name)
             w = round(value / top * (width - label_width - 50), 1)
             bars.append({"x": label_width, "y": y0 + offset * row_height, "w": max(w, 0.5), "h": row_height - 3,
-                         "cls": "held" if name == "held" else f"c{channels.index(name) % 4}",
-                         "value": value, "title": f"{row['sku']} {name}: {value}"})
+                         "cls": css(name), "value": value, "title": f"{row['sku']} {name}: {value}"})
     return {"width": width, "height": max(len(rows) * band, row_height), "bars": bars, "labels": labels,
-            "series": [{"name": name, "cls": "held" if name == "held" else f"c{i % 4}"} for i, name in enumerate(series)]}
+            "series": [{"name": "store on hand" if name == "store" else name, "cls": css(name)} for name in series]}

@@ -290,8 +290,9 @@ def orders(merchant: Any, limit: int = 500) -> list[dict]:
 # -------------------------------------------------------------------------------- stock
 
 def stock(merchant: Any, limit: int = 500) -> list[dict]:
-    """Per SKU: what was last offered on each channel (its warehouses), and the units held for the
-    channel's orders the store has not taken yet."""
+    """Per SKU: what was last offered on each channel (its warehouses), the store's units it was
+    computed from (on hand at the locations feeding the channel, as of that write), and the units
+    held for the channel's orders the store has not taken yet."""
     store = merchant.store
     held = store.reserved_stock()
     rows: dict[str, dict] = {}
@@ -302,7 +303,9 @@ def stock(merchant: Any, limit: int = 500) -> list[dict]:
                 continue
             row = rows.setdefault(mapping["key"], {"sku": mapping["key"], "channels": {}, "held": 0})
             row["channels"][name] = {"salable": offered.get("salable"), "warehouses": offered.get("warehouses") or {},
-                                     "at": offered.get("at")}
+                                     "at": offered.get("at"), "on_hand": offered.get("on_hand")}
+            if offered.get("on_hand") is not None:  # the store's units at the locations feeding this channel
+                row["store"] = max(int(offered["on_hand"]), int(row.get("store") or 0))
     for sku, units in held.items():
         rows.setdefault(sku, {"sku": sku, "channels": {}, "held": 0})["held"] = units
     return [rows[sku] for sku in sorted(rows)][:limit]

@@ -21,11 +21,11 @@ def test_throughput_counts_each_runs_records_on_the_connections_of_its_flow(page
 
 
 def test_stock_bars_scale_to_the_largest_value() -> None:
-    rows = [{"sku": "A", "channels": {"tt": {"salable": 10}}, "held": 5},
+    rows = [{"sku": "A", "channels": {"tt": {"salable": 10}}, "held": 5, "store": 20},
             {"sku": "B", "channels": {"tt": {"salable": 0}}, "held": 0}]
     chart = charts.stock_bars(rows, ["tt"])
     widths = {(b["title"]): b["w"] for b in chart["bars"]}
-    assert widths["A tt: 10"] == 2 * widths["A held: 5"]
+    assert widths["A store: 20"] == 2 * widths["A tt: 10"] == 4 * widths["A held: 5"]
     assert widths["B tt: 0"] < 1
 
 

@@ -65,6 +65,7 @@ def test_listings_orders_stock_and_audit_pages(page) -> None:
     stock = client.get("/ui/m/acme/stock").text
     assert "MUG-1" in stock and ">17<" in stock and "tiktok_us: offered" in stock
     assert "MUG-1 held: 2" in stock  # the chart's bar for the held units
+    assert "tiktok_us: store on hand" in stock and ">20<" in stock and "MUG-1 store: 20" in stock
     assert "Nothing done by hand yet" in client.get("/ui/m/acme/audit").text
 
 

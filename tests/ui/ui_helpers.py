@@ -79,6 +79,7 @@ def seed(merchant_file: Path) -> dict:
         store.reserve_stock("tiktok_us", "576461413099999999", {"MUG-1": 2})
         store.map_id("sku", "tiktok_us", "MUG-1", "9001")
         store.set_stock("tiktok_us", "MUG-1", {"salable": 17, "warehouses": {"7068517275539719942": 17},
+                                                "on_hand": 20, "held": 2, "buffer": 1,
                                                 "at": "2026-11-30T10:00:00.000000Z"})
         store.map_id("product", "tiktok_us", "shop-1", "1701", {"title": "Trail Product 1", "status": "FAILED",
                                                                  "audit_status": "REJECTED", "seller_skus": ["T-1"],

@@ -524,7 +524,11 @@ class Stock(Step):
                 record.detail["activate_refused"] = error
         written, failures = self._write(listing, targets, plan, group, run) if targets else ({}, [])
         for sku in written:
+            # The source's side of the figure too (on hand at the mapped locations, held, buffer),
+            # so what was offered can be read beside what it was computed from.
             run.store.set_stock(channel, sku, {"salable": plan[sku]["salable"], "warehouses": plan[sku]["warehouses"],
+                                               "on_hand": plan[sku]["on_hand"], "held": plan[sku]["held"],
+                                               "buffer": plan[sku]["buffer"],
                                                "at": utc_rfc3339(time.time()), "overwritten_by": stamp})
         if written:
             actions.insert(0, "inventory_update")
