@@ -27,8 +27,21 @@ class Outcome:
             (self.code is None and not self.hang)
 
 
+def _address_space() -> int:
+    """Bytes of address space this process maps now (the forked child starts with the parent's)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 0
+
+
 def _child(args: list[str], env: dict[str, str], conn) -> None:  # pragma: no cover (runs in the child)
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY, MEMORY))
+    # MEMORY more than the child already maps: inside a long test session the parent (whose address
+    # space the child inherits) maps far more than a fresh process, and a limit below that made
+    # ordinary allocations fail at random.
+    limit = _address_space() + MEMORY
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     from click.testing import CliRunner
 
     from engine.cli import main

@@ -152,7 +152,7 @@ def test_the_hybrid_example_runs_as_written(tmp_path):
                 "stock": [{"sku": s, "location": "131Hs000000MainAAA", "quantity": 12} for s in skus],
                 "delivery_methods": [{"name": "Channel shipping", "reference": "CHANNEL"}]}).json()
             shutil.copytree(EXAMPLE, tmp_path / "sf_hybrid")
-            environ = {**sandbox.environ("HARBOR"),
+            environ = {**sandbox.environ("CRESTLINE"),
                        **{k.replace("SFCC_", "CRESTLINE_SFCC_").replace("AM_ID", "AM_CLIENT_ID")
                           .replace("AM_PASSWORD", "AM_CLIENT_PASSWORD").replace("SHOP_ID", "SHOP_CLIENT_ID")
                           .replace("SHOP_PASSWORD", "SHOP_CLIENT_PASSWORD").replace("OCAPI_ID", "OCAPI_CLIENT_ID"): v
