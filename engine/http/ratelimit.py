@@ -73,16 +73,22 @@ class NoLimit(Limiter):
         return self._wait_block()
 
 
+# The token bucket's own options, shared by the kinds built on it.
+_BUCKET_OPTIONS = {
+    "rate": {"type": "number", "exclusiveMinimum": 0, "description": "Requests allowed per `per_seconds`."},
+    "per_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 1,
+                    "description": "Length of the window `rate` is counted over, in seconds."},
+    "burst": {"type": "integer", "minimum": 1, "description": "Bucket capacity; default = rate."},
+}
+
+
 @RATE_LIMITS.register(
     "token_bucket",
     options_schema={
         "type": "object",
         "properties": {
             "kind": {"const": "token_bucket"},
-            "rate": {"type": "number", "exclusiveMinimum": 0, "description": "Requests allowed per `per_seconds`."},
-            "per_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 1,
-                            "description": "Length of the window `rate` is counted over, in seconds."},
-            "burst": {"type": "integer", "minimum": 1, "description": "Bucket capacity; default = rate."},
+            **_BUCKET_OPTIONS,
             "max_concurrent": {"type": "integer", "minimum": 1,
                                "description": "At most this many requests of the connection in flight at once "
                                               "(a platform that refuses more concurrent calls); unset: no cap."},
@@ -241,10 +247,7 @@ class LeakyBucketHeader(Limiter):
         "type": "object",
         "properties": {
             "kind": {"const": "usage_quota_header"},
-            "rate": {"type": "number", "exclusiveMinimum": 0, "description": "Requests allowed per `per_seconds`."},
-            "per_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 1,
-                            "description": "Length of the window `rate` is counted over, in seconds."},
-            "burst": {"type": "integer", "minimum": 1, "description": "Bucket capacity; default = rate."},
+            **_BUCKET_OPTIONS,
             "header": {"type": "string", "description": "Response header reporting the quota's use."},
             "pattern": {"type": "string", "default": "(?P<used>\\d+)\\s*/\\s*(?P<max>\\d+)",
                         "description": "Regular expression over the header with the groups `used` and `max` "
