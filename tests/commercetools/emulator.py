@@ -4,6 +4,7 @@ after. Without node or npm the tests that need it are skipped, saying so."""
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
 import threading
@@ -44,8 +45,13 @@ def missing_tools() -> str | None:
 def install() -> None:
     if PACKAGE.exists():
         return
-    result = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=FOLDER,
-                            capture_output=True, text=True, timeout=600)
+    # Parallel test workers would run two npm installs into one node_modules: queue on a lock.
+    with open(FOLDER / ".install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if PACKAGE.exists():
+            return
+        result = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=FOLDER,
+                                capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
         raise RuntimeError(f"npm install of the commercetools emulator failed:\n{result.stderr[-2000:]}")
 

@@ -13,6 +13,7 @@ Durability is traded for speed (fsync off): the data is thrown away when the ser
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import os
 import shutil
@@ -21,6 +22,9 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+# Shared with scripts/install-browser.sh: one apt user at a time on this machine.
+APT_LOCK = "/tmp/connector-apt.lock"
 
 
 class PostgresUnavailable(RuntimeError):
@@ -45,12 +49,19 @@ def find_binaries(install: bool = True) -> Path:
     if found is not None:
         return found
     if install and os.geteuid() == 0 and shutil.which("apt-get"):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for cmd in (["apt-get", "update", "-q"],
-                    ["apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"]):
-            done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-            if done.returncode != 0:
-                raise PostgresUnavailable(f"{' '.join(cmd)} failed: {done.stderr.strip()[-500:]}")
+        # Parallel test workers (and the browser tests' installer) may want apt at the same moment;
+        # apt refuses a second caller outright, so every installer queues on one lock file.
+        with open(APT_LOCK, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            found = _bin_dir()  # installed by whoever held the lock before us
+            if found is not None:
+                return found
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            for cmd in (["apt-get", "update", "-q"],
+                        ["apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"]):
+                done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+                if done.returncode != 0:
+                    raise PostgresUnavailable(f"{' '.join(cmd)} failed: {done.stderr.strip()[-500:]}")
         found = _bin_dir()
         if found is not None:
             return found
