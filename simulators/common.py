@@ -7,6 +7,7 @@ sequence of injected errors on every run.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import socket
 import threading
@@ -142,6 +143,17 @@ class FaultInjector:
             await self.app(scope, receive, swallow)
             await cut(send, "simulated answer lost after processing")
         await self.app(scope, receive, send)
+
+
+class _QuietCuts(logging.Filter):
+    """Keeps uvicorn from logging a traceback for every connection the injector cut on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ConnectionAbortedError)
+                    and str(record.exc_info[1]).startswith("simulated "))
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietCuts())
 
 
 async def cut(send: Send, reason: str) -> NoReturn:

@@ -118,11 +118,12 @@ def fast_connector(name: str, folder: Path) -> str:
     return f"{name}_fs"
 
 
-def project(folder: Path) -> Path:
+def project(folder: Path, fast: bool = True) -> Path:
     """The acme example on the fast connectors, with a second TikTok shop (UK) and its order flow."""
     work = folder / "acme"
     shutil.copytree(ROOT / "examples" / "acme", work)
-    tiktok, shopify = fast_connector("tiktok_shop", work), fast_connector("shopify", work)
+    tiktok, shopify = (fast_connector("tiktok_shop", work), fast_connector("shopify", work)) if fast else \
+        ("tiktok_shop", "shopify")
     path = work / "merchant.yaml"
     text = path.read_text()
     text = text.replace("    connector: shopify\n", f"    connector: {shopify}\n")
@@ -363,5 +364,133 @@ def test_orders_through_serve_under_every_fault_with_kills_and_a_region_down(tmp
     finally:
         if server is not None and server.poll() is None:
             server.kill()
+        uk.stop()
+        sandbox.stop()
+
+
+STORM_UNITS, STORM_ATTEMPTS, BUFFER = 12, 40, 2
+QUIET = {"error_rate": 0, "drop_rate": 0, "timeout_rate": 0, "lost_answer_rate": 0, "spike_rate": 0, "burst_429": 0}
+
+
+def offered(url: str) -> dict[str, int]:
+    """Seller SKU -> units TikTok offers in the main warehouse."""
+    return {sku["seller_sku"]: next((r["quantity"] for r in sku["inventory"] if r["warehouse_id"] == MAIN_WH), 0)
+            for p in admin(url, "GET", "state")["products"] for sku in p["skus"]}
+
+
+def test_an_inventory_storm_under_faults_oversells_nothing(tmp_path):
+    """Two SKUs, 12 units each at the store; TikTok buyers and store buyers buy, the store restocks,
+    while the stock and order flows take both platforms' webhooks (shuffled, some twice) with every
+    request fault on at both simulators. Per SKU: the units TikTok sold that the store could not
+    take (oversold) are 0, the store never goes below 0, every TikTok order is imported once."""
+    from tests.flows.test_stock_concurrency import Events, run_events, shuffled
+
+    sandbox = start_sandbox(products=2, seed=7, max_variants=1, invalid_share=0.0,
+                            shopify_options={"bucket_size": 4000, "leak_per_second": 2000.0,
+                                             "access_token": SECRETS["ACME_SHOPIFY_TOKEN"]})
+    uk = LoopbackServer(tiktok_shop.create_app(seed=SEED)).start()  # named by the project, never called here
+    path = project(tmp_path, fast=False)
+    text = path.read_text().replace("safety_buffer: 1 ", f"safety_buffer: {BUFFER} ")
+    path.write_text(text)
+    env = {**environ(sandbox, uk), "ACME_TIKTOK_APP_KEY": tiktok_shop.DEFAULT_CREDENTIALS["app_key"],
+           "ACME_TIKTOK_APP_SECRET": tiktok_shop.DEFAULT_CREDENTIALS["app_secret"],
+           "ACME_TIKTOK_ACCESS_TOKEN": tiktok_shop.DEFAULT_CREDENTIALS["access_token"],
+           "ACME_TIKTOK_REFRESH_TOKEN": tiktok_shop.DEFAULT_CREDENTIALS["refresh_token"]}
+    merchant = Merchant(path, environ=env)
+    shop_url, us_url = sandbox.urls["shopify"], sandbox.urls["tiktok_shop"]
+    shopify = httpx.Client(base_url=env["ACME_SHOPIFY_URL"], timeout=30,
+                           headers={"X-Shopify-Access-Token": SECRETS["ACME_SHOPIFY_TOKEN"]})
+    try:
+        state = admin(shop_url, "GET", "state")
+        variants = [v for p in state["products"] for v in p["variants"]]
+        location = state["locations"][0]["id"]
+        for variant in variants:
+            for loc, units in zip([x["id"] for x in state["locations"]], (STORM_UNITS, 0), strict=True):
+                shopify.post("inventory_levels/set.json", json={"location_id": loc, "available": units,
+                                                                "inventory_item_id": variant["inventory_item_id"],
+                                                                "disconnect_if_necessary": True}).raise_for_status()
+        shopify.post("webhooks.json", json={"webhook": {"topic": "inventory_levels/update", "format": "json",
+                                                        "address": "http://127.0.0.1:9/never-delivered"}})
+        assert FlowRun(merchant, "catalog").run().status == "ok"
+        admin(us_url, "POST", "audit/run", json={})
+        assert FlowRun(merchant, "inventory").run().status == "ok"
+        events = Events(sandbox)
+        events.store(), events.channel()
+        assert offered(us_url) == {v["sku"]: STORM_UNITS - BUFFER for v in variants}
+        admin(us_url, "POST", "faults", json=REQUEST_FAULTS)
+        admin(shop_url, "POST", "faults", json={**REQUEST_FAULTS, "seed": SEED + 3})
+
+        rng = random.Random(SEED)
+        had = {v["sku"]: STORM_UNITS for v in variants}  # units the store had for sale, restocks included
+        tiktok_orders: dict[str, str] = {}  # order id -> SKU
+        direct = dict.fromkeys(had, 0)
+        refusals: list[str] = []
+
+        def settle() -> None:
+            channel, store_events = events.channel(), events.store()
+            if channel:
+                run_events(merchant, "inventory_holds", shuffled(channel, rng))
+                run_events(merchant, "orders", shuffled(channel, rng))
+            if store_events:
+                run_events(merchant, "inventory", shuffled(store_events, rng))
+
+        for attempt in range(STORM_ATTEMPTS):
+            variant = rng.choice(variants)
+            sku, roll = variant["sku"], rng.random()
+            if roll < 0.55:  # a TikTok buyer: TikTok refuses what it does not offer
+                response = httpx.post(f"{us_url}/_admin/orders", timeout=30, json={
+                    "line_items": [{"seller_sku": sku}], "status": "AWAITING_SHIPMENT"})
+                if response.status_code == 200:
+                    tiktok_orders[response.json()["id"]] = sku
+                else:
+                    refusals.append(response.text[:200])
+            elif roll < 0.9:  # a store buyer, straight at the store (never faulted: the admin side of it)
+                admin(shop_url, "POST", "faults", json=QUIET)
+                response = shopify.post("orders.json", json={"order": {
+                    "line_items": [{"variant_id": variant["id"], "quantity": 1}], "financial_status": "paid",
+                    "inventory_behaviour": "decrement_obeying_policy"}})
+                admin(shop_url, "POST", "faults", json={**REQUEST_FAULTS, "burst_429": 0, "seed": SEED + attempt})
+                direct[sku] += response.status_code == 201
+            else:  # a restock of 3
+                admin(shop_url, "POST", "faults", json=QUIET)
+                shopify.post("inventory_levels/adjust.json", json={
+                    "location_id": location, "inventory_item_id": variant["inventory_item_id"],
+                    "available_adjustment": 3}).raise_for_status()
+                admin(shop_url, "POST", "faults", json={**REQUEST_FAULTS, "burst_429": 0, "seed": SEED + attempt})
+                had[sku] += 3
+            if attempt % 4 == 3:
+                settle()
+        settle()
+        admin(us_url, "POST", "faults", json=QUIET)
+        admin(shop_url, "POST", "faults", json=QUIET)
+        for flow in ("orders", "inventory_holds", "inventory"):  # the polls catch what the events missed
+            FlowRun(merchant, flow).run()
+
+        counts = admin(shop_url, "GET", "orders/counts")
+        names = counts["by_name"]
+        final = admin(shop_url, "GET", "state")
+        imported = {o: sku for o, sku in tiktok_orders.items() if f"TT{o}" in names}
+        letters = merchant.store.list_dead_letters(merchant="acme")
+        refused = {letter["key"] for letter in letters if letter["flow"] == "orders"}  # the store could not take them
+        oversold = {sku: sum(1 for o, s in tiktok_orders.items() if s == sku and o in refused) for sku in had}
+        lost = [o for o in tiktok_orders if o not in imported and o not in refused]
+        levels = {v["sku"]: sum(lvl["available"] for lvl in final["inventory_levels"]
+                                if lvl["inventory_item_id"] == v["inventory_item_id"]) for v in variants}
+        sold = {sku: direct[sku] + sum(1 for s in imported.values() if s == sku) for sku in had}
+        injected = sum(admin(url, "GET", "faults")["injected_total"] for url in (us_url, shop_url))
+        leaked = secrets_found(Outputs(tmp_path), list((path.parent / ".state").glob("acme.db*")), letters)
+        record("inventory storm", faults_injected=injected, orders=len(tiktok_orders), created=len(imported),
+               duplicates=sum(n - 1 for n in names.values() if n > 1), lost=len(lost), oversold=sum(oversold.values()),
+               dead_letters=len(letters), secrets_found=sum(leaked.values()))
+        print(f"\nstorm: had {had}, TikTok sold {len(tiktok_orders)}, store sold {direct}, left {levels}, "
+              f"faults injected {injected}; TikTok refused {len(refusals)} (not offered)")
+        assert injected > 0 and tiktok_orders
+        assert sum(oversold.values()) == 0, oversold  # every TikTok sale was the store's to make
+        assert all(sold[sku] <= had[sku] and levels[sku] == had[sku] - sold[sku] >= 0 for sku in had), (sold, had)
+        assert set(names.values()) <= {1} and not counts["duplicate_names"]
+        assert not letters and not lost and not leaked, (letters, lost, leaked)
+    finally:
+        shopify.close()
+        merchant.close()
         uk.stop()
         sandbox.stop()
