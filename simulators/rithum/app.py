@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from simulators.common import ADMIN_PREFIX
+from simulators.common import ADMIN_PREFIX, FaultConfig, add_fault_injection
 from simulators.shopify.values import JSONResponse
 
 from .odata import ODataError, compile_filter, shape
@@ -418,4 +418,7 @@ def create_app(*, application_id: str = DEFAULT_CREDENTIALS["application_id"],
     app.state.limits = limits
     app.state.clock = clock
     app.state.settings_defaults = dict(settings)
+    add_fault_injection(app, FaultConfig(), lambda: error(503, "ServiceUnavailable", "The service is unavailable"),
+                        lambda retry: error(429, "TooManyRequests", "Too many requests",
+                                            {"Retry-After": str(max(1, int(retry)))}))
     return app

@@ -22,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from simulators.common import FaultConfig, add_fault_injection
+
 from .core import VERSIONS, ApiError, Org, Settings, create, dispatch, present
 
 DEFAULT_CREDENTIALS = {"client_id": "sf-client-id", "client_secret": "sf-client-secret",
@@ -229,6 +231,13 @@ def create_app(settings: dict | None = None) -> Starlette:
         Route("/_admin/requests/clear", admin_requests_clear, methods=["POST"]),
     ])
     app.state.org = org
+    # Salesforce answers a server fault 503 and throttling (an org over its concurrency) 503 too;
+    # 429 is what its edge answers, with Retry-After.
+    add_fault_injection(
+        app, FaultConfig(),
+        lambda: _json([{"errorCode": "SERVER_UNAVAILABLE", "message": "Server unavailable"}], 503),
+        lambda retry: _json([{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "Too many requests"}], 429,
+                            {"Retry-After": str(max(1, int(retry)))}))
     return app
 
 

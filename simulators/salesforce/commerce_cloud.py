@@ -24,6 +24,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from simulators.common import FaultConfig, add_fault_injection
+
 DEFAULT_CREDENTIALS = {
     "organization_id": "f_ecom_zzxy_prd", "short_code": "kv7kzm78", "site_id": "RefArch",
     "am_client_id": "am-client-id", "am_client_password": "am-client-password",
@@ -191,7 +193,7 @@ def create_app(products: list[dict] | None = None, inventory: dict | None = None
         return _json(order, 201)
 
     org = "/organizations/{org}"
-    return Starlette(routes=[
+    app = Starlette(routes=[
         Route("/dwsso/oauth2/access_token", token, methods=["POST"]),
         Route(f"/product/products/v1{org}/product-search", product_search, methods=["POST"]),
         Route(f"/product/inventory/v1{org}/product-inventory-records", inventory_records),
@@ -201,6 +203,11 @@ def create_app(products: list[dict] | None = None, inventory: dict | None = None
         Route("/_admin/inventory", admin_inventory, methods=["POST"]),
         Route("/_admin/orders", admin_orders, methods=["POST"]),
     ])
+    add_fault_injection(app, FaultConfig(),
+                        lambda: problem(503, "Service Unavailable", "The service is unavailable.", "service-unavailable"),
+                        lambda retry: problem(429, "Too Many Requests", "The request limit was exceeded.",
+                                              "too-many-requests"))
+    return app
 
 
 def _record(sku: str, amount: Any) -> dict:

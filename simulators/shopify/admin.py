@@ -81,6 +81,8 @@ async def state_dump(request: Request) -> Response:
 
 
 async def faults(request: Request) -> Response:
+    if request.method == "GET":  # the knobs and every fault injected so far
+        return JSONResponse(request.app.state.faults.report())
     try:
         request.app.state.faults.update(await _body(request))
     except (ValueError, TypeError) as exc:
@@ -121,7 +123,7 @@ async def stats(request: Request) -> Response:
 
 
 async def deliver_webhooks(request: Request) -> Response:
-    return JSONResponse(await deliver(sim(request)))
+    return JSONResponse(await deliver(sim(request), request.app.state.webhook_pump.faults))
 
 
 async def point_webhooks(request: Request) -> Response:
@@ -142,7 +144,7 @@ ROUTES = [
     Route(f"{ADMIN_PREFIX}/seed", seed_shop, methods=["POST"]),
     Route(f"{ADMIN_PREFIX}/state", state_dump, methods=["GET"]),
     Route(f"{ADMIN_PREFIX}/orders/counts", orders_counts, methods=["GET"]),
-    Route(f"{ADMIN_PREFIX}/faults", faults, methods=["POST"]),
+    Route(f"{ADMIN_PREFIX}/faults", faults, methods=["GET", "POST"]),
     Route(f"{ADMIN_PREFIX}/config", config, methods=["POST"]),
     Route(f"{ADMIN_PREFIX}/requests", requests_log, methods=["GET"]),
     Route(f"{ADMIN_PREFIX}/requests/clear", clear_requests, methods=["POST"]),

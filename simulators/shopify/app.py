@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from simulators.common import ADMIN_PREFIX, FaultConfig, FaultInjector
+from simulators.common import ADMIN_PREFIX, FaultConfig, FaultInjector, WebhookFaults
 
 from . import admin, catalog, customers, fulfillment, graphql, inventory, orders, refunds, webhooks
 from .bucket import LeakyBucket
@@ -165,7 +165,7 @@ def create_app(
     state = ShopState(seed=seed, shop=shop, api_version=api_version, webhook_secret=webhook_secret)
     bucket = LeakyBucket(bucket_size, leak_per_second, clock)
     faults = FaultConfig(seed=seed)
-    pump = webhooks.WebhookPump(state, enabled=auto_deliver_webhooks)  # POST /_admin/webhooks/point enables it
+    pump = webhooks.WebhookPump(state, enabled=auto_deliver_webhooks, faults=WebhookFaults(faults))  # POST /_admin/webhooks/point enables it
     api_routes = [
         *catalog.ROUTES,
         *inventory.ROUTES,

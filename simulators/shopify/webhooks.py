@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from engine.platforms.shopify import shopify_webhook_hmac
-from simulators.common import pointed
+from simulators.common import WebhookFaults, pointed
 
 from .errors import invalid, missing_root, not_found
 from .http import body_json
@@ -154,9 +154,12 @@ def pending(state: ShopState) -> list[dict]:
     return [d for d in state.db.deliveries if d["status"] == "pending"]
 
 
-async def deliver(state: ShopState) -> dict:
-    """POST every pending delivery once; 2xx is success, anything else is retried next time."""
+async def deliver(state: ShopState, faults: WebhookFaults | None = None) -> dict:
+    """POST every pending delivery once; 2xx is success, anything else is retried next time.
+    `faults`: delivery faults (late, out of order, sent twice) from the fault knobs."""
     batch = [d for d in pending(state) if not d.get("in_flight")]
+    if faults is not None:
+        batch = faults.plan(batch)
     settings = state.settings
     timeout = httpx.Timeout(settings.webhook_timeout_seconds, connect=1.0)
     delivered = failed = 0
@@ -180,6 +183,11 @@ async def deliver(state: ShopState) -> dict:
                 if ok:
                     d["status"] = "delivered"
                     delivered += 1
+                    if faults is not None and faults.again():  # the acknowledgement was lost: sent again
+                        try:
+                            await client.post(target, content=d["body"], headers=d["headers"])
+                        except httpx.HTTPError:
+                            pass
                     if sub:
                         sub["_consecutive_failures"] = 0
                     continue
@@ -213,8 +221,9 @@ class WebhookPump:
 
     retry_seconds = 1.0
 
-    def __init__(self, state: ShopState, enabled: bool = True) -> None:
+    def __init__(self, state: ShopState, enabled: bool = True, faults: WebhookFaults | None = None) -> None:
         self.state = state
+        self.faults = faults
         self.enabled = enabled  # off: deliveries wait for POST /_admin/webhooks/deliver
         self.task: asyncio.Task | None = None
         self.wake: asyncio.Event | None = None
@@ -237,7 +246,11 @@ class WebhookPump:
                 pass
             wake.clear()
             if pending(self.state):
-                await deliver(self.state)
+                await deliver(self.state, self.faults)
+            held = self.faults.next_due() if self.faults is not None else None
+            if held is not None and held < self.retry_seconds:  # a late delivery falls due before the timer
+                await asyncio.sleep(held)
+                wake.set()
 
 
 # subscriptions ---------------------------------------------------------------------------

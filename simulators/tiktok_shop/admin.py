@@ -99,6 +99,8 @@ def routes(sim: SimState, faults: FaultConfig, dispatcher: WebhookDispatcher) ->
         return JSONResponse(copy.deepcopy(dump(sim, faults)))
 
     async def set_faults(request: Request) -> JSONResponse:
+        if request.method == "GET":  # the knobs and every fault injected so far
+            return JSONResponse(faults.report())
         try:
             faults.update(await _body(request))
         except (ValueError, TypeError) as exc:
@@ -214,7 +216,7 @@ def routes(sim: SimState, faults: FaultConfig, dispatcher: WebhookDispatcher) ->
         Route(f"{p}/reset", reset, methods=["POST"]),
         Route(f"{p}/seed", seed, methods=["POST"]),
         Route(f"{p}/state", state, methods=["GET"]),
-        Route(f"{p}/faults", set_faults, methods=["POST"]),
+        Route(f"{p}/faults", set_faults, methods=["GET", "POST"]),
         Route(f"{p}/requests", requests, methods=["GET"]),
         Route(f"{p}/requests/clear", clear_requests, methods=["POST"]),
         Route(f"{p}/expire_token", expire_token, methods=["POST"]),

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from simulators.common import FaultConfig, FaultInjector
+from simulators.common import FaultConfig, FaultInjector, WebhookFaults
 
 from . import (
     admin,
@@ -164,7 +164,7 @@ def create_app(
                    rate_limit_per_second=rate_limit_per_second, sale_tax_rate=rate,
                    weight_read_unit=package_weight_read_unit)
     faults = FaultConfig(seed=seed)
-    dispatcher = webhook_api.WebhookDispatcher(sim, auto_deliver_webhooks)
+    dispatcher = webhook_api.WebhookDispatcher(sim, auto_deliver_webhooks, WebhookFaults(faults))
     router = Router(ROUTES)
 
     async def api(request: Request) -> Response:

@@ -39,6 +39,9 @@ class RequestLog:
 
         try:
             await self.app(scope, receive, capture)
+        except ConnectionAbortedError:  # cut before a whole answer left: the client got none
+            entry["status"] = 0
+            raise
         finally:
             try:
                 entry["code"] = json.loads(b"".join(chunks)).get("code")

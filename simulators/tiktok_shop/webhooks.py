@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from engine.platforms.tiktok_shop import tiktok_webhook_signature
-from simulators.common import pointed
+from simulators.common import WebhookFaults, pointed
 
 from .errors import INVALID_PARAM, ApiError
 
@@ -138,13 +138,15 @@ def pending(sim: SimState) -> list[dict]:
     return [e for e in sim.events if e["status"] == "pending"]
 
 
-async def deliver(sim: SimState, *, only_due: bool = False) -> dict:
-    """POST every pending event to its subscription; failures stay pending for the next call."""
+async def deliver(sim: SimState, *, only_due: bool = False, faults: WebhookFaults | None = None) -> dict:
+    """POST every pending event to its subscription; failures stay pending for the next call.
+    `faults`: delivery faults (late, out of order, sent twice) from the fault knobs."""
     counts = {"delivered": 0, "failed": 0, "dropped": 0}
+    due = [e for e in pending(sim) if not (only_due and e["next_attempt"] > time.monotonic())]
+    if faults is not None:
+        due = faults.plan(due)
     async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT) as client:
-        for event in pending(sim):
-            if only_due and event["next_attempt"] > time.monotonic():
-                continue
+        for event in due:
             sub = sim.webhooks.get(event["event_type"])
             if sub is None:  # unsubscribed since it was queued
                 event["status"] = "dropped"
@@ -169,6 +171,11 @@ async def deliver(sim: SimState, *, only_due: bool = False) -> dict:
             if status is not None and 200 <= status < 300:
                 event["status"] = "delivered"
                 counts["delivered"] += 1
+                if faults is not None and faults.again():  # the acknowledgement was lost: sent again
+                    try:
+                        await client.post(target, content=raw, headers=headers)
+                    except httpx.HTTPError:
+                        pass
             elif event["attempts"] >= MAX_ATTEMPTS:
                 event["status"] = "dropped"
                 counts["dropped"] += 1
@@ -187,9 +194,10 @@ class WebhookDispatcher:
     under uvicorn (including LoopbackServer, which runs without lifespan events).
     """
 
-    def __init__(self, sim: SimState, auto: bool) -> None:
+    def __init__(self, sim: SimState, auto: bool, faults: WebhookFaults | None = None) -> None:
         self.sim = sim
         self.auto = auto
+        self.faults = faults
         self.task: asyncio.Task | None = None
         self.lock: asyncio.Lock | None = None
         if auto:
@@ -211,7 +219,7 @@ class WebhookDispatcher:
 
     async def flush(self) -> dict:
         async with self._lock():
-            return await deliver(self.sim)
+            return await deliver(self.sim, faults=self.faults)
 
     def kick(self) -> None:
         try:
@@ -224,7 +232,10 @@ class WebhookDispatcher:
     async def _run(self) -> None:
         while pending(self.sim):
             async with self._lock():
-                await deliver(self.sim, only_due=True)
+                await deliver(self.sim, only_due=True, faults=self.faults)
             waits = [e["next_attempt"] - time.monotonic() for e in pending(self.sim)]
+            held = self.faults.next_due() if self.faults is not None else None
+            if held is not None:  # what is still due now was held back (late): wait for it, not spin
+                waits = [w for w in waits if w > 0] + [held]
             if waits:
                 await asyncio.sleep(min(0.5, max(0.01, min(waits))))

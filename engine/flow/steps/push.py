@@ -20,7 +20,7 @@ from engine.flow.steps.base import (
     _check_role,
     _problem,
 )
-from engine.http import AuthError, HttpCallError
+from engine.http import AuthError, HttpCallError, ServerError, TransportError
 from engine.lang.expr import Scope
 from engine.lang.mapping import _truthy
 from engine.project.yamlpos import YDict, plain
@@ -387,17 +387,33 @@ class Push(Step):
             # check_first: an API whose objects carry a unique business key is asked every time
             # (the object may have been made by another route, or a run with other state).
             found = self._find_existing(record, run) if ticket.attempts > 1 or spec.get("check_first") else None
+            response = None
+            if not found:
+                key = _idempotency_key(run.merchant, conn_name, entity, record.key) if spec.get("idempotency") else None
+                body = self._body("create", record, run)
+                where = self._scope(record, run, body)
+
+                def create() -> Any:
+                    return conn.call(spec["operation"], body=body, idempotency_key=key,
+                                     path_params=self._params(write["path_params"], where, "path parameter") or None,
+                                     query=self._params(write["query"], where, "query parameter") or None)
+
+                try:
+                    response = create()
+                except (ServerError, TransportError):
+                    # No answer, or a server error: the create may have happened. With a lookup, look
+                    # once and send it once more only if it is not there (what the next run would
+                    # do), so a valid record is not dead-lettered for a fault of the moment.
+                    if self.lookup is None:
+                        raise
+                    found = self._find_existing(record, run)
+                    response = None if found else create()
             sku_expr = write["sku_ids"]
             if found:
                 remote_id, response_record = found
                 sku_expr = self.lookup.get("sku_ids") or sku_expr
             else:
-                key = _idempotency_key(run.merchant, conn_name, entity, record.key) if spec.get("idempotency") else None
-                body = self._body("create", record, run)
-                where = self._scope(record, run, body)
-                response = conn.call(spec["operation"], body=body, idempotency_key=key,
-                                     path_params=self._params(write["path_params"], where, "path parameter") or None,
-                                     query=self._params(write["query"], where, "query parameter") or None)
+                assert response is not None
                 if response.item_errors:  # an all-or-none batch refused: nothing was created
                     raise RecordError(f"{spec['operation']} rejected {len(response.item_errors)} item(s)", step="push",
                                       field_errors=[{"field": e.key or "(item)", "message": f"{e.code}: {e.message}"}
