@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from engine import decimal_json
 from engine.errors import ConnectorError
 
 # Per-record outcome of a run. Kept closed because run_counts() puts action and status names in
@@ -128,7 +129,7 @@ def dump_json(value: Any) -> str:
 
 
 def load_json(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    return None if text is None else decimal_json.loads(text)
 
 
 def normalize_error(error: dict | BaseException | str) -> dict:
