@@ -29,6 +29,7 @@ MAX_EXPONENT = 30
 
 # A plain decimal number, ASCII digits only: what a numeric text may be before it becomes a Decimal.
 _NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_NOT_FINITE = frozenset({"nan", "snan", "inf", "infinity"})
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 
 
@@ -89,6 +90,8 @@ def parse_decimal_text(text: str) -> Decimal:
     exponent, -0 as 0. ValueError says why."""
     stripped = text.strip()
     if not _NUMBER_TEXT.fullmatch(stripped):
+        if stripped.lstrip("+-").lower() in _NOT_FINITE:
+            raise ValueError(f"not a finite number: {text!r}")
         if not stripped.isascii() and any(c.isdigit() for c in stripped):
             raise ValueError(f"not a decimal number: {text!r} (digits must be ASCII 0-9)")
         raise ValueError(f"not a decimal number: {text!r}")

@@ -31,7 +31,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from engine import decimal_json
 from engine.errors import ConnectorError
 
 # Per-record outcome of a run. Kept closed because run_counts() puts action and status names in
@@ -129,7 +128,9 @@ def dump_json(value: Any) -> str:
 
 
 def load_json(text: str | None) -> Any:
-    return None if text is None else decimal_json.loads(text)
+    # Not engine.decimal_json: dump_json writes every Decimal as a string, so a number with a
+    # fraction here was a float the engine made (a time, a weight) and reads back as that float.
+    return None if text is None else json.loads(text)
 
 
 def normalize_error(error: dict | BaseException | str) -> dict:
