@@ -172,3 +172,49 @@ def test_a_pull_keeps_every_digit_and_bad_numbers_are_dead_letters_of_their_reco
     assert body["price"] == EXACT and EXACT.encode() in sent["101"]  # every digit, pull to push body
     assert json.loads(sent["104"])["price"] == "0.0"  # -0.0 arrives as 0
     assert Decimal(str(json.loads(sent["106"])["weight"])) == Decimal("0.604")
+
+
+# ------------------------------------------------------------------------------ price rules
+
+
+def _price(doc: dict, variants: list[dict], currency: str | None = None) -> list | list[dict]:
+    from datetime import UTC, datetime
+
+    from engine.pricing.rules import PricingError, compile_price_rules
+
+    rules = compile_price_rules(doc, ExpressionCompiler())
+    try:
+        return [(p.sku, p.price) for p in rules.price_product({"variants": variants}, currency,
+                                                               datetime(2026, 1, 1, tzinfo=UTC))]
+    except PricingError as exc:
+        return exc.field_errors
+
+
+def _variant(sku: str, amount: str, currency: str = "USD") -> dict:
+    return {"sku": sku, "price": {"amount": amount, "currency": currency}}
+
+
+def test_amounts_finer_than_the_currency_unit_are_refused_naming_sku_and_field() -> None:
+    errors = _price({"currency": "USD"}, [_variant("A", "19.999"), _variant("B", "0.004"), _variant("C", "19.99")])
+    assert [(e["sku"], e["field"]) for e in errors] == [("A", "variants[0].price"), ("B", "variants[1].price")]
+    assert "would round to 0.00" in errors[1]["message"] and "round" not in errors[0]["message"]
+    assert [e["sku"] for e in _price({"currency": "JPY"}, [_variant("Y", "12.5", "JPY")])] == ["Y"]
+    assert _price({"currency": "KWD"}, [_variant("K", "1.235", "KWD")]) == [("K", Decimal("1.235"))]
+    assert _price({"currency": "USD", "markets": {"KWD": {"rate": "0.30712"}}}, [_variant("A", "10.00")],
+                  "KWD") == [("A", Decimal("3.071"))]  # to the fils, not to a cent KWD does not have
+
+
+def test_a_price_that_rounds_to_zero_is_refused_unless_the_rule_allows_free_items() -> None:
+    cut = {"name": "cut", "markdown_percent": "99.99"}
+    [error] = _price({"currency": "USD", "rules": [cut]}, [_variant("A", "10.00")])
+    assert error["sku"] == "A" and error["rule"] == "cut" and "rounds to 0.00" in error["message"]
+    assert _price({"currency": "USD", "rules": [{**cut, "allow_free": True}]}, [_variant("A", "10.00")]) == [
+        ("A", Decimal("0.00"))]
+
+
+def test_validate_refuses_a_listed_price_finer_than_the_market_unit() -> None:
+    from engine.pricing.check import check_price_rules
+
+    doc = {"currency": "USD", "markets": {"JPY": {"prices": {"A": "1200", "B": "99.5", "C": {"price": "10.999"}}}}}
+    found = check_price_rules(doc, lambda node, key: None)
+    assert [p.message.split(":")[0] for p in found] == ["SKU B", "SKU C"]
