@@ -11,7 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.decimal_json import MAX_DIGITS, NumberError, RefusedNumber, loads, parse_decimal_text, refused_error
+from engine.decimal_json import (
+    MAX_DIGITS,
+    NumberError,
+    RefusedNumber,
+    loads,
+    parse_decimal_text,
+    refused_error,
+)
 from engine.flow.runner import FlowRun, Merchant
 from engine.lang.casts import CASTS
 from engine.lang.expr import ExpressionCompiler, Scope
@@ -158,7 +165,7 @@ def test_a_pull_keeps_every_digit_and_bad_numbers_are_dead_letters_of_their_reco
 
     merchant = Merchant(path, environ=ENV, state_url=":memory:", transports={"tiktok_us": httpx.MockTransport(platform)})
     try:
-        report = FlowRun(merchant, "hostile").run()
+        FlowRun(merchant, "hostile").run()
         letters = {letter["key"]: letter for letter in merchant.store.list_dead_letters(merchant="acme")}
     finally:
         merchant.close()
