@@ -155,6 +155,14 @@ def loads(data: str | bytes | bytearray, *, keep_refused: bool = False) -> Any:
     return value
 
 
+def number_text(value: Any) -> str:
+    """`default=` for json.dumps: a Decimal as its plain digits (a string, as every engine encoder
+    writes it: stdlib json cannot write a number it did not make)."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    raise TypeError(f"cannot write a value of type {type(value).__name__} as JSON")
+
+
 def find_refused(value: Any, path: str = "") -> list[tuple[str, RefusedNumber]]:
     """Each refused number inside `value`, with its path (`variants[0].price`)."""
     found: list[tuple[str, RefusedNumber]] = []

@@ -53,7 +53,7 @@ def _payload_bytes(letter: dict, event: dict) -> bytes | None:
         return None  # unreadable bytes kept as text, not edited
     if isinstance(payload, dict) and set(payload) == {"payload"}:
         payload = payload["payload"]
-    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    return json.dumps(payload, ensure_ascii=False, default=decimal_json.number_text).encode("utf-8")
 
 
 def _topic(merchant: Any, source: str, raw: bytes, headers: dict) -> str | None:

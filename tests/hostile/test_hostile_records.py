@@ -225,3 +225,15 @@ def test_validate_refuses_a_listed_price_finer_than_the_market_unit() -> None:
     doc = {"currency": "USD", "markets": {"JPY": {"prices": {"A": "1200", "B": "99.5", "C": {"price": "10.999"}}}}}
     found = check_price_rules(doc, lambda node, key: None)
     assert [p.message.split(":")[0] for p in found] == ["SKU B", "SKU C"]
+
+
+def test_a_webhook_body_with_a_refused_number_is_dead_lettered_with_the_reason() -> None:
+    from engine.serve.replay import _payload_bytes
+    from engine.serve.workers import EventDispatcher
+
+    payload, reason = EventDispatcher._read({"payload_raw": b'{"data": {"amount": 1e400}}', "topic": "ORDER_STATUS_CHANGE"})
+    assert payload == {"raw": '{"data": {"amount": 1e400}}'} and "data.amount: number 1e400 refused" in reason
+    payload, reason = EventDispatcher._read({"payload_raw": ('{"amount": ' + EXACT + "}").encode(), "topic": "T"})
+    assert payload == {"amount": Decimal(EXACT)} and reason == ""
+    # An edited payload holding an exact number is written back with every digit.
+    assert EXACT.encode() in _payload_bytes({"payload": payload}, {"payload_raw": b"{}"})
