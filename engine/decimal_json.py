@@ -127,13 +127,16 @@ def loads(data: str | bytes | bytearray, *, keep_refused: bool = False) -> Any:
         return item
 
     def number(text: str) -> Decimal | RefusedNumber:
-        problem = number_problem(text)
-        if problem:
-            return refuse(text, problem)
+        # The usual short plain number (the scanner hands over ASCII JSON numbers only) skips the checks.
+        if len(text) > 40 or "e" in text or "E" in text or not text.isascii():
+            problem = number_problem(text)
+            if problem:
+                return refuse(text, problem)
         try:
-            return _unsigned_zero(Decimal(text))
+            value = Decimal(text)
         except InvalidOperation:  # the scanner hands over only JSON numbers; kept for safety
             return refuse(text, "not a number")
+        return value.copy_abs() if text[0] == "-" and value.is_zero() else value
 
     def integer(text: str) -> int | RefusedNumber:
         if len(text) > MAX_DIGITS:
