@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from engine import decimal_json
 from engine.cli import exit_codes
 from engine.cli.common import MERCHANT_FILE
 from engine.cli.exit_codes import CliError
@@ -266,7 +267,7 @@ def _read_input(path: Path) -> Any:
     if path.suffix in (".yaml", ".yml"):
         return plain(load_file(path))
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return decimal_json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CliError(f"{path} is not JSON: {exc}", exit_codes.USAGE) from None
 
@@ -292,7 +293,7 @@ def map_command(mapping: str, input_file: Path, merchant: Path | None, flow: str
     from engine.project.testing import _jsonable
 
     try:
-        extra = json.loads(context_json)
+        extra = decimal_json.loads(context_json)
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--context") from None
     if not isinstance(extra, dict):

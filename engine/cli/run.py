@@ -12,6 +12,7 @@ import click
 from rich.progress import Progress
 from rich.text import Text
 
+from engine import decimal_json
 from engine.cli import exit_codes
 from engine.cli.common import merchant_argument, open_merchant, shell_path
 from engine.cli.exit_codes import CliError
@@ -257,7 +258,7 @@ def register(main: click.Group) -> None:
             fixed = None
             if payload is not None:
                 try:
-                    fixed = json.loads(payload.read_text(encoding="utf-8"))
+                    fixed = decimal_json.loads(payload.read_text(encoding="utf-8"))
                 except json.JSONDecodeError as exc:
                     raise CliError(f"{payload} is not JSON: {exc}", exit_codes.USAGE) from None
             report = replay_dead_letters(merchant, flow, list(ids), fixed)

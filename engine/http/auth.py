@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from engine import decimal_json
 from engine.http.errors import AuthError, Redactor, redact_url
 from engine.registry import Registry
 
@@ -159,7 +160,7 @@ class Auth:
 
 def _json(response: httpx.Response) -> Any:
     try:
-        return response.json()
+        return decimal_json.loads(response.content)
     except ValueError:
         return None
 

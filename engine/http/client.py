@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import httpx
 from jsonschema import Draft202012Validator
 
+from engine import decimal_json
 from engine.errors import ConnectorError, Problem, SpecError
 from engine.http.auth import AuthContext, MemoryTokenStore, OutboundRequest, TokenStore, build_auth
 from engine.http.breaker import Breaker, BreakerPolicy, ConnectionDown
@@ -175,7 +176,7 @@ def _parse_body(response: httpx.Response) -> Any:
     if not response.content or not response.content.strip():
         return None
     try:
-        return response.json()
+        return decimal_json.loads(response.content, keep_refused=True)
     except ValueError:
         return response.text
 

@@ -21,7 +21,6 @@ undeclared variable is a `connector validate` error with its field path, never a
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -30,6 +29,7 @@ import httpx
 import jmespath
 from graphql import GraphQLSyntaxError, OperationDefinitionNode, parse
 
+from engine import decimal_json
 from engine.http.paginate import _MAX_PAGES, PAGINATORS, PageRequest, PageState, Paginator, _stop_schema
 from engine.http.ratelimit import RATE_LIMITS, Limiter
 from engine.registry import Registry
@@ -195,7 +195,7 @@ class GraphQLBulkRead(RequestKind):
         for line in lines:
             if not line.strip():
                 continue
-            item = json.loads(line)
+            item = decimal_json.loads(line, keep_refused=True)
             parent_id = item.pop("__parentId", None)
             if parent_id is None:
                 if root is not None:

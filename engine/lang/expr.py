@@ -19,6 +19,7 @@ import operator
 import re
 from collections.abc import Callable
 from contextvars import ContextVar
+from decimal import Decimal
 from numbers import Number
 from typing import Any, NamedTuple
 
@@ -176,9 +177,10 @@ def _bounded_range(*args: Any) -> Any:
 
 
 class _BoundedJinja(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"**", "*"})
+    intercepted_binops = frozenset({"**", "*", "+", "-", "/", "//", "%"})
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        left, right = _exact(left, right)
         if operator == "**":
             if isinstance(left, int | float) and isinstance(right, int | float) and not isinstance(left, bool):
                 magnitude = abs(float(left)) if abs(left) > 1 else 1.0
@@ -566,7 +568,19 @@ def _equals(a: Any, b: Any) -> bool:
     """
     if type(a) is bool or type(b) is bool:
         return _EQUALS(a, b)
+    if type(a) is Decimal or type(b) is Decimal:
+        a, b = _exact(a, b)
     return a == b
+
+
+def _exact(a: Any, b: Any) -> tuple[Any, Any]:
+    """A float next to a Decimal (a literal `19.99` next to a price read from JSON) as the Decimal
+    of its shortest text, so 19.99 equals Decimal('19.99') and arithmetic between them works."""
+    if type(a) is float and type(b) is Decimal and math.isfinite(a):
+        return Decimal(repr(a)), b
+    if type(b) is float and type(a) is Decimal and math.isfinite(b):
+        return a, Decimal(repr(b))
+    return a, b
 _ORDER = {"lt": operator.lt, "gt": operator.gt, "lte": operator.le, "gte": operator.ge}
 _CHAIN = ("subexpression", "index_expression", "pipe")  # each child applies to the previous result
 _IDENTITY = ("identity", "current")
@@ -803,6 +817,8 @@ class _Closures:
             # Ordering is defined for numbers and text only; anything else gives null.
             if not ((_is_number(a) or isinstance(a, str)) and (_is_number(b) or isinstance(b, str))):
                 return None
+            if type(a) is Decimal or type(b) is Decimal:
+                a, b = _exact(a, b)
             return order(a, b)
 
         return run

@@ -22,9 +22,17 @@ from typing import Any
 from jmespath import exceptions as jp_exceptions
 from jmespath import functions as jp_functions
 
+from engine.decimal_json import check_decimal, parse_decimal_text
 from engine.registry import Example, Registry
 
 FUNCTIONS = Registry("function")
+
+# JSON numbers with a fraction are Decimal (engine/decimal_json.py): JMESPath's type checks must
+# take a Decimal as a number (sum, max, sort_by, abs... refuse an "unknown" type otherwise). Its
+# type tables are the only place it learns a type, so Decimal is added to them once, here.
+jp_functions.TYPES_MAP["Decimal"] = "number"
+if "Decimal" not in jp_functions.REVERSE_TYPES_MAP["number"]:
+    jp_functions.REVERSE_TYPES_MAP["number"] = (*jp_functions.REVERSE_TYPES_MAP["number"], "Decimal")
 
 # The record being mapped and the caller's context, for root()/parent()/var(). Set by the
 # mapping runtime around each evaluation; a context variable keeps threads independent.
@@ -120,6 +128,8 @@ def to_decimal(value: Any) -> Decimal:
         return value
     if isinstance(value, bool) or value is None:
         raise ValueError(f"not a number: {value!r}")
+    if isinstance(value, str):  # ASCII digits, bounded: Decimal() alone takes '١٩.٩٩' and '1e999999999'
+        return parse_decimal_text(value)
     if isinstance(value, float):
         value = repr(value)
     try:
@@ -128,7 +138,7 @@ def to_decimal(value: Any) -> Decimal:
         raise ValueError(f"not a decimal number: {value!r}") from None
     if not result.is_finite():
         raise ValueError(f"not a finite number: {value!r}")
-    return result
+    return check_decimal(result)
 
 
 def decimal_text(value: Decimal) -> str:
@@ -542,8 +552,36 @@ def _types(declared: str) -> list[str]:
     return [] if declared == "any" else declared.split("|")
 
 
+@jp_functions.signature({"types": []})
+def _func_to_number(self: Any, arg: Any) -> Any:
+    """JMESPath's to_number; a Decimal stays as it is (jmespath's int() would drop its fraction).
+    Text still becomes an int or a float: to_number is how a mapping asks for a JSON number."""
+    if isinstance(arg, Decimal):
+        return arg
+    return jp_functions.Functions._func_to_number(self, arg)  # type: ignore[attr-defined]
+
+
+@jp_functions.signature({"types": []})
+def _func_to_string(self: Any, arg: Any) -> str:
+    """JMESPath's to_string; a Decimal as its plain digits (`3.10`), as a JSON number would be written."""
+    if isinstance(arg, str):
+        return arg
+    if isinstance(arg, Decimal):
+        return decimal_text(arg)
+    return json.dumps(arg, separators=(",", ":"), default=str)
+
+
+@jp_functions.signature({"types": []})
+def _func_type(self: Any, arg: Any) -> str:
+    """JMESPath's type; a Decimal is a number."""
+    if isinstance(arg, Decimal):
+        return "number"
+    return jp_functions.Functions._func_type(self, arg)  # type: ignore[attr-defined]
+
+
 def _build_jmespath_functions() -> type[jp_functions.Functions]:
     attrs = {f"_func_{e.name}": _jmespath_method(e.name, e.impl, e.signature) for e in FUNCTIONS.entries()}
+    attrs.update({"_func_to_number": _func_to_number, "_func_to_string": _func_to_string, "_func_type": _func_type})
     return type("EngineFunctions", (jp_functions.Functions,), attrs)
 
 

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.errors import Problem
+from engine.pricing.rounding import beyond_minor_units, minor_units
 from engine.pricing.rules import ADJUSTMENTS, parse_utc, to_amount
 from engine.project.yamlpos import locate, problem_at
 
@@ -54,6 +55,7 @@ def check_price_rules(doc: Any, compile_when: Callable[[Any, str], None]) -> lis
                                                                  f"{doc.get('currency')}",
                                     f"add rate: (1 {doc.get('currency')} in {currency})"))
         for sku, entry in (market.get("prices") or {}).items():
+            _check_unit(market["prices"], sku, entry, str(currency), found)
             if isinstance(entry, dict) and entry.get("compare_at") is not None \
                     and to_amount(entry["compare_at"]) <= to_amount(entry["price"]):
                 found.append(problem_at(entry, ["compare_at"], f"SKU {sku}: the compare-at price is not above "
@@ -141,6 +143,22 @@ def _shared_scope(a: Any, b: Any) -> str | None:
 def _check_percent(node: Any, key: str, found: list[Problem]) -> None:
     if isinstance(node, dict) and node.get(key) is not None and to_amount(node[key]) >= HUNDRED:
         found.append(problem_at(node, [key], f"{key} must be below 100", "100% or more leaves no price"))
+
+
+def _check_unit(prices: Any, sku: Any, entry: Any, currency: str, found: list[Problem]) -> None:
+    """A listed price finer than the market currency's smallest unit (19.999 USD, 12.5 JPY)."""
+    for node, key in ((entry, "price"), (entry, "compare_at")) if isinstance(entry, dict) else ((prices, sku),):
+        value = node.get(key) if isinstance(node, dict) else None
+        if value is None:
+            continue
+        try:
+            amount = to_amount(value)
+        except ValueError:
+            continue
+        if beyond_minor_units(amount, currency):
+            places = minor_units(currency)
+            found.append(problem_at(node, [key], f"SKU {sku}: {amount:f} {currency} has digits below the smallest "
+                                                 f"unit of {currency}", f"{currency} prices have {places} decimals"))
 
 
 def _unique(container: Any, index: int, node: Any, names: dict[str, Any], what: str, found: list[Problem]) -> None:

@@ -23,6 +23,30 @@ DIRECTIONS = ("up", "down", "nearest")
 DEFAULT_DIRECTION = {"to_cent": "nearest", "to_99": "up", "to_x5": "up", "to_whole": "up"}
 
 CENT = Decimal("0.01")
+# Decimal places of a currency's minor unit (ISO 4217) where it is not 2: yen have none, dinars three.
+MINOR_UNITS = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
+                     "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+}
+
+
+def minor_units(currency: str | None) -> int:
+    """Decimal places of `currency`'s smallest unit (2 unless the table says otherwise)."""
+    return MINOR_UNITS.get(str(currency or "").upper(), 2)
+
+
+def minor_unit(currency: str | None) -> Decimal:
+    """The smallest unit of `currency` as an amount: 0.01 USD, 1 JPY, 0.001 KWD."""
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+def beyond_minor_units(amount: Decimal, currency: str | None) -> bool:
+    """True when `amount` has digits below `currency`'s smallest unit (19.999 USD, 0.5 JPY)."""
+    exponent = amount.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent >= -minor_units(currency):
+        return False
+    return amount.normalize().as_tuple().exponent < -minor_units(currency)  # type: ignore[operator]
 # mode -> (step between allowed prices, offset of the ladder from multiples of the step, lowest price)
 _LADDERS = {
     "to_cent": (Decimal("0.01"), Decimal("0"), Decimal("0.01")),
@@ -48,13 +72,16 @@ class Rounding:
     def effective_direction(self) -> str:
         return self.direction or DEFAULT_DIRECTION[self.mode]
 
-    def apply(self, amount: Decimal) -> Decimal:
-        """The allowed price for `amount`, with two decimals. Never below the mode's lowest price
-        (a positive amount never rounds to zero or less)."""
+    def apply(self, amount: Decimal, unit: Decimal = CENT) -> Decimal:
+        """The allowed price for `amount`, with two decimals (to_cent: in steps of `unit`, the
+        currency's smallest unit, and with its decimals). Never below the mode's lowest price
+        (a positive amount never rounds to zero or less; the price rules refuse one that would)."""
         step, offset, lowest = _LADDERS[self.mode]
+        if self.mode == "to_cent":
+            step, lowest = unit, unit
         steps = ((amount - offset) / step).quantize(Decimal(1), rounding=_ROUNDING[self.effective_direction])
         price = steps * step + offset
-        return max(price, lowest).quantize(CENT)
+        return max(price, lowest).quantize(unit if self.mode == "to_cent" and unit < CENT else CENT)
 
     def describe(self) -> str:
         return self.mode if not self.direction else f"{self.mode} ({self.direction})"

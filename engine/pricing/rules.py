@@ -26,12 +26,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from engine.lang.expr import Scope as ExprScope
 from engine.lang.mapping import _truthy
-from engine.pricing.rounding import CENT, Rounding, round_up_to_cent
+from engine.pricing.rounding import (
+    CENT,
+    Rounding,
+    beyond_minor_units,
+    minor_unit,
+    minor_units,
+    round_up_to_cent,
+)
 
 ADJUSTMENTS = ("mirror", "markup_percent", "markdown_percent", "markup_amount", "markdown_amount")
 SCOPE_KEYS = ("skus", "tags", "categories", "when")
@@ -60,7 +67,9 @@ def to_amount(value: Any) -> Decimal:
 
 
 def money_text(amount: Decimal) -> str:
-    return format(amount.quantize(CENT), "f")
+    """Two decimals, or the amount's own when it has more (a price in a three-decimal currency)."""
+    exponent = amount.as_tuple().exponent
+    return format(amount if isinstance(exponent, int) and exponent < -2 else amount.quantize(CENT), "f")
 
 
 def parse_utc(value: Any) -> datetime:
@@ -157,6 +166,7 @@ class Rule:
     adjustment: Adjustment
     rounding: Rounding | None = None
     compare_at: str | None = None  # adjust | keep | drop; None: the file's
+    allow_free: bool = False  # a price that rounds to zero is kept (0), not refused
 
 
 @dataclass(frozen=True)
@@ -168,6 +178,7 @@ class Promotion:
     adjustment: Adjustment
     rounding: Rounding | None = None
     compare_at: str = "regular"  # regular | keep
+    allow_free: bool = False
 
     def in_force(self, now: datetime) -> bool:
         """From its start (inclusive) to its end (exclusive)."""
@@ -263,6 +274,10 @@ class PriceRules:
             if not sku or base is None or base <= 0:
                 continue
             compare_base = _amount_of(variant.get("compare_at_price"))
+            finer = self._finer_than_unit(sku, index, variant, base, compare_base)
+            if finer:
+                errors.extend(finer)
+                continue
             try:
                 out.append(self._price_variant(product, market, now, index, sku, base, compare_base, holds))
             except PricingError as exc:
@@ -270,6 +285,24 @@ class PriceRules:
         if errors:
             raise PricingError(f"{len(errors)} price(s) could not be set", errors)
         return out
+
+    def _finer_than_unit(self, sku: str, index: int, variant: dict, base: Decimal,
+                         compare_base: Decimal | None) -> list[dict]:
+        """Field errors for catalog amounts with digits below their currency's smallest unit
+        (19.999 USD, 0.004 USD, 12.5 JPY): a price is never silently rounded into another one."""
+        found = []
+        for key, amount in (("price", base), ("compare_at_price", compare_base)):
+            currency = (variant.get(key) or {}).get("currency") or self.currency
+            if amount is None or not beyond_minor_units(amount, currency):
+                continue
+            places = minor_units(currency)
+            zero = amount.quantize(minor_unit(currency), rounding=ROUND_HALF_UP).is_zero()
+            found.append({"field": f"variants[{index}].{key}", "sku": sku, "rule": "",
+                          "message": f"SKU {sku}: {key} {amount:f} {currency} has digits below the smallest unit "
+                                     f"of {currency} ({places} decimal{'s' if places != 1 else ''})"
+                                     + (f" and would round to {Decimal(0).quantize(minor_unit(currency)):f}"
+                                        if zero else "")})
+        return found
 
     def _price_variant(self, product: dict, market: Market, now: datetime, index: int, sku: str, base: Decimal,
                        compare_base: Decimal | None, holds: Any) -> VariantPrice:
@@ -290,11 +323,16 @@ class PriceRules:
             rounding = (rule.rounding if rule else None) or market.rounding or self.rounding or Rounding()
             by = f"rule {rule.name!r}" if rule else "mirror (no rule holds)"
             raw = adjustment.apply(base) * market.rate
-            if raw <= 0:
+            unit = minor_unit(market.currency)
+            free = bool(rule and rule.allow_free)
+            if (raw <= 0 or raw.quantize(unit, rounding=ROUND_HALF_UP).is_zero()) and not free:
+                what = "not above zero" if raw <= 0 else f"which rounds to {Decimal(0).quantize(unit):f}"
                 raise PricingError("not positive", [{"field": field, "sku": sku, "rule": rule.name if rule else "",
                                                      "message": f"SKU {sku}: {by} makes {base} {self.currency} "
-                                                                f"{raw.normalize():f} {market.currency}, not above zero"}])
-            regular = rounding.apply(raw)
+                                                                f"{raw.normalize():f} {market.currency}, {what} "
+                                                                f"(a rule with allow_free: true may set a price of 0)"}])
+            regular = _free(unit) if free and raw.quantize(unit, rounding=ROUND_HALF_UP) <= 0 \
+                else rounding.apply(raw, unit)
             mode = (rule.compare_at if rule else None) or self.compare_at
             compare_at = None
             if compare_base is not None and mode != "drop":
@@ -310,12 +348,16 @@ class PriceRules:
         if active:
             promotion = active[0]
             raw = promotion.adjustment.apply(regular, market.rate or Decimal(1))
-            if raw <= 0:
+            unit = minor_unit(market.currency)
+            zero = raw <= 0 or raw.quantize(unit, rounding=ROUND_HALF_UP).is_zero()
+            if zero and not promotion.allow_free:
+                what = "not above zero" if raw <= 0 else f"which rounds to {Decimal(0).quantize(unit):f}"
                 raise PricingError("not positive", [{"field": field, "sku": sku, "rule": promotion.name,
                                                      "message": f"SKU {sku}: promotion {promotion.name!r} makes "
                                                                 f"{regular} {market.currency} {raw.normalize():f}, "
-                                                                f"not above zero"}])
-            price = (promotion.rounding or rounding).apply(raw)
+                                                                f"{what} (a promotion with allow_free: true may "
+                                                                f"set a price of 0)"}])
+            price = _free(unit) if zero else (promotion.rounding or rounding).apply(raw, unit)
             if promotion.compare_at == "regular":
                 compare_at = max(regular, compare_at) if compare_at is not None else regular
             by = f"promotion {promotion.name!r} on {by}"
@@ -353,6 +395,10 @@ class PriceRules:
                                       f"{self.margin.min_percent}%)"})
         if errors:
             raise PricingError(f"{len(errors)} price(s) below the margin floor", errors)
+
+
+def _free(unit: Decimal) -> Decimal:
+    return Decimal(0).quantize(min(unit, CENT))
 
 
 def _amount_of(money: Any) -> Decimal | None:
@@ -393,11 +439,11 @@ def _selection(node: dict, exprs: Any) -> Selection:
 def compile_price_rules(doc: Any, exprs: Any) -> PriceRules:
     """A `kind: price_rules` document (already checked by `connector validate`) as PriceRules."""
     rules = tuple(Rule(str(node.get("name") or f"rules[{i}]"), _selection(node, exprs), _adjustment(node),
-                       _rounding(node), node.get("compare_at"))
+                       _rounding(node), node.get("compare_at"), bool(node.get("allow_free")))
                   for i, node in enumerate(doc.get("rules") or []))
     promotions = tuple(Promotion(str(node["name"]), parse_utc(node["starts_at"]), parse_utc(node["ends_at"]),
                                  _selection(node, exprs), _adjustment(node), _rounding(node),
-                                 node.get("compare_at") or "regular")
+                                 node.get("compare_at") or "regular", bool(node.get("allow_free")))
                        for node in doc.get("promotions") or [])
     markets = {}
     for currency, node in (doc.get("markets") or {}).items():

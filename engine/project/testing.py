@@ -13,6 +13,7 @@ from typing import Any
 
 import jmespath
 
+from engine import decimal_json
 from engine.diffs import Change, changes
 from engine.errors import SpecError
 from engine.lang.mapping import MappingPlan, MapResult
@@ -71,7 +72,7 @@ def _input(document: Document, case: dict) -> Any:
         record = plain(case["input"])
     else:
         path = document.path.parent / case["input_file"]
-        record = json.loads(path.read_text(encoding="utf-8")) if path.suffix == ".json" else plain(load_file(path))
+        record = decimal_json.loads(path.read_text(encoding="utf-8")) if path.suffix == ".json" else plain(load_file(path))
     return jmespath.search(case["select"], record) if case.get("select") else record
 
 

@@ -7,13 +7,13 @@ timestamp window (a verified but old delivery is a replay), then the delivery id
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from engine import decimal_json
 from engine.http.compile import CompiledWebhooks
 from engine.http.verify import Verifier
 from engine.lang.functions import parse_datetime
@@ -68,7 +68,7 @@ class Endpoint:
         if not self.verifier.verify(raw, headers):
             return Verdict(401, "signature")
         try:
-            body: Any = json.loads(raw)
+            body: Any = decimal_json.loads(raw, keep_refused=True)
         except (ValueError, UnicodeDecodeError):
             body = None  # authentic but not JSON: stored, and dead-lettered by the worker with the reason
         scope = {"headers": dict(headers), "body": body}

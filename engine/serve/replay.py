@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
+from engine import decimal_json
 from engine.project.secrets import REDACTOR
 from engine.serve.flows import FlowRunner
 from engine.serve.health import Health
@@ -42,7 +43,7 @@ def _payload_bytes(letter: dict, event: dict) -> bytes | None:
     """The letter's payload as new bytes when it was edited; None to keep the stored bytes (the
     letter holds a redacted copy of them, which must not replace the original)."""
     try:
-        stored = json.loads(event["payload_raw"])
+        stored = decimal_json.loads(event["payload_raw"], keep_refused=True)
     except (ValueError, UnicodeDecodeError):
         stored = None
     payload = letter.get("payload")
@@ -52,7 +53,7 @@ def _payload_bytes(letter: dict, event: dict) -> bytes | None:
         return None  # unreadable bytes kept as text, not edited
     if isinstance(payload, dict) and set(payload) == {"payload"}:
         payload = payload["payload"]
-    return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    return json.dumps(payload, ensure_ascii=False, default=decimal_json.number_text).encode("utf-8")
 
 
 def _topic(merchant: Any, source: str, raw: bytes, headers: dict) -> str | None:
@@ -63,7 +64,7 @@ def _topic(merchant: Any, source: str, raw: bytes, headers: dict) -> str | None:
     if webhooks is None:
         return None
     try:
-        body: Any = json.loads(raw)
+        body: Any = decimal_json.loads(raw, keep_refused=True)
     except (ValueError, UnicodeDecodeError):
         body = None
     return read_topic(webhooks, {"headers": {str(k).lower(): v for k, v in (headers or {}).items()}, "body": body})

@@ -26,7 +26,6 @@ created twice when an event is processed again.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -36,6 +35,7 @@ import uuid
 from concurrent.futures import Executor, Future, wait
 from typing import Any
 
+from engine import decimal_json
 from engine.flow.run_lease import _alive
 from engine.project.secrets import REDACTOR
 from engine.serve.flows import FlowRunner, RunOutcome
@@ -216,7 +216,7 @@ class EventDispatcher:
     def _read(event: dict) -> tuple[Any, str]:
         raw = event["payload_raw"]
         try:
-            payload = json.loads(raw)
+            payload = decimal_json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             return {"raw": raw.decode("utf-8", "replace")[:10000]}, f"the body is not JSON: {exc}"
         if event["topic"] == UNKNOWN_TOPIC:

@@ -128,6 +128,8 @@ def dump_json(value: Any) -> str:
 
 
 def load_json(text: str | None) -> Any:
+    # Not engine.decimal_json: dump_json writes every Decimal as a string, so a number with a
+    # fraction here was a float the engine made (a time, a weight) and reads back as that float.
     return None if text is None else json.loads(text)
 
 

@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from engine import decimal_json
 from engine.errors import ConnectorError
 from engine.project.secrets import REDACTOR
 from engine.ui import charts, views
@@ -226,7 +227,7 @@ def routes(ops: Operations) -> list[BaseRoute]:
         payload = None
         if edited is not None:
             try:
-                payload = json.loads(edited)
+                payload = decimal_json.loads(edited)
             except json.JSONDecodeError as exc:
                 return _back(ops, back, f"The edited payload is not JSON ({exc}); nothing was replayed.")
             if len(ids) != 1:

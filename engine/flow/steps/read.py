@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from engine.decimal_json import refused_error
 from engine.errors import Problem, RecordError
 from engine.flow.context import RunContext
 from engine.flow.record import Record
@@ -198,6 +199,7 @@ class Pull(Step):
             yield from conn.paginate(self.options["operation"], query=scoped, body=body)
 
     def _records_of(self, item: Any, error: Exception | None) -> Iterator[Record]:
+        error = error or refused_error(item)  # a number the JSON reader refused: this record's dead letter
         if self.items is None or error is not None:
             yield Record(key=self._key(item), native=item, data=item, read_error=error)
             return
