@@ -18,6 +18,7 @@ calls the closures engine.lang.expr compiled for it, with the same scope.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +33,7 @@ class Fallback(Exception):
 
 _EMPTY: dict = {}  # read-only stand-in for "the current value is not an object"
 _EMPTIES = (None, "", [])  # what coalesce skips (the interpreter's own test, same comparisons)
+_UNSET = object()  # a remembered sub-expression not computed yet (see _Memo)
 
 
 def _truthy_code(name: str) -> str:
@@ -43,9 +45,15 @@ def _truthy_code(name: str) -> str:
 class _Writer:
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self.names: dict[str, Any] = {"Scope": Scope, "Fallback": Fallback, "EMPTY": _EMPTY, "EMPTIES": _EMPTIES}
+        self.names: dict[str, Any] = {"Scope": Scope, "Fallback": Fallback, "EMPTY": _EMPTY, "EMPTIES": _EMPTIES,
+                                      "UNSET": _UNSET}
         self._ids: dict[int, str] = {}
         self._count = 0
+        self._memo_count = 0  # its own counter: the other names are the same in both passes
+
+    def memo_name(self) -> str:
+        self._memo_count += 1
+        return f"m{self._memo_count}"
 
     def temp(self, prefix: str = "v") -> str:
         self._count += 1
@@ -74,12 +82,18 @@ class _Level:
 
 def generate(root: Any, name: str = "") -> Callable[[Any, dict], dict] | None:
     """The fast form of a plan's root object node, or None when a node kind is not known here."""
-    writer = _Writer()
+    memo = _Memo()
     try:
-        body = _Gen(writer)
+        # First pass: only counts the sub-expressions (see _Memo); the second writes the code.
+        _Gen(_Writer(), memo).object_into(root, _Level("record", "scope0", "None"), "out", 1)
+        memo.counting = False
+        writer = _Writer()
+        body = _Gen(writer, memo)
         writer.line(1, "scope0 = Scope(record, record, None, ctx)")
+        start = len(writer.lines)
         body.object_into(root, _Level("record", "scope0", "None"), "out", 1)
         writer.line(1, "return out")
+        writer.lines[start:start] = memo.resets("record", 1)
     except _Unsupported:
         return None
     source = "def mapped(record, ctx):\n" + "\n".join(writer.lines) + "\n"
@@ -94,9 +108,69 @@ class _Unsupported(Exception):
     pass
 
 
+class _Memo:
+    """Common sub-expressions of a plan's JMESPath expressions, each computed once per record or
+    per `each` item instead of once per place it is written.
+
+    A sub-expression is remembered where its value cannot change: one that reads neither the
+    current item nor parent() (only root(), var() and literals) for the whole record, even inside
+    `each` loops (hoisted out of them); one read against the current item (and parent()) for
+    that item. Anything read against a projection's element is not. Only the sub-expressions
+    written at least twice are (the first pass counts them).
+
+    The value is computed lazily, where the expression first needs it: `(m1 if m1 is not UNSET
+    else (m1 := ...))`. So nothing is evaluated that the expressions would not evaluate (the
+    short-circuits of ||, && and if keep their order), and an expression that raises raises at
+    the same place as before (the record then falls back to the interpreter, as always).
+    JMESPath functions are pure, so a second evaluation could only give the same value again.
+    """
+
+    def __init__(self) -> None:
+        self.counting = True
+        self.counts: dict[tuple, int] = {}
+        self.names: dict[tuple, str] = {}
+        self.by_scope: dict[str, list[str]] = {}
+
+    def resets(self, scope: str, depth: int) -> list[str]:
+        """The lines that forget what `scope` (a record, an item) remembered: at its start."""
+        return ["    " * depth + f"{name} = UNSET" for name in self.by_scope.get(scope, [])]
+
+
+def _deps(node: dict) -> frozenset[str]:
+    """What a JMESPath node reads besides root(), var() and literals: "@" (the value it is
+    applied to) and/or "parent" (parent())."""
+    kind, children = node["type"], node.get("children", [])
+    if kind in ("field", "index", "slice", "identity", "current"):
+        return _AT
+    if kind == "literal":
+        return _NONE
+    if kind == "function_expression":
+        if node["value"] == "root" and not children:
+            return _NONE
+        if node["value"] == "parent" and not children:
+            return _PARENT
+        if node["value"] == "var" and not children:
+            return _NONE
+    if kind in ("subexpression", "index_expression", "pipe", "projection", "filter_projection", "flatten") \
+            and children:
+        # The first child reads the value; the others read what it gave.
+        later = frozenset().union(*(_deps(child) for child in children[1:])) if children[1:] else _NONE
+        return _deps(children[0]) | (later - _AT)
+    if kind == "multi_select_dict":
+        return frozenset().union(*(_deps(child["children"][0]) for child in children)) if children else _AT
+    if kind in ("expref",):
+        return _AT | _PARENT  # never remembered
+    return frozenset().union(*(_deps(child) for child in children)) if children else _AT
+
+
+_AT, _PARENT, _NONE = frozenset({"@"}), frozenset({"parent"}), frozenset()
+_TRIVIAL = frozenset({"field", "literal", "identity", "current"})  # as cheap to read again as to remember
+
+
 class _Gen:
-    def __init__(self, writer: _Writer) -> None:
+    def __init__(self, writer: _Writer, memo: _Memo | None = None) -> None:
         self.w = writer
+        self.memo = memo or _Memo()
 
     # -- objects and fields
 
@@ -167,7 +241,7 @@ class _Gen:
                 w.line(depth, f"{target} = {target}.get({key!r}) if isinstance({target}, dict) else None")
         elif isinstance(expr, JMESPathExpr) and not expr._sets_scope:
             try:
-                code = _JMESPath(w, expr, level).code(expr._parsed, level.cur)
+                code = _JMESPath(w, expr, level, self.memo).code(expr._parsed, level.cur)
             except _Unsupported:
                 code = None
             if code is not None:
@@ -240,6 +314,7 @@ class _Gen:
         used = re.compile(rf"\b{scope}\b")
         if any(used.search(text) for text in w.lines[start:]):
             w.lines.insert(start, "    " * body + f"{scope} = Scope({entry}, record, {level.cur}, ctx)")
+        w.lines[start:start] = self.memo.resets(entry, body)
 
 
 def _plain_path(node: Any) -> FieldPath | None:
@@ -263,10 +338,10 @@ def _false_code(name: str) -> str:
 
 
 class _JMESPath:
-    def __init__(self, writer: _Writer, expr: JMESPathExpr, level: _Level) -> None:
+    def __init__(self, writer: _Writer, expr: JMESPathExpr, level: _Level, memo: _Memo | None = None) -> None:
         from engine.lang.expr import _Closures, _elements_agree, _equals, _is_number
 
-        self.w, self.level = writer, level
+        self.w, self.level, self.memo = writer, level, memo or _Memo()
         self.closures = _Closures(expr._interpreter, expr._interpreter._functions)
         self.names = writer.names
         self.names.setdefault("_equals", _equals)
@@ -277,7 +352,36 @@ class _JMESPath:
         method = getattr(self, "_" + node["type"], None)
         if method is None:
             raise _Unsupported(node["type"])
-        return method(node, value)
+        key = self._memo_key(node, value)
+        if key is None:
+            return method(node, value)
+        memo = self.memo
+        if memo.counting:
+            memo.counts[key] = memo.counts.get(key, 0) + 1
+            return method(node, value)
+        if memo.counts.get(key, 0) < 2:
+            return method(node, value)
+        name = memo.names.get(key)
+        if name is None:
+            name = memo.names[key] = self.w.memo_name()
+            memo.by_scope.setdefault(key[0], []).append(name)
+        return f"({name} if {name} is not UNSET else ({name} := {method(node, value)}))"
+
+    def _memo_key(self, node: dict, value: str) -> tuple | None:
+        """(the record or item it is remembered for, the node) when `node` applied to `value`
+        can be remembered; None otherwise."""
+        if node["type"] in _TRIVIAL:
+            return None
+        if node["type"] == "function_expression" and node["value"] in ("root", "parent", "var"):
+            return None  # read inline, as cheaply as a remembered value
+        deps = _deps(node)
+        if not deps:
+            scope = "record"
+        elif "@" in deps and value != self.level.cur:
+            return None  # read against a projection's element, or a value computed on the way
+        else:
+            scope = self.level.cur
+        return scope, json.dumps(node, sort_keys=True, default=repr)
 
     def _tmp(self) -> str:
         return self.w.temp("_j")
@@ -353,14 +457,14 @@ class _JMESPath:
     # -- building values
 
     def _multi_select_list(self, node: dict, value: str) -> str:
-        t = self._tmp()
+        t, bound = self._name(value)
         items = ", ".join(self.code(child, t) for child in node["children"])
-        return f"(None if ({t} := {value}) is None else [{items}])"
+        return f"(None if {bound} is None else [{items}])"
 
     def _multi_select_dict(self, node: dict, value: str) -> str:
-        t = self._tmp()
+        t, bound = self._name(value)
         pairs = ", ".join(f"{child['value']!r}: {self.code(child['children'][0], t)}" for child in node["children"])
-        return f"(None if ({t} := {value}) is None else {{{pairs}}})"
+        return f"(None if {bound} is None else {{{pairs}}})"
 
     # -- logic
 
