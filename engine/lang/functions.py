@@ -116,6 +116,14 @@ def function(
 
 def to_decimal(value: Any) -> Decimal:
     """Strict decimal conversion; floats go through their shortest repr, never binary noise."""
+    if type(value) is str:  # the usual case first (amounts come as text): what the general path does
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"not a decimal number: {value!r}") from None
+        if result.is_finite():
+            return result
+        raise ValueError(f"not a finite number: {value!r}")
     if isinstance(value, Decimal):
         return value
     if isinstance(value, bool) or value is None:
@@ -160,7 +168,10 @@ def _money_add(*values: Any) -> str:
                           input={"units": [{"discount": "1.25"}, {"discount": None}, {"discount": "2.25"}]}))
 def _money_sum(values: list | None, places: Any = None) -> str:
     """Exact sum of a list of amounts (nulls and empty text skipped, no amounts: "0"); `places` rounds half-up."""
-    total = sum((to_decimal(v) for v in values or [] if v is not None and v != ""), Decimal(0))
+    total = Decimal(0)
+    for v in values or ():
+        if v is not None and v != "":
+            total += to_decimal(v)
     return decimal_text(quantize(total, int(places)) if places is not None else total)
 
 
