@@ -116,7 +116,8 @@ class _Memo:
     current item nor parent() (only root(), var() and literals) for the whole record, even inside
     `each` loops (hoisted out of them); one read against the current item (and parent()) for
     that item. Anything read against a projection's element is not. Only the sub-expressions
-    written at least twice are (the first pass counts them).
+    written at least twice are (the first pass counts them), and those of the record written
+    once inside an `each` (computed once, not once per item).
 
     The value is computed lazily, where the expression first needs it: `(m1 if m1 is not UNSET
     else (m1 := ...))`. So nothing is evaluated that the expressions would not evaluate (the
@@ -156,8 +157,10 @@ def _deps(node: dict) -> frozenset[str]:
         # The first child reads the value; the others read what it gave.
         later = frozenset().union(*(_deps(child) for child in children[1:])) if children[1:] else _NONE
         return _deps(children[0]) | (later - _AT)
-    if kind == "multi_select_dict":
-        return frozenset().union(*(_deps(child["children"][0]) for child in children)) if children else _AT
+    if kind == "multi_select_dict":  # null when @ is null: reads @ itself too
+        return _AT.union(*(_deps(child["children"][0]) for child in children))
+    if kind == "multi_select_list":
+        return _AT.union(*(_deps(child) for child in children))
     if kind in ("expref",):
         return _AT | _PARENT  # never remembered
     return frozenset().union(*(_deps(child) for child in children)) if children else _AT
@@ -328,6 +331,7 @@ def _plain_path(node: Any) -> FieldPath | None:
 # A node kind not known here (an `&expr`, a function without a direct implementation...) leaves
 # the whole expression to its closures.
 
+_JSON_TYPES = (str, int, float, bool, list, dict, type(None))
 _ORDER_OPS = {"lt": "<", "gt": ">", "lte": "<=", "gte": ">="}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -359,8 +363,8 @@ class _JMESPath:
         if memo.counting:
             memo.counts[key] = memo.counts.get(key, 0) + 1
             return method(node, value)
-        if memo.counts.get(key, 0) < 2:
-            return method(node, value)
+        if memo.counts.get(key, 0) < 2 and not (key[0] == "record" and self.level.cur != "record"):
+            return method(node, value)  # written once, and not inside a loop it could leave
         name = memo.names.get(key)
         if name is None:
             name = memo.names[key] = self.w.memo_name()
@@ -536,7 +540,10 @@ class _JMESPath:
             child = children[index]
             if groups is None and child["type"] == "literal" and type(child["value"]).__name__ in names:
                 continue  # a literal of an accepted type needs no check at run time
-            test = f"type({args[index]}).__name__ not in {self.w.bind(names, 'types')}"
+            # The plain JSON types by identity first (one look-up), then by name as jmespath checks.
+            plain = frozenset(t for t in _JSON_TYPES if t.__name__ in names)
+            test = (f"(type({args[index]}) not in {self.w.bind(plain, 'plain')} and "
+                    f"type({args[index]}).__name__ not in {self.w.bind(names, 'types')})")
             if groups:
                 test = f"({test} or not _elements_agree({args[index]}, {self.w.bind(groups, 'groups')}))"
             tests.append(test)

@@ -148,3 +148,21 @@ def test_generated_expressions_written_several_times_map_the_same(text: str, dat
     ctx = context if isinstance(context, dict) else {"a": context}
     for plan in plans:
         assert _outcome(plan.apply(record, ctx)) == _outcome(plan.interpret(record, ctx))
+
+
+def test_a_list_of_root_values_still_depends_on_the_item_being_null() -> None:
+    # [root(), root()] is null where @ is null: it reads the item, so it is remembered per item.
+    text = "[root().a, root().a]"
+    plan = compile_mapping({"kind": "mapping", "name": "t", "fields": {
+        "items": {"each": "items", "filter": text, "fields": {"v": text, "w": text}}}})
+    record = {"items": [None, {"b": 1}, None, {"b": 2}], "a": "x"}
+    assert repr(plan._fast(record, {})) == repr(plan.interpret(record).output)
+    assert plan.apply(record).output == {"items": [{"v": ["x", "x"], "w": ["x", "x"]}] * 2}
+
+
+def test_what_a_loop_reads_of_the_record_only_is_computed_once_even_when_written_once() -> None:
+    plan = compile_mapping({"kind": "mapping", "name": "t", "fields": {
+        "items": {"each": "items", "fields": {"v": "var('tag') || 'none'"}}}})
+    ctx = _Reads(tag="t")
+    assert plan._fast({"items": [1, 2, 3]}, ctx) == {"items": [{"v": "t"}] * 3}
+    assert ctx.reads == {"tag": 1}
