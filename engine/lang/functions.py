@@ -145,7 +145,11 @@ def decimal_text(value: Decimal) -> str:
 
 
 def quantize(value: Decimal, places: int, rounding: str = ROUND_HALF_UP) -> Decimal:
-    return value.quantize(Decimal(1).scaleb(-places), rounding=rounding)
+    quantum = _QUANTA.get(places)
+    return value.quantize(Decimal(1).scaleb(-places) if quantum is None else quantum, rounding=rounding)
+
+
+_QUANTA = {places: Decimal(1).scaleb(-places) for places in range(9)}  # 1, 0.1, ... 1E-8, built once
 
 
 @function("decimal", "string|number", optional=("number",), returns="string",
@@ -410,6 +414,10 @@ def _to_entries(value: dict | None) -> list[dict]:
     return [{"key": k, "value": v} for k, v in (value or {}).items()]
 
 
+# json.dumps(value, sort_keys=True, default=str) without building an encoder per call.
+_GROUP_KEY = json.JSONEncoder(sort_keys=True, default=str)
+
+
 @function("group_by", "array|null", "string", returns="array", example=Example(
     "group_by(units, 'sku')[].{sku: key, count: length(items)}",
     [{"sku": "TEE-M", "count": 2}, {"sku": "CAP", "count": 1}],
@@ -420,7 +428,7 @@ def _group_by(items: list | None, key: str) -> list[dict]:
     for item in items or []:
         value = item.get(key) if isinstance(item, dict) else None
         # Values compare by their JSON text: "1" and 1 are two groups, as are 1 and true.
-        identity = json.dumps(value, sort_keys=True, default=str)
+        identity = _GROUP_KEY.encode(value)
         group = groups.get(identity)
         if group is None:
             group = groups[identity] = {"key": value, "items": []}
