@@ -332,6 +332,7 @@ def _plain_path(node: Any) -> FieldPath | None:
 # the whole expression to its closures.
 
 _JSON_TYPES = (str, int, float, bool, list, dict, type(None))
+_JP_SORT_BY = getattr(__import__("jmespath.functions").functions.Functions, "_func_sort_by", None)
 _ORDER_OPS = {"lt": "<", "gt": ">", "lte": "<=", "gte": ">="}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -513,6 +514,22 @@ class _JMESPath:
 
     # -- functions
 
+    def _sort_by(self, children: list, value: str) -> str:
+        """sort_by(array, &key): the keys computed here, one per element, then jmespath's rules."""
+        from jmespath.functions import REVERSE_TYPES_MAP
+
+        v, bound = self._name(value)
+        base, element = self._tmp(), self._tmp()
+        array = self.code(children[0], v)
+        key = self.code(children[1]["children"][0], element)
+        names = frozenset(REVERSE_TYPES_MAP["array"])
+        sort = self.names.setdefault("_sort_by_keys", _sort_by_keys)
+        refuse = self.names.setdefault("_refuse", _refuse)
+        test = f"type({base}) is list or type({base}).__name__ in {self.w.bind(names, 'types')}"
+        code = (f"({sort.__name__}({base}, [{key} for {element} in {base}]) if ({base} := {array}) is not None "
+                f"and ({test}) else {refuse.__name__}())")
+        return self._then(v, bound, code)
+
     def _function_expression(self, node: dict, value: str) -> str:
         from engine.lang.functions import context_value
 
@@ -527,6 +544,9 @@ class _JMESPath:
             if len(parts) == 1:
                 return f"(ctx.get({parts[0]!r}) if isinstance(ctx, dict) else None)"
             return f"{self.w.bind(context_value, 'context_value')}(ctx, {parts!r})"
+        if name == "sort_by" and len(children) == 2 and children[1]["type"] == "expref" and \
+                self.closures.functions.FUNCTION_TABLE.get(name, {}).get("function") is _JP_SORT_BY:
+            return self._sort_by(children, value)
         fast = self.closures._direct_call(name, len(children))
         if fast is None:
             raise _Unsupported(name)
@@ -553,6 +573,23 @@ class _JMESPath:
         if tests:
             result = f"({fail.__name__}() if {' or '.join(tests)} else {result})"
         return f"({', '.join(parts)}, {result})[-1]"
+
+
+def _sort_by_keys(array: list, keys: list) -> list:
+    """jmespath's sort_by, given each element's key: every key a number, or every key text (else
+    jmespath raises: so does this); a stable sort; an empty array is returned as it is."""
+    if not array:
+        return array
+    kind = _SORT_KINDS.get(type(keys[0]).__name__)
+    if kind is None:
+        raise Fallback
+    for key in keys:
+        if _SORT_KINDS.get(type(key).__name__) != kind:
+            raise Fallback
+    return [array[index] for index in sorted(range(len(array)), key=keys.__getitem__)]
+
+
+_SORT_KINDS = {"str": "string", "unicode": "string", "int": "number", "float": "number", "long": "number"}
 
 
 def _refuse() -> Any:

@@ -166,3 +166,23 @@ def test_what_a_loop_reads_of_the_record_only_is_computed_once_even_when_written
     ctx = _Reads(tag="t")
     assert plan._fast({"items": [1, 2, 3]}, ctx) == {"items": [{"v": "t"}] * 3}
     assert ctx.reads == {"tag": 1}
+
+
+def test_sort_by_written_out_sorts_as_jmespath_does_and_gives_up_where_it_raises() -> None:
+    plan = compile_mapping({"kind": "mapping", "name": "t", "fields": {
+        "sorted": "sort_by(images || `[]`, &not_null(position, `0`))[].id",
+        "by_name": "sort_by(images, &name)[].id"}})
+    assert "_sort_by_keys" in plan._fast.source
+    images = [{"id": 1, "position": 3, "name": "b"}, {"id": 2, "name": "a"}, {"id": 3, "position": 3, "name": "c"},
+              {"id": 4, "position": 1.5, "name": "a"}]
+    cases = [
+        {"images": images},  # stable: 1 before 3; a float among ints is still a number
+        {"images": []},
+        {},  # sort_by(null, ...) is a type error: by_name's field error, the interpreter's words
+        {"images": [{"id": 1, "position": "x", "name": "a"}, {"id": 2, "position": 1, "name": "b"}]},  # mixed keys
+        {"images": [{"id": 1, "position": True, "name": None}]},  # neither number nor text
+        {"images": "not a list"},
+    ]
+    for record in cases:
+        assert _outcome(plan.apply(record)) == _outcome(plan.interpret(record)), record
+    assert plan._fast({"images": images}, {}) == {"sorted": [2, 4, 1, 3], "by_name": [2, 4, 1, 3]}
