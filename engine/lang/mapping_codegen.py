@@ -337,9 +337,20 @@ _ORDER_OPS = {"lt": "<", "gt": ">", "lte": "<=", "gte": ">="}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _false_code(name: str) -> str:
-    """engine.lang.expr._is_false, inline: JMESPath falsiness by equality (0 is true)."""
-    return f'({name} == "" or {name} == [] or {name} == {{}} or {name} is None or {name} is False)'
+def _false_code(name: str, value: str) -> str:
+    """engine.lang.expr._is_false of `value` (bound to `name` on the way), inline: JMESPath
+    falsiness by equality (0 is true). Text, lists, objects (those very types) are false when
+    empty and numbers never are, without building an empty list and object to compare with;
+    any other type (a subclass) is compared as the interpreter compares it."""
+    return (f'(({name} := {value}) is None or {name} is False or (not {name} if type({name}) in _SLD else '
+            f'(type({name}) not in _NUMS and ({name} == "" or {name} == [] or {name} == {{}}))))')
+
+
+def _number_code(name: str) -> str:
+    """engine.lang.expr._is_number(name), inline: int and float at once, text, lists, objects,
+    null and booleans at once (none is a number), any other type by the abstract Number test."""
+    return (f"(type({name}) is int or type({name}) is float or "
+            f"(type({name}) not in _NOT_NUMBERS and _is_number({name})))")
 
 
 class _JMESPath:
@@ -352,6 +363,9 @@ class _JMESPath:
         self.names.setdefault("_equals", _equals)
         self.names.setdefault("_is_number", _is_number)
         self.names.setdefault("_elements_agree", _elements_agree)
+        self.names.setdefault("_SLD", frozenset((str, list, dict)))
+        self.names.setdefault("_NOT_NUMBERS", frozenset((str, list, dict, bool, type(None))))
+        self.names.setdefault("_NUMS", frozenset((int, float, bool)))
 
     def code(self, node: dict, value: str) -> str:
         method = getattr(self, "_" + node["type"], None)
@@ -449,7 +463,7 @@ class _JMESPath:
         left = self.code(left_node, value)
         condition = self.code(condition_node, element)
         right = self.code(right_node, element)
-        body = (f"[{out} for {element} in {base} if not ({test} := {condition}, {_false_code(test)})[1] "
+        body = (f"[{out} for {element} in {base} if not {_false_code(test, condition)} "
                 f"and ({out} := {right}) is not None]")
         return f"({body} if isinstance({base} := {left}, list) else None)"
 
@@ -491,7 +505,7 @@ class _JMESPath:
             return self._then(v, bound, test if op == "eq" else f"(not {test})")
         a, b = self._tmp(), self._tmp()
         right = self.code(right_node, v)
-        orderable = "(_is_number({0}) or isinstance({0}, str))"
+        orderable = "(type({0}) is str or " + _number_code("{0}") + " or isinstance({0}, str))"
         return self._then(v, bound, f"((({a} := {left}), ({b} := {right}), ({a} {_ORDER_OPS[op]} {b}) if "
                                     f"{orderable.format(a)} and {orderable.format(b)} else None)[2])")
 
@@ -499,18 +513,18 @@ class _JMESPath:
         v, bound = self._name(value)
         t = self._tmp()
         left, right = (self.code(child, v) for child in node["children"])
-        return self._then(v, bound, f"({right} if ({t} := {left}, {_false_code(t)})[1] else {t})")
+        return self._then(v, bound, f"({right} if {_false_code(t, left)} else {t})")
 
     def _and_expression(self, node: dict, value: str) -> str:
         v, bound = self._name(value)
         t = self._tmp()
         left, right = (self.code(child, v) for child in node["children"])
-        return self._then(v, bound, f"({t} if ({t} := {left}, {_false_code(t)})[1] else {right})")
+        return self._then(v, bound, f"({t} if {_false_code(t, left)} else {right})")
 
     def _not_expression(self, node: dict, value: str) -> str:
         t = self._tmp()
         inner = self.code(node["children"][0], value)
-        return f"(False if _is_number({t} := {inner}) and {t} == 0 else not {t})"
+        return f"(False if ({t} := {inner}, {_number_code(t)})[1] and {t} == 0 else not {t})"
 
     # -- functions
 
