@@ -124,6 +124,8 @@ def to_decimal(value: Any) -> Decimal:
         if result.is_finite():
             return result
         raise ValueError(f"not a finite number: {value!r}")
+    if type(value) is int:
+        return Decimal(value)  # the same value and exponent as Decimal(str(value))
     if isinstance(value, Decimal):
         return value
     if isinstance(value, bool) or value is None:

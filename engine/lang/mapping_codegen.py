@@ -114,10 +114,11 @@ class _Memo:
 
     A sub-expression is remembered where its value cannot change: one that reads neither the
     current item nor parent() (only root(), var() and literals) for the whole record, even inside
-    `each` loops (hoisted out of them); one read against the current item (and parent()) for
-    that item. Anything read against a projection's element is not. Only the sub-expressions
-    written at least twice are (the first pass counts them), and those of the record written
-    once inside an `each` (computed once, not once per item).
+    `each` loops (hoisted out of them); one that reads parent() but not the item for the
+    enclosing item (or record), hoisted out of the loop too; one read against the current item
+    (and parent()) for that item. Anything read against a projection's element is not. Only the sub-expressions
+    written at least twice are (the first pass counts them), and those hoisted out of a loop
+    even when written once (computed once, not once per item).
 
     The value is computed lazily, where the expression first needs it: `(m1 if m1 is not UNSET
     else (m1 := ...))`. So nothing is evaluated that the expressions would not evaluate (the
@@ -378,7 +379,7 @@ class _JMESPath:
         if memo.counting:
             memo.counts[key] = memo.counts.get(key, 0) + 1
             return method(node, value)
-        if memo.counts.get(key, 0) < 2 and not (key[0] == "record" and self.level.cur != "record"):
+        if memo.counts.get(key, 0) < 2 and key[0] == self.level.cur:
             return method(node, value)  # written once, and not inside a loop it could leave
         name = memo.names.get(key)
         if name is None:
@@ -396,6 +397,8 @@ class _JMESPath:
         deps = _deps(node)
         if not deps:
             scope = "record"
+        elif deps == _PARENT:
+            scope = self.level.parent if self.level.cur != "record" else "record"  # the enclosing item's
         elif "@" in deps and value != self.level.cur:
             return None  # read against a projection's element, or a value computed on the way
         else:
@@ -500,6 +503,8 @@ class _JMESPath:
             literal = right_node.get("value") if right_node["type"] == "literal" else None
             if isinstance(literal, str):
                 test = f"{left} == {literal!r}"
+            elif right_node["type"] == "literal" and literal is None:
+                test = f"{left} == None"  # _equals(x, None): a bool is never null either way
             else:
                 test = f"_equals({left}, {self.code(right_node, v)})"
             return self._then(v, bound, test if op == "eq" else f"(not {test})")

@@ -202,7 +202,8 @@ def test_falsiness_and_numbers_written_out_agree_with_the_interpreter_on_every_t
 
     plan = compile_mapping({"kind": "mapping", "name": "t", "fields": {
         "or": "var('a') || 'other'", "and": "var('a') && 'both'", "not": "!var('a')",
-        "kept": "var('list')[?@]", "less": "var('a') < `1`"}})
+        "kept": "var('list')[?@]", "less": "var('a') < `1`", "null": "var('a') == `null`",
+        "not_null": "var('a') != `null`", "false": "var('a') == `false`"}})
     values = [None, False, True, 0, 0.0, 1, -1.5, Decimal("0"), Decimal("2"), "", "x", _Text(""), _Text("y"),
               [], [0], _Items(), _Items([1]), {}, {"k": 0}, OrderedDict(), OrderedDict(k=1)]
     for value in values:
@@ -213,3 +214,19 @@ def test_falsiness_and_numbers_written_out_agree_with_the_interpreter_on_every_t
         except Exception:  # noqa: BLE001  (text < number: jmespath raises too; apply fell back above)
             continue
         assert repr(fast) == repr(plan.interpret({}, ctx).output), value
+
+
+def test_what_reads_parent_alone_is_computed_once_per_enclosing_item() -> None:
+    plan = compile_mapping({"kind": "mapping", "name": "t", "fields": {
+        "groups": {"each": "groups", "fields": {
+            "tag": "parent().shop || 'none'",
+            "units": {"each": "units", "fields": {"u": "@", "t": "[parent().tag, parent().tag]"}}}}}})
+    source = plan._fast.source
+    record = {"shop": "s", "groups": [{"tag": "a", "units": [1, 2]}, {"tag": None, "units": [3]},
+                                       {"tag": "c", "units": []}, {"tag": "d", "units": [4]}]}
+    out = plan._fast(record, {})
+    assert [unit["t"] for group in out["groups"] for unit in group["units"]] == [["a", "a"]] * 2 + [[None, None], ["d", "d"]]
+    assert repr(out) == repr(plan.interpret(record).output)
+    # parent().tag is reset where each group starts, not where each unit does.
+    assert re.search(r"^ {12}m\d+ = UNSET$", source, re.M)
+    assert not re.search(r"^ {20}m\d+ = UNSET$", source, re.M)
