@@ -588,10 +588,31 @@ class _JMESPath:
             tests.append(test)
         fail = self.names.setdefault("_refuse", _refuse)
         call_name = self.w.bind(call, "fn")
+        if bound == v:
+            # No tuple to build: an argument with a type check is computed (and named) in its
+            # check, one without is written in the call. Arguments are pure; one that raises
+            # gives up on the record wherever it is computed.
+            codes = [part[len(arg) + 5:-1] for arg, part in zip(args, parts, strict=True)]  # "(arg := code)"
+            checked = {index for index, _, _ in checks if any(f"type({args[index]})" in t for t in tests)}
+            tests = [test.replace(f"type({args[index]})", f"type(({args[index]} := {codes[index]}))", 1)
+                     if index in checked else test
+                     for index, test in self._tests_by_arg(tests, args)]
+            call_args = ", ".join(args[i] if i in checked else codes[i] for i in range(len(args)))
+            result = f"{call_name}({call_args})"
+            return f"({fail.__name__}() if {' or '.join(tests)} else {result})" if tests else result
         result = f"{call_name}({', '.join(args)})"
         if tests:
             result = f"({fail.__name__}() if {' or '.join(tests)} else {result})"
         return f"({', '.join(parts)}, {result})[-1]"
+
+    @staticmethod
+    def _tests_by_arg(tests: list[str], args: list[str]) -> list[tuple[int, str]]:
+        """Each test with the index of the argument it checks (the first type() it names)."""
+        found = []
+        for test in tests:
+            index = next(i for i, arg in enumerate(args) if f"type({arg})" in test)
+            found.append((index, test))
+        return found
 
 
 def _sort_by_keys(array: list, keys: list) -> list:
