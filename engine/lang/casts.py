@@ -40,6 +40,8 @@ def cast_decimal(value: Any, scale: int | None = None) -> str:
                 examples=[Example({"quantity": {"path": "quantity", "cast": "int"}}, {"quantity": 3},
                                   input={"quantity": "3.0"})])
 def cast_int(value: Any, scale: int | None = None) -> int:
+    if type(value) is int:  # a whole number already (bool is not one: it goes the general way)
+        return value
     number = to_decimal(value)
     if number != number.to_integral_value():
         raise ValueError(f"not a whole number: {value!r}")

@@ -1007,7 +1007,10 @@ def _elements_agree(items: list, groups: tuple[frozenset[str], ...]) -> bool:
     first = type(items[0]).__name__
     for group in groups:
         if first in group:
-            return all(type(item).__name__ in group for item in items)
+            for item in items:  # a loop, not all() over a generator: these lists are short
+                if type(item).__name__ not in group:
+                    return False
+            return True
     return False
 
 

@@ -124,6 +124,16 @@ def function(
 
 def to_decimal(value: Any) -> Decimal:
     """Strict decimal conversion; floats go through their shortest repr, never binary noise."""
+    if type(value) is str:  # the usual case first (amounts come as text): what the general path does
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"not a decimal number: {value!r}") from None
+        if result.is_finite():
+            return result
+        raise ValueError(f"not a finite number: {value!r}")
+    if type(value) is int:
+        return Decimal(value)  # the same value and exponent as Decimal(str(value))
     if isinstance(value, Decimal):
         return value
     if isinstance(value, bool) or value is None:
@@ -147,7 +157,11 @@ def decimal_text(value: Decimal) -> str:
 
 
 def quantize(value: Decimal, places: int, rounding: str = ROUND_HALF_UP) -> Decimal:
-    return value.quantize(Decimal(1).scaleb(-places), rounding=rounding)
+    quantum = _QUANTA.get(places)
+    return value.quantize(Decimal(1).scaleb(-places) if quantum is None else quantum, rounding=rounding)
+
+
+_QUANTA = {places: Decimal(1).scaleb(-places) for places in range(9)}  # 1, 0.1, ... 1E-8, built once
 
 
 @function("decimal", "string|number", optional=("number",), returns="string",
@@ -170,7 +184,10 @@ def _money_add(*values: Any) -> str:
                           input={"units": [{"discount": "1.25"}, {"discount": None}, {"discount": "2.25"}]}))
 def _money_sum(values: list | None, places: Any = None) -> str:
     """Exact sum of a list of amounts (nulls and empty text skipped, no amounts: "0"); `places` rounds half-up."""
-    total = sum((to_decimal(v) for v in values or [] if v is not None and v != ""), Decimal(0))
+    total = Decimal(0)
+    for v in values or ():
+        if v is not None and v != "":
+            total += to_decimal(v)
     return decimal_text(quantize(total, int(places)) if places is not None else total)
 
 
@@ -409,6 +426,10 @@ def _to_entries(value: dict | None) -> list[dict]:
     return [{"key": k, "value": v} for k, v in (value or {}).items()]
 
 
+# json.dumps(value, sort_keys=True, default=str) without building an encoder per call.
+_GROUP_KEY = json.JSONEncoder(sort_keys=True, default=str)
+
+
 @function("group_by", "array|null", "string", returns="array", example=Example(
     "group_by(units, 'sku')[].{sku: key, count: length(items)}",
     [{"sku": "TEE-M", "count": 2}, {"sku": "CAP", "count": 1}],
@@ -419,7 +440,7 @@ def _group_by(items: list | None, key: str) -> list[dict]:
     for item in items or []:
         value = item.get(key) if isinstance(item, dict) else None
         # Values compare by their JSON text: "1" and 1 are two groups, as are 1 and true.
-        identity = json.dumps(value, sort_keys=True, default=str)
+        identity = _GROUP_KEY.encode(value)
         group = groups.get(identity)
         if group is None:
             group = groups[identity] = {"key": value, "items": []}

@@ -18,6 +18,7 @@ calls the closures engine.lang.expr compiled for it, with the same scope.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +33,7 @@ class Fallback(Exception):
 
 _EMPTY: dict = {}  # read-only stand-in for "the current value is not an object"
 _EMPTIES = (None, "", [])  # what coalesce skips (the interpreter's own test, same comparisons)
+_UNSET = object()  # a remembered sub-expression not computed yet (see _Memo)
 
 
 def _truthy_code(name: str) -> str:
@@ -43,9 +45,15 @@ def _truthy_code(name: str) -> str:
 class _Writer:
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self.names: dict[str, Any] = {"Scope": Scope, "Fallback": Fallback, "EMPTY": _EMPTY, "EMPTIES": _EMPTIES}
+        self.names: dict[str, Any] = {"Scope": Scope, "Fallback": Fallback, "EMPTY": _EMPTY, "EMPTIES": _EMPTIES,
+                                      "UNSET": _UNSET}
         self._ids: dict[int, str] = {}
         self._count = 0
+        self._memo_count = 0  # its own counter: the other names are the same in both passes
+
+    def memo_name(self) -> str:
+        self._memo_count += 1
+        return f"m{self._memo_count}"
 
     def temp(self, prefix: str = "v") -> str:
         self._count += 1
@@ -74,12 +82,18 @@ class _Level:
 
 def generate(root: Any, name: str = "") -> Callable[[Any, dict], dict] | None:
     """The fast form of a plan's root object node, or None when a node kind is not known here."""
-    writer = _Writer()
+    memo = _Memo()
     try:
-        body = _Gen(writer)
+        # First pass: only counts the sub-expressions (see _Memo); the second writes the code.
+        _Gen(_Writer(), memo).object_into(root, _Level("record", "scope0", "None"), "out", 1)
+        memo.counting = False
+        writer = _Writer()
+        body = _Gen(writer, memo)
         writer.line(1, "scope0 = Scope(record, record, None, ctx)")
+        start = len(writer.lines)
         body.object_into(root, _Level("record", "scope0", "None"), "out", 1)
         writer.line(1, "return out")
+        writer.lines[start:start] = memo.resets("record", 1)
     except _Unsupported:
         return None
     source = "def mapped(record, ctx):\n" + "\n".join(writer.lines) + "\n"
@@ -94,9 +108,73 @@ class _Unsupported(Exception):
     pass
 
 
+class _Memo:
+    """Common sub-expressions of a plan's JMESPath expressions, each computed once per record or
+    per `each` item instead of once per place it is written.
+
+    A sub-expression is remembered where its value cannot change: one that reads neither the
+    current item nor parent() (only root(), var() and literals) for the whole record, even inside
+    `each` loops (hoisted out of them); one that reads parent() but not the item for the
+    enclosing item (or record), hoisted out of the loop too; one read against the current item
+    (and parent()) for that item. Anything read against a projection's element is not. Only the sub-expressions
+    written at least twice are (the first pass counts them), and those hoisted out of a loop
+    even when written once (computed once, not once per item).
+
+    The value is computed lazily, where the expression first needs it: `(m1 if m1 is not UNSET
+    else (m1 := ...))`. So nothing is evaluated that the expressions would not evaluate (the
+    short-circuits of ||, && and if keep their order), and an expression that raises raises at
+    the same place as before (the record then falls back to the interpreter, as always).
+    JMESPath functions are pure, so a second evaluation could only give the same value again.
+    """
+
+    def __init__(self) -> None:
+        self.counting = True
+        self.counts: dict[tuple, int] = {}
+        self.names: dict[tuple, str] = {}
+        self.by_scope: dict[str, list[str]] = {}
+
+    def resets(self, scope: str, depth: int) -> list[str]:
+        """The lines that forget what `scope` (a record, an item) remembered: at its start."""
+        return ["    " * depth + f"{name} = UNSET" for name in self.by_scope.get(scope, [])]
+
+
+def _deps(node: dict) -> frozenset[str]:
+    """What a JMESPath node reads besides root(), var() and literals: "@" (the value it is
+    applied to) and/or "parent" (parent())."""
+    kind, children = node["type"], node.get("children", [])
+    if kind in ("field", "index", "slice", "identity", "current"):
+        return _AT
+    if kind == "literal":
+        return _NONE
+    if kind == "function_expression":
+        if node["value"] == "root" and not children:
+            return _NONE
+        if node["value"] == "parent" and not children:
+            return _PARENT
+        if node["value"] == "var" and not children:
+            return _NONE
+    if kind in ("subexpression", "index_expression", "pipe", "projection", "filter_projection", "flatten") \
+            and children:
+        # The first child reads the value; the others read what it gave.
+        later = frozenset().union(*(_deps(child) for child in children[1:])) if children[1:] else _NONE
+        return _deps(children[0]) | (later - _AT)
+    if kind == "multi_select_dict":  # null when @ is null: reads @ itself too
+        return _AT.union(*(_deps(child["children"][0]) for child in children))
+    if kind == "multi_select_list":
+        return _AT.union(*(_deps(child) for child in children))
+    if kind in ("expref",):
+        return _AT | _PARENT  # never remembered
+    return frozenset().union(*(_deps(child) for child in children)) if children else _AT
+
+
+_AT, _PARENT, _NONE = frozenset({"@"}), frozenset({"parent"}), frozenset()
+_TRIVIAL = frozenset({"field", "literal", "identity", "current"})  # as cheap to read again as to remember
+
+
 class _Gen:
-    def __init__(self, writer: _Writer) -> None:
+    def __init__(self, writer: _Writer, memo: _Memo | None = None) -> None:
         self.w = writer
+        self.memo = memo or _Memo()
 
     # -- objects and fields
 
@@ -167,7 +245,7 @@ class _Gen:
                 w.line(depth, f"{target} = {target}.get({key!r}) if isinstance({target}, dict) else None")
         elif isinstance(expr, JMESPathExpr) and not expr._sets_scope:
             try:
-                code = _JMESPath(w, expr, level).code(expr._parsed, level.cur)
+                code = _JMESPath(w, expr, level, self.memo).code(expr._parsed, level.cur)
             except _Unsupported:
                 code = None
             if code is not None:
@@ -240,6 +318,7 @@ class _Gen:
         used = re.compile(rf"\b{scope}\b")
         if any(used.search(text) for text in w.lines[start:]):
             w.lines.insert(start, "    " * body + f"{scope} = Scope({entry}, record, {level.cur}, ctx)")
+        w.lines[start:start] = self.memo.resets(entry, body)
 
 
 def _plain_path(node: Any) -> FieldPath | None:
@@ -253,31 +332,78 @@ def _plain_path(node: Any) -> FieldPath | None:
 # A node kind not known here (an `&expr`, a function without a direct implementation...) leaves
 # the whole expression to its closures.
 
+_JSON_TYPES = (str, int, float, bool, list, dict, type(None))
+_JP_SORT_BY = getattr(__import__("jmespath.functions").functions.Functions, "_func_sort_by", None)
 _ORDER_OPS = {"lt": "<", "gt": ">", "lte": "<=", "gte": ">="}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _false_code(name: str) -> str:
-    """engine.lang.expr._is_false, inline: JMESPath falsiness by equality (0 is true)."""
-    return f'({name} == "" or {name} == [] or {name} == {{}} or {name} is None or {name} is False)'
+def _false_code(name: str, value: str) -> str:
+    """engine.lang.expr._is_false of `value` (bound to `name` on the way), inline: JMESPath
+    falsiness by equality (0 is true). Text, lists, objects (those very types) are false when
+    empty and numbers never are, without building an empty list and object to compare with;
+    any other type (a subclass) is compared as the interpreter compares it."""
+    return (f'(({name} := {value}) is None or {name} is False or (not {name} if type({name}) in _SLD else '
+            f'(type({name}) not in _NUMS and ({name} == "" or {name} == [] or {name} == {{}}))))')
+
+
+def _number_code(name: str) -> str:
+    """engine.lang.expr._is_number(name), inline: int and float at once, text, lists, objects,
+    null and booleans at once (none is a number), any other type by the abstract Number test."""
+    return (f"(type({name}) is int or type({name}) is float or "
+            f"(type({name}) not in _NOT_NUMBERS and _is_number({name})))")
 
 
 class _JMESPath:
-    def __init__(self, writer: _Writer, expr: JMESPathExpr, level: _Level) -> None:
+    def __init__(self, writer: _Writer, expr: JMESPathExpr, level: _Level, memo: _Memo | None = None) -> None:
         from engine.lang.expr import _Closures, _elements_agree, _equals, _is_number
 
-        self.w, self.level = writer, level
+        self.w, self.level, self.memo = writer, level, memo or _Memo()
         self.closures = _Closures(expr._interpreter, expr._interpreter._functions)
         self.names = writer.names
         self.names.setdefault("_equals", _equals)
         self.names.setdefault("_is_number", _is_number)
         self.names.setdefault("_elements_agree", _elements_agree)
+        self.names.setdefault("_SLD", frozenset((str, list, dict)))
+        self.names.setdefault("_NOT_NUMBERS", frozenset((str, list, dict, bool, type(None))))
+        self.names.setdefault("_NUMS", frozenset((int, float, bool)))
 
     def code(self, node: dict, value: str) -> str:
         method = getattr(self, "_" + node["type"], None)
         if method is None:
             raise _Unsupported(node["type"])
-        return method(node, value)
+        key = self._memo_key(node, value)
+        if key is None:
+            return method(node, value)
+        memo = self.memo
+        if memo.counting:
+            memo.counts[key] = memo.counts.get(key, 0) + 1
+            return method(node, value)
+        if memo.counts.get(key, 0) < 2 and key[0] == self.level.cur:
+            return method(node, value)  # written once, and not inside a loop it could leave
+        name = memo.names.get(key)
+        if name is None:
+            name = memo.names[key] = self.w.memo_name()
+            memo.by_scope.setdefault(key[0], []).append(name)
+        return f"({name} if {name} is not UNSET else ({name} := {method(node, value)}))"
+
+    def _memo_key(self, node: dict, value: str) -> tuple | None:
+        """(the record or item it is remembered for, the node) when `node` applied to `value`
+        can be remembered; None otherwise."""
+        if node["type"] in _TRIVIAL:
+            return None
+        if node["type"] == "function_expression" and node["value"] in ("root", "parent", "var"):
+            return None  # read inline, as cheaply as a remembered value
+        deps = _deps(node)
+        if not deps:
+            scope = "record"
+        elif deps == _PARENT:
+            scope = self.level.parent if self.level.cur != "record" else "record"  # the enclosing item's
+        elif "@" in deps and value != self.level.cur:
+            return None  # read against a projection's element, or a value computed on the way
+        else:
+            scope = self.level.cur
+        return scope, json.dumps(node, sort_keys=True, default=repr)
 
     def _tmp(self) -> str:
         return self.w.temp("_j")
@@ -340,7 +466,7 @@ class _JMESPath:
         left = self.code(left_node, value)
         condition = self.code(condition_node, element)
         right = self.code(right_node, element)
-        body = (f"[{out} for {element} in {base} if not ({test} := {condition}, {_false_code(test)})[1] "
+        body = (f"[{out} for {element} in {base} if not {_false_code(test, condition)} "
                 f"and ({out} := {right}) is not None]")
         return f"({body} if isinstance({base} := {left}, list) else None)"
 
@@ -353,14 +479,14 @@ class _JMESPath:
     # -- building values
 
     def _multi_select_list(self, node: dict, value: str) -> str:
-        t = self._tmp()
+        t, bound = self._name(value)
         items = ", ".join(self.code(child, t) for child in node["children"])
-        return f"(None if ({t} := {value}) is None else [{items}])"
+        return f"(None if {bound} is None else [{items}])"
 
     def _multi_select_dict(self, node: dict, value: str) -> str:
-        t = self._tmp()
+        t, bound = self._name(value)
         pairs = ", ".join(f"{child['value']!r}: {self.code(child['children'][0], t)}" for child in node["children"])
-        return f"(None if ({t} := {value}) is None else {{{pairs}}})"
+        return f"(None if {bound} is None else {{{pairs}}})"
 
     # -- logic
 
@@ -377,12 +503,14 @@ class _JMESPath:
             literal = right_node.get("value") if right_node["type"] == "literal" else None
             if isinstance(literal, str):
                 test = f"{left} == {literal!r}"
+            elif right_node["type"] == "literal" and literal is None:
+                test = f"{left} == None"  # _equals(x, None): a bool is never null either way
             else:
                 test = f"_equals({left}, {self.code(right_node, v)})"
             return self._then(v, bound, test if op == "eq" else f"(not {test})")
         a, b = self._tmp(), self._tmp()
         right = self.code(right_node, v)
-        orderable = "(_is_number({0}) or isinstance({0}, str))"
+        orderable = "(type({0}) is str or " + _number_code("{0}") + " or isinstance({0}, str))"
         return self._then(v, bound, f"((({a} := {left}), ({b} := {right}), ({a} {_ORDER_OPS[op]} {b}) if "
                                     f"{orderable.format(a)} and {orderable.format(b)} else None)[2])")
 
@@ -390,20 +518,36 @@ class _JMESPath:
         v, bound = self._name(value)
         t = self._tmp()
         left, right = (self.code(child, v) for child in node["children"])
-        return self._then(v, bound, f"({right} if ({t} := {left}, {_false_code(t)})[1] else {t})")
+        return self._then(v, bound, f"({right} if {_false_code(t, left)} else {t})")
 
     def _and_expression(self, node: dict, value: str) -> str:
         v, bound = self._name(value)
         t = self._tmp()
         left, right = (self.code(child, v) for child in node["children"])
-        return self._then(v, bound, f"({t} if ({t} := {left}, {_false_code(t)})[1] else {right})")
+        return self._then(v, bound, f"({t} if {_false_code(t, left)} else {right})")
 
     def _not_expression(self, node: dict, value: str) -> str:
         t = self._tmp()
         inner = self.code(node["children"][0], value)
-        return f"(False if _is_number({t} := {inner}) and {t} == 0 else not {t})"
+        return f"(False if ({t} := {inner}, {_number_code(t)})[1] and {t} == 0 else not {t})"
 
     # -- functions
+
+    def _sort_by(self, children: list, value: str) -> str:
+        """sort_by(array, &key): the keys computed here, one per element, then jmespath's rules."""
+        from jmespath.functions import REVERSE_TYPES_MAP
+
+        v, bound = self._name(value)
+        base, element = self._tmp(), self._tmp()
+        array = self.code(children[0], v)
+        key = self.code(children[1]["children"][0], element)
+        names = frozenset(REVERSE_TYPES_MAP["array"])
+        sort = self.names.setdefault("_sort_by_keys", _sort_by_keys)
+        refuse = self.names.setdefault("_refuse", _refuse)
+        test = f"type({base}) is list or type({base}).__name__ in {self.w.bind(names, 'types')}"
+        code = (f"({sort.__name__}({base}, [{key} for {element} in {base}]) if ({base} := {array}) is not None "
+                f"and ({test}) else {refuse.__name__}())")
+        return self._then(v, bound, code)
 
     def _function_expression(self, node: dict, value: str) -> str:
         from engine.lang.functions import context_value
@@ -419,6 +563,9 @@ class _JMESPath:
             if len(parts) == 1:
                 return f"(ctx.get({parts[0]!r}) if isinstance(ctx, dict) else None)"
             return f"{self.w.bind(context_value, 'context_value')}(ctx, {parts!r})"
+        if name == "sort_by" and len(children) == 2 and children[1]["type"] == "expref" and \
+                self.closures.functions.FUNCTION_TABLE.get(name, {}).get("function") is _JP_SORT_BY:
+            return self._sort_by(children, value)
         fast = self.closures._direct_call(name, len(children))
         if fast is None:
             raise _Unsupported(name)
@@ -432,16 +579,57 @@ class _JMESPath:
             child = children[index]
             if groups is None and child["type"] == "literal" and type(child["value"]).__name__ in names:
                 continue  # a literal of an accepted type needs no check at run time
-            test = f"type({args[index]}).__name__ not in {self.w.bind(names, 'types')}"
+            # The plain JSON types by identity first (one look-up), then by name as jmespath checks.
+            plain = frozenset(t for t in _JSON_TYPES if t.__name__ in names)
+            test = (f"(type({args[index]}) not in {self.w.bind(plain, 'plain')} and "
+                    f"type({args[index]}).__name__ not in {self.w.bind(names, 'types')})")
             if groups:
                 test = f"({test} or not _elements_agree({args[index]}, {self.w.bind(groups, 'groups')}))"
             tests.append(test)
         fail = self.names.setdefault("_refuse", _refuse)
         call_name = self.w.bind(call, "fn")
+        if bound == v:
+            # No tuple to build: an argument with a type check is computed (and named) in its
+            # check, one without is written in the call. Arguments are pure; one that raises
+            # gives up on the record wherever it is computed.
+            codes = [part[len(arg) + 5:-1] for arg, part in zip(args, parts, strict=True)]  # "(arg := code)"
+            checked = {index for index, _, _ in checks if any(f"type({args[index]})" in t for t in tests)}
+            tests = [test.replace(f"type({args[index]})", f"type(({args[index]} := {codes[index]}))", 1)
+                     if index in checked else test
+                     for index, test in self._tests_by_arg(tests, args)]
+            call_args = ", ".join(args[i] if i in checked else codes[i] for i in range(len(args)))
+            result = f"{call_name}({call_args})"
+            return f"({fail.__name__}() if {' or '.join(tests)} else {result})" if tests else result
         result = f"{call_name}({', '.join(args)})"
         if tests:
             result = f"({fail.__name__}() if {' or '.join(tests)} else {result})"
         return f"({', '.join(parts)}, {result})[-1]"
+
+    @staticmethod
+    def _tests_by_arg(tests: list[str], args: list[str]) -> list[tuple[int, str]]:
+        """Each test with the index of the argument it checks (the first type() it names)."""
+        found = []
+        for test in tests:
+            index = next(i for i, arg in enumerate(args) if f"type({arg})" in test)
+            found.append((index, test))
+        return found
+
+
+def _sort_by_keys(array: list, keys: list) -> list:
+    """jmespath's sort_by, given each element's key: every key a number, or every key text (else
+    jmespath raises: so does this); a stable sort; an empty array is returned as it is."""
+    if not array:
+        return array
+    kind = _SORT_KINDS.get(type(keys[0]).__name__)
+    if kind is None:
+        raise Fallback
+    for key in keys:
+        if _SORT_KINDS.get(type(key).__name__) != kind:
+            raise Fallback
+    return [array[index] for index in sorted(range(len(array)), key=keys.__getitem__)]
+
+
+_SORT_KINDS = {"str": "string", "unicode": "string", "int": "number", "float": "number", "long": "number"}
 
 
 def _refuse() -> Any:
