@@ -22,7 +22,7 @@ from typing import Any
 from jmespath import exceptions as jp_exceptions
 from jmespath import functions as jp_functions
 
-from engine.decimal_json import check_decimal, parse_decimal_text
+from engine.decimal_json import MAX_DIGITS, check_decimal, parse_decimal_text
 from engine.registry import Example, Registry
 
 FUNCTIONS = Registry("function")
@@ -122,17 +122,15 @@ def function(
 # ---------------------------------------------------------------- numbers and money
 
 
+# Whole numbers within the reader's digit bound convert directly; bigger ones take the checked path.
+_INT_BOUND = 10 ** MAX_DIGITS
+
+
 def to_decimal(value: Any) -> Decimal:
     """Strict decimal conversion; floats go through their shortest repr, never binary noise."""
-    if type(value) is str:  # the usual case first (amounts come as text): what the general path does
-        try:
-            result = Decimal(value.strip())
-        except InvalidOperation:
-            raise ValueError(f"not a decimal number: {value!r}") from None
-        if result.is_finite():
-            return result
-        raise ValueError(f"not a finite number: {value!r}")
-    if type(value) is int:
+    if type(value) is str:  # the usual case first (amounts come as text): ASCII digits, bounded,
+        return parse_decimal_text(value)  # since Decimal() alone takes '١٩.٩٩' and '1e999999999'
+    if type(value) is int and -_INT_BOUND < value < _INT_BOUND:
         return Decimal(value)  # the same value and exponent as Decimal(str(value))
     if isinstance(value, Decimal):
         return value
