@@ -403,7 +403,10 @@ class _JMESPath:
             return None  # read against a projection's element, or a value computed on the way
         else:
             scope = self.level.cur
-        return scope, json.dumps(node, sort_keys=True, default=repr)
+        # What parent() reads is part of the key: the record's parent() is null, an item's is the
+        # record, so the same text at both levels is two values, though both are kept per record.
+        reads = self.level.parent if "parent" in deps else None
+        return scope, reads, json.dumps(node, sort_keys=True, default=repr)
 
     def _tmp(self) -> str:
         return self.w.temp("_j")
