@@ -14,7 +14,6 @@ import contextlib
 import os
 import signal
 from collections.abc import Iterator
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,17 +26,18 @@ from engine.errors import Problem
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE = os.environ.get("CONNECTOR_FUZZ_PROFILE", "ci")
-HANG_SECONDS = float(os.environ.get("CONNECTOR_FUZZ_HANG_SECONDS", "10"))
+HANG_SECONDS = float(os.environ.get("CONNECTOR_FUZZ_HANG_SECONDS", "30"))
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
           HealthCheck.function_scoped_fixture, HealthCheck.large_base_example]
 
-# No explain phase: it traces every line (Python < 3.12), which makes a loaded machine's slow example a
+# No deadline: on a busy machine an ordinary example takes seconds and hypothesis calls that flaky;
+# no_hang() below catches what never ends. No explain phase: it traces every line (Python < 3.12), which makes a loaded machine's slow example a
 # false hang.
 _PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink]
-settings.register_profile("ci", max_examples=10, deadline=timedelta(seconds=5), database=None,
+settings.register_profile("ci", max_examples=10, deadline=None, database=None,
                           derandomize=True, suppress_health_check=_QUIET, phases=_PHASES, print_blob=True)
 settings.register_profile("deep", max_examples=int(os.environ.get("CONNECTOR_FUZZ_EXAMPLES", "2000")),
-                          deadline=timedelta(seconds=5), suppress_health_check=_QUIET, phases=_PHASES, print_blob=True,
+                          deadline=None, suppress_health_check=_QUIET, phases=_PHASES, print_blob=True,
                           database=DirectoryBasedExampleDatabase(str(ROOT / ".pytest_cache" / ".hypothesis")))
 
 
@@ -116,7 +116,7 @@ SCALARS = st.one_of(st.none(), st.booleans(), NUMBERS, HOSTILE_TEXT)
 
 def json_values(max_leaves: int = 12, keys: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[Any]:
     """JSON-ish values of every type, nested."""
-    keys = keys or HOSTILE_TEXT
+    keys = HOSTILE_TEXT if keys is None else keys
     return st.recursive(SCALARS, lambda inner: st.one_of(
         st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=4)), max_leaves=max_leaves)
 

@@ -158,6 +158,9 @@ def check_mapping_text(text: str, record: object = None) -> None:
 @given(mappings(), json_values(8))
 @example({"kind": "mapping", "name": "a", "fields": {"a": {"path": "a", "cast": "decimal", "scale": 8}}},
          {"a": "1e999999"})
+# A target field with an empty name compiled, and its field error named no field.
+@example({"kind": "mapping", "name": "a", "fields": {"": {"template": "{{ title }}"}}}, None)
+@example({"kind": "mapping", "name": "a", "fields": {"a..b": "title"}}, {})
 def test_random_mappings_compile_or_are_refused_at_a_position(doc: dict, record: object) -> None:
     text = dump(doc)
     with no_hang():
