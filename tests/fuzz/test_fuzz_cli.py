@@ -64,7 +64,7 @@ FILES = st.one_of(
 )
 
 
-@fuzz_settings(ci_examples=8)
+@fuzz_settings(ci_examples=5)
 @given(st.sampled_from(MAPPINGS), FILES, st.one_of(st.none(), JMESPATH))
 # JSON nested thousands deep: json.loads's RecursionError ended `map` as an unexpected error (exit 5).
 @example("shopify.product_to_canonical", (".json", b"[" * 5_000 + b"]" * 5_000), None)
@@ -81,7 +81,7 @@ def test_map_answers_random_files_with_a_documented_exit_code(mapping: str, file
         invoke(args, {codes.OK, codes.CONFIG, codes.USAGE})
 
 
-@fuzz_settings(ci_examples=3)
+@fuzz_settings(ci_examples=2)
 @given(mutated(MERCHANT, 3))
 def test_validate_answers_a_mutated_merchant_file_with_a_documented_exit_code(merchant: tuple) -> None:
     tree, done = merchant
