@@ -246,7 +246,7 @@ def _flow_context(project: Any, merchant: Any, mapping: str, flow: str | None) -
 
 
 def _select(record: Any, select: str, source: Path) -> Any:
-    from engine.lang.expr import ExprCompileError, ExpressionCompiler, Scope
+    from engine.lang.expr import ExprCompileError, ExpressionCompiler, ExprEvalError, Scope
 
     if isinstance(record, dict) and select in record:  # a plain key, even one JMESPath would not parse
         return record[select]
@@ -254,7 +254,10 @@ def _select(record: Any, select: str, source: Path) -> Any:
         expr = ExpressionCompiler().jmespath(select)
     except ExprCompileError as exc:
         raise click.BadParameter(f"{select!r} is not a JMESPath expression: {exc}", param_hint="--select") from None
-    found = expr.evaluate(Scope(record, record, None, {}))
+    try:
+        found = expr.evaluate(Scope(record, record, None, {}))
+    except ExprEvalError as exc:  # `money_add(x)` on a file without x: the expression's error, not a bug
+        raise click.BadParameter(f"{select!r} failed on {source}: {exc}", param_hint="--select") from None
     if found is None:
         keys = ", ".join(map(str, record)) if isinstance(record, dict) else type(record).__name__
         raise CliError(f"--select {select!r} found nothing in {source} (top level: {keys})", exit_codes.USAGE)
@@ -268,8 +271,10 @@ def _read_input(path: Path) -> Any:
         return plain(load_file(path))
     try:
         return decimal_json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:  # ValueError: also a number past the reader's limits
         raise CliError(f"{path} is not JSON: {exc}", exit_codes.USAGE) from None
+    except RecursionError:  # `[[[[...` thousands deep: the decoder's recursion limit, not a bug
+        raise CliError(f"{path}: JSON nested too deeply to read", exit_codes.USAGE) from None
 
 
 @main.command("map")

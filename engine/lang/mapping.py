@@ -128,8 +128,9 @@ class LookupTable:
         if self.has_default:
             return self.default
         known = sorted(map(str, self.values))
-        if self.context_key:
-            known = sorted(set(known) | set(map(str, scope.context.get(self.context_key) or {})))
+        supplied = scope.context.get(self.context_key) if self.context_key else None
+        if isinstance(supplied, dict):  # a context value of another type supplies nothing
+            known = sorted(set(known) | set(map(str, supplied)))
         raise KeyError(f"no entry for {key!r} in lookup table {self.name!r} (known: {', '.join(known) or 'none'})")
 
 
@@ -438,6 +439,10 @@ class _Compiler:
         compiled = []
         for target, spec in fields.items():
             parts = tuple(str(target).split("."))
+            if not all(parts):  # `""`, `a..b`, `.a`: an error could not name the field
+                self.problem(fields, target, f"target field {str(target)!r} has an empty name or part",
+                             "name each field, dotted for nesting: price.amount", at_key=True)
+                continue
             sub_schema = self.check_target(fields, target, parts, schema)
             compiled_field = self.field(fields, target, parts, spec, sub_schema)
             if compiled_field is not None:

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import SchemaError, UnknownType
 
 from engine.errors import Problem, SpecError
 from engine.flow.resolve import capabilities
@@ -600,11 +600,8 @@ class Validator:
                                          "credentials go only to the connector's own hosts; a connector lists "
                                          "further ones under `hosts:`"))
         if schema:
-            try:
-                errors = list(Draft202012Validator(schema).iter_errors(
-                    {k: v for k, v in settings.items() if k in declared or open_ended}))
-            except SchemaError:  # the connector's own settings schema is wrong; reported with the connector
-                errors = []
+            # The connector's own settings schema, when wrong, is reported with the connector.
+            errors = _errors_if_valid(schema, {k: v for k, v in settings.items() if k in declared or open_ended})
             for error in errors:
                 problem = _problem(settings, error)
                 if problem.location is None or not settings:
@@ -762,10 +759,7 @@ class Validator:
                       for k, v in declared.items() if isinstance(v, dict)}
         option_schema = {"type": "object", "properties": properties, "additionalProperties": False}
         options = binding.get("options") or YDict()
-        try:
-            errors = list(Draft202012Validator(option_schema).iter_errors(options))
-        except SchemaError:  # a broken declaration; reported with the flow
-            errors = []
+        errors = _errors_if_valid(option_schema, options)  # a broken declaration is reported with the flow
         for error in errors:
             problem = _problem(options, error)
             if problem.location is None:
@@ -935,6 +929,17 @@ class Validator:
 
 _SUGGESTED = re.compile(r"did you mean '([^']+)'\?")
 _MISSING = re.compile(r"missing required key '([^']+)'|needs option '([^']+)'")
+
+
+def _errors_if_valid(schema: dict, instance: Any) -> list:
+    """The instance's errors against a schema a consultant declared; none when the schema itself is
+    broken (its own check reports it): a `type:` that names no JSON type is only found while
+    checking an instance, as jsonschema's UnknownType, not a SchemaError."""
+    try:
+        Draft202012Validator.check_schema(schema)
+        return list(Draft202012Validator(schema).iter_errors(instance))
+    except (SchemaError, UnknownType):
+        return []
 
 
 def _drop_superseded(problems: list[Problem]) -> list[Problem]:
