@@ -186,6 +186,11 @@ class FlowRun:
         try:
             return self._run(records, progress, lease)
         finally:
+            # Steps that keep a per-run table in the state store (the SKUs claimed so far) drop it.
+            for step in self.steps:
+                close = getattr(step, "close", None)
+                if close is not None:
+                    close(ctx)
             ctx.exclusive = False
             if lease is not None:
                 lease.release()
