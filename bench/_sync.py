@@ -22,11 +22,35 @@ WRITE = ("POST", "PUT", "DELETE")
 
 
 def sandbox(products: int, *, seed: int = 11, invalid_share: float = 0.05, max_variants: int = 8) -> Served:
+    """The simulators in a process of their own, the shop seeded with `products` generated products
+    by a third process in slices (one request of 10,000 products outlasts the admin timeout on a
+    busy machine, and the generated catalog is not the engine's memory either)."""
     import json
+    import subprocess
+    import sys
 
-    options = {"products": products, "seed": seed, "invalid_share": invalid_share, "max_variants": max_variants,
-               **UNLIMITED}
-    return Served("sandbox", json.dumps(options))
+    options = {"products": 0, "seed": seed, "invalid_share": invalid_share, "max_variants": max_variants, **UNLIMITED}
+    served = Served("sandbox", json.dumps(options))
+    if products:
+        try:
+            subprocess.run([sys.executable, __file__, json.dumps({
+                "shopify": served.info["shopify"], "cdn": served.info["cdn"], "products": products, "seed": seed,
+                "invalid_share": invalid_share, "max_variants": max_variants})], check=True, cwd=str(ROOT))
+        except BaseException:
+            served.close()
+            raise
+    return served
+
+
+def _seed(shopify: str, cdn: str, products: int, seed: int, invalid_share: float, max_variants: int) -> None:
+    from simulators.catalog import generate_shopify_products
+    from simulators.sandbox import _point_images_at
+
+    catalog = _point_images_at(generate_shopify_products(products, seed=seed, invalid_share=invalid_share,
+                                                         max_variants=max_variants), cdn)
+    with httpx.Client(timeout=600) as client:
+        for start in range(0, len(catalog), 1000):
+            client.post(f"{shopify}/_admin/seed", json={"products": catalog[start:start + 1000]}).raise_for_status()
 
 
 class Shop:
@@ -81,3 +105,10 @@ def merchant(served: Served, workdir: Path | None = None) -> Any:
         conn = found.connection(name)
         conn.limiter = build_limiter({"kind": "none"}, clock=conn.monotonic, sleep=conn.sleep)
     return found
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    _seed(**json.loads(sys.argv[1]))

@@ -175,10 +175,11 @@ def print_report(report: Any, merchant_file: Any = None, *, out: Console | None 
     counts.add_row("total", str(sum(report.counts.values())), style="bold")
     out.print(counts)
     letters = report.dead_letters
+    total = len(letters) + getattr(report, "letters_not_kept", 0)  # a large run keeps the first ones only
     if letters:
         verb = "would go" if report.dry_run else "went"
         out.print()
-        out.print(Text(f"{len(letters)} record{'s' if len(letters) != 1 else ''} {verb} to the dead-letter queue:",
+        out.print(Text(f"{total} record{'s' if total != 1 else ''} {verb} to the dead-letter queue:",
                        style="red"))
         table = RecordTable(None, "record and error")
         table.add_column("key")
@@ -187,8 +188,8 @@ def print_report(report: Any, merchant_file: Any = None, *, out: Console | None 
             error = result.get("error") or {}
             table.add_row([text(result["key"])], letter_cell(error.get("label", ""), result.get("step", ""), error))
         out.print(table)
-        if len(letters) > len(shown):
-            out.print(f"... and {len(letters) - len(shown)} more")
+        if total > len(shown):
+            out.print(f"... and {total - len(shown)} more")
         if not report.dry_run:
             from engine.cli.common import shell_path
 

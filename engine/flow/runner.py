@@ -33,15 +33,17 @@ from engine.state import STATE_URL_ENV, open_store
 
 @dataclass
 class RunReport:
-    """What a run did. `counts` has every record; `results` has every dead letter but, in a real
-    run, only the first KEEP_RESULTS other outcomes (each record's result is in the state store
-    already: `connector runs show`), so a run's memory does not grow with the catalog. A dry run
-    writes nothing anywhere else, so it keeps the outcomes and planned bodies of the plan it prints,
-    up to KEEP_PLAN records: a dry run of a whole large catalog still runs in flat memory, and
-    `not_kept` says how many outcomes its counts hold beyond those shown."""
+    """What a run did. `counts` has every record; `results` has the first KEEP_LETTERS dead letters
+    and, in a real run, the first KEEP_RESULTS other outcomes (each record's result and letter is in
+    the state store already: `connector runs show`, `connector dlq list`), so a run's memory does
+    not grow with the catalog. A dry run writes nothing anywhere else, so it keeps the outcomes and
+    planned bodies of the plan it prints, up to KEEP_PLAN records: a dry run of a whole large
+    catalog still runs in flat memory, and `not_kept` says how many outcomes its counts hold beyond
+    those shown (`letters_not_kept` the same for dead letters)."""
 
     KEEP_RESULTS = 1000
     KEEP_PLAN = 1000
+    KEEP_LETTERS = 1000
 
     run_id: str
     merchant: str
@@ -54,6 +56,7 @@ class RunReport:
     error: str = ""
     seconds: float = 0.0
     not_kept: int = 0  # dry run: outcomes beyond KEEP_PLAN, counted but not kept
+    letters_not_kept: int = 0  # dead letters beyond KEEP_LETTERS, counted but not kept
 
     def add(self, action: str) -> None:
         self.counts[action] = self.counts.get(action, 0) + 1
@@ -186,6 +189,11 @@ class FlowRun:
         try:
             return self._run(records, progress, lease)
         finally:
+            # Steps that keep a per-run table in the state store (the SKUs claimed so far) drop it.
+            for step in self.steps:
+                close = getattr(step, "close", None)
+                if close is not None:
+                    close(ctx)
             ctx.exclusive = False
             if lease is not None:
                 lease.release()
@@ -202,19 +210,25 @@ class FlowRun:
         source = records if records is not None else self.steps[0].records(ctx)
         if ctx.dry_run:
             ctx.planned = _Kept(report.KEEP_PLAN)  # the bodies shown with the first outcomes
-        kept = 0  # outcomes other than dead letters held in report.results
+        kept = letters = 0  # outcomes other than dead letters, and dead letters, held in report.results
 
         def handle(record: Record, start: int = 1) -> None:
-            nonlocal kept
+            nonlocal kept, letters
             if lease is not None:
                 lease.keep()
             outcome = self.process(record, start)
             report.add(outcome["action"])
             if outcome["action"] == "gathered":
                 return  # held by a step until the read ends; its group's outcome is recorded
-            if outcome["action"] == "dead_letter" or kept < (report.KEEP_PLAN if ctx.dry_run else report.KEEP_RESULTS):
+            if outcome["action"] == "dead_letter":
+                if letters < report.KEEP_LETTERS:
+                    report.results.append(outcome)
+                    letters += 1
+                else:
+                    report.letters_not_kept += 1
+            elif kept < (report.KEEP_PLAN if ctx.dry_run else report.KEEP_RESULTS):
                 report.results.append(outcome)
-                kept += outcome["action"] != "dead_letter"
+                kept += 1
             elif ctx.dry_run:
                 report.not_kept += 1
             if progress:

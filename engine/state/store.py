@@ -480,6 +480,20 @@ class StateStore(ABC):
     def kv_delete(self, namespace: str, key: str) -> bool:
         """Remove a value. True if it existed."""
 
+    def kv_get_many(self, namespace: str, keys: list[str]) -> dict[str, dict]:
+        """The values of those of `keys` that have one (backends answer in a few statements)."""
+        found = {key: self.kv_get(namespace, key) for key in dict.fromkeys(keys)}
+        return {key: value for key, value in found.items() if value is not None}
+
+    def kv_set_many(self, namespace: str, items: dict[str, dict]) -> None:
+        """Store several values of one namespace (backends do it in one transaction)."""
+        for key, value in items.items():
+            self.kv_set(namespace, key, value)
+
+    def kv_clear(self, namespace: str) -> int:
+        """Remove every value of a namespace; the number removed."""
+        raise BackendNotAvailable(f"{type(self).__name__} cannot clear a namespace")
+
     # ---- typed parts kept as values: snapshots, tokens, create quotas ------------------------
     # Steps use these, never kv_* with a namespace string of their own, so every part of the
     # state has one name and one shape, whatever the backend.
@@ -491,6 +505,20 @@ class StateStore(ABC):
 
     def set_snapshot(self, entity: str, connection: str, key: str, record: Any) -> None:
         self.kv_set(f"snapshot:{entity}:{connection}", key, {"record": record})
+
+    # SKUs claimed by the records of one run (the duplicate-SKU check across a whole catalog):
+    # a table in the store, not in the run's memory, so a run holds O(record), whatever the
+    # catalog's size. `scope` names the run; it is cleared when the run ends.
+
+    def sku_claims(self, scope: str, skus: list[str]) -> dict[str, str]:
+        """SKU -> the key of the record that claimed it in this scope, for those of `skus` claimed."""
+        return {sku: value["owner"] for sku, value in self.kv_get_many(f"sku_claims:{scope}", skus).items()}
+
+    def claim_skus(self, scope: str, skus: list[str], owner: str) -> None:
+        self.kv_set_many(f"sku_claims:{scope}", {sku: {"owner": owner} for sku in skus})
+
+    def clear_sku_claims(self, scope: str) -> int:
+        return self.kv_clear(f"sku_claims:{scope}")
 
     def get_price_memo(self, connection: str, key: str) -> dict | None:
         """What the price rules last set for a record on a connection: per SKU the promotion in

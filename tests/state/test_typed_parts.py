@@ -41,3 +41,21 @@ def test_tokens_survive_a_reopen(location):
         assert store.get_token("tiktok_us") == {"access_token": "a2", "refresh_token": "r2"}
     finally:
         store.close()
+
+
+def test_sku_claims_are_a_table_per_scope_read_in_batches_and_cleared(location):
+    store = open_store(location)
+    try:
+        skus = [f"SKU-{n}" for n in range(1200)]  # more than one IN (...) list of keys
+        store.claim_skus("catalog:run:product:tiktok_us", skus[:700], "p1")
+        store.claim_skus("catalog:run:product:tiktok_us", skus[700:], "p2")
+        store.claim_skus("dry:abc:product:tiktok_us", ["SKU-1"], "p9")
+        claimed = store.sku_claims("catalog:run:product:tiktok_us", ["SKU-0", "SKU-699", "SKU-700", "SKU-1199", "X"])
+        assert claimed == {"SKU-0": "p1", "SKU-699": "p1", "SKU-700": "p2", "SKU-1199": "p2"}
+        assert len(store.sku_claims("catalog:run:product:tiktok_us", skus)) == 1200
+        assert store.sku_claims("catalog:run:product:tiktok_gb", skus) == {}
+        assert store.clear_sku_claims("catalog:run:product:tiktok_us") == 1200
+        assert store.sku_claims("catalog:run:product:tiktok_us", skus) == {}
+        assert store.sku_claims("dry:abc:product:tiktok_us", ["SKU-1"]) == {"SKU-1": "p9"}  # another scope's
+    finally:
+        store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from engine.errors import Problem, RecordError
@@ -28,22 +29,45 @@ class Match(Step):
     def __init__(self, options: dict, run: RunContext) -> None:
         super().__init__(options, run)
         self.skus = run.exprs.jmespath(options.get("skus", "variants[].sku"))
-        self.claimed: dict[str, str] = {}  # SKUs seen in this run -> record key
+        # The SKUs claimed by this run's records are a table in the state store, not a dict here:
+        # the check spans the whole catalog while the run holds one record. A real run holds the
+        # flow's lease, so its table has one name per flow and mode (what a crashed run left there
+        # is cleared when the next one starts); a dry run, which holds none, gets a name of its own.
+        self.scope: str | None = None
+        self.token = uuid.uuid4().hex
+
+    def _scope(self, run: RunContext, conn: str) -> str:
+        if self.scope is None:
+            owner = f"dry:{self.token}" if run.dry_run else f"{run.flow}:{run.mode}"
+            self.scope = f"{owner}:{self.options['entity']}:{conn}"
+            run.store.clear_sku_claims(self.scope)
+        return self.scope
+
+    def close(self, run: RunContext) -> None:
+        """The run has ended: its claims go."""
+        if self.scope is not None:
+            run.store.clear_sku_claims(self.scope)
+            self.scope = None
 
     def process(self, record: Record, run: RunContext) -> Record | None:
         entity, conn = self.options["entity"], run.conn_name(self.options["on"])
         record.remote_id = run.store.get_remote_id(entity, conn, record.key)
         skus = self.skus.evaluate(Scope(record.data, record.data, None, {})) or []
+        scope = self._scope(run, conn)
+        claimed = run.store.sku_claims(scope, [str(sku) for sku in skus]) if skus else {}
         duplicates = []
         for sku in skus:
-            owned = run.store.find_key_by_remote_id("sku_owner", conn, sku)
-            owner = self.claimed.get(sku) or (owned.rsplit("#", 1)[0] if owned else None)
+            owner = claimed.get(str(sku))
+            if owner is None:
+                owned = run.store.find_key_by_remote_id("sku_owner", conn, sku)
+                owner = owned.rsplit("#", 1)[0] if owned else None
             if owner is not None and owner != record.key:
                 duplicates.append({"field": "variants.sku", "message": f"SKU {sku!r} is already used by {entity} {owner}"})
         if duplicates:
             raise RecordError("duplicate SKU across products", step="match", field_errors=duplicates)
-        for sku in skus:
-            self.claimed[sku] = record.key
+        unclaimed = [str(sku) for sku in skus if str(sku) not in claimed]
+        if unclaimed:
+            run.store.claim_skus(scope, unclaimed, record.key)
         record.context["skus"] = list(skus)
         record.context["remote_id"] = record.remote_id  # mappings tell a create from an update by it
         sku_ids, sku_refs = {}, {}

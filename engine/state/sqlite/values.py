@@ -9,6 +9,9 @@ from engine.state.store import (
     load_json,
 )
 
+# Keys per `IN (...)` list: under SQLite's oldest limit of 999 variables per statement.
+_IN_CHUNK = 500
+
 
 class ValuesPart:
     """Values by namespace and key (tokens, snapshots, quotas: typed in StateStore). Part of SQLiteStore; uses the core's connections."""
@@ -31,3 +34,35 @@ class ValuesPart:
     def kv_delete(self, namespace: str, key: str) -> bool:
         with self._write() as conn:
             return conn.execute("DELETE FROM kv WHERE namespace=? AND key=?", (namespace, key)).rowcount > 0
+
+    def kv_get_many(self, namespace: str, keys: list[str]) -> dict[str, dict]:
+        """The stored values of those of `keys` that have one, in a few statements (not one per key)."""
+        found: dict[str, dict] = {}
+        keys = list(dict.fromkeys(keys))
+        with self._use() as conn:
+            for start in range(0, len(keys), _IN_CHUNK):
+                chunk = keys[start:start + _IN_CHUNK]
+                rows = conn.execute(f"SELECT key, value FROM kv WHERE namespace=? AND key IN ({','.join('?' * len(chunk))})",
+                                    (namespace, *chunk)).fetchall()
+                found.update((row[0], load_json(row[1])) for row in rows)
+        return found
+
+    def kv_set_many(self, namespace: str, items: dict[str, dict]) -> None:
+        """Store several values of one namespace in one transaction."""
+        _require(namespace=namespace)
+        if not items:
+            return
+        if not all(isinstance(v, dict) for v in items.values()):
+            raise StateError("kv values are dicts")
+        now = self._ts()
+        with self._write() as conn:
+            conn.executemany(
+                """INSERT INTO kv VALUES (?, ?, ?, ?) ON CONFLICT (namespace, key) DO UPDATE SET
+                     value=excluded.value, updated_at=excluded.updated_at""",
+                [(namespace, key, dump_json(value), now) for key, value in items.items()])
+
+    def kv_clear(self, namespace: str) -> int:
+        """Remove every value of a namespace; the number removed."""
+        _require(namespace=namespace)
+        with self._write() as conn:
+            return conn.execute("DELETE FROM kv WHERE namespace=?", (namespace,)).rowcount
