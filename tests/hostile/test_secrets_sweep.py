@@ -122,7 +122,7 @@ def test_no_secret_reaches_any_output(tmp_path: Path, merchant: Path) -> None:
         rotated += [first["access_token"], first["refresh_token"], second["access_token"], second["refresh_token"]]
 
         with open_store(str(merchant.parent / ".state" / "acme.db")) as store:
-            assert store.kv_get("tokens", "tiktok_us").keys() == {"sealed"}  # the rotated tokens are in the file
+            assert store.kv_get("tokens", "tiktok_shop:tiktok_us").keys() == {"sealed"}  # the rotated tokens are in the file
             ids = [letter["id"] for letter in store.list_dead_letters()][:2]
             run_ids = [run["run_id"] for run in store.list_runs(limit=5)][:2]
         assert ids and run_ids
@@ -181,6 +181,13 @@ def test_no_secret_reaches_any_output(tmp_path: Path, merchant: Path) -> None:
             out, err = server.communicate(timeout=30)
             outputs["serve (stdout)"], outputs["serve (stderr)"] = out, err
         assert b"Traceback" not in outputs["serve (stdout)"]
+
+        # An auth failure: the platform forgot the rotation (its seed tokens again), so the stored
+        # access token is refused; the run ends early, its error and the breaker's reason stored.
+        sandbox.admin("tiktok_shop", "POST", "reset")
+        sandbox.admin("tiktok_shop", "POST", "expire_token")
+        connector(("-vv", "--log-format", "json", "run", file, "listing_status"), expect=(4,))
+        connector(("-vv", "status", file), ("-vv", "runs", file))
 
         for path in sorted((merchant.parent / ".state").iterdir()):
             if not path.name.endswith(".key"):  # a key file holds the key, as it must
