@@ -28,14 +28,15 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from engine.state.store import StateError
+from engine.errors import SecretError
 
 KEY_ENV = "CONNECTOR_STATE_KEY"
 SEALED = "sealed"
 
 
-class TokenKeyError(StateError):
-    """The token key is missing, malformed, readable by others, or does not open a stored value."""
+class TokenKeyError(SecretError):
+    """The token key is missing, malformed, readable by others, or does not open a stored value: a
+    configuration problem (exit 1), found before a refresh token is spent."""
 
 
 def generate_key() -> str:

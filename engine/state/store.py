@@ -515,10 +515,12 @@ class StateStore(ABC):
         """A connection's rotating credentials (access and refresh tokens with their expiry),
         kept sealed (engine/state/sealed.py). A value stored before tokens were sealed, or sealed
         with a key that is no longer the first, is written back sealed with the first key."""
+        # The key first, even with nothing stored yet: a connection reads its tokens before it
+        # refreshes them, so a bad key stops it before the platform rotates a token it could not keep.
+        sealer = self.token_sealer()
         stored = self.kv_get("tokens", key)
         if stored is None:
             return None
-        sealer = self.token_sealer()
         value, rewrite = sealer.open(stored, f"connection {key!r}")
         if rewrite:
             self.kv_replace("tokens", key, stored, sealer.seal(value))

@@ -121,3 +121,35 @@ def test_postgres_without_a_key_says_how_to_give_one(postgres_url):
         assert store.kv_get("tokens", "tiktok_us") is None
     finally:
         store.close()
+
+
+def test_a_bad_key_stops_a_connection_before_it_sends_anything(tmp_path):
+    """The platform rotates the refresh token when it is spent: a key that cannot store the new one
+    must fail before the refresh, not after it (the merchant would have to authorize again)."""
+    import httpx
+    import yaml
+
+    from engine.flow.runner import StoreTokenStore
+    from engine.http import Connection
+
+    sent: list[httpx.Request] = []
+    spec = yaml.safe_load((Path(__file__).resolve().parents[2] / "connectors" / "tiktok_shop.yaml").read_text())
+    store = open_store(str(tmp_path / "acme.db"))
+    store.use_token_key("not a key")
+    try:
+        with pytest.raises(TokenKeyError, match="not a Fernet key"):
+            Connection(spec, settings={"shop_cipher": "ROW_c", "region": "US"}, name="tiktok_us",
+                       credentials={"app_key": "k", "app_secret": "s", "access_token": "a", "refresh_token": "r"},
+                       token_store=StoreTokenStore(store),
+                       transport=httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(500)))
+        assert sent == []
+    finally:
+        store.close()
+
+
+def test_a_key_problem_is_a_configuration_error_for_the_command_line():
+    from engine.cli import exit_codes
+    from engine.cli.main import describe_error
+
+    code, lines = describe_error(TokenKeyError("key 1 of state.key is not a Fernet key"))
+    assert code == exit_codes.CONFIG and lines == ["error: key 1 of state.key is not a Fernet key"]
