@@ -31,12 +31,15 @@ from simulators.sandbox import start_sandbox
 ROOT = Path(__file__).resolve().parents[2]
 MARK = "Zq7sweep"  # in every secret, so a hit is easy to tell apart from a look-alike
 APP_KEY = "sweep-app-key"
+# Characters that URL encoding changes, as base64-looking secrets have: a secret sent in a query
+# string must be masked in its encoded form too.
 SECRETS = {
-    "app_secret": f"{MARK}-tts-app-secret-5b1f",
+    "app_secret": f"{MARK}+tts/app=secret-5b1f",
     "access_token": f"{MARK}-tts-access-9c2e",
-    "refresh_token": f"{MARK}-tts-refresh-7d4a",
+    "refresh_token": f"{MARK}+tts/refresh==7d4a",
     "shopify_token": f"shpat_{MARK}_shopify_token_3e8b",
     "webhook_secret": f"{MARK}-shopify-webhook-secret-1a6c",
+    "ui_token": f"{MARK}-operations-page-token-8f0d",
 }
 STATE_KEY = generate_key()
 
@@ -90,6 +93,7 @@ def test_no_secret_reaches_any_output(tmp_path: Path, merchant: Path) -> None:
            "ACME_TIKTOK_APP_SECRET": SECRETS["app_secret"], "ACME_TIKTOK_ACCESS_TOKEN": SECRETS["access_token"],
            "ACME_TIKTOK_REFRESH_TOKEN": SECRETS["refresh_token"], "ACME_SHOPIFY_TOKEN": SECRETS["shopify_token"],
            "ACME_SHOPIFY_WEBHOOK_SECRET": SECRETS["webhook_secret"], "CONNECTOR_STATE_KEY": STATE_KEY,
+           "SWEEP_UI_TOKEN": SECRETS["ui_token"],
            "COLUMNS": "200"}
     env.pop("CONNECTOR_STATE_URL", None)
     secrets = {**SECRETS, "state_key": STATE_KEY}
@@ -132,7 +136,8 @@ def test_no_secret_reaches_any_output(tmp_path: Path, merchant: Path) -> None:
 
         port = free_port()
         server = subprocess.Popen([sys.executable, "-m", "engine.cli", "-vv", "--log-format", "json", "serve", file,
-                                   "--port", str(port), "--no-schedule"],
+                                   "--port", str(port), "--no-schedule",
+                                   "--ui-auth", "token:${env:SWEEP_UI_TOKEN}"],
                                   env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         base = f"http://127.0.0.1:{port}"
         try:
@@ -146,7 +151,8 @@ def test_no_secret_reaches_any_output(tmp_path: Path, merchant: Path) -> None:
                     pass
                 assert time.monotonic() < deadline, "serve did not start"
                 time.sleep(0.1)
-            with httpx.Client(base_url=base, timeout=30, follow_redirects=True) as client:
+            with httpx.Client(base_url=base, timeout=30, follow_redirects=True,
+                              headers={"Authorization": f"Bearer {SECRETS['ui_token']}"}) as client:
                 body = json.dumps({"id": 820982911946154508, "name": "#9999"}).encode()
                 shopify = {"Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
                            "X-Shopify-Shop-Domain": "acme-outdoors.myshopify.com", "X-Shopify-API-Version": "2025-01",
@@ -200,4 +206,6 @@ def test_no_secret_reaches_any_output(tmp_path: Path, merchant: Path) -> None:
         secrets[f"rotated_{number}"] = token
     assert len(set(rotated)) == 4 and not set(rotated) & set(SECRETS.values()), "no token was rotated"
     found = hits(secrets, outputs)
+    print(f"secrets sweep: {len(secrets)} secrets x {len(encodings(STATE_KEY))} encodings in {len(outputs)} outputs "
+          f"({sum(map(len, outputs.values()))} bytes): {len(found)} found")
     assert found == [], "secrets found:\n" + "\n".join(found)
