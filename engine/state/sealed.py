@@ -23,6 +23,7 @@ import json
 import os
 import re
 import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -77,17 +78,25 @@ class TokenSealer:
 
     @classmethod
     def from_key_file(cls, path: Path) -> TokenSealer:
-        """The key in ``path``, generated (owner-only) if the file does not exist yet."""
-        try:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        except FileExistsError:
-            pass
-        except OSError as exc:
-            raise TokenKeyError(f"cannot create the token key file {path}: {exc.strerror}") from None
-        else:
-            with os.fdopen(fd, "w", encoding="ascii") as out:
-                out.write(generate_key() + "\n")
+        """The key in ``path``, generated (owner-only) if the file does not exist yet. Processes
+        starting together agree on one key: each writes its own to a private temporary file and
+        links it into place, so the file appears whole or not at all, and only once."""
+        if not path.exists():
+            try:
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                fd, temporary = tempfile.mkstemp(prefix=".key-", dir=path.parent)  # mode 0600
+                try:
+                    with os.fdopen(fd, "w", encoding="ascii") as out:
+                        out.write(generate_key() + "\n")
+                        out.flush()
+                        os.fsync(out.fileno())
+                    os.link(temporary, path)
+                except FileExistsError:
+                    pass  # another process made it first: its key is the one
+                finally:
+                    os.unlink(temporary)
+            except OSError as exc:
+                raise TokenKeyError(f"cannot create the token key file {path}: {exc.strerror}") from None
         try:
             mode = path.stat().st_mode
             if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):

@@ -153,3 +153,39 @@ def test_a_key_problem_is_a_configuration_error_for_the_command_line():
 
     code, lines = describe_error(TokenKeyError("key 1 of state.key is not a Fernet key"))
     assert code == exit_codes.CONFIG and lines == ["error: key 1 of state.key is not a Fernet key"]
+
+
+def test_processes_starting_together_agree_on_one_generated_key(tmp_path, monkeypatch):
+    """Each writes its key privately and links it into place: none reads a half-written file, and
+    what one seals every other opens (key generation slowed down to widen the window)."""
+    import threading
+    import time
+
+    from engine.state import sealed
+    from engine.state.sealed import TokenSealer
+
+    def slow_key() -> str:
+        time.sleep(0.05)
+        return generate_key()
+
+    monkeypatch.setattr(sealed, "generate_key", slow_key)
+
+    path, barrier, made, errors = tmp_path / ".state" / "acme.key", threading.Barrier(12), [], []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            made.append(TokenSealer.from_key_file(path))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and len(made) == 12
+    sealed = made[0].seal(TOKENS)
+    assert all(sealer.open(sealed, "x") == (TOKENS, False) for sealer in made)
+    assert [p.name for p in path.parent.iterdir()] == ["acme.key"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
