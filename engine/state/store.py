@@ -11,7 +11,8 @@ it. The contract every backend must keep:
 - JSON values come back as plain ``dict``/``list``; a ``Decimal`` passed in comes back as its
   string, never as a float, so money keeps its exact digits.
 - Secrets are stored only through ``set_token`` (connector tokens, sealed with a key kept
-  apart from the data: engine/state/sealed.py). Nothing else redacts for the caller: payloads and errors handed to dead letters must already be redacted.
+  apart from the data: engine/state/sealed.py). Nothing else redacts for the caller: payloads
+  and errors handed to dead letters must already be redacted.
 
 A PostgreSQL backend keeps the same semantics with its own means: ``SELECT ... FOR UPDATE`` or
 ``INSERT ... ON CONFLICT`` inside a transaction where SQLite uses ``BEGIN IMMEDIATE``,
@@ -530,8 +531,8 @@ class StateStore(ABC):
         self.kv_set("tokens", key, self.token_sealer().seal(value))
 
     # The key that seals tokens: given by the merchant (state.key), else CONNECTOR_STATE_KEY, else
-    # a key file beside a SQLite state file; read on first use, so a store that never holds a
-    # token never makes a key file.
+    # a key file beside a SQLite state file; read when tokens are first read or written, so a
+    # store no token connection uses never makes a key file.
     _token_key: str | None = None
     _token_key_origin = "state.key"
     _token_key_file: str | None = None
