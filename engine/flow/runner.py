@@ -26,9 +26,9 @@ from engine.http.ratelimit import SharedLimiter
 from engine.lang.expr import ExprEvalError
 from engine.project.loader import Document, Project
 from engine.project.plan import build_plan
-from engine.project.secrets import REDACTOR, expand_settings, resolve_credentials
+from engine.project.secrets import REDACTOR, SecretRef, expand_settings, resolve_credentials
 from engine.project.yamlpos import plain
-from engine.state import STATE_URL_ENV, open_store
+from engine.state import STATE_KEY_ENV, STATE_URL_ENV, is_postgres_url, open_store
 
 
 @dataclass
@@ -112,7 +112,17 @@ class Merchant:
             url = str(self.base_dir / ".state" / f"{self.name}.db")
         self.state_url = url
         self.store = open_store(url, namespace=self.name)
+        self._use_token_key(url)
         self._connections: dict[str, Connection] = {}
+
+    def _use_token_key(self, url: str) -> None:
+        """Rotated tokens are sealed with state.key, else CONNECTOR_STATE_KEY, else a key file
+        beside the SQLite state (or in the project's .state folder for a PostgreSQL state)."""
+        ref = (self.doc.get("state") or {}).get("key")
+        key = SecretRef.parse(ref, self.base_dir).resolve(self.environ) if ref else \
+            (self.environ or {}).get(STATE_KEY_ENV)
+        key_file = str(self.base_dir / ".state" / f"{self.name}.key") if is_postgres_url(url) else None
+        self.store.use_token_key(key, origin="state.key" if ref else STATE_KEY_ENV, key_file=key_file)
 
     def connection(self, name: str) -> Connection:
         if name not in self._connections:

@@ -6,7 +6,9 @@ so a signing kind signs exactly what is sent and a retry gets a fresh timestamp 
 
 Tokens live in a `token_store` (`get(key) -> dict | None`, `set(key, dict)`). What the store holds
 wins over the credentials the connection was started with, so a rotated refresh token survives a
-restart; the credentials are only the seed.
+restart; the credentials are only the seed. A merchant's token store is its state store, which
+keeps them encrypted (engine/state/sealed.py) and checks its key when they are read, before any
+refresh spends a refresh token.
 """
 
 from __future__ import annotations

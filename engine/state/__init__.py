@@ -9,6 +9,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from engine.state.hashing import canonical_json, content_hash
+from engine.state.sealed import KEY_ENV as STATE_KEY_ENV
+from engine.state.sealed import TokenKeyError
 from engine.state.sqlite import SQLiteStore
 from engine.state.store import (
     BackendNotAvailable,
@@ -29,9 +31,11 @@ __all__ = [
     "SQLiteStore",
     "StateBusyError",
     "StateError",
+    "STATE_KEY_ENV",
     "STATE_URL_ENV",
     "StateStore",
     "StateUnreachable",
+    "TokenKeyError",
     "canonical_json",
     "content_hash",
     "is_postgres_url",

@@ -10,8 +10,9 @@ it. The contract every backend must keep:
   sort as text.
 - JSON values come back as plain ``dict``/``list``; a ``Decimal`` passed in comes back as its
   string, never as a float, so money keeps its exact digits.
-- Secrets are stored only through ``kv_set`` (connector tokens). Nothing else redacts for the
-  caller: payloads and errors handed to dead letters must already be redacted.
+- Secrets are stored only through ``set_token`` (connector tokens, sealed with a key kept
+  apart from the data: engine/state/sealed.py). Nothing else redacts for the caller: payloads
+  and errors handed to dead letters must already be redacted.
 
 A PostgreSQL backend keeps the same semantics with its own means: ``SELECT ... FOR UPDATE`` or
 ``INSERT ... ON CONFLICT`` inside a transaction where SQLite uses ``BEGIN IMMEDIATE``,
@@ -22,6 +23,7 @@ on several machines agree on expiry, and a pool instead of a connection per thre
 from __future__ import annotations
 
 import json
+import os
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
@@ -29,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from engine.errors import ConnectorError
@@ -531,12 +534,71 @@ class StateStore(ABC):
         else:
             self.kv_delete(f"price_memo:{connection}", key)
 
+    def kv_replace(self, namespace: str, key: str, old: dict, new: dict) -> bool:
+        """Store ``new`` only if the value is still ``old``; True if it was. Backends make the
+        comparison and the write one statement; this default is for stores with one writer."""
+        if self.kv_get(namespace, key) != old:
+            return False
+        self.kv_set(namespace, key, new)
+        return True
+
     def get_token(self, key: str) -> dict | None:
-        """A connection's rotating credentials (access and refresh tokens with their expiry)."""
-        return self.kv_get("tokens", key)
+        """A connection's rotating credentials (access and refresh tokens with their expiry),
+        kept sealed (engine/state/sealed.py). A value stored before tokens were sealed, or sealed
+        with a key that is no longer the first, is written back sealed with the first key."""
+        # The key first, even with nothing stored yet: a connection reads its tokens before it
+        # refreshes them, so a bad key stops it before the platform rotates a token it could not keep.
+        sealer = self.token_sealer()
+        stored = self.kv_get("tokens", key)
+        if stored is None:
+            return None
+        value, rewrite = sealer.open(stored, f"connection {key!r}")
+        if rewrite:
+            self.kv_replace("tokens", key, stored, sealer.seal(value))
+        return value
 
     def set_token(self, key: str, value: dict) -> None:
-        self.kv_set("tokens", key, value)
+        self.kv_set("tokens", key, self.token_sealer().seal(value))
+
+    # The key that seals tokens: given by the merchant (state.key), else CONNECTOR_STATE_KEY, else
+    # a key file beside a SQLite state file; read when tokens are first read or written, so a
+    # store no token connection uses never makes a key file.
+    _token_key: str | None = None
+    _token_key_origin = "state.key"
+    _token_key_file: str | None = None
+    _token_sealer: Any = None
+
+    def use_token_key(self, key: str | None = None, *, origin: str = "state.key",
+                      key_file: str | None = None) -> None:
+        """Seal tokens with ``key`` (Fernet keys separated by commas; the first seals), or, when
+        it is None and CONNECTOR_STATE_KEY is not set, with the key in ``key_file`` (generated
+        owner-only if missing; default: beside a SQLite state file)."""
+        self._token_key, self._token_key_origin = key, origin
+        self._token_key_file = key_file
+        self._token_sealer = None
+
+    def token_sealer(self) -> Any:
+        if self._token_sealer is None:
+            from engine.state import sealed
+
+            env = os.environ.get(sealed.KEY_ENV)
+            if self._token_key:
+                made = sealed.TokenSealer.from_text(self._token_key, self._token_key_origin)
+            elif env and env.strip():
+                made = sealed.TokenSealer.from_text(env, sealed.KEY_ENV)
+            else:
+                path = getattr(self, "path", None)
+                file = self._token_key_file or sealed.default_key_file(path)
+                if file is not None:
+                    made = sealed.TokenSealer.from_key_file(Path(file))
+                elif path == ":memory:":
+                    made = sealed.ephemeral_sealer()
+                else:
+                    raise sealed.TokenKeyError(
+                        f"no key to seal connector tokens with: set {sealed.KEY_ENV} (the same on every "
+                        "worker) or state.key in the merchant file")
+            self._token_sealer = made
+        return self._token_sealer
 
     def get_breaker(self, connection: str) -> dict | None:
         """A connection's circuit breaker as last opened or closed (engine/http/breaker.py)."""

@@ -4,6 +4,7 @@ whatever the step or the backend."""
 from __future__ import annotations
 
 from engine.state import open_store
+from engine.state.sealed import generate_key
 
 
 def test_snapshots_are_per_entity_connection_and_key(location):
@@ -33,10 +34,13 @@ def test_create_quotas_count_per_connection_and_day(location):
 
 
 def test_tokens_survive_a_reopen(location):
+    key = generate_key()
     store = open_store(location)
+    store.use_token_key(key)
     store.set_token("tiktok_us", {"access_token": "a2", "refresh_token": "r2"})
     store.close()
     store = open_store(location)
+    store.use_token_key(key)
     try:
         assert store.get_token("tiktok_us") == {"access_token": "a2", "refresh_token": "r2"}
     finally:

@@ -31,6 +31,13 @@ class ValuesPart:
                      value=excluded.value, updated_at=excluded.updated_at""",
                 (namespace, key, dump_json(value), self._ts()))
 
+    def kv_replace(self, namespace: str, key: str, old: dict, new: dict) -> bool:
+        _require(namespace=namespace, key=key)
+        with self._write() as conn:
+            return conn.execute(
+                "UPDATE kv SET value=?, updated_at=? WHERE namespace=? AND key=? AND value=?",
+                (dump_json(new), self._ts(), namespace, key, dump_json(old))).rowcount > 0
+
     def kv_delete(self, namespace: str, key: str) -> bool:
         with self._write() as conn:
             return conn.execute("DELETE FROM kv WHERE namespace=? AND key=?", (namespace, key)).rowcount > 0
