@@ -156,7 +156,6 @@ class ProcrastinateJobs(Jobs):
 
     def __init__(self, state_url: str) -> None:
         self.conninfo = conninfo_of(state_url)
-        self.deferred_stock = 0  # per-SKU jobs queued by this process (collapsed ones not counted)
         ensure_schema(self.conninfo)
         self.app = make_app(self.conninfo, sync=True)
         self.app.open()
@@ -175,10 +174,8 @@ class ProcrastinateJobs(Jobs):
         return self._defer(TASK_FLOW, flow_lock(merchant, flow), queue_of(merchant), merchant=merchant, flow=flow)
 
     def stock_changed(self, merchant: str, skus: list[str]) -> int:
-        queued = sum(self._defer(TASK_STOCK, stock_lock(merchant, sku), queue_of(merchant), merchant=merchant, sku=sku)
-                     for sku in sorted(set(skus)))
-        self.deferred_stock += queued
-        return queued
+        return sum(self._defer(TASK_STOCK, stock_lock(merchant, sku), queue_of(merchant), merchant=merchant, sku=sku)
+                   for sku in sorted(set(skus)))
 
     def reconcile(self, merchant: str, flow: str) -> bool:
         return self._defer(TASK_RECONCILE, reconcile_lock(merchant, flow), queue_of(merchant),
