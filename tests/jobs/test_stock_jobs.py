@@ -94,3 +94,12 @@ def test_stock_changes_queue_one_pending_job_per_sku(postgres_database):
         assert rows[0][4] == {"merchant": "acme", "sku": "A-1"}
     finally:
         jobs.close()
+
+
+def test_worker_refuses_a_reconcile_schedule_that_is_no_cron():
+    from click.testing import CliRunner
+
+    from engine.cli.main import main
+
+    result = CliRunner().invoke(main, ["worker", str(EXAMPLE / "merchant.yaml"), "--reconcile", "hourly"])
+    assert result.exit_code == 2 and "not a cron expression" in result.output, result.output
