@@ -35,6 +35,13 @@ class RunContext:
     # "run" (sync what changed) or "reconcile" (compare with what the channel holds now and repair
     # the differences); steps that cannot reconcile ignore it.
     mode: str = "run"
+    # A run about these SKUs only (a per-SKU inventory job): a stock step computes and writes them,
+    # whatever the pull gathered.
+    skus: tuple[str, ...] | None = None
+    # When set, a stock step hands the SKUs whose stock changed to it instead of writing them
+    # itself, and a hold step the SKUs it held or let go: each becomes a job of its own that runs
+    # the merchant's stock flows for that SKU (engine.jobs), under a per-SKU lock.
+    defer_stock: Callable[[list[str]], None] | None = None
 
     def connection(self, role: str) -> Any:
         return self.connections[role]

@@ -158,7 +158,7 @@ class FlowRun:
     """One run of one merchant flow."""
 
     def __init__(self, merchant: Merchant, flow: str, *, dry_run: bool = False, limit: int | None = None,
-                 mode: str = "run") -> None:
+                 mode: str = "run", skus: list[str] | None = None) -> None:
         binding = (merchant.doc.get("flows") or {}).get(flow)
         if binding is None:
             raise ConnectorError(f"merchant {merchant.name} has no flow {flow!r}; "
@@ -177,6 +177,7 @@ class FlowRun:
                              for role, name in roles.items()},
             store=merchant.store, dry_run=dry_run, limit=limit, schemas=merchant.schemas,
             exprs=merchant.plan.exprs, plans=dict(plan.mappings), mode=mode,
+            skus=tuple(sorted(skus)) if skus else None,
         )
         # The plan's steps, resolved and compiled when the merchant was loaded; a run only binds
         # them to its connections and state.
@@ -192,6 +193,8 @@ class FlowRun:
         # A reconciliation holds a lease of its own: it may run beside the flow's runs, whose
         # writes it serializes with per record (the steps' own locks), never beside another one.
         name = ctx.flow if ctx.mode == "run" else f"{ctx.flow}:{ctx.mode}"
+        if ctx.skus:  # a run about some SKUs only: runs about other SKUs go on beside it
+            name += ":sku:" + ",".join(ctx.skus)
         lease = None if ctx.dry_run else RunLease(store, ctx.merchant, name)
         if lease is not None:
             lease.acquire()  # FlowBusyError when another live run of this flow holds it

@@ -12,9 +12,21 @@ loaded):
   for by hand). Lock ``flow:<merchant>:<flow>``: never two runs at once; queueing lock of the same
   name: ticks missed while a run went on wait as one job, not a pile. The flow's run lease in the
   state still guards against runs started outside the queue (``connector run``).
+- ``connector.stock(merchant, sku)``: the SKU's stock read again from the store, computed and
+  written to the channel by the merchant's stock flows (their own stock step, for this SKU only).
+  Deferred by the runs that saw a change (an inventory level webhook, a channel order whose units
+  are held or let go) instead of writing it themselves. Lock ``inventory:<merchant>:<sku>``: one
+  SKU's stock is written by one job at a time on any machine, each after reading the store again,
+  so no stale figure lands after a fresh one (the no-oversell guarantee across machines; the
+  stock step's per-SKU locks in the state still guard against a scheduled or hand-made run);
+  queueing lock of the same name: a storm of changes to one SKU is one pending job.
+- ``connector.reconcile(merchant, flow)``: ``connector reconcile`` of a stock flow, periodic per
+  merchant (``reconcile_cron``); lock and queueing lock ``reconcile:<merchant>:<flow>``.
 - ``connector.recover``: every few seconds, jobs left "doing" by a worker whose heartbeat stopped
   (killed, machine lost) go back to the queue. Their events are taken back from the state: at once
-  when the dead worker was on this machine, else when its claims' lease runs out.
+  when the dead worker was on this machine, else when its claims' lease runs out. So are the
+  leases (stock locks, run leases) a dead process of this machine held, which would otherwise
+  keep its SKUs waiting for their time to live.
 
 Jobs carry names only; everything they work on is in the state, so a job run twice or lost does
 no harm (the next sweep finds the events).
@@ -22,6 +34,7 @@ no harm (the next sweep finds the events).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -41,6 +54,12 @@ log = logging.getLogger(__name__)
 TASK_EVENTS = "connector.events"
 TASK_FLOW = "connector.flow"
 TASK_RECOVER = "connector.recover"
+TASK_STOCK = "connector.stock"
+TASK_RECONCILE = "connector.reconcile"
+RECONCILE_CRON = "30 * * * *"  # hourly
+# A stock job that failed (an outage, a lock another writer kept, a write refused) is tried again:
+# 1, 2, 4, 8, 16 s later.
+STOCK_RETRY = procrastinate.RetryStrategy(max_attempts=6, exponential_wait=1)
 RECOVER_QUEUE = "connector"
 SWEEP_CRON = "* * * * * */5"  # every 5 seconds (procrastinate's sixth field is seconds)
 
@@ -55,6 +74,14 @@ def events_lock(merchant: str) -> str:
 
 def flow_lock(merchant: str, flow: str) -> str:
     return f"flow:{merchant}:{flow}"
+
+
+def stock_lock(merchant: str, sku: str) -> str:
+    return f"inventory:{merchant}:{sku}"
+
+
+def reconcile_lock(merchant: str, flow: str) -> str:
+    return f"reconcile:{merchant}:{flow}"
 
 
 def conninfo_of(state_url: str) -> str:
@@ -89,10 +116,21 @@ def make_app(conninfo: str, worker: Worker | None = None, *, sync: bool = True) 
     def flow(merchant: str, flow: str, timestamp: int | None = None) -> str:
         return need_worker().run_flow(merchant, flow)
 
+    @app.task(name=TASK_STOCK, retry=STOCK_RETRY)
+    def stock(merchant: str, sku: str) -> dict:
+        return need_worker().write_stock(merchant, sku)
+
+    @app.task(name=TASK_RECONCILE)
+    def reconcile(merchant: str, flow: str, timestamp: int | None = None) -> str:
+        return need_worker().reconcile(merchant, flow)
+
     @app.task(name=TASK_RECOVER, queue=RECOVER_QUEUE)
     async def recover(timestamp: int | None = None) -> int:
         seconds = need_worker().stalled_seconds
         stalled = list(await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=seconds))
+        if stalled:
+            # Their stock locks first, or the jobs queued again would wait for them to expire.
+            await asyncio.to_thread(need_worker().free_dead_leases)
         for job in stalled:
             if job.task_name == TASK_RECOVER:
                 continue
@@ -135,6 +173,14 @@ class ProcrastinateJobs(Jobs):
     def run_flow(self, merchant: str, flow: str) -> bool:
         return self._defer(TASK_FLOW, flow_lock(merchant, flow), queue_of(merchant), merchant=merchant, flow=flow)
 
+    def stock_changed(self, merchant: str, skus: list[str]) -> int:
+        return sum(self._defer(TASK_STOCK, stock_lock(merchant, sku), queue_of(merchant), merchant=merchant, sku=sku)
+                   for sku in sorted(set(skus)))
+
+    def reconcile(self, merchant: str, flow: str) -> bool:
+        return self._defer(TASK_RECONCILE, reconcile_lock(merchant, flow), queue_of(merchant),
+                           merchant=merchant, flow=flow)
+
     def close(self) -> None:
         self.app.close()
 
@@ -148,12 +194,15 @@ class Worker:
 
     def __init__(self, merchant_files: list[str | Path], *, concurrency: int = 2, environ: dict | None = None,
                  transports: dict | None = None, claim_lease_seconds: float = 60.0,
-                 heartbeat_seconds: float = 2.0, stalled_seconds: float = 10.0) -> None:
+                 heartbeat_seconds: float = 2.0, stalled_seconds: float = 10.0,
+                 reconcile_cron: str | None = RECONCILE_CRON) -> None:
         from engine.serve import ServeOptions, Server
         from engine.serve.workers import EventDispatcher
         from engine.state import is_postgres_url
 
         self.concurrency = concurrency
+        self.reconcile_cron = reconcile_cron
+        self.jobs: ProcrastinateJobs | None = None
         self.heartbeat_seconds, self.stalled_seconds = heartbeat_seconds, stalled_seconds
         self.options = ServeOptions(workers=concurrency, schedule=False, claim_lease_seconds=claim_lease_seconds)
         self.server = Server(list(merchant_files), self.options, events=False, environ=environ, transports=transports)
@@ -170,10 +219,16 @@ class Worker:
                 raise ConnectorError("the merchants of one worker must keep their state in the same database "
                                      "(the job queue lives there)")
             self.conninfo = databases.pop()
+            # The stock changes the event runs see become per-SKU jobs, deferred on a pool of its own.
+            self.jobs = ProcrastinateJobs(self.conninfo)
+            for name, service in self.server.services.items():
+                service.runner.defer_stock = lambda skus, name=name: self.jobs.stock_changed(name, skus)
             self.dispatchers = {name: EventDispatcher(s.merchant, s.routes, s.runner, self.server.pool, self.options,
                                                       self.server.metrics, self.server.stop_event)
                                 for name, s in self.server.services.items()}
         except BaseException:
+            if self.jobs is not None:
+                self.jobs.close()
             self.server.close()
             raise
         self.name = f"{socket.gethostname()}/{os.getpid()}"
@@ -201,6 +256,45 @@ class Worker:
             raise ConnectorError(f"{merchant} / {flow}: {outcome.error or 'the run failed'}")
         return outcome.status
 
+    def write_stock(self, merchant: str, sku: str) -> dict:
+        """One SKU's stock, by each stock flow of the merchant; raises (the job is tried again)
+        when a run could not write it."""
+        runner = self._service(merchant).runner
+        done = {}
+        for flow in runner.stock_flows():
+            outcome = runner.run_skus(flow, [sku])
+            counts = outcome.counts or {}
+            if outcome.status != "ok" or counts.get("dead_letter"):
+                raise ConnectorError(f"{merchant} / {flow}: stock of {sku} not written ({outcome.status}"
+                                     f"{': ' + outcome.error if outcome.error else ''}); tried again")
+            done[flow] = counts
+        return done
+
+    def reconcile(self, merchant: str, flow: str) -> str:
+        outcome = self._service(merchant).runner.run_reconcile(flow)
+        if outcome.status == "failed":
+            raise ConnectorError(f"{merchant} / {flow} reconciliation: {outcome.error or 'the run failed'}")
+        return outcome.status
+
+    def free_dead_leases(self) -> int:
+        """Leases (stock locks, run leases) held by processes of this machine that are gone."""
+        from engine.serve.workers import _owner_gone
+
+        freed, seen = 0, set()
+        for service in self.server.services.values():
+            store = service.merchant.store
+            if id(store) in seen or not hasattr(store, "_use"):
+                continue
+            seen.add(id(store))
+            with store._use() as conn:
+                held = [(row[0], row[1]) for row in conn.execute("SELECT name, owner FROM lease").fetchall()]
+            for name, owner in held:
+                if _owner_gone(owner) and store.release_lease(name, owner):
+                    freed += 1
+        if freed:
+            log.warning("worker %s: %d lease%s of stopped processes freed", self.name, freed, "" if freed == 1 else "s")
+        return freed
+
     # ---- running -----------------------------------------------------------------------------
 
     def app(self) -> procrastinate.App:
@@ -214,6 +308,11 @@ class Worker:
                 app.periodic(cron=cron, periodic_id=f"flow:{name}:{flow}", lock=flow_lock(name, flow),
                              queueing_lock=flow_lock(name, flow), queue=queue_of(name),
                              task_kwargs={"merchant": name, "flow": flow})(app.tasks[TASK_FLOW])
+            for flow in service.runner.stock_flows() if self.reconcile_cron else ():
+                app.periodic(cron=self.reconcile_cron, periodic_id=f"reconcile:{name}:{flow}",
+                             lock=reconcile_lock(name, flow), queueing_lock=reconcile_lock(name, flow),
+                             queue=queue_of(name), task_kwargs={"merchant": name, "flow": flow}
+                             )(app.tasks[TASK_RECONCILE])
         app.periodic(cron=SWEEP_CRON, periodic_id="recover", queueing_lock="recover",
                      queue=RECOVER_QUEUE)(app.tasks[TASK_RECOVER])
         return app
@@ -233,3 +332,5 @@ class Worker:
 
     def close(self) -> None:
         self.server.stop()
+        if self.jobs is not None:
+            self.jobs.close()

@@ -44,6 +44,8 @@ class _Until:
 class FlowRunner:
     def __init__(self, merchant: Any, metrics: Metrics, health: Health, stop: threading.Event) -> None:
         self.merchant, self.metrics, self.health, self.stop = merchant, metrics, health, stop
+        # Set by a worker on PostgreSQL: the stock changes events bring become per-SKU jobs.
+        self.defer_stock: Any = None
 
     def _connections(self, local: str) -> list[str]:
         plan = self.merchant.plan.flow(self.merchant.name, local)
@@ -52,6 +54,7 @@ class FlowRunner:
     def run_events(self, local: str, payloads: list[Any]) -> RunOutcome:
         """The records the events name, read again and taken through the flow's steps."""
         run = FlowRun(self.merchant, local)
+        run.ctx.defer_stock = self.defer_stock
         records = _Until(run.steps[0].event_records(run.ctx, payloads), self.stop)
         return self._run(run, local, "webhook", lambda: run.run(records=iter(records)), records)
 
@@ -69,6 +72,22 @@ class FlowRunner:
 
         pull.records = records  # this run's pull only
         return self._run(run, local, "schedule", run.run, cut)
+
+    def stock_flows(self) -> list[str]:
+        """The merchant's flows that write stock (a stock step): what a per-SKU job runs."""
+        return [local for local in self.merchant.flow_names()
+                if any(step.kind == "stock" for step in self.merchant.plan.flow(self.merchant.name, local).steps)]
+
+    def run_skus(self, local: str, skus: list[str]) -> RunOutcome:
+        """The stock of these SKUs read again, computed and written (a per-SKU job): the flow's
+        own stock step, under the SKUs' locks, with nothing pulled."""
+        run = FlowRun(self.merchant, local, skus=skus)
+        return self._run(run, local, "sku", lambda: run.run(records=iter(())), _Until((), self.stop))
+
+    def run_reconcile(self, local: str) -> RunOutcome:
+        """`connector reconcile` of a stock flow: every SKU compared with the channel, drift repaired."""
+        run = FlowRun(self.merchant, local, mode="reconcile")
+        return self._run(run, local, "reconcile", run.run, _Until((), self.stop))
 
     def _run(self, run: FlowRun, local: str, trigger: str, go: Any, cut: _Until) -> RunOutcome:
         name = self.merchant.name

@@ -105,7 +105,15 @@ class Server:
         urls = [getattr(s.merchant, "state_url", None) for s in self.services.values()]
         if self._events and urls and all(is_postgres_url(u) for u in urls):
             return jobs_for(urls[0])
-        return InProcessJobs(lambda merchant, flow: self.pool.submit(self.services[merchant].runner.run_schedule, flow))
+        def stock(merchant: str, skus: list[str]) -> None:
+            runner = self.services[merchant].runner
+            for flow in runner.stock_flows():
+                self.pool.submit(runner.run_skus, flow, skus)
+
+        return InProcessJobs(lambda merchant, flow: self.pool.submit(self.services[merchant].runner.run_schedule, flow),
+                             stock=stock,
+                             reconcile=lambda merchant, flow: self.pool.submit(
+                                 self.services[merchant].runner.run_reconcile, flow))
 
     def _service(self, merchant: Any, environ: dict | None) -> MerchantService:
         routes = routes_of(merchant)

@@ -48,14 +48,10 @@ class Shop:
         self.shopify = httpx.Client(base_url=env[f"{prefix}_SHOPIFY_URL"], timeout=30,
                                     headers={"X-Shopify-Access-Token": env[f"{prefix}_SHOPIFY_TOKEN"]})
 
-    def list_catalog(self) -> None:
-        merchant = Merchant(self.path, environ=self.environ)
-        try:
-            assert FlowRun(merchant, "catalog").run().status == "ok"
-            self.sandbox.admin("tiktok_shop", "POST", "audit/run", json={})
-            assert FlowRun(merchant, "inventory").run().status == "ok"
-        finally:
-            merchant.close()
+    def list_catalog(self, merchant: Merchant) -> None:
+        assert FlowRun(merchant, "catalog").run().status == "ok"
+        self.sandbox.admin("tiktok_shop", "POST", "audit/run", json={})
+        assert FlowRun(merchant, "inventory").run().status == "ok"
 
     def subscribe(self, base_url: str, merchant: Merchant) -> None:
         merchant.connection("tiktok_us").call("put_webhook", body={
@@ -108,13 +104,10 @@ class Shop:
         return sum(1 for level in self.sandbox.admin("shopify", "GET", "state")["inventory_levels"]
                    if (level.get("available") or 0) < 0)
 
-    def drift(self) -> list[dict]:
+    @staticmethod
+    def drift(merchant: Merchant) -> list[dict]:
         """SKUs whose TikTok stock is not what may be sold (more would be oversold)."""
-        merchant = Merchant(self.path, environ=self.environ)
-        try:
-            return drift_rows(FlowRun(merchant, "inventory", dry_run=True, mode="reconcile").run())
-        finally:
-            merchant.close()
+        return drift_rows(FlowRun(merchant, "inventory", dry_run=True, mode="reconcile").run())
 
     def close(self) -> None:
         self.shopify.close()
@@ -125,6 +118,7 @@ class Fleet:
     def __init__(self, folder: Path, state_url: str, merchants: int, *,
                  shopify_options: dict | None = None) -> None:
         self.state_url = state_url
+        self.folder = folder
         self.shops: list[Shop] = []
         self.workers: list[subprocess.Popen] = []
         self.server: Server | None = None
@@ -133,11 +127,14 @@ class Fleet:
         try:
             with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
                 self.shops = list(pool.map(lambda i: Shop(i, folder, state_url, options), range(merchants)))
-                list(pool.map(Shop.list_catalog, self.shops))
             self.environ = {k: v for shop in self.shops for k, v in shop.environ.items()}
+            # Each merchant is loaded once in this process (a project's load and plan take seconds):
+            # the server's copy lists the catalog and checks the drift too.
             self.server = Server([shop.path for shop in self.shops], ServeOptions(schedule=False),
                                  environ=self.environ).start()
             assert self.server.jobs.distributed
+            with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+                list(pool.map(lambda shop: shop.list_catalog(self.merchant(shop)), self.shops))
             self.http = LoopbackServer(self.server.app).start()
             for shop in self.shops:
                 shop.subscribe(self.http.url, self.server.services[shop.name].merchant)
@@ -146,12 +143,35 @@ class Fleet:
             raise
 
     def start_worker(self, concurrency: int = 2) -> subprocess.Popen:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli", "worker", *[str(s.path) for s in self.shops],
-             "--concurrency", str(concurrency)],
-            env={**os.environ, **self.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # Its log goes to a file: a pipe nobody reads fills up, and the worker blocks on its next line.
+        log = self.folder / f"worker-{len(self.workers)}.log"
+        with log.open("w", encoding="utf-8") as out:
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "engine.cli", "worker", *[str(s.path) for s in self.shops],
+                 "--concurrency", str(concurrency)],
+                env={**os.environ, **self.environ}, stdout=subprocess.DEVNULL, stderr=out, text=True)
+        worker.log = log
         self.workers.append(worker)
         return worker
+
+    def merchant(self, shop: Shop) -> Merchant:
+        return self.server.services[shop.name].merchant
+
+    def wait_workers(self, count: int, timeout: float = 120.0) -> None:
+        """Until `count` workers have loaded their merchants and registered with the queue."""
+        import psycopg
+
+        from engine.jobs.distributed import conninfo_of
+
+        deadline = time.monotonic() + timeout
+        with psycopg.connect(conninfo_of(self.state_url), autocommit=True) as conn:
+            while conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()[0] < count:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{count} workers did not start within {timeout} s")
+                for worker in self.workers:
+                    if worker.poll() is not None:
+                        raise AssertionError(f"a worker stopped: {worker.log.read_text()[-2000:]}")
+                time.sleep(0.1)
 
     def event_counts(self) -> dict[str, int]:
         total = {"pending": 0, "processing": 0, "done": 0, "failed": 0}
@@ -160,9 +180,20 @@ class Fleet:
                 total[key] += n
         return total
 
+    def queued_jobs(self) -> int:
+        """Per-SKU stock jobs and reconciliations not done yet (waiting, running or to be tried again)."""
+        import psycopg
+
+        from engine.jobs.distributed import TASK_RECONCILE, TASK_STOCK, conninfo_of
+
+        with psycopg.connect(conninfo_of(self.state_url)) as conn:
+            return conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE status IN ('todo', 'doing') "
+                                "AND task_name IN (%s, %s)", (TASK_STOCK, TASK_RECONCILE)).fetchone()[0]
+
     def settled(self) -> bool:
         c = self.event_counts()
-        return c["pending"] == 0 and c["processing"] == 0 and not any(shop.undelivered() for shop in self.shops)
+        return (c["pending"] == 0 and c["processing"] == 0 and self.queued_jobs() == 0
+                and not any(shop.undelivered() for shop in self.shops))
 
     def wait_settled(self, timeout: float = 300.0) -> float:
         """Seconds until every stored event is processed (and the simulators have nothing left to send)."""
@@ -182,6 +213,15 @@ class Fleet:
     def kill(self, worker: subprocess.Popen) -> None:
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
+
+    def wait_processing(self, timeout: float = 60.0) -> bool:
+        """Until some worker is processing events (False if none is within `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.event_counts()["processing"]:
+                return True
+            time.sleep(0.01)
+        return False
 
     def stop_workers(self) -> None:
         for worker in self.workers:

@@ -160,8 +160,12 @@ class Hold(Step):
         scope = Scope(record.data, record.data, None, {**self.context, **record.context,
                                                        "remote_id": record.remote_id})
         if not _truthy(self.when.evaluate(scope)):
+            skus = ([row["sku"] for row in run.store.reservations(conn, key)]
+                    if run.defer_stock is not None and not run.dry_run else [])
             released = not run.dry_run and run.store.release_stock(conn, key, "in the merchant system, cancelled "
                                                                             "or shipped")
+            if released and skus:
+                run.defer_stock(sorted(set(skus)))
             record.action = "release" if released else "skip"
             if not released:
                 record.detail["reason"] = "nothing held"
@@ -174,6 +178,8 @@ class Hold(Step):
                                   field_errors=[{"field": f"lines[{index}]", "message": "needs sku and quantity"}])
             held[str(sku)] = held.get(str(sku), 0) + quantity
         changed = bool(held) and not run.dry_run and run.store.reserve_stock(conn, key, held)
+        if changed and run.defer_stock is not None:
+            run.defer_stock(sorted(held))
         record.action = "hold" if changed else "skip"
         record.detail["held"] = held
         if not changed:
@@ -369,10 +375,11 @@ class Stock(Step):
             parent = (row.get("extra") or {}).get("parent")
             if parent:
                 all_skus.setdefault(str(parent), []).append(sku)
-        wanted = set(self.levels)
-        if run.mode == "reconcile":
+        # A run about given SKUs takes those the source's SKU index can read again (else none).
+        wanted = set() if run.skus else set(self.levels)
+        if run.mode == "reconcile" or run.skus:
             by = (self.options.get("read") or {}).get("by")
-            for sku in listed:
+            for sku in (run.skus or listed):
                 if sku in self.items:
                     continue
                 known = run.store.get_mapping("sku", source, sku) if by else None
@@ -393,7 +400,7 @@ class Stock(Step):
                      "sku_ids": {sku: listed[sku]["remote_id"] for sku in skus}}
             first = self._plan({sku: self.levels.get(sku, {}) for sku in skus}, skus, run)
             stored = {sku: run.store.get_stock(channel, sku) for sku in skus}
-            group["due"] = run.mode != "run" or self._due(first, stored, group, run)
+            group["due"] = run.mode != "run" or bool(run.skus) or self._due(first, stored, group, run)
             if group["due"]:
                 count = sum(1 for sku in skus if sku in self.items)
                 if items + count > size:
@@ -403,6 +410,13 @@ class Stock(Step):
                 self.windows.setdefault(window, []).append(listing)
             self.groups[listing] = group
             groups.append(group)
+        if run.defer_stock is not None and run.mode == "run" and not run.skus and not run.dry_run:
+            # Each SKU whose stock changed becomes a job of its own, which reads it again and
+            # writes it under its lock (see engine.jobs); nothing is written here.
+            due = sorted(sku for group in groups if group["due"] for sku in group["skus"])
+            if due:
+                run.defer_stock(due)
+            return
         try:
             for group in groups:
                 skus = group["skus"]
