@@ -96,6 +96,7 @@ type Order implements Node {
 type OrderEdge { node: Order! cursor: String! }
 type OrderConnection { nodes: [Order!]! edges: [OrderEdge!]! pageInfo: PageInfo! }
 type Job { id: ID! done: Boolean! }
+enum OrderSortKeys { CREATED_AT ID PROCESSED_AT UPDATED_AT }
 type WebhookHttpEndpoint { callbackUrl: URL! }
 type WebhookSubscription implements Node {
   id: ID! legacyResourceId: String! topic: String! format: String! callbackUrl: URL!
@@ -107,7 +108,7 @@ type WebhookSubscriptionConnection { nodes: [WebhookSubscription!]! edges: [Webh
 extend type Location { inventoryLevels(first: Int, after: String): InventoryLevelConnection! }
 
 extend type Query {
-  orders(first: Int, after: String, query: String, sortKey: String, reverse: Boolean): OrderConnection!
+  orders(first: Int, after: String, query: String, sortKey: OrderSortKeys, reverse: Boolean): OrderConnection!
   order(id: ID!): Order
   customers(first: Int, after: String, query: String): CustomerConnection!
   customer(id: ID!): Customer
