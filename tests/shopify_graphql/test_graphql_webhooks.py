@@ -9,6 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import pytest
 from gql_helpers import EXAMPLE, environ
 
 from engine.cli.webhooks import sync
@@ -21,6 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "simulators"))
 from test_sandbox_webhooks import Receiver  # noqa: E402
 
 URL = "https://connector.acme.test"
+
+pytestmark = pytest.mark.slow
 
 
 def test_subscriptions_go_through_graphql_and_deliveries_verify_as_on_rest(tmp_path: Path) -> None:
