@@ -15,6 +15,7 @@ from gql_helpers import merchant
 
 from engine.flow.runner import FlowRun
 from engine.flow.steps.push import _idempotency_key
+from engine.http.errors import TransportError
 from simulators.demo_orders import Shop as StoreStaff
 from simulators.sandbox import start_sandbox
 
@@ -182,3 +183,31 @@ def test_stock_from_two_locations_read_through_graphql_reaches_tiktok(shop):
     assert held  # the import's orders on hold
     assert stock.offered() == {sku: max(0, units - held.get(sku, 0)) for sku, units in expected(stock).items()}
     assert "inventory_update" not in FlowRun(acme, "inventory").run().counts
+
+
+def test_an_order_whose_create_answer_was_lost_is_found_by_name_not_made_twice(shop):
+    """orderCreate took effect but its answer never came (a dropped connection): the next run looks
+    the order up by its name, as on REST, and adopts it."""
+    sandbox, acme, _, _ = shop
+    fresh = sandbox.admin("tiktok_shop", "POST", "orders/generate", json={
+        "count": 2, "seed": 99, "statuses": {"AWAITING_SHIPMENT": 1}})["orders"]
+    conn = acme.connection("shopify")
+    original = conn.call
+
+    def lost(op, **kwargs):
+        response = original(op, **kwargs)
+        if op == "create_order":
+            raise TransportError("the connection dropped before the answer", op=op)
+        return response
+
+    conn.call = lost
+    try:
+        FlowRun(acme, "orders").run()
+    finally:
+        conn.call = original
+    assert [counts(sandbox)["by_name"].get(f"TT{oid}") for oid in fresh] == [1, 1]
+    again = FlowRun(acme, "orders").run()
+    assert {r["key"]: r["status"] for r in again.results if r["key"] in fresh} == {oid: "ok" for oid in fresh}
+    assert [counts(sandbox)["by_name"].get(f"TT{oid}") for oid in fresh] == [1, 1]
+    assert {acme.store.get_remote_id("order", "shopify", oid) for oid in fresh} == \
+        {str(shopify_orders(sandbox)[f"TT{oid}"]["id"]) for oid in fresh}
