@@ -114,6 +114,7 @@ class CompiledWebhooks:
     timestamp: Any | None
     window_seconds: float | None
     max_body_bytes: int | None
+    notices: Mapping[str, Any] = field(default_factory=dict)  # event name -> expression giving a finished job's id
 
     def topic_name(self, value: Any) -> str | None:
         """The event name flows list in `trigger.webhook`: the platform's value through `topics`."""
@@ -267,6 +268,8 @@ class _Compiler:
             timestamp=expr("timestamp"),
             window_seconds=float(section["window_seconds"]) if "window_seconds" in section else None,
             max_body_bytes=int(section["max_body_bytes"]) if "max_body_bytes" in section else None,
+            notices=MappingProxyType({str(event): self.jmespath(source, f"webhooks.notices.{event}")
+                                      for event, source in (section.get("notices") or {}).items()}),
         )
 
     def paginator(self, options: dict, path: str) -> Paginator | None:

@@ -30,6 +30,7 @@ import jmespath
 from graphql import GraphQLSyntaxError, OperationDefinitionNode, parse
 
 from engine import decimal_json
+from engine.http import notices
 from engine.http.paginate import _MAX_PAGES, PAGINATORS, PageRequest, PageState, Paginator, _stop_schema
 from engine.http.ratelimit import RATE_LIMITS, Limiter
 from engine.registry import Registry
@@ -159,13 +160,18 @@ class GraphQLBulkRead(RequestKind):
         ident, waited = operation.get("id"), 0.0
         if not ident:
             raise HttpCallError(f"{op}: the bulk operation start returned no id", op=op)
-        while operation.get("status") not in self.TERMINAL:
-            if waited >= self.timeout:
-                raise HttpCallError(f"{op}: bulk operation {ident} did not finish in {self.timeout:.0f} s", op=op,
-                                    retryable=True)
-            conn.sleep(self.poll_seconds)
-            waited += self.poll_seconds
-            operation = conn.call(self.poll, path_params={"id": ident}).record or {}
+        try:
+            while operation.get("status") not in self.TERMINAL:
+                if waited >= self.timeout:
+                    raise HttpCallError(f"{op}: bulk operation {ident} did not finish in {self.timeout:.0f} s",
+                                        op=op, retryable=True)
+                # Until the next poll, or until the platform's finish webhook names this operation
+                # (a connector's webhooks.notices, heard by `connector serve` in this process).
+                notices.wait(ident, self.poll_seconds, conn.sleep)
+                waited += self.poll_seconds
+                operation = conn.call(self.poll, path_params={"id": ident}).record or {}
+        finally:
+            notices.forget(ident)
         if operation["status"] != "COMPLETED":
             raise HttpCallError(f"{op}: bulk operation {ident} ended {operation['status']}"
                                 f" ({operation.get('errorCode') or 'no error code'})", op=op)

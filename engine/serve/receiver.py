@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine import decimal_json
+from engine.http import notices
 from engine.http.compile import CompiledWebhooks
 from engine.http.verify import Verifier
 from engine.lang.functions import parse_datetime
@@ -78,6 +79,10 @@ class Endpoint:
                 return Verdict(401, "stale")
         event_id = self._text(self.webhooks.event_id.search(scope)) if self.webhooks.event_id is not None else None
         topic = read_topic(self.webhooks, scope)
+        if topic in self.webhooks.notices:  # a platform job finished: wake the read waiting for it
+            job = self._text(self.webhooks.notices[topic].search(scope))
+            if job:
+                notices.notify(job)
         kept = {k: v for k, v in headers.items() if k not in self._not_stored}
         return Verdict(200, "ok", (self.connection, event_id, topic, raw, kept), topic)
 

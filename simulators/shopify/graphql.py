@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import graphql_bulk
+from . import graphql_bulk, graphql_orders
 from .catalog import create_product, get_product, update_product
 from .errors import ApiError
 from .graphql_schema import (
@@ -238,7 +238,8 @@ def _queries(state: ShopState) -> dict:
 
     return {"products": products, "product": product, "productVariants": product_variants,
             "productVariant": product_variant, "inventoryItems": inventory_items, "inventoryItem": inventory_item,
-            "locations": locations, "currentBulkOperation": current_bulk_operation, "node": node}
+            "locations": locations, "currentBulkOperation": current_bulk_operation, "node": node,
+            **graphql_orders.queries(state)}
 
 
 # ---------------------------------------------------------------------------------- mutations
@@ -370,7 +371,7 @@ def _mutations(state: ShopState) -> dict:
 
     return {"productSet": product_set, "productVariantsBulkUpdate": variants_bulk_update,
             "inventorySetQuantities": inventory_set_quantities, "bulkOperationRunQuery": bulk_run_query,
-            "bulkOperationCancel": bulk_cancel}
+            "bulkOperationCancel": bulk_cancel, **graphql_orders.mutations(state)}
 
 
 def _idempotency_key(info: Any) -> str | None:

@@ -14,6 +14,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -155,6 +156,8 @@ def _select(value: Any, selection_set: Any, parent_id: str | None, emit_line: An
 
 
 def _run(state: ShopState, op: dict, root: str, field: FieldNode) -> None:
+    # Shopify queues an operation before it runs; a test sets how long (POST /_admin/graphql/bulk_delay).
+    time.sleep(float(state.db.__dict__.get("bulk_delay") or 0))
     op["status"] = "RUNNING"
     nodes = _nodes_selection(field)
     query = _arg(field, "query")
@@ -202,4 +205,13 @@ async def bulk_file(request: Request) -> Response:
     return FileResponse(op["_path"], media_type="application/jsonl")
 
 
-ROUTES = [Route(BULK_PREFIX + "/{number:int}.jsonl", bulk_file, methods=["GET"])]
+async def admin_delay(request: Request) -> Response:
+    """POST /_admin/graphql/bulk_delay {"seconds": 1.5}: every bulk operation waits this long in
+    the queue (CREATED) before it runs, as a real one does behind other work."""
+    state = request.app.state.sim
+    state.db.bulk_delay = float((json.loads(await request.body() or b"{}")).get("seconds") or 0)
+    return JSONResponse({"seconds": state.db.bulk_delay})
+
+
+ROUTES = [Route(BULK_PREFIX + "/{number:int}.jsonl", bulk_file, methods=["GET"]),
+          Route("/_admin/graphql/bulk_delay", admin_delay, methods=["POST"])]

@@ -224,7 +224,9 @@ def schema_for(version: str) -> GraphQLSchema:
         sdl = sdl.replace("COMPARE_FIELD", "compareQuantity: Int").replace(
             "IGNORE_FIELD", "ignoreCompareQuantity: Boolean")
     directive = "directive @idempotent(key: String!) on FIELD" if version >= IDEMPOTENT_SINCE else ""
-    return build_schema(sdl.replace("DIRECTIVE_IDEMPOTENT", directive))
+    from .graphql_orders import SDL as ORDERS_SDL  # orders, customers, refunds, webhooks
+
+    return build_schema(sdl.replace("DIRECTIVE_IDEMPOTENT", directive) + ORDERS_SDL)
 
 
 # ----------------------------------------------------------------------------------- query cost
