@@ -246,3 +246,20 @@ def test_serve_routes_the_store_and_order_webhooks_to_the_stock_flows(shop):
     routes = routes_of(merchant)
     assert routes.flows_for("shopify", "INVENTORY_LEVELS_UPDATE") == ("inventory",)
     assert "inventory_holds" in routes.flows_for("tiktok_us", "ORDER_STATUS_CHANGE")
+
+
+def test_locations_that_do_not_exist_are_named_in_a_warning(tmp_path, caplog):
+    """The sandbox's seed decides its location ids: a merchant file naming another seed's locations
+    reads no level at all, which the run cannot tell from "no stock": it names the ids it read within."""
+    sandbox = start_sandbox(products=1, seed=18, max_variants=1, invalid_share=0.0)
+    shutil.copytree(EXAMPLE, tmp_path / "acme")
+    merchant = Merchant(tmp_path / "acme" / "merchant.yaml", environ=sandbox.environ())
+    try:
+        assert [loc["id"] for loc in sandbox.admin("shopify", "GET", "state")["locations"]][0] != 7000339563971
+        with caplog.at_level("WARNING", logger="engine.flow.steps.read"):
+            report = FlowRun(merchant, "inventory").run()
+        assert report.status == "ok" and report.counts == {}
+        assert "found nothing within 7000339563971, 7000339564126: check that these ids exist at store" in caplog.text
+    finally:
+        merchant.close()
+        sandbox.stop()

@@ -3,6 +3,7 @@ the last complete read."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,6 +18,8 @@ from engine.http import NotFoundError, ValidationFailedError
 from engine.lang.expr import ExprEvalError, Scope
 from engine.lang.functions import parse_datetime, rfc3339
 from engine.lang.mapping import _truthy
+
+log = logging.getLogger(__name__)
 
 # How values are written into one query parameter, for APIs whose filters are expressions (OData
 # `$filter`): each value through `each`, joined with `join`, the result through `template`
@@ -182,21 +185,30 @@ class Pull(Step):
                     if run.limit is not None and count >= run.limit:
                         return  # a partial read never moves the cursor
         self.complete = True
+        if count == 0 and self.scope is not None:
+            # A scoped read finding nothing at all is most often an id that does not exist (a
+            # location copied from another shop): say so, since the run itself has nothing to fail.
+            log.warning("%s: %s found nothing within %s: check that these ids exist at %s",
+                        run.flow, self.options["operation"], ", ".join(self._scope_values(run)) or "(none)",
+                        self.options["from"])
 
     def _pages(self, conn: Any, run: RunContext, query: dict | None, body: dict | None) -> Iterator[Any]:
         """The pages of the read; with a scope, of one read per batch of the scope's values."""
         if self.scope is None:
             yield from conn.paginate(self.options["operation"], query=query, body=body)
             return
-        options = dict(run.options)
-        found = self.scope.evaluate(Scope(options, options, None, options)) or []
-        values = list(dict.fromkeys(str(v) for v in (found if isinstance(found, list) else [found])
-                                    if v not in (None, "")))
+        values = self._scope_values(run)
         param = self.options.get("scope_param") or {}
         size = int(param.get("size", 50))
         for start in range(0, len(values), size):
             scoped = put_param(query, param["query"], format_param(param, values[start:start + size]), param)
             yield from conn.paginate(self.options["operation"], query=scoped, body=body)
+
+    def _scope_values(self, run: RunContext) -> list[str]:
+        options = dict(run.options)
+        found = self.scope.evaluate(Scope(options, options, None, options)) or []
+        return list(dict.fromkeys(str(v) for v in (found if isinstance(found, list) else [found])
+                                  if v not in (None, "")))
 
     def _records_of(self, item: Any, error: Exception | None) -> Iterator[Record]:
         error = error or refused_error(item)  # a number the JSON reader refused: this record's dead letter
