@@ -18,6 +18,7 @@ and may carry `cast`, `scale`, `default` and `required`. Target keys may be dott
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -335,11 +336,16 @@ class MappingPlan:
             if isinstance(spec, dict) and "default" in spec
         }
         self.required = required
-        # The same plan as one generated Python function (engine.lang.mapping_codegen): it maps
-        # a record that has no field error; any other record goes through the nodes above.
+
+    @functools.cached_property
+    def _fast(self) -> Any:
+        """The same plan as one generated Python function (engine.lang.mapping_codegen): it maps
+        a record that has no field error; any other record goes through the nodes. Generated at
+        the first record, not at compile: `connector validate` compiles every mapping and maps
+        none, and generating is a third of its time."""
         from engine.lang.mapping_codegen import generate
 
-        self._fast = generate(root, name)
+        return generate(self._root, self.name)
 
     def apply(self, record: Any, context: dict | None = None) -> MapResult:
         ctx = {**self.context_defaults, **(context or {})}
