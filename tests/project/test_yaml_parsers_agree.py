@@ -5,7 +5,6 @@ refuse it alike (the message then comes from the pure-Python parser)."""
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import pytest
 
