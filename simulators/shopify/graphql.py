@@ -374,21 +374,9 @@ def _mutations(state: ShopState) -> dict:
             "bulkOperationCancel": bulk_cancel, **graphql_orders.mutations(state)}
 
 
-def _idempotency_key(info: Any) -> str | None:
-    for directive in info.field_nodes[0].directives or ():
-        if directive.name.value == "idempotent":
-            for argument in directive.arguments:
-                if argument.name.value == "key":
-                    node = argument.value
-                    if hasattr(node, "value"):
-                        return str(node.value)
-                    return str(info.context["variables"].get(node.name.value))
-    return None
-
-
 def _inventory_set(state: ShopState, info: Any, data: dict) -> dict:
     version = info.context["version"]
-    key = _idempotency_key(info)
+    key = graphql_orders.idempotency_key(info)
     if key is None and version >= IDEMPOTENT_REQUIRED_SINCE:
         return {"inventoryAdjustmentGroup": None, "userErrors": [
             {"field": None, "message": "The @idempotent directive is required for this mutation.",
