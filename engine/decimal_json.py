@@ -95,10 +95,14 @@ def parse_decimal_text(text: str) -> Decimal:
         if not stripped.isascii() and any(c.isdigit() for c in stripped):
             raise ValueError(f"not a decimal number: {text!r} (digits must be ASCII 0-9)")
         raise ValueError(f"not a decimal number: {text!r}")
-    problem = number_problem(stripped)
-    if problem:
-        raise ValueError(f"number {RefusedNumber.of(stripped, '')} refused: {problem}")
-    return _unsigned_zero(Decimal(stripped))
+    # Short ASCII text without an exponent is within every limit (amounts are: "19.99"), so the
+    # digit and exponent count is only made for the rest; -0 only needs a look when signed.
+    if len(stripped) > MAX_DIGITS or not stripped.isascii() or "e" in stripped or "E" in stripped:
+        problem = number_problem(stripped)
+        if problem:
+            raise ValueError(f"number {RefusedNumber.of(stripped, '')} refused: {problem}")
+    value = Decimal(stripped)
+    return _unsigned_zero(value) if stripped[0] == "-" else value
 
 
 def check_decimal(value: Decimal) -> Decimal:
