@@ -107,7 +107,8 @@ def _empty_key_before(node: yaml.MappingNode, index: int, parent_col: int | None
         key_node, value_node = node.value[j]
         if not isinstance(key_node, yaml.ScalarNode) or key_node.value == repeated:
             return None
-        if isinstance(value_node, yaml.ScalarNode) and value_node.value == "" and not value_node.style:  # plain: None, or "" from libyaml
+        # An empty plain value: its style is None from the Python parser and "" from libyaml's.
+        if isinstance(value_node, yaml.ScalarNode) and value_node.value == "" and not value_node.style:
             return key_node
     return None
 
