@@ -80,7 +80,9 @@ class Sandbox:
 
     def admin(self, name: str, method: str, path: str, **kwargs: Any) -> Any:
         response = httpx.request(method, f"{self.urls[name]}/_admin/{path}", timeout=30, **kwargs)
-        response.raise_for_status()
+        if response.is_error:  # the simulator's own words say why (raise_for_status drops them)
+            raise httpx.HTTPStatusError(f"{name} {method} /_admin/{path}: {response.status_code} {response.text[:500]}",
+                                        request=response.request, response=response)
         return response.json() if response.content else None
 
     def point_webhooks(self, url: str | None) -> None:

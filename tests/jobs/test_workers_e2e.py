@@ -22,9 +22,17 @@ from simulators.common import LoopbackServer  # noqa: E402
 pytestmark = pytest.mark.slow
 
 
-def start_worker(path: Path, environ: dict, concurrency: int = 2) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "engine.cli", "worker", str(path), "--concurrency", str(concurrency)],
-                            env={**os.environ, **environ}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def start_worker(path: Path, environ: dict, log: Path, concurrency: int = 2) -> subprocess.Popen:
+    """A worker whose output goes to `log` (a pipe nobody reads until the end could fill up and
+    stall the worker on a write)."""
+    with log.open("a") as out:
+        return subprocess.Popen([sys.executable, "-m", "engine.cli", "worker", str(path), "--concurrency",
+                                 str(concurrency)], env={**os.environ, **environ}, stdout=out,
+                                stderr=subprocess.STDOUT, text=True)
+
+
+def tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-3000:] if log.exists() else ""
 
 
 def test_workers_take_the_queued_events_and_survive_a_kill(tmp_path, postgres_database):
@@ -36,7 +44,8 @@ def test_workers_take_the_queued_events_and_survive_a_kill(tmp_path, postgres_da
     environ = {**environ, "CONNECTOR_STATE_URL": postgres_database}
     server = Server([path], ServeOptions(schedule=False), environ=environ).start()
     http = LoopbackServer(server.app).start()
-    workers = [start_worker(path, environ), start_worker(path, environ)]
+    logs = [tmp_path / f"worker{n}.log" for n in range(3)]
+    workers = [start_worker(path, environ, logs[0]), start_worker(path, environ, logs[1])]
     try:
         assert server.jobs.distributed
         merchant = server.services["acme"].merchant
@@ -58,7 +67,7 @@ def test_workers_take_the_queued_events_and_survive_a_kill(tmp_path, postgres_da
         wait_until(lambda: store.event_counts()["processing"] > 0, timeout=60, every=0.02)
         workers[0].send_signal(signal.SIGKILL)
         workers[0].wait(timeout=30)
-        workers.append(start_worker(path, environ))
+        workers.append(start_worker(path, environ, logs[2]))
 
         def settled() -> bool:
             c = store.event_counts()
@@ -71,7 +80,8 @@ def test_workers_take_the_queued_events_and_survive_a_kill(tmp_path, postgres_da
                                     "WHERE status::text <> 'succeeded' ORDER BY id").fetchall()
                 workers_rows = conn.execute("SELECT * FROM procrastinate_workers").fetchall()
             workers[1].send_signal(signal.SIGKILL)
-            out = workers[1].communicate(timeout=10)[0][-3000:]
+            workers[1].wait(timeout=10)
+            out = tail(logs[1])
             raise AssertionError(f"not settled: {store.event_counts()} jobs={jobs} workers={workers_rows}\n{out}") from None
         tiktok = {o["id"]: o for o in sandbox.admin("tiktok_shop", "GET", "state")["orders"]}
         paid = {oid for oid in ids if tiktok[oid]["status"] not in ("UNPAID", "ON_HOLD", "CANCELLED")}
@@ -96,4 +106,4 @@ def test_workers_take_the_queued_events_and_survive_a_kill(tmp_path, postgres_da
         server.stop()
         sandbox.stop()
     # Stopped by SIGTERM, a worker finishes what it runs and exits cleanly.
-    assert workers[1].returncode == 0, workers[1].stdout.read()[-3000:]
+    assert workers[1].returncode == 0, tail(logs[1])
