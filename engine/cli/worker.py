@@ -18,7 +18,10 @@ def register(main: click.Group) -> None:
     @click.option("--reconcile", "reconcile_cron", default="30 * * * *", show_default=True, metavar="CRON",
                   help="When each merchant's stock flows are reconciled with the channel (UTC cron; "
                        "'off' for never). One reconciliation per flow waits at most, whichever worker queued it.")
-    def worker(merchant_files: tuple[Path, ...], concurrency: int, reconcile_cron: str) -> None:
+    @click.option("--poll-seconds", default=0.5, show_default=True, type=click.FloatRange(0.05, 60),
+                  help="How often to look for jobs that became due (one whose lock was freed, one to "
+                       "try again); new jobs wake the worker at once.")
+    def worker(merchant_files: tuple[Path, ...], concurrency: int, reconcile_cron: str, poll_seconds: float) -> None:
         """Take the jobs of MERCHANT_FILE... from the PostgreSQL job queue: events that `connector
         serve` received and stored, flows with trigger.schedule on their cron, runs asked for by
         hand, each SKU's stock changes (one job per SKU), reconciliations. One merchant's events,
@@ -33,4 +36,4 @@ def register(main: click.Group) -> None:
         cron = None if reconcile_cron.strip().lower() == "off" else reconcile_cron
         if cron is not None and not croniter.is_valid(cron):
             raise CliError(f"--reconcile {reconcile_cron!r} is not a cron expression (or 'off')", exit_codes.USAGE)
-        Worker(list(merchant_files), concurrency=concurrency, reconcile_cron=cron).run()
+        Worker(list(merchant_files), concurrency=concurrency, reconcile_cron=cron, poll_seconds=poll_seconds).run()

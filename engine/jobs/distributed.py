@@ -61,6 +61,10 @@ RECONCILE_CRON = "30 * * * *"  # hourly
 # 1, 2, 4, 8, 16 s later.
 STOCK_RETRY = procrastinate.RetryStrategy(max_attempts=6, exponential_wait=1)
 RECOVER_QUEUE = "connector"
+# A worker looks for due jobs at least this often. procrastinate wakes workers when a job is
+# queued, but not when the job holding a waiting job's lock ends, nor when a job to try again
+# becomes due; its own default (5 s) would leave such a job (a SKU's stock) waiting that long.
+POLL_SECONDS = 0.5
 SWEEP_CRON = "* * * * * */5"  # every 5 seconds (procrastinate's sixth field is seconds)
 
 
@@ -190,17 +194,19 @@ class Worker:
 
     concurrency: jobs run at once (each a thread: flows are blocking work); also the size of the
         pool that runs one event batch's flows side by side.
+    poll_seconds: how often the worker looks for due jobs besides being woken by new ones.
     """
 
     def __init__(self, merchant_files: list[str | Path], *, concurrency: int = 2, environ: dict | None = None,
                  transports: dict | None = None, claim_lease_seconds: float = 60.0,
                  heartbeat_seconds: float = 2.0, stalled_seconds: float = 10.0,
-                 reconcile_cron: str | None = RECONCILE_CRON) -> None:
+                 reconcile_cron: str | None = RECONCILE_CRON, poll_seconds: float = POLL_SECONDS) -> None:
         from engine.serve import ServeOptions, Server
         from engine.serve.workers import EventDispatcher
         from engine.state import is_postgres_url
 
         self.concurrency = concurrency
+        self.poll_seconds = poll_seconds
         self.reconcile_cron = reconcile_cron
         self.jobs: ProcrastinateJobs | None = None
         self.heartbeat_seconds, self.stalled_seconds = heartbeat_seconds, stalled_seconds
@@ -326,7 +332,8 @@ class Worker:
         try:
             app.run_worker(queues=queues, concurrency=self.concurrency, name=self.name, wait=True,
                            update_heartbeat_interval=self.heartbeat_seconds,
-                           stalled_worker_timeout=self.stalled_seconds, install_signal_handlers=True)
+                           stalled_worker_timeout=self.stalled_seconds, install_signal_handlers=True,
+                           fetch_job_polling_interval=self.poll_seconds)
         finally:
             self.close()
 

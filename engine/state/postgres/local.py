@@ -78,9 +78,11 @@ def free_port() -> int:
 class LocalPostgres:
     """One server in a temporary directory; ``stop()`` (or leaving the ``with``) removes it all."""
 
-    def __init__(self, *, max_connections: int = 300, install: bool = True) -> None:
+    def __init__(self, *, max_connections: int = 300, install: bool = True,
+                 settings: dict[str, str] | None = None) -> None:
         self.bin = find_binaries(install)
         self.max_connections = max_connections
+        self.extra_settings = dict(settings or {})  # postgresql.conf lines of the caller's own
         self.port = 0
         self.dir: Path | None = None
         self._user: str | None = None
@@ -116,6 +118,7 @@ class LocalPostgres:
             "listen_addresses": "'127.0.0.1'", "unix_socket_directories": f"'{self.dir}'",
             "max_connections": str(self.max_connections), "fsync": "off", "synchronous_commit": "off",
             "full_page_writes": "off", "shared_buffers": "64MB", "log_min_messages": "warning",
+            **self.extra_settings,
         }
         with open(data / "postgresql.conf", "a", encoding="utf-8") as conf:
             conf.writelines(f"{k} = {v}\n" for k, v in settings.items())
