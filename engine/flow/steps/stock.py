@@ -340,6 +340,7 @@ class Stock(Step):
         self.windows: dict[int, list[str]] = {}
         self.groups: dict[str, dict] = {}
         self.fresh: dict[str, dict[str, dict[str, dict]]] = {}
+        self.fresh_held: dict[str, dict[str, int]] = {}  # listing -> SKU -> units held, read before `fresh`
         self.current_read: dict[str, dict[str, dict[str, int]]] = {}
         self.held: dict[str, list[str]] = {}
         self.ignored: dict[str, str] = {}  # warehouse -> why it takes no stock (read once)
@@ -442,6 +443,7 @@ class Stock(Step):
         finally:
             self._release(listing, run)
             self.fresh.pop(listing, None)
+            self.fresh_held.pop(listing, None)
             self.current_read.pop(listing, None)
 
     def _read_ahead(self, group: dict, run: RunContext) -> None:
@@ -462,9 +464,16 @@ class Stock(Step):
                 ahead = [listing]
                 self._wait_for_locks(group["skus"], run)
                 self.held[listing] = group["skus"]
-        levels = self._reread([sku for name in ahead for sku in self.groups[name]["skus"]], run)
+        skus = [sku for name in ahead for sku in self.groups[name]["skus"]]
+        # The holds before the levels. An order the store takes between the two reads is then
+        # counted twice (held, and gone from the levels): one unit too few offered until its hold
+        # is let go, which writes the SKU again. Read the other way round, it would count nowhere
+        # (not held any more, not yet gone from the levels read): one unit oversold.
+        held = held_units(run.store, source, set(skus))
+        levels = self._reread(skus, run)
         for name in ahead:
             self.fresh[name] = {sku: levels[sku] for sku in self.groups[name]["skus"]}
+            self.fresh_held[name] = {sku: held.get(sku, 0) for sku in self.groups[name]["skus"]}
         if run.mode == "reconcile":
             current = self._current(ahead, run)
             for name in ahead:
@@ -491,7 +500,7 @@ class Stock(Step):
         come between (they wait for the locks). A dry run reads and computes, and writes nothing."""
         channel = run.conn_name(self.options["to"])
         skus, listing = group["skus"], group["listing"]
-        plan = self._plan(self.fresh[listing], skus, run)
+        plan = self._plan(self.fresh[listing], skus, run, self.fresh_held.get(listing))
         stored = {sku: run.store.get_stock(channel, sku) for sku in skus}
         stamp = self._stamp(listing, run)
         drift: list[dict] = []
@@ -626,10 +635,12 @@ class Stock(Step):
         return True
 
     # -- arithmetic on a listing's SKUs
-    def _plan(self, levels: dict[str, dict[str, dict]], skus: list[str], run: RunContext) -> dict[str, dict]:
+    def _plan(self, levels: dict[str, dict[str, dict]], skus: list[str], run: RunContext,
+              held: dict[str, int] | None = None) -> dict[str, dict]:
+        """Each SKU's figures; `held`: the holds read before `levels` were (read now if not given)."""
         feeds = [(w, locs) for w, locs in self.feeds if w not in self.ignored]
-        source = run.conn_name(self.options["from"])
-        held = held_units(run.store, source, set(skus))
+        if held is None:
+            held = held_units(run.store, run.conn_name(self.options["from"]), set(skus))
         buffers = run.options.get("sku_buffers") or {}
         plan = {}
         for sku in skus:
