@@ -32,6 +32,7 @@ def listed_sandbox(folder: Path, **tiktok_options):
     sandbox = start_sandbox(products=20, seed=21, max_variants=3, invalid_share=0.0, tiktok_options=tiktok_options,
                             shopify_options={"bucket_size": 400, "leak_per_second": 50.0})
     path = acme_project(folder)
+    use_sandbox_locations(sandbox, path)
     environ = {**sandbox.environ(), "ACME_SHOPIFY_WEBHOOK_SECRET": SHOPIFY_SECRET}
     merchant = Merchant(path, environ=environ)
     try:
@@ -40,6 +41,17 @@ def listed_sandbox(folder: Path, **tiktok_options):
         merchant.close()
     sandbox.admin("tiktok_shop", "POST", "audit/run", json={})
     return sandbox, path, environ
+
+
+def use_sandbox_locations(sandbox, path: Path) -> None:
+    """The example's location ids are those of the sandbox's default seed; with another seed its
+    inventory flow would find no level at them and offer 0 of every SKU an order touches (until
+    a later order burst finds nothing in stock to order)."""
+    ids = [str(loc["id"]) for loc in sandbox.admin("shopify", "GET", "state")["locations"]]
+    text = path.read_text(encoding="utf-8")
+    for example, own in zip(("7000339563971", "7000339564126"), ids, strict=False):
+        text = text.replace(f'"{example}"', f'"{own}"')
+    path.write_text(text, encoding="utf-8")
 
 
 def wait_until(check, timeout: float = 120.0, every: float = 0.2):
