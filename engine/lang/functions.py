@@ -426,6 +426,27 @@ def _to_entries(value: dict | None) -> list[dict]:
 
 # json.dumps(value, sort_keys=True, default=str) without building an encoder per call.
 _GROUP_KEY = json.JSONEncoder(sort_keys=True, default=str)
+_SCALAR_TEXT = {None: "null", True: "true", False: "false"}
+
+
+def _group_text(value: Any) -> str:
+    """_GROUP_KEY.encode(value), written out for the usual group keys (text, whole numbers, null,
+    booleans, and a flat list of those: the mapping's `[seller_sku, id, is_gift]`), since the
+    encoder's set-up costs more than the key. Any other value goes to the encoder itself."""
+    kind = type(value)
+    if kind is str:
+        return _ENCODE_TEXT(value)
+    if kind is int:
+        return int.__repr__(value)
+    if value is None or kind is bool:
+        return _SCALAR_TEXT[value]
+    if kind is list and all(type(item) in _FLAT_KINDS for item in value):
+        return "[" + ", ".join([_group_text(item) for item in value]) + "]"
+    return _GROUP_KEY.encode(value)
+
+
+_ENCODE_TEXT = json.encoder.encode_basestring_ascii  # what the encoder writes text with (ensure_ascii)
+_FLAT_KINDS = frozenset({str, int, bool, type(None)})
 
 
 @function("group_by", "array|null", "string", returns="array", example=Example(
@@ -438,7 +459,7 @@ def _group_by(items: list | None, key: str) -> list[dict]:
     for item in items or []:
         value = item.get(key) if isinstance(item, dict) else None
         # Values compare by their JSON text: "1" and 1 are two groups, as are 1 and true.
-        identity = _GROUP_KEY.encode(value)
+        identity = _group_text(value)
         group = groups.get(identity)
         if group is None:
             group = groups[identity] = {"key": value, "items": []}
