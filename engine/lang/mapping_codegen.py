@@ -46,10 +46,11 @@ class _Writer:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.names: dict[str, Any] = {"Scope": Scope, "Fallback": Fallback, "EMPTY": _EMPTY, "EMPTIES": _EMPTIES,
-                                      "UNSET": _UNSET}
+                                      "UNSET": _UNSET, "_key": m._key}
         self._ids: dict[int, str] = {}
         self._count = 0
         self._memo_count = 0  # its own counter: the other names are the same in both passes
+        self.supplied: dict[str, str] = {}  # context key of a lookup table -> its per-record name
 
     def memo_name(self) -> str:
         self._memo_count += 1
@@ -89,11 +90,11 @@ def generate(root: Any, name: str = "") -> Callable[[Any, dict], dict] | None:
         memo.counting = False
         writer = _Writer()
         body = _Gen(writer, memo)
-        writer.line(1, "scope0 = Scope(record, record, None, ctx)")
-        start = len(writer.lines)
         body.object_into(root, _Level("record", "scope0", "None"), "out", 1)
         writer.line(1, "return out")
-        writer.lines[start:start] = memo.resets("record", 1)
+        # The record's Scope only when an expression's closures are called with it.
+        scope = ["    scope0 = Scope(record, record, None, ctx)"] if _uses("scope0", writer.lines) else []
+        writer.lines[0:0] = scope + memo.resets("record", 1) + _supplied_tables(writer, 1)
     except _Unsupported:
         return None
     source = "def mapped(record, ctx):\n" + "\n".join(writer.lines) + "\n"
@@ -106,6 +107,22 @@ def generate(root: Any, name: str = "") -> Callable[[Any, dict], dict] | None:
 
 class _Unsupported(Exception):
     pass
+
+
+def _uses(name: str, lines: list[str]) -> bool:
+    used = re.compile(rf"\b{name}\b")
+    return any(used.search(text) for text in lines)
+
+
+def _supplied_tables(writer: _Writer, depth: int) -> list[str]:
+    """The lines that read, once per record, each lookup table the context supplies: an object
+    there is the table (LookupTable.get's test), anything else supplies no entry."""
+    lines = []
+    for context_key, name in writer.supplied.items():
+        lines.append("    " * depth + f"{name} = ctx.get({context_key!r})")
+        lines.append("    " * depth + f"if not isinstance({name}, dict):")
+        lines.append("    " * (depth + 1) + f"{name} = EMPTY")
+    return lines
 
 
 class _Memo:
@@ -257,11 +274,33 @@ class _Gen:
             w.line(depth, f"{target} = {w.bind(expr.evaluate, 'evaluate')}({level.scope})")
 
     def lookup(self, node: Any, level: _Level, target: str, depth: int) -> None:
-        key = self.w.temp("k")
+        """LookupTable.get written out (a call per item costs as much as the rest of a small
+        field): the key as text, the table the context supplies first, then the mapping's own
+        values, then the default; a miss without a default falls back like any field error."""
+        w, table = self.w, node.table
+        key = w.temp("k")
         self.value(node.source, level, key, depth)
-        # A miss without a default raises KeyError, which falls back like any field error.
-        # (LookupTable.get reads only the scope's context, which every level shares: scope0.)
-        self.w.line(depth, f"{target} = {self.w.bind(node.table.get, 'table')}({key}, scope0)")
+        w.line(depth, f"{key} = {key} if type({key}) is str else _key({key})")
+        test = "if"
+        if table.context_key:
+            supplied = self.supplied_table(table.context_key)
+            w.line(depth, f"if {key} in {supplied}:")
+            w.line(depth + 1, f"{target} = {supplied}[{key}]")
+            test = "elif"
+        values = w.bind(table.values, "values")
+        w.line(depth, f"{test} {key} in {values}:")
+        w.line(depth + 1, f"{target} = {values}[{key}]")
+        w.line(depth, "else:")
+        w.line(depth + 1, f"{target} = {w.bind(table.default, 'default')}" if table.has_default else "raise Fallback")
+
+    def supplied_table(self, context_key: str) -> str:
+        """The name of the table the context supplies under `context_key`, read once per record
+        (an empty one when the context has none, or something other than an object there)."""
+        w = self.w
+        name = w.supplied.get(context_key)
+        if name is None:
+            name = w.supplied[context_key] = w.temp("supplied")
+        return name
 
     def condition(self, node: Any, level: _Level, target: str, depth: int) -> None:
         w = self.w
@@ -315,8 +354,7 @@ class _Gen:
             w.line(body + 1, "break")
         # Scope(current, root, parent, context), as _Each builds it for every item: only when
         # something in the item calls an expression's closures with it.
-        used = re.compile(rf"\b{scope}\b")
-        if any(used.search(text) for text in w.lines[start:]):
+        if _uses(scope, w.lines[start:]):
             w.lines.insert(start, "    " * body + f"{scope} = Scope({entry}, record, {level.cur}, ctx)")
         w.lines[start:start] = self.memo.resets(entry, body)
 
