@@ -174,7 +174,11 @@ def _decimal(value: Any, places: Any = None) -> str:
           example=("money_add('19.99', '0.01', '100')", "120.00"))
 def _money_add(*values: Any) -> str:
     """Exact sum of decimal amounts."""
-    return decimal_text(sum((to_decimal(v) for v in values), Decimal(0)))
+    return decimal_text(_added(values))
+
+
+def _added(values: tuple) -> Decimal:
+    return sum((to_decimal(v) for v in values), Decimal(0))
 
 
 @function("money_sum", "array|null", optional=("number",), names=("values", "places"), returns="string",
@@ -182,11 +186,15 @@ def _money_add(*values: Any) -> str:
                           input={"units": [{"discount": "1.25"}, {"discount": None}, {"discount": "2.25"}]}))
 def _money_sum(values: list | None, places: Any = None) -> str:
     """Exact sum of a list of amounts (nulls and empty text skipped, no amounts: "0"); `places` rounds half-up."""
+    return decimal_text(_summed(values, places))
+
+
+def _summed(values: list | None, places: Any) -> Decimal:
     total = Decimal(0)
     for v in values or ():
         if v is not None and v != "":
             total += to_decimal(v)
-    return decimal_text(quantize(total, int(places)) if places is not None else total)
+    return quantize(total, int(places)) if places is not None else total
 
 
 @function("money", "string|number|null", "string|null", returns="object|null",
@@ -203,6 +211,47 @@ def _money(amount: Any, currency: str | None) -> dict | None:
 def _money_sub(a: Any, b: Any) -> str:
     """Exact difference a - b of decimal amounts."""
     return decimal_text(to_decimal(a) - to_decimal(b))
+
+
+# ---------------------------------------------------------------- amounts passed on as Decimals
+# money(money_sum(...), ...) writes the sum out as text for money() to read it back. Compiled
+# mappings hand such an amount over as the Decimal instead (engine.lang.mapping_codegen), through
+# these twins: each gives the Decimal that to_decimal() would read from its function's text, or
+# raises where that reading would refuse the text.
+
+
+def reread(value: Decimal) -> Decimal:
+    """to_decimal(decimal_text(value)), reading the text only when it may be refused (it may
+    hold more digits than the reader takes). Otherwise `value` itself, -0 as 0: the text read
+    back is the same number, and its own text and every sum and difference made with it are
+    the same text (a whole number written with a positive exponent, 1E+2, is read back as 100:
+    the two write and add up alike)."""
+    text = format(value, "f")
+    if len(text) > MAX_DIGITS:
+        return parse_decimal_text(text)
+    return value.copy_abs() if text[0] == "-" and value.is_zero() else value
+
+
+def money_sum_amount(values: list | None, places: Any = None) -> Decimal:
+    """to_decimal(money_sum(values, places))."""
+    return reread(_summed(values, places))
+
+
+def money_add_amount(*values: Any) -> Decimal:
+    """to_decimal(money_add(*values))."""
+    return reread(_added(values))
+
+
+def money_sub_amount(a: Any, b: Any) -> Decimal:
+    """to_decimal(money_sub(a, b))."""
+    return reread(to_decimal(a) - to_decimal(b))
+
+
+# Each text-writing function with its Decimal twin, and the functions that read the arguments
+# at those positions (None: every one) with to_decimal() and nothing else.
+AMOUNT_TWINS: dict[Callable, Callable] = {_money_sum: money_sum_amount, _money_add: money_add_amount,
+                                           _money_sub: money_sub_amount}
+AMOUNT_READERS: dict[Callable, tuple[int, ...] | None] = {_money: (0,), _money_add: None, _money_sub: (0, 1)}
 
 
 @function("money_mul", "string|number", "string|number", optional=("number",), returns="string",

@@ -18,6 +18,7 @@ calls the closures engine.lang.expr compiled for it, with the same scope.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -185,7 +186,8 @@ def _deps(node: dict) -> frozenset[str]:
 
 
 _AT, _PARENT, _NONE = frozenset({"@"}), frozenset({"parent"}), frozenset()
-_TRIVIAL = frozenset({"field", "literal", "identity", "current"})  # as cheap to read again as to remember
+_TRIVIAL = frozenset({"field", "literal", "identity", "current"})
+_PASSES_AMOUNTS = frozenset({"function_expression", "or_expression", "and_expression"})  # see _JMESPath.code  # as cheap to read again as to remember
 
 
 class _Gen:
@@ -406,11 +408,18 @@ class _JMESPath:
         self.names.setdefault("_NOT_NUMBERS", frozenset((str, list, dict, bool, type(None))))
         self.names.setdefault("_NUMS", frozenset((int, float, bool)))
 
-    def code(self, node: dict, value: str) -> str:
+    def code(self, node: dict, value: str, amount: bool = False) -> str:
+        """`node` applied to `value`. With `amount`, the value only goes to to_decimal() (an
+        amount argument of money() and the like): an amount written as text by money_sum() and
+        the like may then come as the Decimal that text would be read as (AMOUNT_TWINS)."""
         method = getattr(self, "_" + node["type"], None)
         if method is None:
             raise _Unsupported(node["type"])
-        key = self._memo_key(node, value)
+        if amount and node["type"] in _PASSES_AMOUNTS:
+            method = functools.partial(method, amount=True)
+        else:
+            amount = False
+        key = self._memo_key(node, value, amount)
         if key is None:
             return method(node, value)
         memo = self.memo
@@ -425,7 +434,7 @@ class _JMESPath:
             memo.by_scope.setdefault(key[0], []).append(name)
         return f"({name} if {name} is not UNSET else ({name} := {method(node, value)}))"
 
-    def _memo_key(self, node: dict, value: str) -> tuple | None:
+    def _memo_key(self, node: dict, value: str, amount: bool = False) -> tuple | None:
         """(the record or item it is remembered for, the node) when `node` applied to `value`
         can be remembered; None otherwise."""
         if node["type"] in _TRIVIAL:
@@ -444,7 +453,7 @@ class _JMESPath:
         # What parent() reads is part of the key: the record's parent() is null, an item's is the
         # record, so the same text at both levels is two values, though both are kept per record.
         reads = self.level.parent if "parent" in deps else None
-        return scope, reads, json.dumps(node, sort_keys=True, default=repr)
+        return scope, reads, amount, json.dumps(node, sort_keys=True, default=repr)
 
     def _tmp(self) -> str:
         return self.w.temp("_j")
@@ -555,16 +564,19 @@ class _JMESPath:
         return self._then(v, bound, f"((({a} := {left}), ({b} := {right}), ({a} {_ORDER_OPS[op]} {b}) if "
                                     f"{orderable.format(a)} and {orderable.format(b)} else None)[2])")
 
-    def _or_expression(self, node: dict, value: str) -> str:
+    # `a || b` and `a && b` give one of their operands as it is: the right one may be an amount
+    # (see code()); the left one is tested for truth, as text.
+
+    def _or_expression(self, node: dict, value: str, amount: bool = False) -> str:
         v, bound = self._name(value)
         t = self._tmp()
-        left, right = (self.code(child, v) for child in node["children"])
+        left, right = self.code(node["children"][0], v), self.code(node["children"][1], v, amount)
         return self._then(v, bound, f"({right} if {_false_code(t, left)} else {t})")
 
-    def _and_expression(self, node: dict, value: str) -> str:
+    def _and_expression(self, node: dict, value: str, amount: bool = False) -> str:
         v, bound = self._name(value)
         t = self._tmp()
-        left, right = (self.code(child, v) for child in node["children"])
+        left, right = self.code(node["children"][0], v), self.code(node["children"][1], v, amount)
         return self._then(v, bound, f"({t} if {_false_code(t, left)} else {right})")
 
     def _not_expression(self, node: dict, value: str) -> str:
@@ -590,8 +602,8 @@ class _JMESPath:
                 f"and ({test}) else {refuse.__name__}())")
         return self._then(v, bound, code)
 
-    def _function_expression(self, node: dict, value: str) -> str:
-        from engine.lang.functions import context_value
+    def _function_expression(self, node: dict, value: str, amount: bool = False) -> str:
+        from engine.lang.functions import AMOUNT_READERS, AMOUNT_TWINS, context_value
 
         name, children = node["value"], node["children"]
         if name == "root" and not children:
@@ -611,10 +623,14 @@ class _JMESPath:
         if fast is None:
             raise _Unsupported(name)
         call, checks = fast
+        read_as_amounts = AMOUNT_READERS.get(call, ())
+        if amount and call in AMOUNT_TWINS:
+            call = AMOUNT_TWINS[call]
         v, bound = self._name(value)
         args = [self._tmp() for _ in children]
         parts = [] if bound == v else [bound]
-        parts += [f"({arg} := {self.code(child, v)})" for arg, child in zip(args, children, strict=True)]
+        parts += [f"({arg} := {self.code(child, v, read_as_amounts is None or index in read_as_amounts)})"
+                  for index, (arg, child) in enumerate(zip(args, children, strict=True))]
         tests = []
         for index, names, groups in checks:
             child = children[index]

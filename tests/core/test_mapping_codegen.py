@@ -146,6 +146,28 @@ def test_generated_expressions_map_the_same(text: str, data: object, context: ob
     _checked(plans, record, context if isinstance(context, dict) else {"a": context})
 
 
+# Amounts that make money_sum() and the like write text the reader treats apart: -0, a whole
+# number with a positive exponent, more digits in plain notation than the reader takes, text.
+_AMOUNTS = [None, "", "0", "-0", "-0.00", "1.25", "2", Decimal("-0"), Decimal("-0.00"), Decimal("1E+2"),
+            Decimal("1E+40"), Decimal("-1E+40"), Decimal("1.5E+30"), Decimal("1E-40"), "1e30",
+            "9" * 100, "0." + "1" * 99, Decimal("1" * 28 + "E+80"), 7, 1.5, "x", True]
+
+
+def test_amounts_handed_over_as_decimals_map_as_their_text_would() -> None:
+    """money(money_sum(...)) and the like: the generated function hands the sum to money() as a
+    Decimal (AMOUNT_TWINS); the output, and every refusal, is what reading its text gives."""
+    plan = compile_mapping({"kind": "mapping", "name": "t", "fields": {
+        "sum": "money(money_sum(items), 'USD')",
+        "net": "money(money_add(money_sub(money_sum(items), var('b')), var('a') && '0' || money_sum(items)), 'USD')",
+        "sub": "money_sub(money_add(var('a'), var('b')), money_sum([var('b')]))",
+        "twice": "money_add(money_sum(items), money_sum(items), money_sub(var('a'), var('a')))"}})
+    assert "money_sum_amount" in repr(plan._fast.__globals__.values())
+    for a in _AMOUNTS:
+        for b in _AMOUNTS:
+            record, ctx = {"items": [a, b, a]}, {"a": a, "b": b}
+            assert _outcome(plan.apply(record, ctx)) == _outcome(plan.interpret(record, ctx)), (a, b)
+
+
 def test_lookups_written_out_read_the_context_table_first_then_their_own() -> None:
     plan = compile_mapping({"kind": "mapping", "name": "t", "fields": {
         "status": {"lookup": "status", "from": "s"},
