@@ -485,17 +485,30 @@ def _group_text(value: Any) -> str:
     kind = type(value)
     if kind is str:
         return _ENCODE_TEXT(value)
+    if kind is list:
+        parts = []
+        for item in value:
+            text = _scalar_text(item)
+            if text is None:
+                return _GROUP_KEY.encode(value)
+            parts.append(text)
+        return "[" + ", ".join(parts) + "]"
+    return _scalar_text(value) or _GROUP_KEY.encode(value)
+
+
+def _scalar_text(value: Any) -> str | None:
+    """The encoder's text of text, a whole number, null or a boolean; None for anything else."""
+    kind = type(value)
+    if kind is str:
+        return _ENCODE_TEXT(value)
     if kind is int:
         return int.__repr__(value)
     if value is None or kind is bool:
         return _SCALAR_TEXT[value]
-    if kind is list and all(type(item) in _FLAT_KINDS for item in value):
-        return "[" + ", ".join([_group_text(item) for item in value]) + "]"
-    return _GROUP_KEY.encode(value)
+    return None
 
 
 _ENCODE_TEXT = json.encoder.encode_basestring_ascii  # what the encoder writes text with (ensure_ascii)
-_FLAT_KINDS = frozenset({str, int, bool, type(None)})
 
 
 @function("group_by", "array|null", "string", returns="array", example=Example(
