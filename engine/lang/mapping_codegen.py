@@ -22,6 +22,7 @@ import functools
 import json
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from engine.lang import mapping as m
@@ -373,9 +374,36 @@ def _plain_path(node: Any) -> FieldPath | None:
 # the whole expression to its closures.
 
 _JSON_TYPES = (str, int, float, bool, list, dict, type(None))
-_JP_SORT_BY = getattr(__import__("jmespath.functions").functions.Functions, "_func_sort_by", None)
+_JP = __import__("jmespath.functions").functions
+_JP_SORT_BY = getattr(_JP.Functions, "_func_sort_by", None)
 _ORDER_OPS = {"lt": "<", "gt": ">", "lte": "<=", "gte": ">="}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+_BOOL, _BOOL_OR_NULL = frozenset({bool}), frozenset({bool, type(None)})
+_LIST_OR_NULL, _DICT_OR_NULL = frozenset({list, type(None)}), frozenset({dict, type(None)})
+_NOT_NUMBERS = frozenset({str, list, dict, type(None)})
+_TRUTH_BY_NOT = frozenset({bool, str, list, dict, type(None)})  # JMESPath's falsiness is `not` for these
+
+
+def _within(kinds: frozenset[type] | None, allowed: frozenset[type]) -> bool:
+    return kinds is not None and kinds <= allowed
+
+
+def _result_kinds(call: Callable, amount: bool) -> frozenset[type] | None:
+    """The types a function's result can have, for the functions whose code says so plainly."""
+    from engine.lang import functions as f
+
+    if amount and call in f.AMOUNT_TWINS:
+        return frozenset({Decimal})
+    text, maybe_text = frozenset({str}), frozenset({str, type(None)})
+    known = {f._money_sum: text, f._money_add: text, f._money_sub: text, f._money_mul: text,
+             f._money_round: text, f._money_round_even: text, f._decimal: text,
+             f._money: _DICT_OR_NULL, f._trim: maybe_text, f._upper: maybe_text, f._lower: maybe_text,
+             f._group_by: frozenset({list}), f._to_entries: frozenset({list}),
+             f._func_to_string: text, _JP.Functions._func_length: frozenset({int}),
+             _JP.Functions._func_contains: _BOOL}
+    return known.get(getattr(call, "func", call))
 
 
 def _false_code(name: str, value: str) -> str:
@@ -516,8 +544,8 @@ class _JMESPath:
         left = self.code(left_node, value)
         condition = self.code(condition_node, element)
         right = self.code(right_node, element)
-        body = (f"[{out} for {element} in {base} if not {_false_code(test, condition)} "
-                f"and ({out} := {right}) is not None]")
+        falsy = self._false(test, condition, condition_node)
+        body = f"[{out} for {element} in {base} if not {falsy} and ({out} := {right}) is not None]"
         return f"({body} if isinstance({base} := {left}, list) else None)"
 
     def _flatten(self, node: dict, value: str) -> str:
@@ -555,6 +583,8 @@ class _JMESPath:
                 test = f"{left} == {literal!r}"
             elif right_node["type"] == "literal" and literal is None:
                 test = f"{left} == None"  # _equals(x, None): a bool is never null either way
+            elif self._plain_equality(left_node, right_node):
+                test = f"{left} == {self.code(right_node, v)}"
             else:
                 test = f"_equals({left}, {self.code(right_node, v)})"
             return self._then(v, bound, test if op == "eq" else f"(not {test})")
@@ -567,22 +597,64 @@ class _JMESPath:
     # `a || b` and `a && b` give one of their operands as it is: the right one may be an amount
     # (see code()); the left one is tested for truth, as text.
 
+    def _plain_equality(self, left: dict, right: dict) -> bool:
+        """Whether _equals(a, b) is a == b for these operands: it only differs when a boolean
+        meets a number (1 is not true) or a float meets a Decimal; text, null, lists and
+        objects on either side, or whole numbers on both, never do."""
+        a, b = self.kinds(left), self.kinds(right)
+        return _within(a, _NOT_NUMBERS) or _within(b, _NOT_NUMBERS) or (
+            _within(a, _NOT_NUMBERS | {int}) and _within(b, _NOT_NUMBERS | {int}))
+
     def _or_expression(self, node: dict, value: str, amount: bool = False) -> str:
         v, bound = self._name(value)
         t = self._tmp()
         left, right = self.code(node["children"][0], v), self.code(node["children"][1], v, amount)
-        return self._then(v, bound, f"({right} if {_false_code(t, left)} else {t})")
+        return self._then(v, bound, f"({right} if {self._false(t, left, node['children'][0])} else {t})")
 
     def _and_expression(self, node: dict, value: str, amount: bool = False) -> str:
         v, bound = self._name(value)
         t = self._tmp()
         left, right = self.code(node["children"][0], v), self.code(node["children"][1], v, amount)
-        return self._then(v, bound, f"({t} if {_false_code(t, left)} else {right})")
+        return self._then(v, bound, f"({t} if {self._false(t, left, node['children'][0])} else {right})")
 
     def _not_expression(self, node: dict, value: str) -> str:
         t = self._tmp()
         inner = self.code(node["children"][0], value)
+        if _within(self.kinds(node["children"][0]), _TRUTH_BY_NOT):
+            return f"(not {inner})"
         return f"(False if ({t} := {inner}, {_number_code(t)})[1] and {t} == 0 else not {t})"
+
+    def _false(self, name: str, value: str, node: dict) -> str:
+        """_false_code, or Python's `not` where the value can only be of a type for which the
+        two agree (a comparison's boolean, text, a list built here...)."""
+        if _within(self.kinds(node), _TRUTH_BY_NOT):
+            return f"(not ({name} := {value}))"
+        return _false_code(name, value)
+
+    # -- what a node's value can be, where that is known without running it
+
+    def kinds(self, node: dict, amount: bool = False) -> frozenset[type] | None:
+        """The Python types `node` can give (when it gives a value rather than raising), or None
+        when that is not known here: a field of the record can be anything."""
+        kind, children = node["type"], node.get("children", [])
+        if kind == "literal":
+            return frozenset({type(node["value"])})
+        if kind == "comparator":
+            return _BOOL if node["value"] in ("eq", "ne") else _BOOL_OR_NULL
+        if kind == "not_expression":
+            return _BOOL
+        if kind in ("and_expression", "or_expression"):  # one operand or the other, as it is
+            left, right = self.kinds(children[0]), self.kinds(children[1], amount)
+            return None if left is None or right is None else left | right
+        if kind in ("projection", "filter_projection", "flatten", "multi_select_list"):
+            return _LIST_OR_NULL
+        if kind == "multi_select_dict":
+            return _DICT_OR_NULL
+        if kind == "function_expression" and node["value"] not in ("root", "parent", "var", "sort_by"):
+            fast = self.closures._direct_call(node["value"], len(children))
+            if fast is not None:
+                return _result_kinds(fast[0], amount)
+        return None
 
     # -- functions
 
@@ -636,6 +708,9 @@ class _JMESPath:
             child = children[index]
             if groups is None and child["type"] == "literal" and type(child["value"]).__name__ in names:
                 continue  # a literal of an accepted type needs no check at run time
+            known = self.kinds(child, read_as_amounts is None or index in read_as_amounts)
+            if groups is None and known is not None and all(kind.__name__ in names for kind in known):
+                continue  # nor does a value that can only be of accepted types (money_sum() gives text)
             # The plain JSON types by identity first (one look-up), then by name as jmespath checks.
             plain = frozenset(t for t in _JSON_TYPES if t.__name__ in names)
             test = (f"(type({args[index]}) not in {self.w.bind(plain, 'plain')} and "

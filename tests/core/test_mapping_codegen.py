@@ -186,3 +186,29 @@ def test_lookups_written_out_read_the_context_table_first_then_their_own() -> No
             except Exception:  # noqa: BLE001  (a miss: the interpreter reports it)
                 pass
     assert mapped > 10
+
+
+def test_what_is_known_of_a_value_s_type_keeps_every_answer() -> None:
+    """Where a value can only be of some types (a comparison's boolean, a function's text, a
+    list built by the expression), the generated code tests it the plain Python way; the
+    answers must stay JMESPath's for every value met on the other side."""
+    fields = {
+        "eq_text": "trim(var('t')) == var('a')", "eq_len": "length(var('l')) == var('a')",
+        "eq_len_lit": "length(var('l')) == `1`", "ne_list": "var('l')[?@ != `null`] != var('a')",
+        "not_cmp": "!(var('a') == `1`)", "not_list": "!var('l')[?@]", "not_text": "!trim(var('t'))",
+        "and": "var('a') == `0` && trim(var('t')) || length(var('l'))",
+        "filter": "var('l')[?@ == `1` || trim(to_string(@)) == '']",
+        "amount": "money(money_sum(var('l')[?@ != `true`]), var('t'))"}
+    # One mapping per field, so that one field's error does not send the others to the interpreter.
+    plans = [compile_mapping({"kind": "mapping", "name": "t", "fields": {name: text}}) for name, text in fields.items()]
+    assert "_equals" not in plans[0]._fast.source and "_equals" not in plans[2]._fast.source
+    values = [None, True, False, 0, 1, 1.0, 0.0, Decimal("1"), Decimal("0"), "", "1", " x ", [], [1], {}, {"a": 1}]
+    mapped = 0
+    for plan in plans:
+        for a in values:
+            for t in [None, "", " x ", "USD"]:
+                for items in [[], [1], [1, True, "1", Decimal("1"), 1.0, None, ""], ["0.5", " "]]:
+                    ctx = {"a": a, "t": t, "l": items}
+                    assert _outcome(plan.apply({}, ctx)) == _outcome(plan.interpret({}, ctx)), (plan.doc, a, t, items)
+                    mapped += _checked([plan], {}, ctx)
+    assert mapped > len(plans) * len(values)
