@@ -406,6 +406,14 @@ def _result_kinds(call: Callable, amount: bool) -> frozenset[type] | None:
     return known.get(getattr(call, "func", call))
 
 
+def _cannot_raise(node: dict) -> bool:
+    """A literal, or fields and indexes read from one: null where there is nothing, never an error."""
+    kind = node["type"]
+    if kind in ("literal", "field", "identity", "current", "index"):
+        return True
+    return kind in ("subexpression", "index_expression") and all(_cannot_raise(c) for c in node["children"])
+
+
 def _false_code(name: str, value: str) -> str:
     """engine.lang.expr._is_false of `value` (bound to `name` on the way), inline: JMESPath
     falsiness by equality (0 is true). Text, lists, objects (those very types) are false when
@@ -674,6 +682,23 @@ class _JMESPath:
                 f"and ({test}) else {refuse.__name__}())")
         return self._then(v, bound, code)
 
+    def _not_null(self, children: list, value: str) -> str:
+        """not_null(a, b, ...): the first argument that is not null. Every argument is computed
+        (one that raises gives up on the record, as jmespath would raise), unless none of them
+        can raise: plain fields and literals are then read only until one is not null."""
+        v, bound = self._name(value)
+        names = [self._tmp() for _ in children]
+        codes = [self.code(child, v) for child in children]
+        pick = "None"
+        if all(_cannot_raise(child) for child in children):
+            for name, code in zip(reversed(names), reversed(codes), strict=True):
+                pick = f"({name} if ({name} := {code}) is not None else {pick})"
+            return self._then(v, bound, pick)
+        for name in reversed(names):
+            pick = f"({name} if {name} is not None else {pick})"
+        computed = ", ".join(f"({name} := {code})" for name, code in zip(names, codes, strict=True))
+        return self._then(v, bound, f"({computed}, {pick})[-1]")
+
     def _function_expression(self, node: dict, value: str, amount: bool = False) -> str:
         from engine.lang.functions import AMOUNT_READERS, AMOUNT_TWINS, context_value
 
@@ -691,6 +716,9 @@ class _JMESPath:
         if name == "sort_by" and len(children) == 2 and children[1]["type"] == "expref" and \
                 self.closures.functions.FUNCTION_TABLE.get(name, {}).get("function") is _JP_SORT_BY:
             return self._sort_by(children, value)
+        if name == "not_null" and children and \
+                self.closures.functions.FUNCTION_TABLE.get(name, {}).get("function") is _JP.Functions._func_not_null:
+            return self._not_null(children, value)
         fast = self.closures._direct_call(name, len(children))
         if fast is None:
             raise _Unsupported(name)

@@ -212,3 +212,13 @@ def test_what_is_known_of_a_value_s_type_keeps_every_answer() -> None:
                     assert _outcome(plan.apply({}, ctx)) == _outcome(plan.interpret({}, ctx)), (plan.doc, a, t, items)
                     mapped += _checked([plan], {}, ctx)
     assert mapped > len(plans) * len(values)
+
+
+def test_not_null_written_out_computes_what_can_raise() -> None:
+    fields = {"lazy": "not_null(a.b, a[0], `5`)", "eager": "not_null(a, length(a), `0`)",
+              "single": "not_null(missing)", "items": {"each": "l", "value": "not_null(@, parent().a)"}}
+    plans = [compile_mapping({"kind": "mapping", "name": "t", "fields": {name: spec}}) for name, spec in fields.items()]
+    assert all("not_null" not in repr(plan._fast.__globals__.values()) for plan in plans)
+    for a in [None, 0, "x", [], [None, 2], {"b": None}, {"b": 1}, True]:
+        for items in [[], [None, 1, a]]:
+            _checked(plans, {"a": a, "l": items}, {})
