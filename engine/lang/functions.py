@@ -247,6 +247,29 @@ def money_sub_amount(a: Any, b: Any) -> Decimal:
     return reread(to_decimal(a) - to_decimal(b))
 
 
+def money_sum_of_field(items: Any, key: str) -> str:
+    """money_sum(items[].key), without building the list of amounts first."""
+    return decimal_text(_field_total(items, key))
+
+
+def money_sum_of_field_amount(items: Any, key: str) -> Decimal:
+    """to_decimal(money_sum(items[].key))."""
+    return reread(_field_total(items, key))
+
+
+def _field_total(items: Any, key: str) -> Decimal:
+    """What _summed gives for the projection items[].key: the field of each object (null for
+    anything else), nulls and empty text skipped; no list, no amounts."""
+    total = Decimal(0)
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, dict):
+                value = item.get(key)
+                if value is not None and value != "":
+                    total += to_decimal(value)
+    return total
+
+
 # Each text-writing function with its Decimal twin, and the functions that read the arguments
 # at those positions (None: every one) with to_decimal() and nothing else.
 AMOUNT_TWINS: dict[Callable, Callable] = {_money_sum: money_sum_amount, _money_add: money_add_amount,

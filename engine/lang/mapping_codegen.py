@@ -406,6 +406,12 @@ def _result_kinds(call: Callable, amount: bool) -> frozenset[type] | None:
     return known.get(getattr(call, "func", call))
 
 
+def _money_sum() -> Callable:
+    from engine.lang.functions import _money_sum
+
+    return _money_sum
+
+
 def _cannot_raise(node: dict) -> bool:
     """A literal, or fields and indexes read from one: null where there is nothing, never an error."""
     kind = node["type"]
@@ -682,6 +688,15 @@ class _JMESPath:
                 f"and ({test}) else {refuse.__name__}())")
         return self._then(v, bound, code)
 
+    def _money_sum_of_field(self, projection: dict, value: str, amount: bool) -> str:
+        """money_sum(items[].price): the amounts summed as the projection reads them (a list
+        or null, so no type check), without the list in between."""
+        from engine.lang.functions import money_sum_of_field, money_sum_of_field_amount
+
+        left, field = projection["children"]
+        function = self.w.bind(money_sum_of_field_amount if amount else money_sum_of_field, "fn")
+        return f"{function}({self.code(left, value)}, {field['value']!r})"
+
     def _not_null(self, children: list, value: str) -> str:
         """not_null(a, b, ...): the first argument that is not null. Every argument is computed
         (one that raises gives up on the record, as jmespath would raise), unless none of them
@@ -723,6 +738,9 @@ class _JMESPath:
         if fast is None:
             raise _Unsupported(name)
         call, checks = fast
+        if call is _money_sum() and len(children) == 1 and children[0]["type"] == "projection" \
+                and children[0]["children"][1]["type"] == "field":
+            return self._money_sum_of_field(children[0], value, amount)
         read_as_amounts = AMOUNT_READERS.get(call, ())
         if amount and call in AMOUNT_TWINS:
             call = AMOUNT_TWINS[call]

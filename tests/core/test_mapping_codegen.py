@@ -160,12 +160,17 @@ def test_amounts_handed_over_as_decimals_map_as_their_text_would() -> None:
         "sum": "money(money_sum(items), 'USD')",
         "net": "money(money_add(money_sub(money_sum(items), var('b')), var('a') && '0' || money_sum(items)), 'USD')",
         "sub": "money_sub(money_add(var('a'), var('b')), money_sum([var('b')]))",
-        "twice": "money_add(money_sum(items), money_sum(items), money_sub(var('a'), var('a')))"}})
+        "twice": "money_add(money_sum(items), money_sum(items), money_sub(var('a'), var('a')))",
+        "fields": "money(money_sum(units[].a), 'USD')", "field_text": "money_sum(units[].a)",
+        "nested": "money_add(money_sum(units[].a), money_sum(units[].b[].a))"}})
     assert "money_sum_amount" in repr(plan._fast.__globals__.values())
+    assert "money_sum_of_field_amount" in repr(plan._fast.__globals__.values())
     for a in _AMOUNTS:
         for b in _AMOUNTS:
-            record, ctx = {"items": [a, b, a]}, {"a": a, "b": b}
-            assert _outcome(plan.apply(record, ctx)) == _outcome(plan.interpret(record, ctx)), (a, b)
+            units = [{"a": a}, {"a": b, "b": [{"a": a}, "x", None]}, None, "x", {"b": {"a": b}}]
+            for record in ({"items": [a, b, a], "units": units}, {"items": [a], "units": {"a": a}}):
+                ctx = {"a": a, "b": b}
+                assert _outcome(plan.apply(record, ctx)) == _outcome(plan.interpret(record, ctx)), (a, b)
 
 
 def test_lookups_written_out_read_the_context_table_first_then_their_own() -> None:
