@@ -688,14 +688,26 @@ class _JMESPath:
                 f"and ({test}) else {refuse.__name__}())")
         return self._then(v, bound, code)
 
-    def _money_sum_of_field(self, projection: dict, value: str, amount: bool) -> str:
+    def _money_sum_of_projection(self, projection: dict, value: str, amount: bool) -> str | None:
         """money_sum(items[].price): the amounts summed as the projection reads them (a list
-        or null, so no type check), without the list in between."""
-        from engine.lang.functions import money_sum_of_field, money_sum_of_field_amount
+        or null, so no type check), without the list in between. money_sum([a[], b[]][]): the
+        projection only drops nulls, which money_sum skips too, so the flattened list is summed
+        as it is. None for any other projection."""
+        from engine.lang.functions import _money_sum as money_sum
+        from engine.lang.functions import (
+            money_sum_amount,
+            money_sum_of_field,
+            money_sum_of_field_amount,
+        )
 
-        left, field = projection["children"]
-        function = self.w.bind(money_sum_of_field_amount if amount else money_sum_of_field, "fn")
-        return f"{function}({self.code(left, value)}, {field['value']!r})"
+        left, right = projection["children"]
+        if right["type"] == "field":
+            function = self.w.bind(money_sum_of_field_amount if amount else money_sum_of_field, "fn")
+            return f"{function}({self.code(left, value)}, {right['value']!r})"
+        if right["type"] in ("identity", "current") and _within(self.kinds(left), _LIST_OR_NULL):
+            function = self.w.bind(money_sum_amount if amount else money_sum, "fn")
+            return f"{function}({self.code(left, value)})"
+        return None
 
     def _not_null(self, children: list, value: str) -> str:
         """not_null(a, b, ...): the first argument that is not null. Every argument is computed
@@ -738,9 +750,10 @@ class _JMESPath:
         if fast is None:
             raise _Unsupported(name)
         call, checks = fast
-        if call is _money_sum() and len(children) == 1 and children[0]["type"] == "projection" \
-                and children[0]["children"][1]["type"] == "field":
-            return self._money_sum_of_field(children[0], value, amount)
+        if call is _money_sum() and len(children) == 1 and children[0]["type"] == "projection":
+            summed = self._money_sum_of_projection(children[0], value, amount)
+            if summed is not None:
+                return summed
         read_as_amounts = AMOUNT_READERS.get(call, ())
         if amount and call in AMOUNT_TWINS:
             call = AMOUNT_TWINS[call]

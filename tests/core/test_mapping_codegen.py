@@ -162,7 +162,8 @@ def test_amounts_handed_over_as_decimals_map_as_their_text_would() -> None:
         "sub": "money_sub(money_add(var('a'), var('b')), money_sum([var('b')]))",
         "twice": "money_add(money_sum(items), money_sum(items), money_sub(var('a'), var('a')))",
         "fields": "money(money_sum(units[].a), 'USD')", "field_text": "money_sum(units[].a)",
-        "nested": "money_add(money_sum(units[].a), money_sum(units[].b[].a))"}})
+        "nested": "money_add(money_sum(units[].a), money_sum(units[].b[].a))",
+        "flat": "money(money_sum([units[].a, items][]), 'USD')", "flat_text": "money_sum([items, units][])"}})
     assert "money_sum_amount" in repr(plan._fast.__globals__.values())
     assert "money_sum_of_field_amount" in repr(plan._fast.__globals__.values())
     for a in _AMOUNTS:
