@@ -449,6 +449,7 @@ class _JMESPath:
         self.names.setdefault("_SLD", frozenset((str, list, dict)))
         self.names.setdefault("_NOT_NUMBERS", frozenset((str, list, dict, bool, type(None))))
         self.names.setdefault("_NUMS", frozenset((int, float, bool)))
+        self.names.setdefault("_PLAIN_KINDS", frozenset((*_JSON_TYPES, Decimal)))
 
     def code(self, node: dict, value: str, amount: bool = False) -> str:
         """`node` applied to `value`. With `amount`, the value only goes to to_decimal() (an
@@ -597,6 +598,11 @@ class _JMESPath:
                 test = f"{left} == {literal!r}"
             elif right_node["type"] == "literal" and literal is None:
                 test = f"{left} == None"  # _equals(x, None): a bool is never null either way
+            elif isinstance(literal, bool):
+                # _equals(x, true) is x is true for the JSON types: 1 and 1.0 are not true to
+                # jmespath, nor a Decimal 1; anything else is compared by _equals itself.
+                t = self._tmp()
+                test = f"(({t} is {literal!r}) if type({t} := {left}) in _PLAIN_KINDS else _equals({t}, {literal!r}))"
             elif self._plain_equality(left_node, right_node):
                 test = f"{left} == {self.code(right_node, v)}"
             else:
@@ -709,6 +715,18 @@ class _JMESPath:
             return f"{function}({self.code(left, value)})"
         return None
 
+    def _merge(self, children: list, value: str, checks: list) -> str:
+        """merge(a, {...}): one dict display. jmespath checks only the first argument (an
+        object); the others are objects or null here (null fails in both: update(None) and
+        **None raise), and ** copies an object as update() does."""
+        ((_, names, _),) = checks
+        v, bound = self._name(value)
+        first = self._tmp()
+        rest = "".join(f", **{self.code(child, v)}" for child in children[1:])
+        test = (f"type({first} := {self.code(children[0], v)}) not in {self.w.bind(frozenset((dict,)), 'plain')} "
+                f"and type({first}).__name__ not in {self.w.bind(names, 'types')}")
+        return self._then(v, bound, f"(_refuse() if {test} else {{**{first}{rest}}})")
+
     def _not_null(self, children: list, value: str) -> str:
         """not_null(a, b, ...): the first argument that is not null. Every argument is computed
         (one that raises gives up on the record, as jmespath would raise), unless none of them
@@ -750,6 +768,9 @@ class _JMESPath:
         if fast is None:
             raise _Unsupported(name)
         call, checks = fast
+        if getattr(call, "func", None) is _JP.Functions._func_merge and \
+                all(_within(self.kinds(child), _DICT_OR_NULL) for child in children[1:]):
+            return self._merge(children, value, checks)
         if call is _money_sum() and len(children) == 1 and children[0]["type"] == "projection":
             summed = self._money_sum_of_projection(children[0], value, amount)
             if summed is not None:

@@ -8,6 +8,7 @@ shipped mappings, and on generated JMESPath expressions placed in every position
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from decimal import Decimal
 from pathlib import Path
 
@@ -204,11 +205,14 @@ def test_what_is_known_of_a_value_s_type_keeps_every_answer() -> None:
         "not_cmp": "!(var('a') == `1`)", "not_list": "!var('l')[?@]", "not_text": "!trim(var('t'))",
         "and": "var('a') == `0` && trim(var('t')) || length(var('l'))",
         "filter": "var('l')[?@ == `1` || trim(to_string(@)) == '']",
-        "amount": "money(money_sum(var('l')[?@ != `true`]), var('t'))"}
+        "amount": "money(money_sum(var('l')[?@ != `true`]), var('t'))",
+        "true": "var('a') == `true`", "not_false": "var('l')[?@ != `false`]",
+        "merge": "merge(var('a'), {k: var('t')}, {a: var('l')})", "merge_one": "merge(var('a'))"}
     # One mapping per field, so that one field's error does not send the others to the interpreter.
     plans = [compile_mapping({"kind": "mapping", "name": "t", "fields": {name: text}}) for name, text in fields.items()]
     assert "_equals" not in plans[0]._fast.source and "_equals" not in plans[2]._fast.source
-    values = [None, True, False, 0, 1, 1.0, 0.0, Decimal("1"), Decimal("0"), "", "1", " x ", [], [1], {}, {"a": 1}]
+    values = [None, True, False, 0, 1, 1.0, 0.0, Decimal("1"), Decimal("0"), "", "1", " x ", [], [1], {}, {"a": 1},
+              OrderedDict(k=1, z=2), [("k", 1)]]
     mapped = 0
     for plan in plans:
         for a in values:
