@@ -44,6 +44,9 @@ def _truthy_code(name: str) -> str:
             f"(len({name}) > 0 if isinstance({name}, (str, list, dict)) else True))")
 
 
+_SHAREABLE = frozenset({frozenset, str, int, bool, type(None)})  # immutable: one object serves every use
+
+
 class _Writer:
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -52,6 +55,7 @@ class _Writer:
         self._ids: dict[int, str] = {}
         self._count = 0
         self._memo_count = 0  # its own counter: the other names are the same in both passes
+        self._expression_count = 0
         self.supplied: dict[str, str] = {}  # context key of a lookup table -> its per-record name
 
     def memo_name(self) -> str:
@@ -62,9 +66,23 @@ class _Writer:
         self._count += 1
         return f"{prefix}{self._count}"
 
+    def expression_temp(self) -> str:
+        """A name for a value inside one expression (one statement). Each statement starts them
+        again from 1: a function with more than 256 local names reads the others with an
+        extra instruction each, and a statement never reads another's."""
+        self._expression_count += 1
+        return f"_j{self._expression_count}"
+
+    def start_expression(self) -> None:
+        self._expression_count = 0
+
     def bind(self, value: Any, prefix: str) -> str:
-        """A global name for a constant object of the plan (a closure, a table, a cast, a default)."""
-        key = id(value)
+        """A global name for a constant object of the plan (a closure, a table, a cast, a default).
+        Equal immutable constants (the type checks' sets of type names, text) share one name:
+        past 256 global names, every read of the others takes an extra instruction."""
+        key: Any = id(value)
+        if type(value) in _SHAREABLE:
+            key = (type(value), value)
         if key not in self._ids:
             name = self.temp(prefix)
             self.names[name] = value
@@ -265,6 +283,7 @@ class _Gen:
                 w.line(depth, f"{target} = {target}.get({key!r}) if isinstance({target}, dict) else None")
         elif isinstance(expr, JMESPathExpr) and not expr._sets_scope:
             try:
+                w.start_expression()
                 code = _JMESPath(w, expr, level, self.memo).code(expr._parsed, level.cur)
             except _Unsupported:
                 code = None
@@ -406,6 +425,17 @@ def _result_kinds(call: Callable, amount: bool) -> frozenset[type] | None:
     return known.get(getattr(call, "func", call))
 
 
+def _written_out(call: Callable, args: list[str]) -> str | None:
+    """The body of a jmespath built-in as Python, once its arguments passed its type checks:
+    contains(subject, search) is `search in subject`, length(x) is len(x). None for others."""
+    function = getattr(call, "func", None)
+    if function is _JP.Functions._func_contains and len(args) == 2:
+        return f"({args[1]} in {args[0]})"
+    if function is _JP.Functions._func_length and len(args) == 1:
+        return f"len({args[0]})"
+    return None
+
+
 def _money_sum() -> Callable:
     from engine.lang.functions import _money_sum
 
@@ -499,7 +529,7 @@ class _JMESPath:
         return scope, reads, amount, json.dumps(node, sort_keys=True, default=repr)
 
     def _tmp(self) -> str:
-        return self.w.temp("_j")
+        return self.w.expression_temp()
 
     def _name(self, value: str) -> tuple[str, str]:
         """A name for `value` and the code that binds it: none when it is a name already."""
@@ -809,10 +839,10 @@ class _JMESPath:
             tests = [test.replace(f"type({args[index]})", f"type(({args[index]} := {codes[index]}))", 1)
                      if index in checked else test
                      for index, test in self._tests_by_arg(tests, args)]
-            call_args = ", ".join(args[i] if i in checked else codes[i] for i in range(len(args)))
-            result = f"{call_name}({call_args})"
+            call_args = [args[i] if i in checked else codes[i] for i in range(len(args))]
+            result = _written_out(call, call_args) or f"{call_name}({', '.join(call_args)})"
             return f"({fail.__name__}() if {' or '.join(tests)} else {result})" if tests else result
-        result = f"{call_name}({', '.join(args)})"
+        result = _written_out(call, args) or f"{call_name}({', '.join(args)})"
         if tests:
             result = f"({fail.__name__}() if {' or '.join(tests)} else {result})"
         return f"({', '.join(parts)}, {result})[-1]"
