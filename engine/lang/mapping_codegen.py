@@ -295,6 +295,38 @@ class _Gen:
         else:
             w.line(depth, f"{target} = {w.bind(expr.evaluate, 'evaluate')}({level.scope})")
 
+    def each_entry(self, node: Any, level: _Level, target: str, depth: int) -> bool:
+        """`each: to_entries(options)` with fields copying `key` and `value`: a loop over the
+        object's items (to_entries reads `(value or {}).items()`), after to_entries' own type
+        check (an object or null). False when the each is not of that form."""
+        argument = _entries_of(node)
+        if argument is None:
+            return False
+        w = self.w
+        source, key, value, result = w.temp("items"), w.temp("ek"), w.temp("ev"), w.temp("r")
+        w.start_expression()
+        jmespath = _JMESPath(w, node.source.expr, level, self.memo)
+        w.line(depth, f"{source} = {jmespath.code(argument, level.cur)}")
+        names = jmespath.closures._direct_call("to_entries", 1)[1][0][1]
+        w.line(depth, f"if {source} is not None and type({source}) is not dict and "
+                      f"type({source}).__name__ not in {w.bind(names, 'types')}:")
+        w.line(depth + 1, "raise Fallback")
+        w.line(depth, f"{target} = []")
+        w.line(depth, f"for {key}, {value} in ({source} or EMPTY).items():")
+        w.line(depth + 1, f"{result} = {{}}")
+        for field in node.item.fields:
+            read = key if field.key == "key" else value
+            w.line(depth + 1, f"if {read} is not None:")
+            out = result
+            for parent in field.parents:
+                out = f"{out}.setdefault({parent!r}, {{}})"
+            w.line(depth + 2, f"{out}[{field.leaf!r}] = {read}")
+        w.line(depth + 1, f"{target}.append({result})")
+        if node.limit is not None:
+            w.line(depth + 1, f"if len({target}) >= {int(node.limit)}:")
+            w.line(depth + 2, "break")
+        return True
+
     def lookup(self, node: Any, level: _Level, target: str, depth: int) -> None:
         """LookupTable.get written out (a call per item costs as much as the rest of a small
         field): the key as text, the table the context supplies first, then the mapping's own
@@ -349,6 +381,8 @@ class _Gen:
 
     def each(self, node: Any, level: _Level, target: str, depth: int) -> None:
         w = self.w
+        if self.each_entry(node, level, target, depth):
+            return
         items, entry, result = w.temp("items"), w.temp("e"), w.temp("r")
         self.value(node.source, level, items, depth)
         w.line(depth, f"if {items} is None:")
@@ -379,6 +413,28 @@ class _Gen:
         if _uses(scope, w.lines[start:]):
             w.lines.insert(start, "    " * body + f"{scope} = Scope({entry}, record, {level.cur}, ctx)")
         w.lines[start:start] = self.memo.resets(entry, body)
+
+
+def _entries_of(node: Any) -> dict | None:
+    """The argument node of `each: to_entries(x)` (the engine's to_entries) when every field
+    of the item only copies its `key` or `value`: such an each can read the object's items
+    without building the entry objects. None otherwise."""
+    from engine.lang.functions import _to_entries
+
+    source, item = node.source, node.item
+    expr = getattr(source, "expr", None) if type(source) is m._Expr else None
+    if not isinstance(expr, JMESPathExpr) or expr._sets_scope or type(item) is not m._Object \
+            or node.keep is not None:
+        return None
+    parsed = expr._parsed
+    if parsed["type"] != "function_expression" or parsed["value"] != "to_entries" or len(parsed["children"]) != 1:
+        return None
+    spec = expr._interpreter._functions.FUNCTION_TABLE.get("to_entries", {}).get("function")
+    if getattr(spec, "implementation", None) is not _to_entries:
+        return None
+    if not all(field.key in ("key", "value") and (isinstance(field, m._Copy) or field.plain) for field in item.fields):
+        return None
+    return parsed["children"][0]
 
 
 def _plain_path(node: Any) -> FieldPath | None:

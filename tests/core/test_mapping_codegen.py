@@ -232,3 +232,15 @@ def test_not_null_written_out_computes_what_can_raise() -> None:
     for a in [None, 0, "x", [], [None, 2], {"b": None}, {"b": 1}, True]:
         for items in [[], [None, 1, a]]:
             _checked(plans, {"a": a, "l": items}, {})
+
+
+def test_each_over_to_entries_reads_the_object_s_items() -> None:
+    fields = {"attrs": {"each": "to_entries(options)", "fields": {"name": "key", "value.text": "value"}},
+              "first": {"each": "to_entries(options)", "limit": 1, "fields": {"v": "value"}},
+              "nested": {"each": "groups", "fields": {"kv": {"each": "to_entries(@)", "fields": {"k": "key"}}}},
+              "general": {"each": "to_entries(options)", "fields": {"k": "key", "up": "parent().id"}}}
+    plans = [compile_mapping({"kind": "mapping", "name": "t", "fields": {name: spec}}) for name, spec in fields.items()]
+    assert all("_to_entries" not in repr(plan._fast.__globals__.values()) for plan in plans[:3])
+    for options in [None, {}, {"a": 1, "b": None, "c": [1]}, OrderedDict(z=1, a=2), OrderedDict(), "x", [], [["a", 1]], 0]:
+        record = {"id": 7, "options": options, "groups": [options, {"k": 1}, None]}
+        _checked(plans, record, {})
