@@ -483,12 +483,16 @@ def _result_kinds(call: Callable, amount: bool) -> frozenset[type] | None:
 
 def _written_out(call: Callable, args: list[str]) -> str | None:
     """The body of a jmespath built-in as Python, once its arguments passed its type checks:
-    contains(subject, search) is `search in subject`, length(x) is len(x). None for others."""
+    contains(subject, search) is `search in subject`, length(x) is len(x), max(x) is max(x)
+    or null for an empty list. None for others."""
     function = getattr(call, "func", None)
     if function is _JP.Functions._func_contains and len(args) == 2:
         return f"({args[1]} in {args[0]})"
     if function is _JP.Functions._func_length and len(args) == 1:
         return f"len({args[0]})"
+    if function in (_JP.Functions._func_max, _JP.Functions._func_min) and len(args) == 1 \
+            and _IDENTIFIER.match(args[0]):  # read twice: only a name
+        return f"({function.__name__[6:]}({args[0]}) if {args[0]} else None)"
     return None
 
 

@@ -207,7 +207,9 @@ def test_what_is_known_of_a_value_s_type_keeps_every_answer() -> None:
         "filter": "var('l')[?@ == `1` || trim(to_string(@)) == '']",
         "amount": "money(money_sum(var('l')[?@ != `true`]), var('t'))",
         "true": "var('a') == `true`", "not_false": "var('l')[?@ != `false`]",
-        "merge": "merge(var('a'), {k: var('t')}, {a: var('l')})", "merge_one": "merge(var('a'))"}
+        "merge": "merge(var('a'), {k: var('t')}, {a: var('l')})", "merge_one": "merge(var('a'))",
+        "max": "max(var('l'))", "min": "min(var('l')[?@ != `true`])", "contains": "contains(var('l'), var('a'))",
+        "length": "length(var('a'))"}
     # One mapping per field, so that one field's error does not send the others to the interpreter.
     plans = [compile_mapping({"kind": "mapping", "name": "t", "fields": {name: text}}) for name, text in fields.items()]
     assert "_equals" not in plans[0]._fast.source and "_equals" not in plans[2]._fast.source
@@ -217,7 +219,7 @@ def test_what_is_known_of_a_value_s_type_keeps_every_answer() -> None:
     for plan in plans:
         for a in values:
             for t in [None, "", " x ", "USD"]:
-                for items in [[], [1], [1, True, "1", Decimal("1"), 1.0, None, ""], ["0.5", " "]]:
+                for items in [[], [1], [1, True, "1", Decimal("1"), 1.0, None, ""], ["0.5", " "], [2, Decimal("1.5")]]:
                     ctx = {"a": a, "t": t, "l": items}
                     assert _outcome(plan.apply({}, ctx)) == _outcome(plan.interpret({}, ctx)), (plan.doc, a, t, items)
                     mapped += _checked([plan], {}, ctx)
