@@ -246,11 +246,13 @@ class _Gen:
             if item.required:
                 w.line(depth, f"if {value} is None or (isinstance({value}, (str, list, dict)) and not {value}):")
                 w.line(depth + 1, "raise Fallback")
-        w.line(depth, f"if {value} is not None:")
+        always = type(item.node) is m._Object and (isinstance(item, m._Copy) or item.plain)  # an object is never null
+        if not always:
+            w.line(depth, f"if {value} is not None:")
         target = out
         for key in item.parents:
             target = f"{target}.setdefault({key!r}, {{}})"
-        w.line(depth + 1, f"{target}[{item.leaf!r}] = {value}")
+        w.line(depth + int(not always), f"{target}[{item.leaf!r}] = {value}")
 
     # -- values
 
@@ -403,8 +405,11 @@ class _Gen:
             w.line(body, f"if not {_truthy_code(keep)}:")
             w.line(body + 1, "continue")
         self.value(node.item, item_level, result, body)
-        w.line(body, f"if {result} is not None:")
-        w.line(body + 1, f"{target}.append({result})")
+        if type(node.item) is m._Object:  # an object is never null
+            w.line(body, f"{target}.append({result})")
+        else:
+            w.line(body, f"if {result} is not None:")
+            w.line(body + 1, f"{target}.append({result})")
         if node.limit is not None:
             w.line(body, f"if len({target}) >= {int(node.limit)}:")
             w.line(body + 1, "break")
