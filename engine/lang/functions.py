@@ -247,6 +247,9 @@ def money_sub_amount(a: Any, b: Any) -> Decimal:
     return reread(to_decimal(a) - to_decimal(b))
 
 
+_ZERO = Decimal(0)
+
+
 def money_sum_of_field(items: Any, key: str) -> str:
     """money_sum(items[].key), without building the list of amounts first."""
     return decimal_text(_field_total(items, key))
@@ -257,10 +260,25 @@ def money_sum_of_field_amount(items: Any, key: str) -> Decimal:
     return reread(_field_total(items, key))
 
 
-def _field_total(items: Any, key: str) -> Decimal:
-    """What _summed gives for the projection items[].key: the field of each object (null for
-    anything else), nulls and empty text skipped; no list, no amounts."""
+def money_sum_of_fields(*projections: tuple[Any, str]) -> str:
+    """money_sum([a[].x, b[].y][]): the projections' amounts one after the other, as one sum."""
     total = Decimal(0)
+    for items, key in projections:
+        total = _field_total(items, key, total)
+    return decimal_text(total)
+
+
+def money_sum_of_fields_amount(*projections: tuple[Any, str]) -> Decimal:
+    """to_decimal(money_sum([a[].x, b[].y][]))."""
+    total = Decimal(0)
+    for items, key in projections:
+        total = _field_total(items, key, total)
+    return reread(total)
+
+
+def _field_total(items: Any, key: str, total: Decimal = _ZERO) -> Decimal:
+    """What _summed gives for the projection items[].key (added to `total`): the field of each
+    object (null for anything else), nulls and empty text skipped."""
     if isinstance(items, list):
         for item in items:
             if isinstance(item, dict):

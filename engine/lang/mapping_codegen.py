@@ -486,6 +486,19 @@ def _result_kinds(call: Callable, amount: bool) -> frozenset[type] | None:
     return known.get(getattr(call, "func", call))
 
 
+def _projected_fields(node: dict) -> list[tuple[dict, str]] | None:
+    """[a[].x, b[].y][] as [(a[], "x"), (b[], "y")]: a flattened list of field projections,
+    whose flattening only puts the projections' lists one after the other. None otherwise."""
+    if node["type"] != "flatten" or node["children"][0]["type"] != "multi_select_list":
+        return None
+    found = []
+    for child in node["children"][0]["children"]:
+        if child["type"] != "projection" or child["children"][1]["type"] != "field":
+            return None
+        found.append((child["children"][0], child["children"][1]["value"]))
+    return found
+
+
 def _written_out(call: Callable, args: list[str]) -> str | None:
     """The body of a jmespath built-in as Python, once its arguments passed its type checks:
     contains(subject, search) is `search in subject`, length(x) is len(x), max(x) is max(x)
@@ -799,12 +812,19 @@ class _JMESPath:
             money_sum_amount,
             money_sum_of_field,
             money_sum_of_field_amount,
+            money_sum_of_fields,
+            money_sum_of_fields_amount,
         )
 
         left, right = projection["children"]
         if right["type"] == "field":
             function = self.w.bind(money_sum_of_field_amount if amount else money_sum_of_field, "fn")
             return f"{function}({self.code(left, value)}, {right['value']!r})"
+        fields = _projected_fields(left) if right["type"] in ("identity", "current") else None
+        if fields:
+            function = self.w.bind(money_sum_of_fields_amount if amount else money_sum_of_fields, "fn")
+            pairs = ", ".join(f"({self.code(base, value)}, {key!r})" for base, key in fields)
+            return f"{function}({pairs})"
         if right["type"] in ("identity", "current") and _within(self.kinds(left), _LIST_OR_NULL):
             function = self.w.bind(money_sum_amount if amount else money_sum, "fn")
             return f"{function}({self.code(left, value)})"

@@ -164,9 +164,11 @@ def test_amounts_handed_over_as_decimals_map_as_their_text_would() -> None:
         "twice": "money_add(money_sum(items), money_sum(items), money_sub(var('a'), var('a')))",
         "fields": "money(money_sum(units[].a), 'USD')", "field_text": "money_sum(units[].a)",
         "nested": "money_add(money_sum(units[].a), money_sum(units[].b[].a))",
-        "flat": "money(money_sum([units[].a, items][]), 'USD')", "flat_text": "money_sum([items, units][])"}})
+        "flat": "money(money_sum([units[].a, items][]), 'USD')", "flat_text": "money_sum([items, units][])",
+        "pair": "money(money_sum([units[].a, units[].b[].a][]), 'USD')", "pair_text": "money_sum([units[].a, items[].a][])"}})
     assert "money_sum_amount" in repr(plan._fast.__globals__.values())
     assert "money_sum_of_field_amount" in repr(plan._fast.__globals__.values())
+    assert "money_sum_of_fields_amount" in repr(plan._fast.__globals__.values())
     for a in _AMOUNTS:
         for b in _AMOUNTS:
             units = [{"a": a}, {"a": b, "b": [{"a": a}, "x", None]}, None, "x", {"b": {"a": b}}]
