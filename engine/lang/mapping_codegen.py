@@ -463,6 +463,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _BOOL, _BOOL_OR_NULL = frozenset({bool}), frozenset({bool, type(None)})
 _LIST_OR_NULL, _DICT_OR_NULL = frozenset({list, type(None)}), frozenset({dict, type(None)})
 _NOT_NUMBERS = frozenset({str, list, dict, type(None)})
+_DECIMAL = frozenset({Decimal})
 _TRUTH_BY_NOT = frozenset({bool, str, list, dict, type(None)})  # JMESPath's falsiness is `not` for these
 
 
@@ -475,7 +476,7 @@ def _result_kinds(call: Callable, amount: bool) -> frozenset[type] | None:
     from engine.lang import functions as f
 
     if amount and call in f.AMOUNT_TWINS:
-        return frozenset({Decimal})
+        return _DECIMAL
     text, maybe_text = frozenset({str}), frozenset({str, type(None)})
     known = {f._money_sum: text, f._money_add: text, f._money_sub: text, f._money_mul: text,
              f._money_round: text, f._money_round_even: text, f._decimal: text,
@@ -830,6 +831,15 @@ class _JMESPath:
             return f"{function}({self.code(left, value)})"
         return None
 
+    def _money_of_amount(self, call: Callable, children: list, args: list[str]) -> str | None:
+        """money(amount, currency) where the amount can only be a Decimal (money_sum() and the
+        like handing theirs over): money() would return {amount: its text, currency}."""
+        from engine.lang.functions import _money
+
+        if call is not _money or len(args) != 2 or self.kinds(children[0], amount=True) != _DECIMAL:
+            return None
+        return f"{{'amount': format({args[0]}, 'f'), 'currency': {args[1]}}}"
+
     def _merge(self, children: list, value: str, checks: list) -> str:
         """merge(a, {...}): one dict display. jmespath checks only the first argument (an
         object); the others are objects or null here (null fails in both: update(None) and
@@ -925,9 +935,11 @@ class _JMESPath:
                      if index in checked else test
                      for index, test in self._tests_by_arg(tests, args)]
             call_args = [args[i] if i in checked else codes[i] for i in range(len(args))]
-            result = _written_out(call, call_args) or f"{call_name}({', '.join(call_args)})"
+            result = self._money_of_amount(call, children, call_args) or _written_out(call, call_args) \
+                or f"{call_name}({', '.join(call_args)})"
             return f"({fail.__name__}() if {' or '.join(tests)} else {result})" if tests else result
-        result = _written_out(call, args) or f"{call_name}({', '.join(args)})"
+        result = self._money_of_amount(call, children, args) or _written_out(call, args) \
+            or f"{call_name}({', '.join(args)})"
         if tests:
             result = f"({fail.__name__}() if {' or '.join(tests)} else {result})"
         return f"({', '.join(parts)}, {result})[-1]"
