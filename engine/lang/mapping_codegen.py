@@ -500,11 +500,20 @@ def _projected_fields(node: dict) -> list[tuple[dict, str]] | None:
     return found
 
 
-def _written_out(call: Callable, args: list[str]) -> str | None:
-    """The body of a jmespath built-in as Python, once its arguments passed its type checks:
+def _written_out(call: Callable, args: list[str], name: str, temp: Callable[[], str]) -> str | None:
+    """The body of a function as Python, once its arguments passed its type checks:
     contains(subject, search) is `search in subject`, length(x) is len(x), max(x) is max(x)
-    or null for an empty list. None for others."""
+    or null for an empty list, trim(x) is x.strip() or null, to_string(x) of text is x. None
+    for the others."""
+    from engine.lang import functions as f
+
+    if call in (f._trim, f._upper, f._lower) and len(args) == 1 and _IDENTIFIER.match(args[0]):
+        method = {f._trim: "strip", f._upper: "upper", f._lower: "lower"}[call]
+        return f"(None if {args[0]} is None else {args[0]}.{method}())"
     function = getattr(call, "func", None)
+    if function is f._func_to_string and len(args) == 1:
+        t, bound = (args[0], args[0]) if _IDENTIFIER.match(args[0]) else (temp(), f"({temp.last} := {args[0]})")
+        return f"({t} if type({bound}) is str else {name}({t}))"
     if function is _JP.Functions._func_contains and len(args) == 2:
         return f"({args[1]} in {args[0]})"
     if function is _JP.Functions._func_length and len(args) == 1:
@@ -559,6 +568,7 @@ class _JMESPath:
         self.names.setdefault("_NOT_NUMBERS", frozenset((str, list, dict, bool, type(None))))
         self.names.setdefault("_NUMS", frozenset((int, float, bool)))
         self.names.setdefault("_PLAIN_KINDS", frozenset((*_JSON_TYPES, Decimal)))
+        self.names.setdefault("_EQUAL_KINDS", frozenset((str, int, type(None), list, dict)))
 
     def code(self, node: dict, value: str, amount: bool = False) -> str:
         """`node` applied to `value`. With `amount`, the value only goes to to_decimal() (an
@@ -715,7 +725,11 @@ class _JMESPath:
             elif self._plain_equality(left_node, right_node):
                 test = f"{left} == {self.code(right_node, v)}"
             else:
-                test = f"_equals({left}, {self.code(right_node, v)})"
+                # _equals is == unless a boolean or a Decimal is on one side: both sides are
+                # looked at (& does not stop at the first), then only those go to _equals.
+                a, b = self._tmp(), self._tmp()
+                test = (f"(({a} == {b}) if (type({a} := {left}) in _EQUAL_KINDS) & "
+                        f"(type({b} := {self.code(right_node, v)}) in _EQUAL_KINDS) else _equals({a}, {b}))")
             return self._then(v, bound, test if op == "eq" else f"(not {test})")
         a, b = self._tmp(), self._tmp()
         right = self.code(right_node, v)
@@ -831,6 +845,14 @@ class _JMESPath:
             return f"{function}({self.code(left, value)})"
         return None
 
+    def _temp_keeper(self) -> Callable[[], str]:
+        """A function giving a new temporary name, which also keeps the last one (`.last`)."""
+        def temp() -> str:
+            temp.last = self._tmp()  # type: ignore[attr-defined]
+            return temp.last  # type: ignore[attr-defined]
+
+        return temp
+
     def _money_of_amount(self, call: Callable, children: list, args: list[str]) -> str | None:
         """money(amount, currency) where the amount can only be a Decimal (money_sum() and the
         like handing theirs over): money() would return {amount: its text, currency}."""
@@ -935,10 +957,10 @@ class _JMESPath:
                      if index in checked else test
                      for index, test in self._tests_by_arg(tests, args)]
             call_args = [args[i] if i in checked else codes[i] for i in range(len(args))]
-            result = self._money_of_amount(call, children, call_args) or _written_out(call, call_args) \
+            result = self._money_of_amount(call, children, call_args) or _written_out(call, call_args, call_name, self._temp_keeper()) \
                 or f"{call_name}({', '.join(call_args)})"
             return f"({fail.__name__}() if {' or '.join(tests)} else {result})" if tests else result
-        result = self._money_of_amount(call, children, args) or _written_out(call, args) \
+        result = self._money_of_amount(call, children, args) or _written_out(call, args, call_name, self._temp_keeper()) \
             or f"{call_name}({', '.join(args)})"
         if tests:
             result = f"({fail.__name__}() if {' or '.join(tests)} else {result})"

@@ -211,7 +211,9 @@ def test_what_is_known_of_a_value_s_type_keeps_every_answer() -> None:
         "true": "var('a') == `true`", "not_false": "var('l')[?@ != `false`]",
         "merge": "merge(var('a'), {k: var('t')}, {a: var('l')})", "merge_one": "merge(var('a'))",
         "max": "max(var('l'))", "min": "min(var('l')[?@ != `true`])", "contains": "contains(var('l'), var('a'))",
-        "length": "length(var('a'))"}
+        "length": "length(var('a'))", "trim": "trim(var('t'))", "upper": "upper(var('a'))",
+        "to_string": "to_string(var('a'))", "eq_unknown": "var('a') == var('l')[0]",
+        "ne_unknown": "var('l')[?@ != parent().a]"}
     # One mapping per field, so that one field's error does not send the others to the interpreter.
     plans = [compile_mapping({"kind": "mapping", "name": "t", "fields": {name: text}}) for name, text in fields.items()]
     assert "_equals" not in plans[0]._fast.source and "_equals" not in plans[2]._fast.source
