@@ -174,7 +174,11 @@ def _decimal(value: Any, places: Any = None) -> str:
           example=("money_add('19.99', '0.01', '100')", "120.00"))
 def _money_add(*values: Any) -> str:
     """Exact sum of decimal amounts."""
-    return decimal_text(sum((to_decimal(v) for v in values), Decimal(0)))
+    return decimal_text(_added(values))
+
+
+def _added(values: tuple) -> Decimal:
+    return sum((to_decimal(v) for v in values), Decimal(0))
 
 
 @function("money_sum", "array|null", optional=("number",), names=("values", "places"), returns="string",
@@ -182,11 +186,15 @@ def _money_add(*values: Any) -> str:
                           input={"units": [{"discount": "1.25"}, {"discount": None}, {"discount": "2.25"}]}))
 def _money_sum(values: list | None, places: Any = None) -> str:
     """Exact sum of a list of amounts (nulls and empty text skipped, no amounts: "0"); `places` rounds half-up."""
+    return decimal_text(_summed(values, places))
+
+
+def _summed(values: list | None, places: Any) -> Decimal:
     total = Decimal(0)
     for v in values or ():
         if v is not None and v != "":
             total += to_decimal(v)
-    return decimal_text(quantize(total, int(places)) if places is not None else total)
+    return quantize(total, int(places)) if places is not None else total
 
 
 @function("money", "string|number|null", "string|null", returns="object|null",
@@ -203,6 +211,88 @@ def _money(amount: Any, currency: str | None) -> dict | None:
 def _money_sub(a: Any, b: Any) -> str:
     """Exact difference a - b of decimal amounts."""
     return decimal_text(to_decimal(a) - to_decimal(b))
+
+
+# ---------------------------------------------------------------- amounts passed on as Decimals
+# money(money_sum(...), ...) writes the sum out as text for money() to read it back. Compiled
+# mappings hand such an amount over as the Decimal instead (engine.lang.mapping_codegen), through
+# these twins: each gives the Decimal that to_decimal() would read from its function's text, or
+# raises where that reading would refuse the text.
+
+
+def reread(value: Decimal) -> Decimal:
+    """to_decimal(decimal_text(value)), reading the text only when it may be refused (it may
+    hold more digits than the reader takes). Otherwise `value` itself, -0 as 0: the text read
+    back is the same number, and its own text and every sum and difference made with it are
+    the same text (a whole number written with a positive exponent, 1E+2, is read back as 100:
+    the two write and add up alike)."""
+    text = format(value, "f")
+    if len(text) > MAX_DIGITS:
+        return parse_decimal_text(text)
+    return value.copy_abs() if text[0] == "-" and value.is_zero() else value
+
+
+def money_sum_amount(values: list | None, places: Any = None) -> Decimal:
+    """to_decimal(money_sum(values, places))."""
+    return reread(_summed(values, places))
+
+
+def money_add_amount(*values: Any) -> Decimal:
+    """to_decimal(money_add(*values))."""
+    return reread(_added(values))
+
+
+def money_sub_amount(a: Any, b: Any) -> Decimal:
+    """to_decimal(money_sub(a, b))."""
+    return reread(to_decimal(a) - to_decimal(b))
+
+
+_ZERO = Decimal(0)
+
+
+def money_sum_of_field(items: Any, key: str) -> str:
+    """money_sum(items[].key), without building the list of amounts first."""
+    return decimal_text(_field_total(items, key))
+
+
+def money_sum_of_field_amount(items: Any, key: str) -> Decimal:
+    """to_decimal(money_sum(items[].key))."""
+    return reread(_field_total(items, key))
+
+
+def money_sum_of_fields(*projections: tuple[Any, str]) -> str:
+    """money_sum([a[].x, b[].y][]): the projections' amounts one after the other, as one sum."""
+    total = Decimal(0)
+    for items, key in projections:
+        total = _field_total(items, key, total)
+    return decimal_text(total)
+
+
+def money_sum_of_fields_amount(*projections: tuple[Any, str]) -> Decimal:
+    """to_decimal(money_sum([a[].x, b[].y][]))."""
+    total = Decimal(0)
+    for items, key in projections:
+        total = _field_total(items, key, total)
+    return reread(total)
+
+
+def _field_total(items: Any, key: str, total: Decimal = _ZERO) -> Decimal:
+    """What _summed gives for the projection items[].key (added to `total`): the field of each
+    object (null for anything else), nulls and empty text skipped."""
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, dict):
+                value = item.get(key)
+                if value is not None and value != "":
+                    total += to_decimal(value)
+    return total
+
+
+# Each text-writing function with its Decimal twin, and the functions that read the arguments
+# at those positions (None: every one) with to_decimal() and nothing else.
+AMOUNT_TWINS: dict[Callable, Callable] = {_money_sum: money_sum_amount, _money_add: money_add_amount,
+                                           _money_sub: money_sub_amount}
+AMOUNT_READERS: dict[Callable, tuple[int, ...] | None] = {_money: (0,), _money_add: None, _money_sub: (0, 1)}
 
 
 @function("money_mul", "string|number", "string|number", optional=("number",), returns="string",
@@ -426,6 +516,40 @@ def _to_entries(value: dict | None) -> list[dict]:
 
 # json.dumps(value, sort_keys=True, default=str) without building an encoder per call.
 _GROUP_KEY = json.JSONEncoder(sort_keys=True, default=str)
+_SCALAR_TEXT = {None: "null", True: "true", False: "false"}
+
+
+def _group_text(value: Any) -> str:
+    """_GROUP_KEY.encode(value), written out for the usual group keys (text, whole numbers, null,
+    booleans, and a flat list of those: the mapping's `[seller_sku, id, is_gift]`), since the
+    encoder's set-up costs more than the key. Any other value goes to the encoder itself."""
+    kind = type(value)
+    if kind is str:
+        return _ENCODE_TEXT(value)
+    if kind is list:
+        parts = []
+        for item in value:
+            text = _scalar_text(item)
+            if text is None:
+                return _GROUP_KEY.encode(value)
+            parts.append(text)
+        return "[" + ", ".join(parts) + "]"
+    return _scalar_text(value) or _GROUP_KEY.encode(value)
+
+
+def _scalar_text(value: Any) -> str | None:
+    """The encoder's text of text, a whole number, null or a boolean; None for anything else."""
+    kind = type(value)
+    if kind is str:
+        return _ENCODE_TEXT(value)
+    if kind is int:
+        return int.__repr__(value)
+    if value is None or kind is bool:
+        return _SCALAR_TEXT[value]
+    return None
+
+
+_ENCODE_TEXT = json.encoder.encode_basestring_ascii  # what the encoder writes text with (ensure_ascii)
 
 
 @function("group_by", "array|null", "string", returns="array", example=Example(
@@ -438,7 +562,7 @@ def _group_by(items: list | None, key: str) -> list[dict]:
     for item in items or []:
         value = item.get(key) if isinstance(item, dict) else None
         # Values compare by their JSON text: "1" and 1 are two groups, as are 1 and true.
-        identity = _GROUP_KEY.encode(value)
+        identity = _group_text(value)
         group = groups.get(identity)
         if group is None:
             group = groups[identity] = {"key": value, "items": []}

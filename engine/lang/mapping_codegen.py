@@ -18,9 +18,11 @@ calls the closures engine.lang.expr compiled for it, with the same scope.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from engine.lang import mapping as m
@@ -42,14 +44,19 @@ def _truthy_code(name: str) -> str:
             f"(len({name}) > 0 if isinstance({name}, (str, list, dict)) else True))")
 
 
+_SHAREABLE = frozenset({frozenset, str, int, bool, type(None)})  # immutable: one object serves every use
+
+
 class _Writer:
     def __init__(self) -> None:
         self.lines: list[str] = []
         self.names: dict[str, Any] = {"Scope": Scope, "Fallback": Fallback, "EMPTY": _EMPTY, "EMPTIES": _EMPTIES,
-                                      "UNSET": _UNSET}
+                                      "UNSET": _UNSET, "_key": m._key}
         self._ids: dict[int, str] = {}
         self._count = 0
         self._memo_count = 0  # its own counter: the other names are the same in both passes
+        self._expression_count = 0
+        self.supplied: dict[str, str] = {}  # context key of a lookup table -> its per-record name
 
     def memo_name(self) -> str:
         self._memo_count += 1
@@ -59,9 +66,23 @@ class _Writer:
         self._count += 1
         return f"{prefix}{self._count}"
 
+    def expression_temp(self) -> str:
+        """A name for a value inside one expression (one statement). Each statement starts them
+        again from 1: a function with more than 256 local names reads the others with an
+        extra instruction each, and a statement never reads another's."""
+        self._expression_count += 1
+        return f"_j{self._expression_count}"
+
+    def start_expression(self) -> None:
+        self._expression_count = 0
+
     def bind(self, value: Any, prefix: str) -> str:
-        """A global name for a constant object of the plan (a closure, a table, a cast, a default)."""
-        key = id(value)
+        """A global name for a constant object of the plan (a closure, a table, a cast, a default).
+        Equal immutable constants (the type checks' sets of type names, text) share one name:
+        past 256 global names, every read of the others takes an extra instruction."""
+        key: Any = id(value)
+        if type(value) in _SHAREABLE:
+            key = (type(value), value)
         if key not in self._ids:
             name = self.temp(prefix)
             self.names[name] = value
@@ -89,11 +110,11 @@ def generate(root: Any, name: str = "") -> Callable[[Any, dict], dict] | None:
         memo.counting = False
         writer = _Writer()
         body = _Gen(writer, memo)
-        writer.line(1, "scope0 = Scope(record, record, None, ctx)")
-        start = len(writer.lines)
         body.object_into(root, _Level("record", "scope0", "None"), "out", 1)
         writer.line(1, "return out")
-        writer.lines[start:start] = memo.resets("record", 1)
+        # The record's Scope only when an expression's closures are called with it.
+        scope = ["    scope0 = Scope(record, record, None, ctx)"] if _uses("scope0", writer.lines) else []
+        writer.lines[0:0] = scope + memo.resets("record", 1) + _supplied_tables(writer, 1)
     except _Unsupported:
         return None
     source = "def mapped(record, ctx):\n" + "\n".join(writer.lines) + "\n"
@@ -106,6 +127,22 @@ def generate(root: Any, name: str = "") -> Callable[[Any, dict], dict] | None:
 
 class _Unsupported(Exception):
     pass
+
+
+def _uses(name: str, lines: list[str]) -> bool:
+    used = re.compile(rf"\b{name}\b")
+    return any(used.search(text) for text in lines)
+
+
+def _supplied_tables(writer: _Writer, depth: int) -> list[str]:
+    """The lines that read, once per record, each lookup table the context supplies: an object
+    there is the table (LookupTable.get's test), anything else supplies no entry."""
+    lines = []
+    for context_key, name in writer.supplied.items():
+        lines.append("    " * depth + f"{name} = ctx.get({context_key!r})")
+        lines.append("    " * depth + f"if not isinstance({name}, dict):")
+        lines.append("    " * (depth + 1) + f"{name} = EMPTY")
+    return lines
 
 
 class _Memo:
@@ -168,7 +205,8 @@ def _deps(node: dict) -> frozenset[str]:
 
 
 _AT, _PARENT, _NONE = frozenset({"@"}), frozenset({"parent"}), frozenset()
-_TRIVIAL = frozenset({"field", "literal", "identity", "current"})  # as cheap to read again as to remember
+_TRIVIAL = frozenset({"field", "literal", "identity", "current"})
+_PASSES_AMOUNTS = frozenset({"function_expression", "or_expression", "and_expression"})  # see _JMESPath.code  # as cheap to read again as to remember
 
 
 class _Gen:
@@ -208,11 +246,13 @@ class _Gen:
             if item.required:
                 w.line(depth, f"if {value} is None or (isinstance({value}, (str, list, dict)) and not {value}):")
                 w.line(depth + 1, "raise Fallback")
-        w.line(depth, f"if {value} is not None:")
+        always = type(item.node) is m._Object and (isinstance(item, m._Copy) or item.plain)  # an object is never null
+        if not always:
+            w.line(depth, f"if {value} is not None:")
         target = out
         for key in item.parents:
             target = f"{target}.setdefault({key!r}, {{}})"
-        w.line(depth + 1, f"{target}[{item.leaf!r}] = {value}")
+        w.line(depth + int(not always), f"{target}[{item.leaf!r}] = {value}")
 
     # -- values
 
@@ -245,6 +285,7 @@ class _Gen:
                 w.line(depth, f"{target} = {target}.get({key!r}) if isinstance({target}, dict) else None")
         elif isinstance(expr, JMESPathExpr) and not expr._sets_scope:
             try:
+                w.start_expression()
                 code = _JMESPath(w, expr, level, self.memo).code(expr._parsed, level.cur)
             except _Unsupported:
                 code = None
@@ -256,12 +297,66 @@ class _Gen:
         else:
             w.line(depth, f"{target} = {w.bind(expr.evaluate, 'evaluate')}({level.scope})")
 
+    def each_entry(self, node: Any, level: _Level, target: str, depth: int) -> bool:
+        """`each: to_entries(options)` with fields copying `key` and `value`: a loop over the
+        object's items (to_entries reads `(value or {}).items()`), after to_entries' own type
+        check (an object or null). False when the each is not of that form."""
+        argument = _entries_of(node)
+        if argument is None:
+            return False
+        w = self.w
+        source, key, value, result = w.temp("items"), w.temp("ek"), w.temp("ev"), w.temp("r")
+        w.start_expression()
+        jmespath = _JMESPath(w, node.source.expr, level, self.memo)
+        w.line(depth, f"{source} = {jmespath.code(argument, level.cur)}")
+        names = jmespath.closures._direct_call("to_entries", 1)[1][0][1]
+        w.line(depth, f"if {source} is not None and type({source}) is not dict and "
+                      f"type({source}).__name__ not in {w.bind(names, 'types')}:")
+        w.line(depth + 1, "raise Fallback")
+        w.line(depth, f"{target} = []")
+        w.line(depth, f"for {key}, {value} in ({source} or EMPTY).items():")
+        w.line(depth + 1, f"{result} = {{}}")
+        for field in node.item.fields:
+            read = key if field.key == "key" else value
+            w.line(depth + 1, f"if {read} is not None:")
+            out = result
+            for parent in field.parents:
+                out = f"{out}.setdefault({parent!r}, {{}})"
+            w.line(depth + 2, f"{out}[{field.leaf!r}] = {read}")
+        w.line(depth + 1, f"{target}.append({result})")
+        if node.limit is not None:
+            w.line(depth + 1, f"if len({target}) >= {int(node.limit)}:")
+            w.line(depth + 2, "break")
+        return True
+
     def lookup(self, node: Any, level: _Level, target: str, depth: int) -> None:
-        key = self.w.temp("k")
+        """LookupTable.get written out (a call per item costs as much as the rest of a small
+        field): the key as text, the table the context supplies first, then the mapping's own
+        values, then the default; a miss without a default falls back like any field error."""
+        w, table = self.w, node.table
+        key = w.temp("k")
         self.value(node.source, level, key, depth)
-        # A miss without a default raises KeyError, which falls back like any field error.
-        # (LookupTable.get reads only the scope's context, which every level shares: scope0.)
-        self.w.line(depth, f"{target} = {self.w.bind(node.table.get, 'table')}({key}, scope0)")
+        w.line(depth, f"{key} = {key} if type({key}) is str else _key({key})")
+        test = "if"
+        if table.context_key:
+            supplied = self.supplied_table(table.context_key)
+            w.line(depth, f"if {key} in {supplied}:")
+            w.line(depth + 1, f"{target} = {supplied}[{key}]")
+            test = "elif"
+        values = w.bind(table.values, "values")
+        w.line(depth, f"{test} {key} in {values}:")
+        w.line(depth + 1, f"{target} = {values}[{key}]")
+        w.line(depth, "else:")
+        w.line(depth + 1, f"{target} = {w.bind(table.default, 'default')}" if table.has_default else "raise Fallback")
+
+    def supplied_table(self, context_key: str) -> str:
+        """The name of the table the context supplies under `context_key`, read once per record
+        (an empty one when the context has none, or something other than an object there)."""
+        w = self.w
+        name = w.supplied.get(context_key)
+        if name is None:
+            name = w.supplied[context_key] = w.temp("supplied")
+        return name
 
     def condition(self, node: Any, level: _Level, target: str, depth: int) -> None:
         w = self.w
@@ -288,6 +383,8 @@ class _Gen:
 
     def each(self, node: Any, level: _Level, target: str, depth: int) -> None:
         w = self.w
+        if self.each_entry(node, level, target, depth):
+            return
         items, entry, result = w.temp("items"), w.temp("e"), w.temp("r")
         self.value(node.source, level, items, depth)
         w.line(depth, f"if {items} is None:")
@@ -308,17 +405,41 @@ class _Gen:
             w.line(body, f"if not {_truthy_code(keep)}:")
             w.line(body + 1, "continue")
         self.value(node.item, item_level, result, body)
-        w.line(body, f"if {result} is not None:")
-        w.line(body + 1, f"{target}.append({result})")
+        if type(node.item) is m._Object:  # an object is never null
+            w.line(body, f"{target}.append({result})")
+        else:
+            w.line(body, f"if {result} is not None:")
+            w.line(body + 1, f"{target}.append({result})")
         if node.limit is not None:
             w.line(body, f"if len({target}) >= {int(node.limit)}:")
             w.line(body + 1, "break")
         # Scope(current, root, parent, context), as _Each builds it for every item: only when
         # something in the item calls an expression's closures with it.
-        used = re.compile(rf"\b{scope}\b")
-        if any(used.search(text) for text in w.lines[start:]):
+        if _uses(scope, w.lines[start:]):
             w.lines.insert(start, "    " * body + f"{scope} = Scope({entry}, record, {level.cur}, ctx)")
         w.lines[start:start] = self.memo.resets(entry, body)
+
+
+def _entries_of(node: Any) -> dict | None:
+    """The argument node of `each: to_entries(x)` (the engine's to_entries) when every field
+    of the item only copies its `key` or `value`: such an each can read the object's items
+    without building the entry objects. None otherwise."""
+    from engine.lang.functions import _to_entries
+
+    source, item = node.source, node.item
+    expr = getattr(source, "expr", None) if type(source) is m._Expr else None
+    if not isinstance(expr, JMESPathExpr) or expr._sets_scope or type(item) is not m._Object \
+            or node.keep is not None:
+        return None
+    parsed = expr._parsed
+    if parsed["type"] != "function_expression" or parsed["value"] != "to_entries" or len(parsed["children"]) != 1:
+        return None
+    spec = expr._interpreter._functions.FUNCTION_TABLE.get("to_entries", {}).get("function")
+    if getattr(spec, "implementation", None) is not _to_entries:
+        return None
+    if not all(field.key in ("key", "value") and (isinstance(field, m._Copy) or field.plain) for field in item.fields):
+        return None
+    return parsed["children"][0]
 
 
 def _plain_path(node: Any) -> FieldPath | None:
@@ -333,9 +454,88 @@ def _plain_path(node: Any) -> FieldPath | None:
 # the whole expression to its closures.
 
 _JSON_TYPES = (str, int, float, bool, list, dict, type(None))
-_JP_SORT_BY = getattr(__import__("jmespath.functions").functions.Functions, "_func_sort_by", None)
+_JP = __import__("jmespath.functions").functions
+_JP_SORT_BY = getattr(_JP.Functions, "_func_sort_by", None)
 _ORDER_OPS = {"lt": "<", "gt": ">", "lte": "<=", "gte": ">="}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+_BOOL, _BOOL_OR_NULL = frozenset({bool}), frozenset({bool, type(None)})
+_LIST_OR_NULL, _DICT_OR_NULL = frozenset({list, type(None)}), frozenset({dict, type(None)})
+_NOT_NUMBERS = frozenset({str, list, dict, type(None)})
+_DECIMAL = frozenset({Decimal})
+_TRUTH_BY_NOT = frozenset({bool, str, list, dict, type(None)})  # JMESPath's falsiness is `not` for these
+
+
+def _within(kinds: frozenset[type] | None, allowed: frozenset[type]) -> bool:
+    return kinds is not None and kinds <= allowed
+
+
+def _result_kinds(call: Callable, amount: bool) -> frozenset[type] | None:
+    """The types a function's result can have, for the functions whose code says so plainly."""
+    from engine.lang import functions as f
+
+    if amount and call in f.AMOUNT_TWINS:
+        return _DECIMAL
+    text, maybe_text = frozenset({str}), frozenset({str, type(None)})
+    known = {f._money_sum: text, f._money_add: text, f._money_sub: text, f._money_mul: text,
+             f._money_round: text, f._money_round_even: text, f._decimal: text,
+             f._money: _DICT_OR_NULL, f._trim: maybe_text, f._upper: maybe_text, f._lower: maybe_text,
+             f._group_by: frozenset({list}), f._to_entries: frozenset({list}),
+             f._func_to_string: text, _JP.Functions._func_length: frozenset({int}),
+             _JP.Functions._func_contains: _BOOL}
+    return known.get(getattr(call, "func", call))
+
+
+def _projected_fields(node: dict) -> list[tuple[dict, str]] | None:
+    """[a[].x, b[].y][] as [(a[], "x"), (b[], "y")]: a flattened list of field projections,
+    whose flattening only puts the projections' lists one after the other. None otherwise."""
+    if node["type"] != "flatten" or node["children"][0]["type"] != "multi_select_list":
+        return None
+    found = []
+    for child in node["children"][0]["children"]:
+        if child["type"] != "projection" or child["children"][1]["type"] != "field":
+            return None
+        found.append((child["children"][0], child["children"][1]["value"]))
+    return found
+
+
+def _written_out(call: Callable, args: list[str], name: str, temp: Callable[[], str]) -> str | None:
+    """The body of a function as Python, once its arguments passed its type checks:
+    contains(subject, search) is `search in subject`, length(x) is len(x), max(x) is max(x)
+    or null for an empty list, trim(x) is x.strip() or null, to_string(x) of text is x. None
+    for the others."""
+    from engine.lang import functions as f
+
+    if call in (f._trim, f._upper, f._lower) and len(args) == 1 and _IDENTIFIER.match(args[0]):
+        method = {f._trim: "strip", f._upper: "upper", f._lower: "lower"}[call]
+        return f"(None if {args[0]} is None else {args[0]}.{method}())"
+    function = getattr(call, "func", None)
+    if function is f._func_to_string and len(args) == 1:
+        t, bound = (args[0], args[0]) if _IDENTIFIER.match(args[0]) else (temp(), f"({temp.last} := {args[0]})")
+        return f"({t} if type({bound}) is str else {name}({t}))"
+    if function is _JP.Functions._func_contains and len(args) == 2:
+        return f"({args[1]} in {args[0]})"
+    if function is _JP.Functions._func_length and len(args) == 1:
+        return f"len({args[0]})"
+    if function in (_JP.Functions._func_max, _JP.Functions._func_min) and len(args) == 1 \
+            and _IDENTIFIER.match(args[0]):  # read twice: only a name
+        return f"({function.__name__[6:]}({args[0]}) if {args[0]} else None)"
+    return None
+
+
+def _money_sum() -> Callable:
+    from engine.lang.functions import _money_sum
+
+    return _money_sum
+
+
+def _cannot_raise(node: dict) -> bool:
+    """A literal, or fields and indexes read from one: null where there is nothing, never an error."""
+    kind = node["type"]
+    if kind in ("literal", "field", "identity", "current", "index"):
+        return True
+    return kind in ("subexpression", "index_expression") and all(_cannot_raise(c) for c in node["children"])
 
 
 def _false_code(name: str, value: str) -> str:
@@ -367,12 +567,21 @@ class _JMESPath:
         self.names.setdefault("_SLD", frozenset((str, list, dict)))
         self.names.setdefault("_NOT_NUMBERS", frozenset((str, list, dict, bool, type(None))))
         self.names.setdefault("_NUMS", frozenset((int, float, bool)))
+        self.names.setdefault("_PLAIN_KINDS", frozenset((*_JSON_TYPES, Decimal)))
+        self.names.setdefault("_EQUAL_KINDS", frozenset((str, int, type(None), list, dict)))
 
-    def code(self, node: dict, value: str) -> str:
+    def code(self, node: dict, value: str, amount: bool = False) -> str:
+        """`node` applied to `value`. With `amount`, the value only goes to to_decimal() (an
+        amount argument of money() and the like): an amount written as text by money_sum() and
+        the like may then come as the Decimal that text would be read as (AMOUNT_TWINS)."""
         method = getattr(self, "_" + node["type"], None)
         if method is None:
             raise _Unsupported(node["type"])
-        key = self._memo_key(node, value)
+        if amount and node["type"] in _PASSES_AMOUNTS:
+            method = functools.partial(method, amount=True)
+        else:
+            amount = False
+        key = self._memo_key(node, value, amount)
         if key is None:
             return method(node, value)
         memo = self.memo
@@ -387,7 +596,7 @@ class _JMESPath:
             memo.by_scope.setdefault(key[0], []).append(name)
         return f"({name} if {name} is not UNSET else ({name} := {method(node, value)}))"
 
-    def _memo_key(self, node: dict, value: str) -> tuple | None:
+    def _memo_key(self, node: dict, value: str, amount: bool = False) -> tuple | None:
         """(the record or item it is remembered for, the node) when `node` applied to `value`
         can be remembered; None otherwise."""
         if node["type"] in _TRIVIAL:
@@ -406,10 +615,10 @@ class _JMESPath:
         # What parent() reads is part of the key: the record's parent() is null, an item's is the
         # record, so the same text at both levels is two values, though both are kept per record.
         reads = self.level.parent if "parent" in deps else None
-        return scope, reads, json.dumps(node, sort_keys=True, default=repr)
+        return scope, reads, amount, json.dumps(node, sort_keys=True, default=repr)
 
     def _tmp(self) -> str:
-        return self.w.temp("_j")
+        return self.w.expression_temp()
 
     def _name(self, value: str) -> tuple[str, str]:
         """A name for `value` and the code that binds it: none when it is a name already."""
@@ -469,8 +678,8 @@ class _JMESPath:
         left = self.code(left_node, value)
         condition = self.code(condition_node, element)
         right = self.code(right_node, element)
-        body = (f"[{out} for {element} in {base} if not {_false_code(test, condition)} "
-                f"and ({out} := {right}) is not None]")
+        falsy = self._false(test, condition, condition_node)
+        body = f"[{out} for {element} in {base} if not {falsy} and ({out} := {right}) is not None]"
         return f"({body} if isinstance({base} := {left}, list) else None)"
 
     def _flatten(self, node: dict, value: str) -> str:
@@ -508,8 +717,19 @@ class _JMESPath:
                 test = f"{left} == {literal!r}"
             elif right_node["type"] == "literal" and literal is None:
                 test = f"{left} == None"  # _equals(x, None): a bool is never null either way
+            elif isinstance(literal, bool):
+                # _equals(x, true) is x is true for the JSON types: 1 and 1.0 are not true to
+                # jmespath, nor a Decimal 1; anything else is compared by _equals itself.
+                t = self._tmp()
+                test = f"(({t} is {literal!r}) if type({t} := {left}) in _PLAIN_KINDS else _equals({t}, {literal!r}))"
+            elif self._plain_equality(left_node, right_node):
+                test = f"{left} == {self.code(right_node, v)}"
             else:
-                test = f"_equals({left}, {self.code(right_node, v)})"
+                # _equals is == unless a boolean or a Decimal is on one side: both sides are
+                # looked at (& does not stop at the first), then only those go to _equals.
+                a, b = self._tmp(), self._tmp()
+                test = (f"(({a} == {b}) if (type({a} := {left}) in _EQUAL_KINDS) & "
+                        f"(type({b} := {self.code(right_node, v)}) in _EQUAL_KINDS) else _equals({a}, {b}))")
             return self._then(v, bound, test if op == "eq" else f"(not {test})")
         a, b = self._tmp(), self._tmp()
         right = self.code(right_node, v)
@@ -517,22 +737,67 @@ class _JMESPath:
         return self._then(v, bound, f"((({a} := {left}), ({b} := {right}), ({a} {_ORDER_OPS[op]} {b}) if "
                                     f"{orderable.format(a)} and {orderable.format(b)} else None)[2])")
 
-    def _or_expression(self, node: dict, value: str) -> str:
-        v, bound = self._name(value)
-        t = self._tmp()
-        left, right = (self.code(child, v) for child in node["children"])
-        return self._then(v, bound, f"({right} if {_false_code(t, left)} else {t})")
+    # `a || b` and `a && b` give one of their operands as it is: the right one may be an amount
+    # (see code()); the left one is tested for truth, as text.
 
-    def _and_expression(self, node: dict, value: str) -> str:
+    def _plain_equality(self, left: dict, right: dict) -> bool:
+        """Whether _equals(a, b) is a == b for these operands: it only differs when a boolean
+        meets a number (1 is not true) or a float meets a Decimal; text, null, lists and
+        objects on either side, or whole numbers on both, never do."""
+        a, b = self.kinds(left), self.kinds(right)
+        return _within(a, _NOT_NUMBERS) or _within(b, _NOT_NUMBERS) or (
+            _within(a, _NOT_NUMBERS | {int}) and _within(b, _NOT_NUMBERS | {int}))
+
+    def _or_expression(self, node: dict, value: str, amount: bool = False) -> str:
         v, bound = self._name(value)
         t = self._tmp()
-        left, right = (self.code(child, v) for child in node["children"])
-        return self._then(v, bound, f"({t} if {_false_code(t, left)} else {right})")
+        left, right = self.code(node["children"][0], v), self.code(node["children"][1], v, amount)
+        return self._then(v, bound, f"({right} if {self._false(t, left, node['children'][0])} else {t})")
+
+    def _and_expression(self, node: dict, value: str, amount: bool = False) -> str:
+        v, bound = self._name(value)
+        t = self._tmp()
+        left, right = self.code(node["children"][0], v), self.code(node["children"][1], v, amount)
+        return self._then(v, bound, f"({t} if {self._false(t, left, node['children'][0])} else {right})")
 
     def _not_expression(self, node: dict, value: str) -> str:
         t = self._tmp()
         inner = self.code(node["children"][0], value)
+        if _within(self.kinds(node["children"][0]), _TRUTH_BY_NOT):
+            return f"(not {inner})"
         return f"(False if ({t} := {inner}, {_number_code(t)})[1] and {t} == 0 else not {t})"
+
+    def _false(self, name: str, value: str, node: dict) -> str:
+        """_false_code, or Python's `not` where the value can only be of a type for which the
+        two agree (a comparison's boolean, text, a list built here...)."""
+        if _within(self.kinds(node), _TRUTH_BY_NOT):
+            return f"(not ({name} := {value}))"
+        return _false_code(name, value)
+
+    # -- what a node's value can be, where that is known without running it
+
+    def kinds(self, node: dict, amount: bool = False) -> frozenset[type] | None:
+        """The Python types `node` can give (when it gives a value rather than raising), or None
+        when that is not known here: a field of the record can be anything."""
+        kind, children = node["type"], node.get("children", [])
+        if kind == "literal":
+            return frozenset({type(node["value"])})
+        if kind == "comparator":
+            return _BOOL if node["value"] in ("eq", "ne") else _BOOL_OR_NULL
+        if kind == "not_expression":
+            return _BOOL
+        if kind in ("and_expression", "or_expression"):  # one operand or the other, as it is
+            left, right = self.kinds(children[0]), self.kinds(children[1], amount)
+            return None if left is None or right is None else left | right
+        if kind in ("projection", "filter_projection", "flatten", "multi_select_list"):
+            return _LIST_OR_NULL
+        if kind == "multi_select_dict":
+            return _DICT_OR_NULL
+        if kind == "function_expression" and node["value"] not in ("root", "parent", "var", "sort_by"):
+            fast = self.closures._direct_call(node["value"], len(children))
+            if fast is not None:
+                return _result_kinds(fast[0], amount)
+        return None
 
     # -- functions
 
@@ -552,8 +817,82 @@ class _JMESPath:
                 f"and ({test}) else {refuse.__name__}())")
         return self._then(v, bound, code)
 
-    def _function_expression(self, node: dict, value: str) -> str:
-        from engine.lang.functions import context_value
+    def _money_sum_of_projection(self, projection: dict, value: str, amount: bool) -> str | None:
+        """money_sum(items[].price): the amounts summed as the projection reads them (a list
+        or null, so no type check), without the list in between. money_sum([a[], b[]][]): the
+        projection only drops nulls, which money_sum skips too, so the flattened list is summed
+        as it is. None for any other projection."""
+        from engine.lang.functions import _money_sum as money_sum
+        from engine.lang.functions import (
+            money_sum_amount,
+            money_sum_of_field,
+            money_sum_of_field_amount,
+            money_sum_of_fields,
+            money_sum_of_fields_amount,
+        )
+
+        left, right = projection["children"]
+        if right["type"] == "field":
+            function = self.w.bind(money_sum_of_field_amount if amount else money_sum_of_field, "fn")
+            return f"{function}({self.code(left, value)}, {right['value']!r})"
+        fields = _projected_fields(left) if right["type"] in ("identity", "current") else None
+        if fields:
+            function = self.w.bind(money_sum_of_fields_amount if amount else money_sum_of_fields, "fn")
+            pairs = ", ".join(f"({self.code(base, value)}, {key!r})" for base, key in fields)
+            return f"{function}({pairs})"
+        if right["type"] in ("identity", "current") and _within(self.kinds(left), _LIST_OR_NULL):
+            function = self.w.bind(money_sum_amount if amount else money_sum, "fn")
+            return f"{function}({self.code(left, value)})"
+        return None
+
+    def _temp_keeper(self) -> Callable[[], str]:
+        """A function giving a new temporary name, which also keeps the last one (`.last`)."""
+        def temp() -> str:
+            temp.last = self._tmp()  # type: ignore[attr-defined]
+            return temp.last  # type: ignore[attr-defined]
+
+        return temp
+
+    def _money_of_amount(self, call: Callable, children: list, args: list[str]) -> str | None:
+        """money(amount, currency) where the amount can only be a Decimal (money_sum() and the
+        like handing theirs over): money() would return {amount: its text, currency}."""
+        from engine.lang.functions import _money
+
+        if call is not _money or len(args) != 2 or self.kinds(children[0], amount=True) != _DECIMAL:
+            return None
+        return f"{{'amount': format({args[0]}, 'f'), 'currency': {args[1]}}}"
+
+    def _merge(self, children: list, value: str, checks: list) -> str:
+        """merge(a, {...}): one dict display. jmespath checks only the first argument (an
+        object); the others are objects or null here (null fails in both: update(None) and
+        **None raise), and ** copies an object as update() does."""
+        ((_, names, _),) = checks
+        v, bound = self._name(value)
+        first = self._tmp()
+        rest = "".join(f", **{self.code(child, v)}" for child in children[1:])
+        test = (f"type({first} := {self.code(children[0], v)}) not in {self.w.bind(frozenset((dict,)), 'plain')} "
+                f"and type({first}).__name__ not in {self.w.bind(names, 'types')}")
+        return self._then(v, bound, f"(_refuse() if {test} else {{**{first}{rest}}})")
+
+    def _not_null(self, children: list, value: str) -> str:
+        """not_null(a, b, ...): the first argument that is not null. Every argument is computed
+        (one that raises gives up on the record, as jmespath would raise), unless none of them
+        can raise: plain fields and literals are then read only until one is not null."""
+        v, bound = self._name(value)
+        names = [self._tmp() for _ in children]
+        codes = [self.code(child, v) for child in children]
+        pick = "None"
+        if all(_cannot_raise(child) for child in children):
+            for name, code in zip(reversed(names), reversed(codes), strict=True):
+                pick = f"({name} if ({name} := {code}) is not None else {pick})"
+            return self._then(v, bound, pick)
+        for name in reversed(names):
+            pick = f"({name} if {name} is not None else {pick})"
+        computed = ", ".join(f"({name} := {code})" for name, code in zip(names, codes, strict=True))
+        return self._then(v, bound, f"({computed}, {pick})[-1]")
+
+    def _function_expression(self, node: dict, value: str, amount: bool = False) -> str:
+        from engine.lang.functions import AMOUNT_READERS, AMOUNT_TWINS, context_value
 
         name, children = node["value"], node["children"]
         if name == "root" and not children:
@@ -569,19 +908,36 @@ class _JMESPath:
         if name == "sort_by" and len(children) == 2 and children[1]["type"] == "expref" and \
                 self.closures.functions.FUNCTION_TABLE.get(name, {}).get("function") is _JP_SORT_BY:
             return self._sort_by(children, value)
+        if name == "not_null" and children and \
+                self.closures.functions.FUNCTION_TABLE.get(name, {}).get("function") is _JP.Functions._func_not_null:
+            return self._not_null(children, value)
         fast = self.closures._direct_call(name, len(children))
         if fast is None:
             raise _Unsupported(name)
         call, checks = fast
+        if getattr(call, "func", None) is _JP.Functions._func_merge and \
+                all(_within(self.kinds(child), _DICT_OR_NULL) for child in children[1:]):
+            return self._merge(children, value, checks)
+        if call is _money_sum() and len(children) == 1 and children[0]["type"] == "projection":
+            summed = self._money_sum_of_projection(children[0], value, amount)
+            if summed is not None:
+                return summed
+        read_as_amounts = AMOUNT_READERS.get(call, ())
+        if amount and call in AMOUNT_TWINS:
+            call = AMOUNT_TWINS[call]
         v, bound = self._name(value)
         args = [self._tmp() for _ in children]
         parts = [] if bound == v else [bound]
-        parts += [f"({arg} := {self.code(child, v)})" for arg, child in zip(args, children, strict=True)]
+        parts += [f"({arg} := {self.code(child, v, read_as_amounts is None or index in read_as_amounts)})"
+                  for index, (arg, child) in enumerate(zip(args, children, strict=True))]
         tests = []
         for index, names, groups in checks:
             child = children[index]
             if groups is None and child["type"] == "literal" and type(child["value"]).__name__ in names:
                 continue  # a literal of an accepted type needs no check at run time
+            known = self.kinds(child, read_as_amounts is None or index in read_as_amounts)
+            if groups is None and known is not None and all(kind.__name__ in names for kind in known):
+                continue  # nor does a value that can only be of accepted types (money_sum() gives text)
             # The plain JSON types by identity first (one look-up), then by name as jmespath checks.
             plain = frozenset(t for t in _JSON_TYPES if t.__name__ in names)
             test = (f"(type({args[index]}) not in {self.w.bind(plain, 'plain')} and "
@@ -600,10 +956,12 @@ class _JMESPath:
             tests = [test.replace(f"type({args[index]})", f"type(({args[index]} := {codes[index]}))", 1)
                      if index in checked else test
                      for index, test in self._tests_by_arg(tests, args)]
-            call_args = ", ".join(args[i] if i in checked else codes[i] for i in range(len(args)))
-            result = f"{call_name}({call_args})"
+            call_args = [args[i] if i in checked else codes[i] for i in range(len(args))]
+            result = self._money_of_amount(call, children, call_args) or _written_out(call, call_args, call_name, self._temp_keeper()) \
+                or f"{call_name}({', '.join(call_args)})"
             return f"({fail.__name__}() if {' or '.join(tests)} else {result})" if tests else result
-        result = f"{call_name}({', '.join(args)})"
+        result = self._money_of_amount(call, children, args) or _written_out(call, args, call_name, self._temp_keeper()) \
+            or f"{call_name}({', '.join(args)})"
         if tests:
             result = f"({fail.__name__}() if {' or '.join(tests)} else {result})"
         return f"({', '.join(parts)}, {result})[-1]"

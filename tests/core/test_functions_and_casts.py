@@ -156,6 +156,18 @@ def test_group_by_edges(exprs: ExpressionCompiler, data: dict, want: list) -> No
     assert ev(exprs, "group_by(u, 'k')", data) == want
 
 
+@pytest.mark.parametrize("value", [
+    "a", "é\n\"x", "", 1, -5, 10**30, True, False, None, 1.5, float("nan"), Decimal("1.0"), {"b": 1, "a": [1]},
+    ["SKU-1", None, False], ["x", "1", 1, True, None, "ü"], [], [[1]], [Decimal(1)], ["x", 2.0], [{"a": 1}],
+])
+def test_group_by_key_text_is_the_encoders(value: object) -> None:
+    """The usual keys are written out by hand; each must be the encoder's own text, or two keys
+    the encoder tells apart (1 and true, "1" and 1) could share a group."""
+    from engine.lang.functions import _GROUP_KEY, _group_text
+
+    assert _group_text(value) == _GROUP_KEY.encode(value)
+
+
 @pytest.mark.parametrize(("data", "want"), [
     ({"i": [1, 2, 3], "n": 2}, [1, 2]),
     ({"i": [1, 2, 3], "n": 5}, [1, 2, 3]),

@@ -8,6 +8,8 @@ shipped mappings, and on generated JMESPath expressions placed in every position
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -143,3 +145,108 @@ def test_generated_expressions_map_the_same(text: str, data: object, context: ob
     assume(plans)
     record = {"items": [data, {"a": data}], "a": data} if not isinstance(data, dict) else {"items": [data], **data}
     _checked(plans, record, context if isinstance(context, dict) else {"a": context})
+
+
+# Amounts that make money_sum() and the like write text the reader treats apart: -0, a whole
+# number with a positive exponent, more digits in plain notation than the reader takes, text.
+_AMOUNTS = [None, "", "0", "-0", "-0.00", "1.25", "2", Decimal("-0"), Decimal("-0.00"), Decimal("1E+2"),
+            Decimal("1E+40"), Decimal("-1E+40"), Decimal("1.5E+30"), Decimal("1E-40"), "1e30",
+            "9" * 100, "0." + "1" * 99, Decimal("1" * 28 + "E+80"), 7, 1.5, "x", True]
+
+
+def test_amounts_handed_over_as_decimals_map_as_their_text_would() -> None:
+    """money(money_sum(...)) and the like: the generated function hands the sum to money() as a
+    Decimal (AMOUNT_TWINS); the output, and every refusal, is what reading its text gives."""
+    plan = compile_mapping({"kind": "mapping", "name": "t", "fields": {
+        "sum": "money(money_sum(items), 'USD')",
+        "net": "money(money_add(money_sub(money_sum(items), var('b')), var('a') && '0' || money_sum(items)), 'USD')",
+        "sub": "money_sub(money_add(var('a'), var('b')), money_sum([var('b')]))",
+        "twice": "money_add(money_sum(items), money_sum(items), money_sub(var('a'), var('a')))",
+        "fields": "money(money_sum(units[].a), 'USD')", "field_text": "money_sum(units[].a)",
+        "nested": "money_add(money_sum(units[].a), money_sum(units[].b[].a))",
+        "flat": "money(money_sum([units[].a, items][]), 'USD')", "flat_text": "money_sum([items, units][])",
+        "pair": "money(money_sum([units[].a, units[].b[].a][]), 'USD')", "pair_text": "money_sum([units[].a, items[].a][])"}})
+    assert "money_sum_amount" in repr(plan._fast.__globals__.values())
+    assert "money_sum_of_field_amount" in repr(plan._fast.__globals__.values())
+    assert "money_sum_of_fields_amount" in repr(plan._fast.__globals__.values())
+    for a in _AMOUNTS:
+        for b in _AMOUNTS:
+            units = [{"a": a}, {"a": b, "b": [{"a": a}, "x", None]}, None, "x", {"b": {"a": b}}]
+            for record in ({"items": [a, b, a], "units": units}, {"items": [a], "units": {"a": a}}):
+                ctx = {"a": a, "b": b}
+                assert _outcome(plan.apply(record, ctx)) == _outcome(plan.interpret(record, ctx)), (a, b)
+
+
+def test_lookups_written_out_read_the_context_table_first_then_their_own() -> None:
+    plan = compile_mapping({"kind": "mapping", "name": "t", "fields": {
+        "status": {"lookup": "status", "from": "s"},
+        "kept": {"lookup": "kept", "from": "s"},
+        "items": {"each": "items", "fields": {"v": {"lookup": "status", "from": "@"}}}},
+        "lookups": {"status": {"context": "status_map", "values": {"A": "a", "1": "one", "None": "none"}},
+                    "kept": {"values": {"A": "kept"}, "default": None}}})
+    mapped = 0
+    for table in [None, {}, {"B": "b", "A": "override"}, {"1": "uno", "None": "n"}, ["A"], "A"]:
+        for key in ["A", "B", 1, 1.0, True, None, Decimal("1"), [1], {"A": 1}]:
+            record, ctx = {"s": key, "items": ["A", 1, Decimal("1")]}, {"status_map": table}
+            assert _outcome(plan.apply(record, ctx)) == _outcome(plan.interpret(record, ctx)), (table, key)
+            try:
+                plan._fast(record, ctx)
+                mapped += 1
+            except Exception:  # noqa: BLE001  (a miss: the interpreter reports it)
+                pass
+    assert mapped > 10
+
+
+def test_what_is_known_of_a_value_s_type_keeps_every_answer() -> None:
+    """Where a value can only be of some types (a comparison's boolean, a function's text, a
+    list built by the expression), the generated code tests it the plain Python way; the
+    answers must stay JMESPath's for every value met on the other side."""
+    fields = {
+        "eq_text": "trim(var('t')) == var('a')", "eq_len": "length(var('l')) == var('a')",
+        "eq_len_lit": "length(var('l')) == `1`", "ne_list": "var('l')[?@ != `null`] != var('a')",
+        "not_cmp": "!(var('a') == `1`)", "not_list": "!var('l')[?@]", "not_text": "!trim(var('t'))",
+        "and": "var('a') == `0` && trim(var('t')) || length(var('l'))",
+        "filter": "var('l')[?@ == `1` || trim(to_string(@)) == '']",
+        "amount": "money(money_sum(var('l')[?@ != `true`]), var('t'))",
+        "true": "var('a') == `true`", "not_false": "var('l')[?@ != `false`]",
+        "merge": "merge(var('a'), {k: var('t')}, {a: var('l')})", "merge_one": "merge(var('a'))",
+        "max": "max(var('l'))", "min": "min(var('l')[?@ != `true`])", "contains": "contains(var('l'), var('a'))",
+        "length": "length(var('a'))", "trim": "trim(var('t'))", "upper": "upper(var('a'))",
+        "to_string": "to_string(var('a'))", "eq_unknown": "var('a') == var('l')[0]",
+        "ne_unknown": "var('l')[?@ != parent().a]"}
+    # One mapping per field, so that one field's error does not send the others to the interpreter.
+    plans = [compile_mapping({"kind": "mapping", "name": "t", "fields": {name: text}}) for name, text in fields.items()]
+    assert "_equals" not in plans[0]._fast.source and "_equals" not in plans[2]._fast.source
+    values = [None, True, False, 0, 1, 1.0, 0.0, Decimal("1"), Decimal("0"), "", "1", " x ", [], [1], {}, {"a": 1},
+              OrderedDict(k=1, z=2), [("k", 1)]]
+    mapped = 0
+    for plan in plans:
+        for a in values:
+            for t in [None, "", " x ", "USD"]:
+                for items in [[], [1], [1, True, "1", Decimal("1"), 1.0, None, ""], ["0.5", " "], [2, Decimal("1.5")]]:
+                    ctx = {"a": a, "t": t, "l": items}
+                    assert _outcome(plan.apply({}, ctx)) == _outcome(plan.interpret({}, ctx)), (plan.doc, a, t, items)
+                    mapped += _checked([plan], {}, ctx)
+    assert mapped > len(plans) * len(values)
+
+
+def test_not_null_written_out_computes_what_can_raise() -> None:
+    fields = {"lazy": "not_null(a.b, a[0], `5`)", "eager": "not_null(a, length(a), `0`)",
+              "single": "not_null(missing)", "items": {"each": "l", "value": "not_null(@, parent().a)"}}
+    plans = [compile_mapping({"kind": "mapping", "name": "t", "fields": {name: spec}}) for name, spec in fields.items()]
+    assert all("not_null" not in repr(plan._fast.__globals__.values()) for plan in plans)
+    for a in [None, 0, "x", [], [None, 2], {"b": None}, {"b": 1}, True]:
+        for items in [[], [None, 1, a]]:
+            _checked(plans, {"a": a, "l": items}, {})
+
+
+def test_each_over_to_entries_reads_the_object_s_items() -> None:
+    fields = {"attrs": {"each": "to_entries(options)", "fields": {"name": "key", "value.text": "value"}},
+              "first": {"each": "to_entries(options)", "limit": 1, "fields": {"v": "value"}},
+              "nested": {"each": "groups", "fields": {"kv": {"each": "to_entries(@)", "fields": {"k": "key"}}}},
+              "general": {"each": "to_entries(options)", "fields": {"k": "key", "up": "parent().id"}}}
+    plans = [compile_mapping({"kind": "mapping", "name": "t", "fields": {name: spec}}) for name, spec in fields.items()]
+    assert all("_to_entries" not in repr(plan._fast.__globals__.values()) for plan in plans[:3])
+    for options in [None, {}, {"a": 1, "b": None, "c": [1]}, OrderedDict(z=1, a=2), OrderedDict(), "x", [], [["a", 1]], 0]:
+        record = {"id": 7, "options": options, "groups": [options, {"k": 1}, None]}
+        _checked(plans, record, {})
