@@ -166,6 +166,46 @@ def _limit(file: str, node: yaml.Node, path: tuple, message: str, hint: str) -> 
     return SpecError(Problem(message, _loc(file, node.start_mark), format_path(path), hint=hint))
 
 
+def _refuse_bombs(root: yaml.Node, file: str, text: str) -> yaml.Node:
+    """Count the values the document expands to before building any: an alias shares its
+    anchor's node, so each node's expanded size is computed once (iteratively: the nesting may be
+    deep) and a "billion laughs" is refused in milliseconds, at the node where the count passes
+    the limit, instead of after building that many values. Without an anchor (`&name`) there is
+    no alias, and the size is the file's own: nothing to count (a text the pattern takes for an
+    anchor only costs the count; an anchor it missed is still refused by _build's own count)."""
+    if _ANCHOR.search(text) is None:
+        return root
+    sizes: dict[int, int] = {}
+    open_ids: set[int] = set()  # a node inside itself (a recursive alias) counts once; _build refuses it
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        else:
+            children = []
+        if children_done:
+            open_ids.discard(id(node))
+            size = 1 + sum(sizes.get(id(child), 1) for child in children)
+            sizes[id(node)] = size
+            if size > MAX_VALUES:
+                raise _limit(file, node, (), f"the file expands to more than {MAX_VALUES:,} values", _BOMB_HINT)
+            continue
+        if id(node) in sizes or id(node) in open_ids:
+            continue
+        open_ids.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes and id(child) not in open_ids)
+    return root
+
+
+_ANCHOR = re.compile(r"(?:^|[\s\[{,:-])&[A-Za-z0-9_-]", re.MULTILINE)
+_BOMB_HINT = ("aliases (*name) repeat what their anchor (&name) holds; aliases of aliases multiply it "
+              "(a 'YAML bomb'): write the values out, or use fewer aliases")
+
+
 def _build(node: yaml.Node, file: str, loader: _Constructor, path: tuple = (), open_nodes: tuple = (),
            parent_col: int | None = None) -> Any:
     buffer = getattr(loader, "buffer", None)
@@ -176,9 +216,7 @@ def _build(node: yaml.Node, file: str, loader: _Constructor, path: tuple = (), o
     open_nodes = (*open_nodes, node)
     loader.values_built = getattr(loader, "values_built", 0) + 1
     if loader.values_built > MAX_VALUES:
-        raise _limit(file, node, path, f"the file expands to more than {MAX_VALUES:,} values",
-                     "aliases (*name) repeat what their anchor (&name) holds; aliases of aliases multiply it "
-                     "(a 'YAML bomb'): write the values out, or use fewer aliases")
+        raise _limit(file, node, path, f"the file expands to more than {MAX_VALUES:,} values", _BOMB_HINT)
     if len(open_nodes) > MAX_DEPTH:
         raise _limit(file, node, path, f"lists and mappings nested more than {MAX_DEPTH} levels deep",
                      "flatten the structure; no file of the project needs that depth")
@@ -252,7 +290,7 @@ def loads(text: str, file: str = "<string>") -> Any:
         fast = _FastConstructor(text)
         try:
             node = fast.get_single_node()
-            return None if node is None else _build(node, file, fast)
+            return None if node is None else _build(_refuse_bombs(node, file, text), file, fast)
         except yaml.YAMLError:
             pass  # read again below, for the message (a bad merge key is found while building)
         finally:
@@ -277,7 +315,7 @@ def _loads_slowly(text: str, file: str) -> Any:
                     hint="put each connector, mapping, flow or merchant in its own file",
                 )
             )
-        return _build(node, file, loader)
+        return _build(_refuse_bombs(node, file, text), file, loader)
     except yaml.MarkedYAMLError as exc:
         raise SpecError(_diagnose(exc, text, file)) from None
     except RecursionError:  # the parser recurses per level of nesting

@@ -31,7 +31,8 @@ def test_a_template_over_a_limit_fails_at_once_with_the_limit_named(source, mess
     template = COMPILER.template(source)  # compiling never folds the constants
     with pytest.raises(ExprEvalError, match="refused by the sandbox") as info:
         template.evaluate(SCOPE)
-    assert message in str(info.value) and time.monotonic() - started < 1
+    # A guard against running on (the loops asked for would take hours), not a speed figure.
+    assert message in str(info.value) and time.monotonic() - started < 10
 
 
 @pytest.mark.parametrize("source,message", [
@@ -63,7 +64,9 @@ def test_hostile_yaml_is_refused_with_a_position(text, message):
         loads(text, "hostile.yaml")
     problem = info.value.problems[0]
     assert message in problem.message and problem.location is not None and problem.hint
-    assert time.monotonic() - started < 5
+    # A guard against a hang (a bomb built out would take minutes), not a speed figure: refused
+    # in milliseconds on a quiet machine, and shared machines may be many times slower.
+    assert time.monotonic() - started < 30
 
 
 def test_secret_files_are_read_only_inside_the_project_or_the_secrets_folder(tmp_path: Path):
