@@ -310,7 +310,12 @@ class FlowRun:
             return self._dead_letter(record, step_name, error)
         action = record.action or "processed"
         outcome = {"key": record.key, "action": action, "status": "ok", "remote_id": record.remote_id,
-                   "detail": record.detail, "previous": record.previous, "canonical": record.canonical}
+                   "detail": record.detail}
+        if ctx.dry_run:
+            # What the plan shows (the fields an update changes). A real run's report keeps the
+            # first outcomes without them: a record and its last snapshot are each a whole product,
+            # and a thousand of them held to the end of a run were most of its memory.
+            outcome.update(previous=record.previous, canonical=record.canonical)
         if not ctx.dry_run and action != "gathered":
             status = "skipped" if action in ("skip", "queued", "untracked", "held") else "ok"
             store.record_result(ctx.run_id, ctx.flow_name, record.key, action.replace("+", ","), status,
