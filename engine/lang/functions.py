@@ -276,6 +276,38 @@ def money_sum_of_fields_amount(*projections: tuple[Any, str]) -> Decimal:
     return reread(total)
 
 
+def field_amounts(items: Any, key: str) -> list[Decimal]:
+    """The amounts _field_total adds up for items[].key, read once: a compiled mapping that sums
+    one projection in several places (a line's seller discount alone, then with the platform's)
+    remembers these and adds them up again, instead of reading the text again."""
+    amounts = []
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, dict):
+                value = item.get(key)
+                if value is not None and value != "":
+                    amounts.append(to_decimal(value))
+    return amounts
+
+
+def money_sum_of_amounts(*amounts: list[Decimal]) -> str:
+    """money_sum([a[].x, b[].y][]) from each projection's field_amounts(): the same additions in
+    the same order as _field_total's, so the same sum."""
+    return decimal_text(_amounts_total(amounts))
+
+
+def money_sum_of_amounts_amount(*amounts: list[Decimal]) -> Decimal:
+    """to_decimal(money_sum_of_amounts(*amounts))."""
+    return reread(_amounts_total(amounts))
+
+
+def _amounts_total(amounts: tuple[list[Decimal], ...]) -> Decimal:
+    total = _ZERO
+    for listed in amounts:
+        total = sum(listed, total)  # total + a1 + a2 ..., left to right, as _field_total adds
+    return total
+
+
 def _field_total(items: Any, key: str, total: Decimal = _ZERO) -> Decimal:
     """What _summed gives for the projection items[].key (added to `total`): the field of each
     object (null for anything else), nulls and empty text skipped."""

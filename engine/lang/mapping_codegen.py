@@ -588,13 +588,17 @@ class _JMESPath:
         if memo.counting:
             memo.counts[key] = memo.counts.get(key, 0) + 1
             return method(node, value)
-        if memo.counts.get(key, 0) < 2 and key[0] == self.level.cur:
+        if not self._kept(key):
             return method(node, value)  # written once, and not inside a loop it could leave
         name = memo.names.get(key)
         if name is None:
             name = memo.names[key] = self.w.memo_name()
             memo.by_scope.setdefault(key[0], []).append(name)
         return f"({name} if {name} is not UNSET else ({name} := {method(node, value)}))"
+
+    def _kept(self, key: tuple) -> bool:
+        """Whether the sub-expression of this memo key is remembered (in the writing pass)."""
+        return self.memo.counts.get(key, 0) >= 2 or key[0] != self.level.cur
 
     def _memo_key(self, node: dict, value: str, amount: bool = False) -> tuple | None:
         """(the record or item it is remembered for, the node) when `node` applied to `value`
@@ -832,10 +836,15 @@ class _JMESPath:
         )
 
         left, right = projection["children"]
+        fields = [(left, right["value"])] if right["type"] == "field" else \
+            _projected_fields(left) if right["type"] in ("identity", "current") else None
+        if fields:
+            summed = self._money_sum_of_amounts(fields, value, amount)
+            if summed is not None:
+                return summed
         if right["type"] == "field":
             function = self.w.bind(money_sum_of_field_amount if amount else money_sum_of_field, "fn")
             return f"{function}({self.code(left, value)}, {right['value']!r})"
-        fields = _projected_fields(left) if right["type"] in ("identity", "current") else None
         if fields:
             function = self.w.bind(money_sum_of_fields_amount if amount else money_sum_of_fields, "fn")
             pairs = ", ".join(f"({self.code(base, value)}, {key!r})" for base, key in fields)
@@ -844,6 +853,29 @@ class _JMESPath:
             function = self.w.bind(money_sum_amount if amount else money_sum, "fn")
             return f"{function}({self.code(left, value)})"
         return None
+
+    def _money_sum_of_amounts(self, fields: list[tuple[dict, str]], value: str, amount: bool) -> str | None:
+        """money_sum(a[].x) or money_sum([a[].x, b[].y][]) from the projections' amounts, read once
+        per record or item (field_amounts, remembered) where one of them is summed in more than
+        one place: a line's seller discount alone, then with the platform's, then in its total.
+        None where none is: reading the amounts as they are added up spares the list."""
+        from engine.lang.functions import money_sum_of_amounts, money_sum_of_amounts_amount
+
+        nodes = [{"type": "field_amounts", "value": key, "children": [base]} for base, key in fields]
+        if not self.memo.counting and not any(self._kept_node(node, value) for node in nodes):
+            return None
+        function = self.w.bind(money_sum_of_amounts_amount if amount else money_sum_of_amounts, "fn")
+        return f"{function}({', '.join(self.code(node, value) for node in nodes)})"
+
+    def _kept_node(self, node: dict, value: str) -> bool:
+        key = self._memo_key(node, value)
+        return key is not None and self._kept(key)
+
+    def _field_amounts(self, node: dict, value: str) -> str:
+        """The amounts of the projection base[].key (see _money_sum_of_amounts)."""
+        from engine.lang.functions import field_amounts
+
+        return f"{self.w.bind(field_amounts, 'fn')}({self.code(node['children'][0], value)}, {node['value']!r})"
 
     def _temp_keeper(self) -> Callable[[], str]:
         """A function giving a new temporary name, which also keeps the last one (`.last`)."""

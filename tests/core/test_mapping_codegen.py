@@ -165,13 +165,21 @@ def test_amounts_handed_over_as_decimals_map_as_their_text_would() -> None:
         "fields": "money(money_sum(units[].a), 'USD')", "field_text": "money_sum(units[].a)",
         "nested": "money_add(money_sum(units[].a), money_sum(units[].b[].a))",
         "flat": "money(money_sum([units[].a, items][]), 'USD')", "flat_text": "money_sum([items, units][])",
-        "pair": "money(money_sum([units[].a, units[].b[].a][]), 'USD')", "pair_text": "money_sum([units[].a, items[].a][])"}})
-    assert "money_sum_amount" in repr(plan._fast.__globals__.values())
-    assert "money_sum_of_field_amount" in repr(plan._fast.__globals__.values())
-    assert "money_sum_of_fields_amount" in repr(plan._fast.__globals__.values())
+        "pair": "money(money_sum([units[].a, units[].b[].a][]), 'USD')", "pair_text": "money_sum([units[].a, items[].a][])",
+        # Projections summed once each: their amounts are added up as they are read.
+        "once": "money(money_sum(units[].c), 'USD')", "apart": "money(money_sum([units[].d, items[].d][]), 'USD')",
+        # Summed per item in several places: the amounts are read once per item and remembered.
+        "lines": {"each": "units", "fields": {
+            "a": "money(money_sum(b[].a), 'USD')", "both": "money(money_sum([b[].a, b[].c][]), 'USD')",
+            "text": "money_sum([b[].a, b[].c][])", "net": "money(money_sub(money_sum(b[].c), money_sum(b[].a)), 'USD')"}}}})
+    generated = repr(plan._fast.__globals__.values())
+    for name in ("money_sum_amount", "money_sum_of_field_amount", "money_sum_of_fields_amount", "field_amounts",
+                 "money_sum_of_amounts_amount", "money_sum_of_amounts "):
+        assert name in generated, name
     for a in _AMOUNTS:
         for b in _AMOUNTS:
-            units = [{"a": a}, {"a": b, "b": [{"a": a}, "x", None]}, None, "x", {"b": {"a": b}}]
+            units = [{"a": a, "c": b, "d": a}, {"a": b, "b": [{"a": a, "c": b}, "x", None], "c": a},
+                     None, "x", {"b": {"a": b}, "d": b}]
             for record in ({"items": [a, b, a], "units": units}, {"items": [a], "units": {"a": a}}):
                 ctx = {"a": a, "b": b}
                 assert _outcome(plan.apply(record, ctx)) == _outcome(plan.interpret(record, ctx)), (a, b)
