@@ -559,12 +559,18 @@ def _group_text(value: Any) -> str:
     if kind is str:
         return _ENCODE_TEXT(value)
     if kind is list:
+        # _scalar_text() written out: a call per item was half the key's cost.
         parts = []
         for item in value:
-            text = _scalar_text(item)
-            if text is None:
+            kind = type(item)
+            if kind is str:
+                parts.append(_ENCODE_TEXT(item))
+            elif item is None or kind is bool:
+                parts.append(_SCALAR_TEXT[item])
+            elif kind is int:
+                parts.append(int.__repr__(item))
+            else:
                 return _GROUP_KEY.encode(value)
-            parts.append(text)
         return "[" + ", ".join(parts) + "]"
     return _scalar_text(value) or _GROUP_KEY.encode(value)
 
