@@ -538,6 +538,10 @@ def _cannot_raise(node: dict) -> bool:
     return kind in ("subexpression", "index_expression") and all(_cannot_raise(c) for c in node["children"])
 
 
+def _is_current(node: dict) -> bool:
+    return node["type"] in ("identity", "current")
+
+
 def _false_code(name: str, value: str) -> str:
     """engine.lang.expr._is_false of `value` (bound to `name` on the way), inline: JMESPath
     falsiness by equality (0 is true). Text, lists, objects (those very types) are false when
@@ -559,6 +563,8 @@ class _JMESPath:
         from engine.lang.expr import _Closures, _elements_agree, _equals, _is_number
 
         self.w, self.level, self.memo = writer, level, memo or _Memo()
+        # Names known to hold an object where the code being written runs (see _merged_rest).
+        self.objects: set[str] = set()
         self.closures = _Closures(expr._interpreter, expr._interpreter._functions)
         self.names = writer.names
         self.names.setdefault("_equals", _equals)
@@ -635,6 +641,8 @@ class _JMESPath:
 
     def _field(self, node: dict, value: str) -> str:
         t, bound = self._name(value)
+        if t in self.objects:
+            return f"{t}.get({node['value']!r})"
         return f"({t}.get({node['value']!r}) if isinstance({bound}, dict) else None)"
 
     def _chain(self, node: dict, value: str) -> str:
@@ -697,12 +705,16 @@ class _JMESPath:
     def _multi_select_list(self, node: dict, value: str) -> str:
         t, bound = self._name(value)
         items = ", ".join(self.code(child, t) for child in node["children"])
-        return f"(None if {bound} is None else [{items}])"
+        return f"[{items}]" if t in self.objects else f"(None if {bound} is None else [{items}])"
 
     def _multi_select_dict(self, node: dict, value: str) -> str:
         t, bound = self._name(value)
-        pairs = ", ".join(f"{child['value']!r}: {self.code(child['children'][0], t)}" for child in node["children"])
-        return f"(None if {bound} is None else {{{pairs}}})"
+        pairs = self._pairs(node, t)
+        return f"{{{pairs}}}" if t in self.objects else f"(None if {bound} is None else {{{pairs}}})"
+
+    def _pairs(self, node: dict, value: str) -> str:
+        """The `key: value` items of a multi-select dict's display."""
+        return ", ".join(f"{child['value']!r}: {self.code(child['children'][0], value)}" for child in node["children"])
 
     # -- logic
 
@@ -901,10 +913,29 @@ class _JMESPath:
         ((_, names, _),) = checks
         v, bound = self._name(value)
         first = self._tmp()
-        rest = "".join(f", **{self.code(child, v)}" for child in children[1:])
-        test = (f"type({first} := {self.code(children[0], v)}) not in {self.w.bind(frozenset((dict,)), 'plain')} "
-                f"and type({first}).__name__ not in {self.w.bind(names, 'types')}")
+        rest = self._merged_rest(children, v)
+        named = f"type({first}).__name__ not in {self.w.bind(names, 'types')}"
+        if _is_current(children[0]):
+            # The rest reads @ as a dict: an object of another type that jmespath takes by its
+            # name goes to the interpreter instead.
+            named = f"({named} or not isinstance({first}, dict))"
+        test = f"type({first} := {self.code(children[0], v)}) not in {self.w.bind(frozenset((dict,)), 'plain')} and {named}"
         return self._then(v, bound, f"(_refuse() if {test} else {{**{first}{rest}}})")
+
+
+    def _merged_rest(self, children: list, v: str) -> str:
+        """The items after the first of merge()'s dict display. merge(@, {...}): they are only
+        computed once @ passed the check that it is an object, so they read its fields as an
+        object's, and {...} (then never null) is written as the display's own items."""
+        known, added = _is_current(children[0]), v not in self.objects
+        if known:
+            self.objects.add(v)
+        try:
+            return "".join(f", {self._pairs(child, v)}" if known and child["type"] == "multi_select_dict"
+                           else f", **{self.code(child, v)}" for child in children[1:])
+        finally:
+            if known and added:
+                self.objects.discard(v)
 
     def _not_null(self, children: list, value: str) -> str:
         """not_null(a, b, ...): the first argument that is not null. Every argument is computed

@@ -9,6 +9,7 @@ shipped mappings, and on generated JMESPath expressions placed in every position
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 
@@ -236,6 +237,39 @@ def test_what_is_known_of_a_value_s_type_keeps_every_answer() -> None:
                     assert _outcome(plan.apply({}, ctx)) == _outcome(plan.interpret({}, ctx)), (plan.doc, a, t, items)
                     mapped += _checked([plan], {}, ctx)
     assert mapped > len(plans) * len(values)
+
+
+class _ObjectByName(Mapping):
+    """An object to jmespath, which takes it by its type's name, without being a dict."""
+
+    def __init__(self, **items: object) -> None:
+        self._items = items
+
+    def __getitem__(self, key: str) -> object:
+        return self._items[key]
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+_ObjectByName.__name__ = "OrderedDict"
+
+
+def test_merge_of_the_current_element_reads_it_as_an_object() -> None:
+    """merge(@, {...}) over a projection: once @ passed merge()'s check, the rest reads its
+    fields without testing it again; what is not a dict goes to the interpreter."""
+    fields = {"keyed": "group_by(units[].merge(@, {k: [sku, !sku && to_string(id) || null, gift == `true`]}), 'k')",
+              "nested": "units[].merge(@, {a: merge(@, {b: sku}), c: [@][0].sku}, {d: id})",
+              "list": "units[].merge(@, [@][0])", "items": {"each": "units", "value": "merge(@, {s: sku})"}}
+    plans = [compile_mapping({"kind": "mapping", "name": "t", "fields": {name: spec}}) for name, spec in fields.items()]
+    assert "isinstance(_j4, dict) else None" not in plans[0]._fast.source
+    for unit in [None, {}, {"sku": "A", "id": 1, "gift": True}, {"sku": "", "id": "2"}, {"sku": None, "id": None},
+                 OrderedDict(sku="B", id=3), _ObjectByName(sku="C", id=4), "x", 1, [{"sku": "A"}]]:
+        for units in ([unit], [unit, {"sku": "A", "id": 5}, unit]):
+            _checked(plans, {"units": units}, {})
 
 
 def test_not_null_written_out_computes_what_can_raise() -> None:
