@@ -232,6 +232,15 @@ def reread(value: Decimal) -> Decimal:
     return value.copy_abs() if text[0] == "-" and value.is_zero() else value
 
 
+def amount_text(text: str) -> str:
+    """decimal_text(to_decimal(text)) for the text money_sum(), money_add() or money_sub() wrote
+    (decimal_text of a Decimal): that text itself, read only where the reader may refuse it (more
+    digits than it takes) or where it is a -0, which the reader takes as 0."""
+    if len(text) > MAX_DIGITS or (text[0] == "-" and not text.strip("-0.")):
+        return decimal_text(parse_decimal_text(text))
+    return text
+
+
 def money_sum_amount(values: list | None, places: Any = None) -> Decimal:
     """to_decimal(money_sum(values, places))."""
     return reread(_summed(values, places))

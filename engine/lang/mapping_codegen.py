@@ -897,14 +897,33 @@ class _JMESPath:
 
         return temp
 
-    def _money_of_amount(self, call: Callable, children: list, args: list[str]) -> str | None:
+    def _money_of_amount(self, call: Callable, children: list, args: list[str], as_text: bool = False) -> str | None:
         """money(amount, currency) where the amount can only be a Decimal (money_sum() and the
-        like handing theirs over): money() would return {amount: its text, currency}."""
-        from engine.lang.functions import _money
+        like handing theirs over): money() would return {amount: its text, currency}. With
+        `as_text`, the amount is the text money_sum() and the like write (see _money_of_text)."""
+        from engine.lang.functions import _money, amount_text
 
+        if as_text:
+            return f"{{'amount': {self.w.bind(amount_text, 'fn')}({args[0]}), 'currency': {args[1]}}}"
         if call is not _money or len(args) != 2 or self.kinds(children[0], amount=True) != _DECIMAL:
             return None
         return f"{{'amount': format({args[0]}, 'f'), 'currency': {args[1]}}}"
+
+    def _money_of_text(self, call: Callable, children: list, v: str) -> bool:
+        """Whether money(money_sum(...), currency) and the like take the amount as the text the
+        function writes (and amount_text()): that text is most often the amount's own, where the
+        Decimal handed over would be written out once to be checked, then again for money().
+        Not where that Decimal is remembered for other uses (one sum for both)."""
+        from engine.lang.functions import _money
+
+        if call is not _money or len(children) != 2 or self.memo.counting:
+            return False
+        amount = children[0]
+        if amount["type"] != "function_expression" or self.kinds(amount, amount=True) != _DECIMAL \
+                or self.kinds(amount) != frozenset({str}):
+            return False
+        key = self._memo_key(amount, v, True)
+        return key is None or not self._kept(key)
 
     def _merge(self, children: list, value: str, checks: list) -> str:
         """merge(a, {...}): one dict display. jmespath checks only the first argument (an
@@ -989,16 +1008,19 @@ class _JMESPath:
         if amount and call in AMOUNT_TWINS:
             call = AMOUNT_TWINS[call]
         v, bound = self._name(value)
+        as_text = self._money_of_text(call, children, v)
+        amounts = [(read_as_amounts is None or index in read_as_amounts) and not (as_text and index == 0)
+                   for index in range(len(children))]
         args = [self._tmp() for _ in children]
         parts = [] if bound == v else [bound]
-        parts += [f"({arg} := {self.code(child, v, read_as_amounts is None or index in read_as_amounts)})"
+        parts += [f"({arg} := {self.code(child, v, amounts[index])})"
                   for index, (arg, child) in enumerate(zip(args, children, strict=True))]
         tests = []
         for index, names, groups in checks:
             child = children[index]
             if groups is None and child["type"] == "literal" and type(child["value"]).__name__ in names:
                 continue  # a literal of an accepted type needs no check at run time
-            known = self.kinds(child, read_as_amounts is None or index in read_as_amounts)
+            known = self.kinds(child, amounts[index])
             if groups is None and known is not None and all(kind.__name__ in names for kind in known):
                 continue  # nor does a value that can only be of accepted types (money_sum() gives text)
             # The plain JSON types by identity first (one look-up), then by name as jmespath checks.
@@ -1020,10 +1042,10 @@ class _JMESPath:
                      if index in checked else test
                      for index, test in self._tests_by_arg(tests, args)]
             call_args = [args[i] if i in checked else codes[i] for i in range(len(args))]
-            result = self._money_of_amount(call, children, call_args) or _written_out(call, call_args, call_name, self._temp_keeper()) \
+            result = self._money_of_amount(call, children, call_args, as_text) or _written_out(call, call_args, call_name, self._temp_keeper()) \
                 or f"{call_name}({', '.join(call_args)})"
             return f"({fail.__name__}() if {' or '.join(tests)} else {result})" if tests else result
-        result = self._money_of_amount(call, children, args) or _written_out(call, args, call_name, self._temp_keeper()) \
+        result = self._money_of_amount(call, children, args, as_text) or _written_out(call, args, call_name, self._temp_keeper()) \
             or f"{call_name}({', '.join(args)})"
         if tests:
             result = f"({fail.__name__}() if {' or '.join(tests)} else {result})"
