@@ -538,6 +538,10 @@ def _cannot_raise(node: dict) -> bool:
     return kind in ("subexpression", "index_expression") and all(_cannot_raise(c) for c in node["children"])
 
 
+def _is_current(node: dict) -> bool:
+    return node["type"] in ("identity", "current")
+
+
 def _false_code(name: str, value: str) -> str:
     """engine.lang.expr._is_false of `value` (bound to `name` on the way), inline: JMESPath
     falsiness by equality (0 is true). Text, lists, objects (those very types) are false when
@@ -559,6 +563,8 @@ class _JMESPath:
         from engine.lang.expr import _Closures, _elements_agree, _equals, _is_number
 
         self.w, self.level, self.memo = writer, level, memo or _Memo()
+        # Names known to hold an object where the code being written runs (see _merged_rest).
+        self.objects: set[str] = set()
         self.closures = _Closures(expr._interpreter, expr._interpreter._functions)
         self.names = writer.names
         self.names.setdefault("_equals", _equals)
@@ -588,13 +594,17 @@ class _JMESPath:
         if memo.counting:
             memo.counts[key] = memo.counts.get(key, 0) + 1
             return method(node, value)
-        if memo.counts.get(key, 0) < 2 and key[0] == self.level.cur:
+        if not self._kept(key):
             return method(node, value)  # written once, and not inside a loop it could leave
         name = memo.names.get(key)
         if name is None:
             name = memo.names[key] = self.w.memo_name()
             memo.by_scope.setdefault(key[0], []).append(name)
         return f"({name} if {name} is not UNSET else ({name} := {method(node, value)}))"
+
+    def _kept(self, key: tuple) -> bool:
+        """Whether the sub-expression of this memo key is remembered (in the writing pass)."""
+        return self.memo.counts.get(key, 0) >= 2 or key[0] != self.level.cur
 
     def _memo_key(self, node: dict, value: str, amount: bool = False) -> tuple | None:
         """(the record or item it is remembered for, the node) when `node` applied to `value`
@@ -631,6 +641,8 @@ class _JMESPath:
 
     def _field(self, node: dict, value: str) -> str:
         t, bound = self._name(value)
+        if t in self.objects:
+            return f"{t}.get({node['value']!r})"
         return f"({t}.get({node['value']!r}) if isinstance({bound}, dict) else None)"
 
     def _chain(self, node: dict, value: str) -> str:
@@ -693,12 +705,16 @@ class _JMESPath:
     def _multi_select_list(self, node: dict, value: str) -> str:
         t, bound = self._name(value)
         items = ", ".join(self.code(child, t) for child in node["children"])
-        return f"(None if {bound} is None else [{items}])"
+        return f"[{items}]" if t in self.objects else f"(None if {bound} is None else [{items}])"
 
     def _multi_select_dict(self, node: dict, value: str) -> str:
         t, bound = self._name(value)
-        pairs = ", ".join(f"{child['value']!r}: {self.code(child['children'][0], t)}" for child in node["children"])
-        return f"(None if {bound} is None else {{{pairs}}})"
+        pairs = self._pairs(node, t)
+        return f"{{{pairs}}}" if t in self.objects else f"(None if {bound} is None else {{{pairs}}})"
+
+    def _pairs(self, node: dict, value: str) -> str:
+        """The `key: value` items of a multi-select dict's display."""
+        return ", ".join(f"{child['value']!r}: {self.code(child['children'][0], value)}" for child in node["children"])
 
     # -- logic
 
@@ -832,10 +848,15 @@ class _JMESPath:
         )
 
         left, right = projection["children"]
+        fields = [(left, right["value"])] if right["type"] == "field" else \
+            _projected_fields(left) if right["type"] in ("identity", "current") else None
+        if fields:
+            summed = self._money_sum_of_amounts(fields, value, amount)
+            if summed is not None:
+                return summed
         if right["type"] == "field":
             function = self.w.bind(money_sum_of_field_amount if amount else money_sum_of_field, "fn")
             return f"{function}({self.code(left, value)}, {right['value']!r})"
-        fields = _projected_fields(left) if right["type"] in ("identity", "current") else None
         if fields:
             function = self.w.bind(money_sum_of_fields_amount if amount else money_sum_of_fields, "fn")
             pairs = ", ".join(f"({self.code(base, value)}, {key!r})" for base, key in fields)
@@ -845,6 +866,29 @@ class _JMESPath:
             return f"{function}({self.code(left, value)})"
         return None
 
+    def _money_sum_of_amounts(self, fields: list[tuple[dict, str]], value: str, amount: bool) -> str | None:
+        """money_sum(a[].x) or money_sum([a[].x, b[].y][]) from the projections' amounts, read once
+        per record or item (field_amounts, remembered) where one of them is summed in more than
+        one place: a line's seller discount alone, then with the platform's, then in its total.
+        None where none is: reading the amounts as they are added up spares the list."""
+        from engine.lang.functions import money_sum_of_amounts, money_sum_of_amounts_amount
+
+        nodes = [{"type": "field_amounts", "value": key, "children": [base]} for base, key in fields]
+        if not self.memo.counting and not any(self._kept_node(node, value) for node in nodes):
+            return None
+        function = self.w.bind(money_sum_of_amounts_amount if amount else money_sum_of_amounts, "fn")
+        return f"{function}({', '.join(self.code(node, value) for node in nodes)})"
+
+    def _kept_node(self, node: dict, value: str) -> bool:
+        key = self._memo_key(node, value)
+        return key is not None and self._kept(key)
+
+    def _field_amounts(self, node: dict, value: str) -> str:
+        """The amounts of the projection base[].key (see _money_sum_of_amounts)."""
+        from engine.lang.functions import field_amounts
+
+        return f"{self.w.bind(field_amounts, 'fn')}({self.code(node['children'][0], value)}, {node['value']!r})"
+
     def _temp_keeper(self) -> Callable[[], str]:
         """A function giving a new temporary name, which also keeps the last one (`.last`)."""
         def temp() -> str:
@@ -853,14 +897,33 @@ class _JMESPath:
 
         return temp
 
-    def _money_of_amount(self, call: Callable, children: list, args: list[str]) -> str | None:
+    def _money_of_amount(self, call: Callable, children: list, args: list[str], as_text: bool = False) -> str | None:
         """money(amount, currency) where the amount can only be a Decimal (money_sum() and the
-        like handing theirs over): money() would return {amount: its text, currency}."""
-        from engine.lang.functions import _money
+        like handing theirs over): money() would return {amount: its text, currency}. With
+        `as_text`, the amount is the text money_sum() and the like write (see _money_of_text)."""
+        from engine.lang.functions import _money, amount_text
 
+        if as_text:
+            return f"{{'amount': {self.w.bind(amount_text, 'fn')}({args[0]}), 'currency': {args[1]}}}"
         if call is not _money or len(args) != 2 or self.kinds(children[0], amount=True) != _DECIMAL:
             return None
         return f"{{'amount': format({args[0]}, 'f'), 'currency': {args[1]}}}"
+
+    def _money_of_text(self, call: Callable, children: list, v: str) -> bool:
+        """Whether money(money_sum(...), currency) and the like take the amount as the text the
+        function writes (and amount_text()): that text is most often the amount's own, where the
+        Decimal handed over would be written out once to be checked, then again for money().
+        Not where that Decimal is remembered for other uses (one sum for both)."""
+        from engine.lang.functions import _money
+
+        if call is not _money or len(children) != 2 or self.memo.counting:
+            return False
+        amount = children[0]
+        if amount["type"] != "function_expression" or self.kinds(amount, amount=True) != _DECIMAL \
+                or self.kinds(amount) != frozenset({str}):
+            return False
+        key = self._memo_key(amount, v, True)
+        return key is None or not self._kept(key)
 
     def _merge(self, children: list, value: str, checks: list) -> str:
         """merge(a, {...}): one dict display. jmespath checks only the first argument (an
@@ -869,10 +932,29 @@ class _JMESPath:
         ((_, names, _),) = checks
         v, bound = self._name(value)
         first = self._tmp()
-        rest = "".join(f", **{self.code(child, v)}" for child in children[1:])
-        test = (f"type({first} := {self.code(children[0], v)}) not in {self.w.bind(frozenset((dict,)), 'plain')} "
-                f"and type({first}).__name__ not in {self.w.bind(names, 'types')}")
+        rest = self._merged_rest(children, v)
+        named = f"type({first}).__name__ not in {self.w.bind(names, 'types')}"
+        if _is_current(children[0]):
+            # The rest reads @ as a dict: an object of another type that jmespath takes by its
+            # name goes to the interpreter instead.
+            named = f"({named} or not isinstance({first}, dict))"
+        test = f"type({first} := {self.code(children[0], v)}) not in {self.w.bind(frozenset((dict,)), 'plain')} and {named}"
         return self._then(v, bound, f"(_refuse() if {test} else {{**{first}{rest}}})")
+
+
+    def _merged_rest(self, children: list, v: str) -> str:
+        """The items after the first of merge()'s dict display. merge(@, {...}): they are only
+        computed once @ passed the check that it is an object, so they read its fields as an
+        object's, and {...} (then never null) is written as the display's own items."""
+        known, added = _is_current(children[0]), v not in self.objects
+        if known:
+            self.objects.add(v)
+        try:
+            return "".join(f", {self._pairs(child, v)}" if known and child["type"] == "multi_select_dict"
+                           else f", **{self.code(child, v)}" for child in children[1:])
+        finally:
+            if known and added:
+                self.objects.discard(v)
 
     def _not_null(self, children: list, value: str) -> str:
         """not_null(a, b, ...): the first argument that is not null. Every argument is computed
@@ -926,16 +1008,19 @@ class _JMESPath:
         if amount and call in AMOUNT_TWINS:
             call = AMOUNT_TWINS[call]
         v, bound = self._name(value)
+        as_text = self._money_of_text(call, children, v)
+        amounts = [(read_as_amounts is None or index in read_as_amounts) and not (as_text and index == 0)
+                   for index in range(len(children))]
         args = [self._tmp() for _ in children]
         parts = [] if bound == v else [bound]
-        parts += [f"({arg} := {self.code(child, v, read_as_amounts is None or index in read_as_amounts)})"
+        parts += [f"({arg} := {self.code(child, v, amounts[index])})"
                   for index, (arg, child) in enumerate(zip(args, children, strict=True))]
         tests = []
         for index, names, groups in checks:
             child = children[index]
             if groups is None and child["type"] == "literal" and type(child["value"]).__name__ in names:
                 continue  # a literal of an accepted type needs no check at run time
-            known = self.kinds(child, read_as_amounts is None or index in read_as_amounts)
+            known = self.kinds(child, amounts[index])
             if groups is None and known is not None and all(kind.__name__ in names for kind in known):
                 continue  # nor does a value that can only be of accepted types (money_sum() gives text)
             # The plain JSON types by identity first (one look-up), then by name as jmespath checks.
@@ -957,10 +1042,10 @@ class _JMESPath:
                      if index in checked else test
                      for index, test in self._tests_by_arg(tests, args)]
             call_args = [args[i] if i in checked else codes[i] for i in range(len(args))]
-            result = self._money_of_amount(call, children, call_args) or _written_out(call, call_args, call_name, self._temp_keeper()) \
+            result = self._money_of_amount(call, children, call_args, as_text) or _written_out(call, call_args, call_name, self._temp_keeper()) \
                 or f"{call_name}({', '.join(call_args)})"
             return f"({fail.__name__}() if {' or '.join(tests)} else {result})" if tests else result
-        result = self._money_of_amount(call, children, args) or _written_out(call, args, call_name, self._temp_keeper()) \
+        result = self._money_of_amount(call, children, args, as_text) or _written_out(call, args, call_name, self._temp_keeper()) \
             or f"{call_name}({', '.join(args)})"
         if tests:
             result = f"({fail.__name__}() if {' or '.join(tests)} else {result})"

@@ -9,6 +9,7 @@ shipped mappings, and on generated JMESPath expressions placed in every position
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 
@@ -165,16 +166,41 @@ def test_amounts_handed_over_as_decimals_map_as_their_text_would() -> None:
         "fields": "money(money_sum(units[].a), 'USD')", "field_text": "money_sum(units[].a)",
         "nested": "money_add(money_sum(units[].a), money_sum(units[].b[].a))",
         "flat": "money(money_sum([units[].a, items][]), 'USD')", "flat_text": "money_sum([items, units][])",
-        "pair": "money(money_sum([units[].a, units[].b[].a][]), 'USD')", "pair_text": "money_sum([units[].a, items[].a][])"}})
-    assert "money_sum_amount" in repr(plan._fast.__globals__.values())
-    assert "money_sum_of_field_amount" in repr(plan._fast.__globals__.values())
-    assert "money_sum_of_fields_amount" in repr(plan._fast.__globals__.values())
+        "pair": "money(money_sum([units[].a, units[].b[].a][]), 'USD')", "pair_text": "money_sum([units[].a, items[].a][])",
+        # Projections summed once each: their amounts are added up as they are read.
+        "once": "money(money_sum(units[].c), 'USD')", "apart": "money(money_add(money_sum([units[].d, items[].d][]), '0'), 'USD')",
+        # Summed per item in several places: the amounts are read once per item and remembered.
+        "lines": {"each": "units", "fields": {
+            "a": "money(money_sum(b[].a), 'USD')", "both": "money(money_sum([b[].a, b[].c][]), 'USD')",
+            "text": "money_sum([b[].a, b[].c][])", "net": "money(money_sub(money_sum(b[].c), money_sum(b[].a)), 'USD')"}}}})
+    generated = repr(plan._fast.__globals__.values())
+    for name in ("money_sum_amount", "money_sum_of_field_amount", "money_sum_of_fields_amount", "field_amounts",
+                 "money_sum_of_amounts_amount", "money_sum_of_amounts ", "amount_text"):
+        assert name in generated, name
     for a in _AMOUNTS:
         for b in _AMOUNTS:
-            units = [{"a": a}, {"a": b, "b": [{"a": a}, "x", None]}, None, "x", {"b": {"a": b}}]
+            units = [{"a": a, "c": b, "d": a}, {"a": b, "b": [{"a": a, "c": b}, "x", None], "c": a},
+                     None, "x", {"b": {"a": b}, "d": b}]
             for record in ({"items": [a, b, a], "units": units}, {"items": [a], "units": {"a": a}}):
                 ctx = {"a": a, "b": b}
                 assert _outcome(plan.apply(record, ctx)) == _outcome(plan.interpret(record, ctx)), (a, b)
+
+
+def test_money_of_an_amount_s_text_is_what_reading_it_gives() -> None:
+    """money(money_sum(...)) and the like where the sum is not remembered: money() takes the
+    text the function writes, read again only where the reader may refuse it or it is a -0."""
+    fields = {"sum": "money(money_sum(units[].c), 'USD')", "sub": "money(money_sub(var('a'), var('b')), 'USD')",
+              "add": "money(money_add(var('a'), var('b'), var('a')), 'USD')",
+              "pair": "money(money_sum([units[].c, units[].d][]), 'USD')"}
+    # One mapping per field, so that one field's error does not send the others to the interpreter.
+    plans = [compile_mapping({"kind": "mapping", "name": "t", "fields": {name: text}}) for name, text in fields.items()]
+    assert all("amount_text" in repr(plan._fast.__globals__.values()) for plan in plans)
+    mapped = 0
+    for a in _AMOUNTS:
+        for b in _AMOUNTS:
+            record = {"units": [{"c": a, "d": b}, None, {"c": b}, {"d": a}]}
+            mapped += _checked(plans, record, {"a": a, "b": b})
+    assert mapped > len(_AMOUNTS) ** 2
 
 
 def test_lookups_written_out_read_the_context_table_first_then_their_own() -> None:
@@ -228,6 +254,39 @@ def test_what_is_known_of_a_value_s_type_keeps_every_answer() -> None:
                     assert _outcome(plan.apply({}, ctx)) == _outcome(plan.interpret({}, ctx)), (plan.doc, a, t, items)
                     mapped += _checked([plan], {}, ctx)
     assert mapped > len(plans) * len(values)
+
+
+class _ObjectByName(Mapping):
+    """An object to jmespath, which takes it by its type's name, without being a dict."""
+
+    def __init__(self, **items: object) -> None:
+        self._items = items
+
+    def __getitem__(self, key: str) -> object:
+        return self._items[key]
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+_ObjectByName.__name__ = "OrderedDict"
+
+
+def test_merge_of_the_current_element_reads_it_as_an_object() -> None:
+    """merge(@, {...}) over a projection: once @ passed merge()'s check, the rest reads its
+    fields without testing it again; what is not a dict goes to the interpreter."""
+    fields = {"keyed": "group_by(units[].merge(@, {k: [sku, !sku && to_string(id) || null, gift == `true`]}), 'k')",
+              "nested": "units[].merge(@, {a: merge(@, {b: sku}), c: [@][0].sku}, {d: id})",
+              "list": "units[].merge(@, [@][0])", "items": {"each": "units", "value": "merge(@, {s: sku})"}}
+    plans = [compile_mapping({"kind": "mapping", "name": "t", "fields": {name: spec}}) for name, spec in fields.items()]
+    assert "isinstance(_j4, dict) else None" not in plans[0]._fast.source
+    for unit in [None, {}, {"sku": "A", "id": 1, "gift": True}, {"sku": "", "id": "2"}, {"sku": None, "id": None},
+                 OrderedDict(sku="B", id=3), _ObjectByName(sku="C", id=4), "x", 1, [{"sku": "A"}]]:
+        for units in ([unit], [unit, {"sku": "A", "id": 5}, unit]):
+            _checked(plans, {"units": units}, {})
 
 
 def test_not_null_written_out_computes_what_can_raise() -> None:
