@@ -133,11 +133,12 @@ def print_table(rows: list[Row], *, title: str, file: Any = None) -> None:
     console = Console(file=file, width=80, highlight=False, soft_wrap=False)
     table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left", width=80)
     table.add_column("id", no_wrap=True, width=3)
-    table.add_column("what", overflow="fold", min_width=26)
-    table.add_column("value", justify="right", no_wrap=True)
-    table.add_column("baseline", justify="right", no_wrap=True)
+    table.add_column("what", overflow="fold", min_width=18)
+    # Folded rather than cut: at 80 columns rich drops what does not fit.
+    table.add_column("value", justify="right", overflow="fold", max_width=13)
+    table.add_column("baseline", justify="right", overflow="fold", max_width=11)
     table.add_column("ratio", justify="right", no_wrap=True)
-    table.add_column("goal", overflow="fold", max_width=14)
+    table.add_column("goal", overflow="fold", max_width=12)
     notes: list[str] = []
     for row in rows:
         note = ""
