@@ -256,11 +256,15 @@ class Worker:
             batches += 1
         return batches
 
-    def run_flow(self, merchant: str, flow: str) -> str:
-        outcome = self._service(merchant).runner.run_schedule(flow)
+    @staticmethod
+    def _status(outcome: Any, what: str) -> str:
+        """The run's status; a failed run raises, so that procrastinate records the job as failed."""
         if outcome.status == "failed":
-            raise ConnectorError(f"{merchant} / {flow}: {outcome.error or 'the run failed'}")
+            raise ConnectorError(f"{what}: {outcome.error or 'the run failed'}")
         return outcome.status
+
+    def run_flow(self, merchant: str, flow: str) -> str:
+        return self._status(self._service(merchant).runner.run_schedule(flow), f"{merchant} / {flow}")
 
     def write_stock(self, merchant: str, sku: str) -> dict:
         """One SKU's stock, by each stock flow of the merchant; raises (the job is tried again)
@@ -277,10 +281,7 @@ class Worker:
         return done
 
     def reconcile(self, merchant: str, flow: str) -> str:
-        outcome = self._service(merchant).runner.run_reconcile(flow)
-        if outcome.status == "failed":
-            raise ConnectorError(f"{merchant} / {flow} reconciliation: {outcome.error or 'the run failed'}")
-        return outcome.status
+        return self._status(self._service(merchant).runner.run_reconcile(flow), f"{merchant} / {flow} reconciliation")
 
     def free_dead_leases(self) -> int:
         """Leases (stock locks, run leases) held by processes of this machine that are gone."""
