@@ -271,18 +271,19 @@ def money_sum_of_field_amount(items: Any, key: str) -> Decimal:
 
 def money_sum_of_fields(*projections: tuple[Any, str]) -> str:
     """money_sum([a[].x, b[].y][]): the projections' amounts one after the other, as one sum."""
-    total = Decimal(0)
-    for items, key in projections:
-        total = _field_total(items, key, total)
-    return decimal_text(total)
+    return decimal_text(_fields_total(projections))
 
 
 def money_sum_of_fields_amount(*projections: tuple[Any, str]) -> Decimal:
     """to_decimal(money_sum([a[].x, b[].y][]))."""
-    total = Decimal(0)
+    return reread(_fields_total(projections))
+
+
+def _fields_total(projections: tuple[tuple[Any, str], ...]) -> Decimal:
+    total = _ZERO
     for items, key in projections:
         total = _field_total(items, key, total)
-    return reread(total)
+    return total
 
 
 def field_amounts(items: Any, key: str) -> list[Decimal]:
