@@ -7,6 +7,7 @@ the records so far recorded, because every further record would fail the same wa
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +30,9 @@ from engine.project.plan import build_plan
 from engine.project.secrets import REDACTOR, SecretRef, expand_settings, resolve_credentials
 from engine.project.yamlpos import plain
 from engine.state import STATE_KEY_ENV, STATE_URL_ENV, is_postgres_url, open_store
+from engine.state.store import FlowBusyError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -178,12 +182,34 @@ class FlowRun:
             store=merchant.store, dry_run=dry_run, limit=limit, schemas=merchant.schemas,
             exprs=merchant.plan.exprs, plans=dict(plan.mappings), mode=mode,
             skus=tuple(sorted(skus)) if skus else None,
+            stock_writers=merchant.plan.stock_writers(merchant.name),
         )
+        self.ctx.restock = self._restock
         # The plan's steps, resolved and compiled when the merchant was loaded; a run only binds
         # them to its connections and state.
         self.steps: list[Step] = [STEPS.get(step.kind).impl(step.options, self.ctx) for step in plan.steps]
         if not self.steps or not isinstance(self.steps[0], Pull):
             raise SpecError(Problem("a flow run by `connector run` starts with a pull step", plan.document.loc))
+
+    def _restock(self, skus: list[str]) -> None:
+        """The merchant's stock flows write these SKUs again now: as jobs on a worker (the run's
+        defer_stock), else in one run of each here (a run about these SKUs, as a job makes)."""
+        skus = sorted(set(skus))
+        if not skus or self.ctx.dry_run:
+            return
+        if self.ctx.defer_stock is not None:
+            self.ctx.defer_stock(skus)
+            return
+        for flow in dict.fromkeys(flow for writers in self.ctx.stock_writers.values() for flow in writers):
+            try:
+                # Nothing pulled: the stock step reads these SKUs' levels again itself.
+                report = FlowRun(self.merchant, flow, skus=skus).run(records=iter(()))
+            except FlowBusyError as exc:  # a run about the same SKUs is writing them now
+                log.info("%s / %s: stock of %d SKU(s) not written again here: %s", self.ctx.merchant, flow,
+                         len(skus), exc)
+                continue
+            log.info("%s / %s: stock of %d SKU(s) written again: %s %s", self.ctx.merchant, flow, len(skus),
+                     report.status, report.counts)
 
     # ------------------------------------------------------------------ running
 

@@ -81,6 +81,20 @@ class Plan:
     def flow(self, merchant: str, local: str) -> FlowPlan | None:
         return self.flows.get((merchant, local))
 
+    def stock_writers(self, merchant: str) -> dict[str, tuple[str, ...]]:
+        """The merchant's flows that write a channel's stock (a stock step), by the channel's
+        connection name."""
+        out: dict[str, list[str]] = {}
+        for (owner, local), flow in sorted(self.flows.items()):
+            if owner != merchant:
+                continue
+            for step in flow.steps:
+                if step.kind == "stock" and step.options.get("to") in flow.roles:
+                    writers = out.setdefault(flow.roles[step.options["to"]], [])
+                    if local not in writers:
+                        writers.append(local)
+        return {conn: tuple(flows) for conn, flows in out.items()}
+
 
 def build_plan(project: Project, schemas: SchemaSet | None = None) -> Plan:
     """Validate the project and, when nothing is wrong, compile and resolve everything it holds."""

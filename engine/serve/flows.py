@@ -75,8 +75,8 @@ class FlowRunner:
 
     def stock_flows(self) -> list[str]:
         """The merchant's flows that write stock (a stock step): what a per-SKU job runs."""
-        return [local for local in self.merchant.flow_names()
-                if any(step.kind == "stock" for step in self.merchant.plan.flow(self.merchant.name, local).steps)]
+        writers = self.merchant.plan.stock_writers(self.merchant.name).values()
+        return list(dict.fromkeys(local for flows in writers for local in flows))
 
     def run_skus(self, local: str, skus: list[str]) -> RunOutcome:
         """The stock of these SKUs read again, computed and written (a per-SKU job): the flow's

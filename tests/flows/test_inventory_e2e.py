@@ -248,6 +248,53 @@ def test_serve_routes_the_store_and_order_webhooks_to_the_stock_flows(shop):
     assert "inventory_holds" in routes.flows_for("tiktok_us", "ORDER_STATUS_CHANGE")
 
 
+def test_the_catalog_flow_leaves_stock_to_the_stock_flow(shop):
+    """The catalog's quantity is Shopify's: no buffer, no held units. Before, a catalog run after a
+    stock change wrote it over what the stock flow offered (the held units went back on sale until
+    the stock flow's next run); now a stock change alone makes no call, and a full edit carries
+    the stock flow's figure, which that flow writes again at once."""
+    shop, merchant, locations = shop
+    tiktok = merchant.connection("tiktok_us")
+    sku = next(s for s, n in sorted(shop.offered().items()) if n >= 5 and len(shop.listing_of(s)["skus"]) == 1)
+    order = shop.sandbox.admin("tiktok_shop", "POST", "orders", json={
+        "line_items": [{"seller_sku": sku, "quantity": 2}], "status": "AWAITING_SHIPMENT"})
+    events = shop.sandbox.admin("tiktok_shop", "GET", "webhooks/outbox",
+                                params={"event_type": "ORDER_STATUS_CHANGE", "all": "1"})["events"]
+    payloads = [json.loads(e["body"]) for e in events if json.loads(e["body"])["data"]["order_id"] == order["id"]]
+    holds = FlowRun(merchant, "inventory_holds")
+    assert holds.run(records=holds.steps[0].event_records(holds.ctx, payloads)).counts == {"hold": 1}
+    shop.set_level(sku, locations[0], shop.available()[sku] + 10 - sum(
+        x["available"] for x in shop.shopify_state()["inventory_levels"]
+        if x["inventory_item_id"] == shop.item_of(sku) and x["location_id"] == locations[1]))
+    assert FlowRun(merchant, "inventory").run().status == "ok"
+    salable = expected(shop)[sku] - 2
+    assert shop.offered()[sku] == salable
+
+    # The store's stock moves and the catalog runs before the stock flow: no stock call.
+    shop.set_level(sku, locations[1], 0)
+    recorder = Recorder(tiktok)
+    report = FlowRun(merchant, "catalog").run()
+    assert report.status == "ok" and "inventory_update" not in report.counts, report.counts
+    assert not [op for op, _, _ in recorder.calls if op == "update_inventory"]
+    assert shop.offered()[sku] == salable
+    assert any((r.get("detail") or {}).get("reason") == "only the stock changed, which inventory writes"
+               for r in report.results), report.results
+
+    # A content change: the full edit carries the stock flow's figure, which it then writes again.
+    product = next(p for p in shop.shopify_state()["products"] if any(v["sku"] == sku for v in p["variants"]))
+    shop.shopify("PUT", f"products/{product['id']}.json", {"product": {"id": product["id"],
+                                                                     "title": product["title"] + " Plus"}})
+    recorder.calls.clear()
+    report = FlowRun(merchant, "catalog").run()
+    assert report.counts.get("update") == 1, report.counts
+    sent = [row["quantity"] for op, _, body in recorder.calls if op in ("edit_product", "update_inventory")
+            for s in body["skus"] if s.get("seller_sku", s.get("id")) in (sku, shop.listing_of(sku)["skus"][0]["id"])
+            for row in s["inventory"]]
+    assert sent and max(sent) <= salable, sent  # never Shopify's own figure (more, and the held units)
+    assert shop.offered()[sku] == expected(shop)[sku] - 2  # the stock flow wrote the new level at once
+    assert drift_rows(FlowRun(merchant, "inventory", dry_run=True, mode="reconcile").run()) == []
+
+
 def test_locations_that_do_not_exist_are_named_in_a_warning(tmp_path, caplog):
     """The sandbox's seed decides its location ids: a merchant file naming another seed's locations
     reads no level at all, which the run cannot tell from "no stock": it names the ids it read within."""

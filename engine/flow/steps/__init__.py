@@ -14,6 +14,7 @@ from engine.flow.steps import (  # noqa: F401
     fetch,
     filter,
     images,
+    leave_stock,
     price,
     push,
     read,
