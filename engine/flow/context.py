@@ -42,6 +42,9 @@ class RunContext:
     # itself, and a hold step the SKUs it held or let go: each becomes a job of its own that runs
     # the merchant's stock flows for that SKU (engine.jobs), under a per-SKU lock.
     defer_stock: Callable[[list[str]], None] | None = None
+    # The run's events were claimed before (the process holding them died, or a run failed on
+    # them): what a step did then may be in the state while what should have followed is not.
+    redelivered: bool = False
     # The merchant's flows that write a channel's stock (a stock step), by channel connection; and
     # how to have them write some SKUs again now (their per-SKU runs, or jobs on a worker).
     stock_writers: dict[str, tuple[str, ...]] = field(default_factory=dict)

@@ -51,10 +51,12 @@ class FlowRunner:
         plan = self.merchant.plan.flow(self.merchant.name, local)
         return sorted(set(plan.roles.values())) if plan is not None else []
 
-    def run_events(self, local: str, payloads: list[Any]) -> RunOutcome:
-        """The records the events name, read again and taken through the flow's steps."""
+    def run_events(self, local: str, payloads: list[Any], *, redelivered: bool = False) -> RunOutcome:
+        """The records the events name, read again and taken through the flow's steps.
+        `redelivered`: the events were claimed before (a worker died or a run failed on them)."""
         run = FlowRun(self.merchant, local)
         run.ctx.defer_stock = self.defer_stock
+        run.ctx.redelivered = redelivered
         records = _Until(run.steps[0].event_records(run.ctx, payloads), self.stop)
         return self._run(run, local, "webhook", lambda: run.run(records=iter(records)), records)
 

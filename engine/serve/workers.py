@@ -174,7 +174,8 @@ class EventDispatcher:
             if self.stop.is_set():
                 outcome = RunOutcome("stopped", "the server stopped before the run started")
             else:
-                outcome = self.runner.run_events(flow, [payload for _, payload in batch])
+                outcome = self.runner.run_events(flow, [payload for _, payload in batch],
+                                                 redelivered=any(event["attempts"] > 1 for event, _ in batch))
             for event, _ in batch:
                 out[(event["source"], event["event_id"])] = outcome
         return out

@@ -420,6 +420,21 @@ def test_hold_keeps_an_order_until_the_store_has_it(tmp_path):
     assert held_units(run.store, "shopify", {"A"}) == {}
 
 
+def test_a_hold_stored_by_a_process_that_died_is_handed_over_when_its_event_comes_again(tmp_path):
+    """The hold is committed, then the process dies before the SKUs become stock jobs: the event
+    is claimed again, and its hold is there already. Its SKUs are handed over all the same."""
+    run = make_run(tmp_path, Store({}), Channel())
+    handed: list[list[str]] = []
+    run.defer_stock = handed.append
+    hold = STEPS.get("hold").impl({"on": "channel", "when": "status == 'awaiting_fulfillment'"}, run)
+    order = {"status": "awaiting_fulfillment", "lines": [{"sku": "B", "quantity": 1}, {"sku": "A", "quantity": 1}]}
+    run.store.reserve_stock("tiktok_us", "transit:O1", {"A": 1, "B": 1})  # what the dead process stored
+    assert hold.process(Record("O1", order, order), run).action == "skip" and handed == []
+    run.redelivered = True
+    assert hold.process(Record("O1", order, order), run).action == "skip"
+    assert handed == [["A", "B"]]
+
+
 def test_pull_reads_the_scope_in_batches(tmp_path):
     calls = []
 

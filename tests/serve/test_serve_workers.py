@@ -26,7 +26,7 @@ class FakeRunner:
         self.calls: list[tuple[str, list]] = []
         self.plan: dict[str, object] = {}
 
-    def run_events(self, flow: str, payloads: list) -> RunOutcome:
+    def run_events(self, flow: str, payloads: list, *, redelivered: bool = False) -> RunOutcome:
         self.calls.append((flow, payloads))
         answer = self.plan.get(flow, "ok")
         if callable(answer):

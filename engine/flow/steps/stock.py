@@ -178,7 +178,9 @@ class Hold(Step):
                                   field_errors=[{"field": f"lines[{index}]", "message": "needs sku and quantity"}])
             held[str(sku)] = held.get(str(sku), 0) + quantity
         changed = bool(held) and not run.dry_run and run.store.reserve_stock(conn, key, held)
-        if changed and run.defer_stock is not None:
+        # An event claimed before may have had its hold stored by a process that died before it
+        # handed the SKUs over: the hold is there ("held already"), the stock jobs are not.
+        if run.defer_stock is not None and held and not run.dry_run and (changed or run.redelivered):
             run.defer_stock(sorted(held))
         record.action = "hold" if changed else "skip"
         record.detail["held"] = held
@@ -391,6 +393,15 @@ class Stock(Step):
             parent = (listed.get(sku, {}).get("extra") or {}).get("parent")
             if parent:
                 by_listing.setdefault(str(parent), []).append(sku)
+        if run.defer_stock is not None and run.mode == "run" and not run.skus and not run.dry_run:
+            # Each SKU gathered becomes a job of its own, which reads it again and writes it under
+            # its lock (see engine.jobs); nothing is written here. Not only the SKUs whose figure
+            # differs from the one last written: a job running now may have read the store before
+            # this change, and the figure it is about to write is not the one compared with here.
+            due = sorted(sku for skus in by_listing.values() for sku in skus)
+            if due:
+                run.defer_stock(due)
+            return
         self._read_warehouses(run)
         size = int((self.options.get("read") or {}).get("size", 1))
         window, items = -1, size
@@ -411,13 +422,6 @@ class Stock(Step):
                 self.windows.setdefault(window, []).append(listing)
             self.groups[listing] = group
             groups.append(group)
-        if run.defer_stock is not None and run.mode == "run" and not run.skus and not run.dry_run:
-            # Each SKU whose stock changed becomes a job of its own, which reads it again and
-            # writes it under its lock (see engine.jobs); nothing is written here.
-            due = sorted(sku for group in groups if group["due"] for sku in group["skus"])
-            if due:
-                run.defer_stock(due)
-            return
         try:
             for group in groups:
                 skus = group["skus"]
