@@ -327,7 +327,13 @@ def test_orders_through_serve_under_every_fault_with_kills_and_a_region_down(tmp
         # The UK shop comes back: its orders sync, once.
         admin(uk.url, "POST", "faults", json={"error_rate": 0.0})
         time.sleep(2.1)  # the breaker's cooldown: the next call is the probe that closes it
-        code, text = outputs.run(["run", str(path), "orders_uk"], env, "run-orders-uk-back")
+        # Shopify's faults are still on: a create whose answer was lost is a dead letter of this run
+        # (exit 3), found again by its name by the next one, never created twice.
+        for attempt in range(6):
+            code, text = outputs.run(["run", str(path), "orders_uk"], env, f"run-orders-uk-back-{attempt}")
+            assert code in (0, 3), text
+            if code == 0:
+                break
         assert code == 0, text
         counts = admin(shop_url, "GET", "orders/counts")
         names = counts["by_name"]
