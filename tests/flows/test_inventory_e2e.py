@@ -295,31 +295,6 @@ def test_the_catalog_flow_leaves_stock_to_the_stock_flow(shop):
     assert drift_rows(FlowRun(merchant, "inventory", dry_run=True, mode="reconcile").run()) == []
 
 
-def test_a_stock_write_that_landed_after_a_sale_is_corrected_by_the_hold(shop):
-    """A stock write computed before a TikTok sale was known (no hold yet, not in Shopify) and
-    landing after it gives the sold units back to TikTok. The hold that follows has the SKU written
-    again, here as on a worker (there, as a job), instead of leaving it until its next change."""
-    shop, merchant, locations = shop
-    FlowRun(merchant, "inventory").run()
-    held = {row["sku"] for row in merchant.store.reservations(status="held")}
-    sku = next(s for s, n in sorted(shop.offered().items(), reverse=True) if n >= 5 and s not in held)
-    order = shop.sandbox.admin("tiktok_shop", "POST", "orders", json={
-        "line_items": [{"seller_sku": sku, "quantity": 2}], "status": "AWAITING_SHIPMENT"})
-    # The stale write: a change of Shopify's figure, written without the sale (as if read a moment
-    # before it).
-    level = next(x for x in shop.shopify_state()["inventory_levels"]
-                 if x["inventory_item_id"] == shop.item_of(sku) and x["location_id"] == locations[0])
-    shop.set_level(sku, locations[0], level["available"] + 3)
-    FlowRun(merchant, "inventory").run()
-    assert shop.offered()[sku] == expected(shop)[sku]  # the 2 units sold are on offer again
-    events = shop.sandbox.admin("tiktok_shop", "GET", "webhooks/outbox",
-                                params={"event_type": "ORDER_STATUS_CHANGE", "all": "1"})["events"]
-    payloads = [json.loads(e["body"]) for e in events if json.loads(e["body"])["data"]["order_id"] == order["id"]]
-    holds = FlowRun(merchant, "inventory_holds")
-    assert holds.run(records=holds.steps[0].event_records(holds.ctx, payloads)).counts == {"hold": 1}
-    assert shop.offered()[sku] == expected(shop)[sku] - 2
-
-
 def test_locations_that_do_not_exist_are_named_in_a_warning(tmp_path, caplog):
     """The sandbox's seed decides its location ids: a merchant file naming another seed's locations
     reads no level at all, which the run cannot tell from "no stock": it names the ids it read within."""

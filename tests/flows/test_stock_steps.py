@@ -435,27 +435,6 @@ def test_a_hold_stored_by_a_process_that_died_is_handed_over_when_its_event_come
     assert handed == [["A", "B"]]
 
 
-def test_without_a_worker_the_skus_held_or_let_go_are_written_again_after_the_run(tmp_path):
-    run = make_run(tmp_path, Store({}), Channel())
-    restocked: list[list[str]] = []
-    run.restock, run.stock_writers = restocked.append, {"tiktok_us": ("inventory",)}
-    hold = STEPS.get("hold").impl({"on": "channel", "when": "status == 'awaiting_fulfillment'"}, run)
-    order = {"status": "awaiting_fulfillment", "lines": [{"sku": "B", "quantity": 1}, {"sku": "A", "quantity": 1}]}
-    assert hold.process(Record("O1", order, order), run).action == "hold"
-    assert hold.process(Record("O1", order, order), run).action == "skip"  # held already: nothing new
-    assert restocked == []  # not before the run has stored its holds
-    list(hold.drain(run))
-    assert restocked == [["A", "B"]]
-    shipped = {**order, "status": "in_transit"}
-    assert hold.process(Record("O1", shipped, shipped), run).action == "release"
-    list(hold.drain(run))
-    assert restocked[-1] == ["A", "B"]
-    run.stock_writers = {}  # no stock flow on the channel: nothing to write
-    assert hold.process(Record("O2", order, order), run).action == "hold"
-    list(hold.drain(run))
-    assert len(restocked) == 2
-
-
 def test_pull_reads_the_scope_in_batches(tmp_path):
     calls = []
 

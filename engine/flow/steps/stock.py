@@ -60,7 +60,6 @@ from engine.state.store import utc_rfc3339
 
 # Prefix of the holds kept by `hold`, beside the holds an order flow keeps under the order's own key.
 TRANSIT = "transit:"
-HAND_OVER_CHUNK = 50  # SKUs whose stock a holds run has written again at once (no worker)
 
 
 # -- identify -------------------------------------------------------------------------------------
@@ -155,7 +154,6 @@ class Hold(Step):
         self.when = run.exprs.jmespath(options["when"])
         self.lines = run.exprs.jmespath(options.get("lines", "lines[].{sku: sku, quantity: quantity}"))
         self.context = run.mapping_context(options["on"])
-        self.pending: dict[str, None] = {}  # SKUs held or let go, for the stock flows here (no worker)
 
     def process(self, record: Record, run: RunContext) -> Record | None:
         conn, key = run.conn_name(self.options["on"]), TRANSIT + record.key
@@ -163,11 +161,11 @@ class Hold(Step):
                                                        "remote_id": record.remote_id})
         if not _truthy(self.when.evaluate(scope)):
             skus = ([row["sku"] for row in run.store.reservations(conn, key)]
-                    if run.stock_writers and not run.dry_run else [])
+                    if run.defer_stock is not None and not run.dry_run else [])
             released = not run.dry_run and run.store.release_stock(conn, key, "in the merchant system, cancelled "
                                                                             "or shipped")
             if released and skus:
-                self._hand_over(sorted(set(skus)), run)
+                run.defer_stock(sorted(set(skus)))
             record.action = "release" if released else "skip"
             if not released:
                 record.detail["reason"] = "nothing held"
@@ -182,33 +180,13 @@ class Hold(Step):
         changed = bool(held) and not run.dry_run and run.store.reserve_stock(conn, key, held)
         # An event claimed before may have had its hold stored by a process that died before it
         # handed the SKUs over: the hold is there ("held already"), the stock jobs are not.
-        if held and not run.dry_run and (changed or run.redelivered):
-            self._hand_over(sorted(held), run)
+        if run.defer_stock is not None and held and not run.dry_run and (changed or run.redelivered):
+            run.defer_stock(sorted(held))
         record.action = "hold" if changed else "skip"
         record.detail["held"] = held
         if not changed:
             record.detail["reason"] = "held already"
         return record
-
-    def _hand_over(self, skus: list[str], run: RunContext) -> None:
-        """The stock of SKUs held or let go is written again: the channel took a sale's units off
-        itself, but a stock write computed before the hold and landing after the sale gave them back.
-        On a worker each SKU becomes a job at once; here the stock flows write them after the
-        run (or every HAND_OVER_CHUNK SKUs, the holds stored by then)."""
-        if run.defer_stock is not None:
-            run.defer_stock(skus)
-            return
-        if not run.stock_writers:
-            return
-        self.pending.update(dict.fromkeys(skus))
-        if len(self.pending) >= HAND_OVER_CHUNK:
-            self.drain(run)
-
-    def drain(self, run: RunContext) -> Iterator[Record]:
-        skus, self.pending = list(self.pending), {}
-        if skus and run.restock is not None:
-            run.restock(skus)
-        return iter(())
 
     @staticmethod
     def check_references(options: Any, ctx: dict) -> list[Problem]:
