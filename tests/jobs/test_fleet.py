@@ -24,7 +24,10 @@ from engine.flow.runner import FlowRun
 from engine.jobs.distributed import TASK_STOCK
 from tests.jobs.fleet import Fleet
 
-pytestmark = pytest.mark.slow
+# Four workers and 20 merchants' simulators take both cores for minutes: beside other tests, it
+# starved their timing (a 200-buyer stock race went over its 50 units). `make test` runs it after
+# the others, on its own.
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 
 MERCHANTS = int(os.environ.get("FLEET_MERCHANTS", "20"))
 ORDERS = 6  # per merchant
