@@ -1,4 +1,4 @@
-"""`make bench`: every benchmark row P1..P8 in one table, each figure beside its baseline.
+"""`make bench`: every benchmark row P1..P10 in one table, each figure beside its baseline.
 
     .venv/bin/python bench/run_all.py               # quick sizes: a few minutes on 2 cores
     .venv/bin/python bench/run_all.py --full        # the issue's sizes (20,000-product pulls, 100k catalogs)
@@ -38,6 +38,7 @@ BENCHES = {
     "P7": ("p7_workers", "workers 1/2/4 on PostgreSQL", "near linear"),
     "P8": ("p8_inventory", "inventory updates/s to TikTok vs its limit", ">= 95%, 0 throttled"),
     "P9": ("p9_graphql_bulk", "GraphQL bulk read + dry-run sync: peak RSS, records/s", "<= 200 MB, nearly equal"),
+    "P10": ("p10_sale_race", "units oversold when both platforms sell the last units", "0 at 67/s"),
 }
 
 
@@ -60,7 +61,7 @@ def run(ids: list[str], cfg: Config) -> list[Row]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("ids", nargs="*", help="rows to run (P1..P8); all by default")
+    parser.add_argument("ids", nargs="*", help="rows to run (P1..P10); all by default")
     parser.add_argument("--full", action="store_true", help="the issue's sizes instead of the quick ones")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per measured row (default 5)")
     parser.add_argument("--json", type=Path, help="also write every row, with its raw figures, to this file")
