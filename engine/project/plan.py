@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -84,16 +85,19 @@ class Plan:
     def stock_writers(self, merchant: str) -> dict[str, tuple[str, ...]]:
         """The merchant's flows that write a channel's stock (a stock step), by the channel's
         connection name."""
-        out: dict[str, list[str]] = {}
+        return dict(self._stock_writers.get(merchant, {}))
+
+    @cached_property
+    def _stock_writers(self) -> dict[str, dict[str, tuple[str, ...]]]:
+        # Asked by every flow run (the catalog flow's leave_stock step): worked out once per plan.
+        out: dict[str, dict[str, list[str]]] = {}
         for (owner, local), flow in sorted(self.flows.items()):
-            if owner != merchant:
-                continue
             for step in flow.steps:
                 if step.kind == "stock" and step.options.get("to") in flow.roles:
-                    writers = out.setdefault(flow.roles[step.options["to"]], [])
+                    writers = out.setdefault(owner, {}).setdefault(flow.roles[step.options["to"]], [])
                     if local not in writers:
                         writers.append(local)
-        return {conn: tuple(flows) for conn, flows in out.items()}
+        return {owner: {conn: tuple(flows) for conn, flows in conns.items()} for owner, conns in out.items()}
 
 
 def build_plan(project: Project, schemas: SchemaSet | None = None) -> Plan:

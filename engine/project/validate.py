@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -139,7 +140,13 @@ class Validator:
     def schema_ok(self, document: Document) -> bool:
         key = (document.kind, document.name)
         if key not in self._schema_ok:
+            shipped = _shipped_identity(document, self.schemas)
+            if shipped in _SHIPPED_CLEAN:
+                self._schema_ok[key] = True
+                return True
             found = self.schemas.check_document(document.doc, document.kind)
+            if shipped and not found:
+                _SHIPPED_CLEAN.add(shipped)
             if document.kind == "merchant":
                 _market_hints(document.doc, found)
             self.problems.extend(found)
@@ -375,9 +382,8 @@ class Validator:
             if not isinstance(spec, dict):
                 continue
             self._check_schema_keywords(spec, top=True)
-            try:
-                Draft202012Validator.check_schema({k: v for k, v in plain(spec).items() if k not in OPTION_CHECKS})
-            except SchemaError as exc:
+            exc = schema_error({k: v for k, v in plain(spec).items() if k not in OPTION_CHECKS})
+            if exc is not None:
                 where = [p for p in exc.path if not isinstance(p, int) or isinstance(exc.instance, list)]
                 self.problems.append(_at(spec, list(where)[:1] or [], f"option {name!r} is not a valid JSON Schema: "
                                          f"{exc.message}", "see json-schema.org (draft 2020-12)"))
@@ -935,11 +941,52 @@ def _errors_if_valid(schema: dict, instance: Any) -> list:
     """The instance's errors against a schema a consultant declared; none when the schema itself is
     broken (its own check reports it): a `type:` that names no JSON type is only found while
     checking an instance, as jsonschema's UnknownType, not a SchemaError."""
+    if schema_error(schema) is not None:
+        return []
+    try:
+        return list(Draft202012Validator(schema).iter_errors(instance))
+    except UnknownType:
+        return []
+
+
+def schema_error(schema: dict) -> SchemaError | None:
+    """What is wrong with a JSON Schema a file declares, or None. Checking a schema against the
+    metaschema costs milliseconds and the same declarations come back in every validation of a
+    long-lived process (serve, the test suites), so the answer is kept per schema."""
+    try:  # the key tells a Decimal or a date from the text that prints like it
+        key = json.dumps(schema, sort_keys=True, default=lambda o: f"<{type(o).__qualname__}>{o!r}")
+    except (TypeError, ValueError):  # keys of mixed types: not kept, checked every time
+        key = None
+    if key is not None and key in _SCHEMA_ERRORS:
+        return _SCHEMA_ERRORS[key]
     try:
         Draft202012Validator.check_schema(schema)
-        return list(Draft202012Validator(schema).iter_errors(instance))
-    except (SchemaError, UnknownType):
-        return []
+        found = None
+    except SchemaError as exc:
+        found = exc
+    if key is not None:
+        if len(_SCHEMA_ERRORS) >= 4096:
+            _SCHEMA_ERRORS.clear()
+        _SCHEMA_ERRORS[key] = found
+    return found
+
+
+_SCHEMA_ERRORS: dict[str, SchemaError | None] = {}
+
+
+# Shipped documents that passed their kind's schema, by file identity: they are the same on every
+# validation of a process, so their schema check (most of validate's time) is done once.
+_SHIPPED_CLEAN: set[tuple] = set()
+
+
+def _shipped_identity(document: Document, schemas: SchemaSet) -> tuple | None:
+    if not document.shipped:
+        return None
+    try:
+        stat = document.path.stat()
+    except OSError:
+        return None
+    return (str(schemas.folder), document.kind, document.name, str(document.path), stat.st_mtime_ns, stat.st_size)
 
 
 def _drop_superseded(problems: list[Problem]) -> list[Problem]:
