@@ -107,7 +107,7 @@ def run_events(merchant: Merchant, flow: str, payloads: list[dict]) -> None:
             time.sleep(0.005)
 
 
-def _shuffled(payloads: list[dict], rng: random.Random) -> list[dict]:
+def shuffled(payloads: list[dict], rng: random.Random) -> list[dict]:
     out = payloads + [p for p in payloads if rng.random() < 0.3]  # some delivered twice
     rng.shuffle(out)  # and out of order
     return out
@@ -204,13 +204,13 @@ def _race(race: Race, sandbox, merchant: Merchant, shopify: httpx.Client) -> Out
                 if name == "channel":
                     payloads = events.channel()
                     if payloads:
-                        run_events(merchant, "inventory_holds", _shuffled(payloads, rng))
-                        run_events(merchant, "orders", _shuffled(payloads, rng))
+                        run_events(merchant, "inventory_holds", shuffled(payloads, rng))
+                        run_events(merchant, "orders", shuffled(payloads, rng))
                 elif race.stock_events:
                     # Both bindings take every store event, each in its own order, at once.
                     payloads = events.store()
                     if payloads:
-                        twins = [threading.Thread(target=run_events, args=(merchant, flow, _shuffled(payloads, rng)))
+                        twins = [threading.Thread(target=run_events, args=(merchant, flow, shuffled(payloads, rng)))
                                  for flow in ("inventory", "inventory_b")]
                         for twin in twins:
                             twin.start()

@@ -389,7 +389,7 @@ def test_an_inventory_storm_under_faults_oversells_nothing(tmp_path):
     while the stock and order flows take both platforms' webhooks (shuffled, some twice) with every
     request fault on at both simulators. Per SKU: the units TikTok sold that the store could not
     take (oversold) are 0, the store never goes below 0, every TikTok order is imported once."""
-    from tests.flows.test_stock_concurrency import Events, run_events, shuffled
+    from simulators.sale_race import Events, run_events, shuffled
 
     sandbox = start_sandbox(products=2, seed=7, max_variants=1, invalid_share=0.0,
                             shopify_options={"bucket_size": 4000, "leak_per_second": 2000.0,
