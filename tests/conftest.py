@@ -45,3 +45,20 @@ def postgres_database(postgres_server):
     with psycopg.connect(postgres_server, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return postgres_server.rsplit("/", 1)[0] + f"/{name}"
+
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shipped_documents_stay_as_loaded():
+    """The shipped documents the loader keeps for the whole process (engine/project/loader.py) must
+    still equal their files when this process's tests are done: a step, override or check that
+    wrote into one would change every later project of the process."""
+    yield
+    from pathlib import Path
+
+    from engine.project.loader import SHIPPED_DOCS
+    from engine.project.yamlpos import load_file, plain
+
+    changed = [path for (path, _, _), doc in list(SHIPPED_DOCS.items())
+               if plain(doc) != plain(load_file(Path(path)))]
+    assert not changed, f"shipped documents changed in memory: {', '.join(changed)}"
