@@ -14,6 +14,7 @@ a polling integration would).
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import tempfile
 from pathlib import Path
@@ -41,7 +42,7 @@ def _row(pace: float, buffer: int, rounds: int) -> Row:
     figures: dict[str, list[int]] = {"events": [], "polling": []}
     for _ in range(rounds):  # interleaved, so a noisy moment of the machine hits both sides
         figures["events"].append(_oversold(race))
-        figures["polling"].append(_oversold(Race(**{**race.__dict__, "stock_events": False})))
+        figures["polling"].append(_oversold(dataclasses.replace(race, stock_events=False)))
     value, baseline = statistics.median(figures["events"]), statistics.median(figures["polling"])
     ratio = value / baseline if baseline else None
     held = pace <= 67 and buffer >= 2

@@ -38,6 +38,7 @@ class Race:
     buffer: int = 2
     stock_events: bool = True  # False: the store's stock events wait until the race is over
     seed: int = 7
+    merchant: str = "acme"  # races sharing one state database (PostgreSQL) need names of their own
 
     @property
     def pace(self) -> float:
@@ -113,12 +114,14 @@ def shuffled(payloads: list[dict], rng: random.Random) -> list[dict]:
     return out
 
 
-def _merchant_dir(workdir: Path, buffer: int) -> Path:
-    """The example merchant with this buffer and a second binding of the inventory flow."""
-    target = workdir / "acme"
+def _merchant_dir(workdir: Path, race: Race) -> Path:
+    """The example merchant under the race's name, with its buffer and a second binding of the
+    inventory flow."""
+    target = workdir / race.merchant
     shutil.copytree(EXAMPLE, target)
     path = target / "merchant.yaml"
-    text = path.read_text(encoding="utf-8").replace("safety_buffer: 1 ", f"safety_buffer: {buffer} ")
+    text = path.read_text(encoding="utf-8").replace("safety_buffer: 1 ", f"safety_buffer: {race.buffer} ")
+    text = text.replace("\nname: acme\n", f"\nname: {race.merchant}\n", 1)
     start, end = text.index("  inventory:\n"), text.index("  # TikTok orders not imported yet")
     text = text[:end] + text[start:end].replace("  inventory:\n", "  inventory_b:\n") + text[end:]
     path.write_text(text, encoding="utf-8")
@@ -131,7 +134,7 @@ def run_race(race: Race, workdir: Path) -> Outcome:
     sandbox = start_sandbox(products=2, seed=race.seed, max_variants=1, invalid_share=0.0,
                             shopify_options={"bucket_size": 4000, "leak_per_second": 2000.0})
     env = sandbox.environ()
-    merchant = Merchant(_merchant_dir(workdir, race.buffer), environ=env)
+    merchant = Merchant(_merchant_dir(workdir, race), environ=env)
     shopify = httpx.Client(base_url=env["ACME_SHOPIFY_URL"], timeout=30,
                            headers={"X-Shopify-Access-Token": env["ACME_SHOPIFY_TOKEN"]})
     try:
@@ -247,7 +250,7 @@ def _race(race: Race, sandbox, merchant: Merchant, shopify: httpx.Client) -> Out
         levels=[lvl["available"] for lvl in state["inventory_levels"]
                 if lvl["inventory_item_id"] == variant["inventory_item_id"]],
         duplicate_names=state["order_counts"]["duplicate_names"],
-        dead_letters={letter["key"] for letter in merchant.store.list_dead_letters(merchant="acme", flow="orders")},
+        dead_letters={letter["key"] for letter in merchant.store.list_dead_letters(merchant=race.merchant, flow="orders")},
         reserved=merchant.store.reserved_stock(),
         lock_holders=merchant.store.stock_lock_holders("shopify", [sku]),
         offered=offered(),
