@@ -37,9 +37,11 @@ class Receiver:
             Route("/webhooks/{merchant}/{connection}", self.receive, methods=["POST"])]))
 
     async def receive(self, request: Request) -> Response:
+        # The body is read before the lock is taken: a coroutine suspended while holding a thread
+        # lock blocks the next delivery on the same event loop, and the loop with it (a deadlock).
+        body = await request.body()
         with self.lock:
-            self.received.append({"path": request.url.path, "headers": dict(request.headers),
-                                  "body": await request.body()})
+            self.received.append({"path": request.url.path, "headers": dict(request.headers), "body": body})
         return Response(status_code=200)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
