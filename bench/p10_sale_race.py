@@ -40,9 +40,10 @@ def _row(pace: float, buffer: int, rounds: int) -> Row:
 
     race = Race(units=UNITS, attempts=ATTEMPTS, spread_seconds=ATTEMPTS / pace, buffer=buffer)
     figures: dict[str, list[int]] = {"events": [], "polling": []}
-    for _ in range(rounds):  # interleaved, so a noisy moment of the machine hits both sides
-        figures["events"].append(_oversold(race))
-        figures["polling"].append(_oversold(dataclasses.replace(race, stock_events=False)))
+    for n in range(rounds):  # interleaved, so a noisy moment of the machine hits both sides
+        # A merchant name per race: with a shared state database (PostgreSQL) races must not meet.
+        figures["events"].append(_oversold(dataclasses.replace(race, merchant=f"race{n}")))
+        figures["polling"].append(_oversold(dataclasses.replace(race, stock_events=False, merchant=f"polled{n}")))
     value, baseline = statistics.median(figures["events"]), statistics.median(figures["polling"])
     ratio = value / baseline if baseline else None
     held = pace <= 67 and buffer >= 2
